@@ -1,0 +1,64 @@
+# psmarl: "Revisiting Parameter Sharing in Multi-Agent Deep RL" as one workflow.
+#   snakemake --cores all                                   (laptop default, ~1 hour)
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml   (paper budgets)
+# Rules are thin: each calls the `psmarl` CLI; the logic lives in src/psmarl.
+import json
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # works without `pip install -e .`
+from psmarl import config as pscfg  # noqa: E402
+from psmarl import results as res  # noqa: E402
+from psmarl.errors import ConfigError  # noqa: E402
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+try:
+    pscfg.validate(config)
+except ConfigError as e:
+    raise WorkflowError(f"invalid config: {e}") from None
+
+ROOT = config.get("results_dir", "results")
+ENVS = pscfg.env_names(config)
+JOBS = pscfg.train_jobs(config)
+FIG_FORMATS = (config.get("figures") or {}).get("formats", ["png", "pdf"])
+
+
+def R(path):
+    """A path under the results folder."""
+    return f"{ROOT}/{path}"
+
+
+def as_json(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+wildcard_constraints:
+    env="[A-Za-z0-9_\-]+",
+    method="[A-Za-z0-9_\-]+",
+    sharing="shared|independent",
+    seed="[0-9]+",
+
+
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/theory.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        R(res.SUMMARY_TABLE),
+        R(res.CURVES_TABLE),
+        expand(R(res.learning_curve_figure("{env}", "{ext}")), env=ENVS, ext=FIG_FORMATS),
+        THEORY_OUTPUTS,

@@ -1,0 +1,216 @@
+"""`psmarl` command line: one subcommand per workflow stage (`psmarl <stage> --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+from psmarl.errors import ConfigError, InputError
+
+
+def _json_arg(text: str) -> Any:
+    """A JSON value, or @FILE to read it from a file."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.exists():
+            raise argparse.ArgumentTypeError(f"spec file not found: {path}")
+        text = path.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e})") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    warnings.filterwarnings("ignore", message=".*Casting input x to numpy array.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+# ---------------------------------------------------------------- subcommands
+def cmd_train(a: argparse.Namespace) -> None:
+    from psmarl.train import train
+
+    summary = train(a.spec, a.run_dir, log=_log)
+    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+         f"{summary['episodes']} episodes, best avg total reward "
+         f"{summary['best_avg_total_reward']}")
+
+
+def _eval_common(a, policy_spec, extra) -> None:
+    from psmarl.evaluate import evaluate, write_evaluation
+
+    spec = a.spec
+    episodes = a.episodes or spec["episodes"]
+    _log(f"evaluating {extra.get('policy')} on {spec['env']['name']} ({spec['env']['preset']}): "
+         f"{episodes} plays, {spec['workers']} worker(s) x {spec['envs_per_worker']} envs")
+    df = evaluate(spec["env"], policy_spec, episodes, seed=spec["seed"],
+                  workers=spec["workers"], envs_per_worker=spec["envs_per_worker"], log=_log)
+    out = Path(a.out_dir)
+    summary = write_evaluation(df, out / "episodes.csv", out / "summary.json",
+                               {**extra, "env": spec["env"]["name"],
+                                "preset": spec["env"]["preset"], "base_seed": spec["seed"]})
+    _log(f"mean {summary['mean']:.2f}  95% CI [{summary['ci95_low']:.2f}, "
+         f"{summary['ci95_high']:.2f}]  over {summary['episodes']} plays")
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from psmarl.evaluate import PolicySpec, check_checkpoint
+
+    ckpt = check_checkpoint(a.checkpoint)
+    _eval_common(a, PolicySpec("checkpoint", str(ckpt)),
+                 {"policy": "checkpoint", "checkpoint": str(a.checkpoint), "deterministic": True})
+
+
+def cmd_random(a: argparse.Namespace) -> None:
+    from psmarl.evaluate import PolicySpec
+
+    _eval_common(a, PolicySpec("random"), {"policy": "random", "deterministic": False})
+
+
+def cmd_aggregate(a: argparse.Namespace) -> None:
+    from psmarl.aggregate import aggregate
+
+    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log)
+
+
+def cmd_figures(a: argparse.Namespace) -> None:
+    from psmarl.figures import learning_curve_figure
+
+    learning_curve_figure(a.root, a.env, [tuple(j) for j in a.runs], a.out, spec=a.spec or {},
+                          log=_log)
+
+
+def cmd_validate(a: argparse.Namespace) -> None:
+    from psmarl import config as cfg
+
+    data: dict[str, Any] = {}
+    for f in a.configfile:
+        from psmarl.methods import deep_merge
+
+        data = deep_merge(data, cfg.load(f))
+    cfg.schema_validate(data)
+    cfg.validate(data)
+    jobs = cfg.train_jobs(data)
+    _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
+
+
+def cmd_envs(a: argparse.Namespace) -> None:
+    from psmarl import envs
+
+    for name in envs.names():
+        spec = envs.get(name)
+        print(f"{name}: {spec.description}")
+        for pname, p in sorted(spec.presets.items()):
+            print(f"  preset {pname}: {p.description or ''}")
+            for k, v in sorted(p.kwargs.items()):
+                print(f"    {k} = {v!r}")
+            print(f"    agent_indication = {p.agent_indication}")
+
+
+def cmd_methods(a: argparse.Namespace) -> None:
+    from psmarl import methods
+
+    for name in methods.names():
+        m = methods.get(name)
+        print(f"{name}: {m.description} [{', '.join(sorted(m.action_kinds))} actions]")
+        print("  " + json.dumps(m.defaults, sort_keys=True))
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="psmarl",
+        description="Parameter sharing in multi-agent deep RL (Terry et al.), stage by stage. "
+                    "The Snakemake workflow calls these; you can too.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="<stage>", required=True)
+
+    def add(name: str, fn: Callable, help_: str, desc: str | None = None):
+        sp = sub.add_parser(name, help=help_, description=desc or help_)
+        sp.set_defaults(func=fn)
+        return sp
+
+    sp = add("train", cmd_train, "train one (env, method, sharing, seed) run with RLlib",
+             "Train until the budget is reached, checkpointing every K iterations. Started "
+             "again after an interruption, it resumes from <run-dir>/.work.")
+    sp.add_argument("--spec", type=_json_arg, required=True,
+                    help="run spec as JSON or @file (see psmarl.config.train_spec)")
+    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+
+    for name, fn, help_ in (
+        ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
+        ("random", cmd_random, "N plays of a uniform random policy (the random baseline)"),
+    ):
+        sp = add(name, fn, help_)
+        sp.add_argument("--spec", type=_json_arg, required=True,
+                        help="evaluation spec as JSON or @file (see psmarl.config.eval_spec)")
+        sp.add_argument("--out-dir", required=True, help="writes episodes.csv and summary.json here")
+        sp.add_argument("--episodes", type=_positive, default=None,
+                        help="override the spec's number of plays")
+        if name == "evaluate":
+            sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
+
+    sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--jobs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed]')
+    sp.add_argument("--envs", nargs="+", required=True, help="envs with a random baseline")
+
+    sp = add("figures", cmd_figures, "learning-curve figure of one env")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--env", required=True)
+    sp.add_argument("--runs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed] to draw')
+    sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
+    sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
+
+    sp = add("validate", cmd_validate, "check a config file (schema + registries)")
+    sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
+
+    add("envs", cmd_envs, "list registered environments and their presets")
+    add("methods", cmd_methods, "list registered methods and their defaults")
+
+    try:
+        from psmarl import mailp
+
+        mailp.add_cli(add)
+    except ImportError:  # pragma: no cover - theory module optional during development
+        pass
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        a.func(a)
+    except (ConfigError, InputError) as e:
+        print(f"psmarl {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

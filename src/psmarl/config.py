@@ -1,0 +1,183 @@
+"""Workflow configuration: semantic validation and the per-rule slices of the config.
+
+The JSON schema (``workflow/schemas/config.schema.yaml``) checks shapes and types when the
+Snakefile starts; :func:`validate` then checks what a schema cannot (registered envs,
+presets and methods, a method's action space against an env's). Each rule's params come
+from one of the ``*_spec`` functions below, which return plain, key-sorted values built
+only from the slice of the config that job depends on, so a change reruns only what it
+touches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from psmarl import envs, methods
+from psmarl.errors import ConfigError
+from psmarl.methods import SHARING_MODES, normalize
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file not found: {p}")
+    with open(p) as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    return data
+
+
+def schema_validate(config: Mapping[str, Any], schema_path: str | Path = SCHEMA) -> None:
+    """JSON-schema validation (what Snakemake's ``validate`` does), for use outside Snakemake."""
+    import jsonschema
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    v = jsonschema.Draft7Validator(schema)
+    errors = sorted(v.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ConfigError(e.message, key=key)
+
+
+# ---------------------------------------------------------------- env and method settings
+def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
+    entry = (config.get("envs") or {}).get(env)
+    if entry is None:
+        raise ConfigError(f"environment {env!r} is not in the config", key="envs")
+    entry = entry or {}
+    return envs.resolve(env, entry.get("preset", "paper"), entry.get("kwargs"),
+                        entry.get("agent_indication"))
+
+
+def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
+    mcfg = (config.get("methods") or {}).get(method)
+    if mcfg is None:
+        raise ConfigError(f"method {method!r} is not in the config", key="methods")
+    return methods.resolve(method, mcfg or {}, env)
+
+
+def budget(config: Mapping[str, Any], env: str) -> dict[str, int]:
+    training = config.get("training") or {}
+    per_env = ((training.get("per_env") or {}).get(env) or {}).get("budget")
+    b = dict(per_env or training.get("budget") or {})
+    from psmarl.train import check_budget
+
+    key = f"training.per_env.{env}.budget" if per_env else "training.budget"
+    try:
+        check_budget(b)
+    except ConfigError as e:
+        raise ConfigError(str(e).split(": ", 1)[-1], key=key) from None
+    return {k: v for k, v in b.items() if v is not None}
+
+
+# ---------------------------------------------------------------- jobs and per-rule specs
+def env_names(config: Mapping[str, Any]) -> list[str]:
+    return list((config.get("envs") or {}).keys())
+
+
+def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Every (env, method, sharing, seed) the config asks to train."""
+    out = []
+    for env in env_names(config):
+        for method in (config.get("methods") or {}):
+            for sharing in config.get("sharing", list(SHARING_MODES)):
+                for seed in config.get("seeds", [0]):
+                    out.append((env, method, sharing, int(seed)))
+    return out
+
+
+def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
+               seed: int | str) -> dict[str, Any]:
+    training = config.get("training") or {}
+    return normalize({
+        "env": env_settings(config, env),
+        "method": method,
+        "method_settings": method_settings(config, method, env),
+        "sharing": sharing,
+        "seed": int(seed),
+        "budget": budget(config, env),
+        "checkpoint_every": int(training.get("checkpoint_every", 10)),
+        "runtime": dict(training.get("runtime") or {}),
+    })
+
+
+def eval_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
+    ev = config.get("evaluation") or {}
+    return normalize({
+        "env": env_settings(config, env),
+        "episodes": int(ev.get("episodes", 1000)),
+        "seed": int(ev.get("seed", 1_000_000)),
+        "workers": int(ev.get("workers", 1)),
+        "envs_per_worker": int(ev.get("envs_per_worker", 8)),
+    })
+
+
+def random_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
+    spec = eval_spec(config, env)
+    rb = config.get("random_baseline") or {}
+    if "episodes" in rb:
+        spec["episodes"] = int(rb["episodes"])
+    return spec
+
+
+def figure_spec(config: Mapping[str, Any]) -> dict[str, Any]:
+    return normalize(dict(config.get("figures") or {}))
+
+
+# ---------------------------------------------------------------- semantic validation
+def validate(config: Mapping[str, Any]) -> None:
+    """Checks a schema cannot express. Raises ConfigError naming the key."""
+    env_list = env_names(config)
+    if not env_list:
+        raise ConfigError("no environment configured", key="envs")
+    for sharing in config.get("sharing", []):
+        if sharing not in SHARING_MODES:
+            raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "
+                              f"{', '.join(SHARING_MODES)}", key="sharing")
+    settings = {e: env_settings(config, e) for e in env_list}  # unknown env / preset / kwargs
+    kinds = {e: _action_kinds(s) for e, s in settings.items()}
+    for method, mcfg in (config.get("methods") or {}).items():
+        spec = methods.get(method)
+        per_env = (mcfg or {}).get("per_env") or {}
+        for e in per_env:
+            if e not in settings:
+                raise ConfigError(f"per_env names {e!r}, which is not in envs",
+                                  key=f"methods.{method}.per_env")
+        for e in env_list:
+            bad = kinds[e] - set(spec.action_kinds)
+            if bad:
+                raise ConfigError(
+                    f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
+                    f"but {e!r} has {'/'.join(sorted(bad))} actions",
+                    key=f"methods.{method}")
+            method_settings(config, method, e)
+    for e in env_list:
+        budget(config, e)
+    for e in ((config.get("training") or {}).get("per_env") or {}):
+        if e not in settings:
+            raise ConfigError(f"names {e!r}, which is not in envs", key="training.per_env")
+    ev = config.get("evaluation") or {}
+    for key in ("episodes", "workers", "envs_per_worker"):
+        if key in ev and (not isinstance(ev[key], int) or ev[key] < 1):
+            raise ConfigError(f"must be a positive integer, got {ev[key]!r}",
+                              key=f"evaluation.{key}")
+    rb = config.get("random_baseline") or {}
+    if "episodes" in rb and (not isinstance(rb["episodes"], int) or rb["episodes"] < 1):
+        raise ConfigError(f"must be a positive integer, got {rb['episodes']!r}",
+                          key="random_baseline.episodes")
+
+
+def _action_kinds(settings: Mapping[str, Any]) -> set[str]:
+    env = envs.make_parallel_env(settings)
+    try:
+        return {methods.action_kind(env.action_space(a)) for a in env.possible_agents}
+    finally:
+        env.close()

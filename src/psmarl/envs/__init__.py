@@ -1,0 +1,14 @@
+"""Environment registry. Importing this package registers the built-in environments."""
+
+from psmarl.envs.registry import (  # noqa: F401
+    AGENT_INDICATION,
+    EnvSpec,
+    Preset,
+    agent_ids,
+    get,
+    make_parallel_env,
+    names,
+    register,
+    resolve,
+)
+from psmarl.envs import sisl  # noqa: F401,E402  (registers pursuit, waterworld, multiwalker)

@@ -1,0 +1,181 @@
+"""Environment registry: name -> PettingZoo constructor, presets and wrappers.
+
+Adding an environment is one call to :func:`register` (see ``docs/environments.md``).
+Every environment is built as a PettingZoo *parallel* env, with the same wrappers in
+training, evaluation and the random baseline, so the three see identical observations.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from psmarl.errors import ConfigError
+
+AGENT_INDICATION = ("none", "scalar", "onehot")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of constructor arguments plus wrapper choices."""
+
+    kwargs: Mapping[str, Any]
+    agent_indication: str = "none"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    module: str  # importable PettingZoo module exposing parallel_env(**kwargs)
+    presets: Mapping[str, Preset]
+    description: str = ""
+    # paper's random-policy average total reward, for docs and the comparison table
+    paper_random_return: float | None = None
+    constructor: Callable[..., Any] | None = field(default=None, compare=False)
+
+    def parallel_env_fn(self) -> Callable[..., Any]:
+        if self.constructor is not None:
+            return self.constructor
+        return importlib.import_module(self.module).parallel_env
+
+    def accepted_kwargs(self) -> set[str] | None:
+        """Keyword arguments the raw environment accepts (None if it takes **kwargs)."""
+        if self.constructor is not None:
+            fn = self.constructor
+        else:
+            mod = importlib.import_module(self.module)
+            fn = getattr(mod, "raw_env", mod.parallel_env)
+        names: set[str] = set()
+        for cls in ([fn] + list(getattr(fn, "__mro__", []))):
+            target = cls.__init__ if inspect.isclass(cls) else cls
+            try:
+                sig = inspect.signature(target)
+            except (TypeError, ValueError):
+                continue
+            for p in sig.parameters.values():
+                if p.kind is p.VAR_KEYWORD:
+                    continue
+                names.add(p.name)
+        # raw_env(**kwargs) forwarding to a base env: look at the base class too
+        base = _base_env_class(self.module)
+        if base is not None:
+            names |= set(inspect.signature(base.__init__).parameters) - {"self"}
+        names.discard("self")
+        names.discard("args")
+        names.discard("kwargs")
+        return names or None
+
+
+def _base_env_class(module: str):
+    """SISL envs wrap a '*_base' class whose __init__ lists the real keyword arguments."""
+    mod = importlib.import_module(module)
+    raw = getattr(mod, "raw_env", None)
+    if raw is None:
+        return None
+    src_mod = importlib.import_module(raw.__module__)
+    for obj in vars(src_mod).values():
+        if inspect.isclass(obj) and obj.__module__.endswith("_base") and hasattr(obj, "__init__"):
+            params = inspect.signature(obj.__init__).parameters
+            if "max_cycles" in params:
+                return obj
+    return None
+
+
+_REGISTRY: dict[str, EnvSpec] = {}
+
+
+def register(spec: EnvSpec) -> EnvSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"environment {spec.name!r} is already registered")
+    if not spec.presets:
+        raise ValueError(f"environment {spec.name!r} needs at least one preset")
+    for pname, preset in spec.presets.items():
+        if preset.agent_indication not in AGENT_INDICATION:
+            raise ValueError(
+                f"{spec.name}.{pname}: agent_indication must be one of {AGENT_INDICATION}"
+            )
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> EnvSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown environment {name!r}; registered: {', '.join(names())}", key="envs"
+        ) from None
+
+
+def resolve(name: str, preset: str = "paper", kwargs: Mapping[str, Any] | None = None,
+            agent_indication: str | None = None) -> dict[str, Any]:
+    """Resolve an env choice into the plain settings dict that fully defines it.
+
+    The result is what the workflow passes as a rule's params and what run folders record.
+    """
+    spec = get(name)
+    if preset not in spec.presets:
+        raise ConfigError(
+            f"unknown preset {preset!r} for environment {name!r}; "
+            f"choose one of: {', '.join(sorted(spec.presets))}",
+            key=f"envs.{name}.preset",
+        )
+    p = spec.presets[preset]
+    merged = dict(p.kwargs)
+    extra = dict(kwargs or {})
+    if extra:
+        accepted = spec.accepted_kwargs()
+        if accepted is not None:
+            bad = sorted(set(extra) - accepted)
+            if bad:
+                raise ConfigError(
+                    f"environment {name!r} does not accept argument(s) {', '.join(bad)}; "
+                    f"it accepts: {', '.join(sorted(accepted))}",
+                    key=f"envs.{name}.kwargs",
+                )
+        merged.update(extra)
+    ind = p.agent_indication if agent_indication is None else agent_indication
+    if ind not in AGENT_INDICATION:
+        raise ConfigError(
+            f"agent_indication must be one of {', '.join(AGENT_INDICATION)}, got {ind!r}",
+            key=f"envs.{name}.agent_indication",
+        )
+    return {
+        "name": name,
+        "preset": preset,
+        "kwargs": {k: merged[k] for k in sorted(merged)},
+        "agent_indication": ind,
+    }
+
+
+def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = None):
+    """Build the wrapped parallel env described by ``resolve(...)``'s output."""
+    from psmarl.envs.wrappers import apply_standard_wrappers
+
+    spec = get(settings["name"])
+    kwargs = dict(settings.get("kwargs", {}))
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    env = spec.parallel_env_fn()(**kwargs)
+    return apply_standard_wrappers(env, agent_indication=settings.get("agent_indication", "none"))
+
+
+def agent_ids(settings: Mapping[str, Any]) -> list[str]:
+    env = make_parallel_env(settings)
+    try:
+        return list(env.possible_agents)
+    finally:
+        env.close()
+
+
+def _float(x) -> float:
+    return float(np.float32(x))

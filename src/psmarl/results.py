@@ -1,0 +1,166 @@
+"""The one place that defines run folders and file formats.
+
+Layout under the results root (``results/`` by default)::
+
+    runs/{env}/{method}/{sharing}/seed{seed}/
+        progress.csv          one row per training iteration (PROGRESS_COLUMNS + module columns)
+        checkpoint/           final RLlib checkpoint (+ psmarl_run.json)
+        train_summary.json    what was trained, with which settings, for how long
+        .work/                resumable state of an unfinished run (never a workflow output)
+        eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
+        eval/summary.json     mean, std, 95% CI of the plays
+    baselines/random/{env}/episodes.csv, summary.json
+    tables/summary.csv, tables/learning_curves.csv
+    figures/learning_curve_{env}.png|pdf
+    logs/...
+
+Outputs are written to a temporary name and renamed into place, so an interrupted stage
+never leaves a file that a later run would take as finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+PROGRESS_COLUMNS = [
+    "iteration",
+    "env_steps",
+    "episodes",
+    "wall_seconds",
+    "avg_total_reward",
+]
+EPISODE_COLUMNS = ["episode", "seed", "total_reward", "length"]
+SUMMARY_COLUMNS = [
+    "env", "method", "sharing", "seed", "preset",
+    "best_avg_total_reward", "episodes_at_best", "final_avg_total_reward",
+    "train_env_steps", "train_episodes", "train_wall_seconds",
+    "eval_mean", "eval_std", "eval_ci95_low", "eval_ci95_high", "eval_episodes",
+    "random_mean", "random_ci95_low", "random_ci95_high",
+]
+RUN_META = "psmarl_run.json"
+
+
+# ---------------------------------------------------------------- paths (relative to root)
+def run_dir(env: str, method: str, sharing: str, seed: int | str) -> str:
+    return f"runs/{env}/{method}/{sharing}/seed{seed}"
+
+
+def progress_csv(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/progress.csv"
+
+
+def checkpoint_dir(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/checkpoint"
+
+
+def train_summary_json(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/train_summary.json"
+
+
+def work_dir(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/.work"
+
+
+def eval_episodes_csv(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/eval/episodes.csv"
+
+
+def eval_summary_json(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/eval/summary.json"
+
+
+def random_dir(env: str) -> str:
+    return f"baselines/random/{env}"
+
+
+def random_episodes_csv(env) -> str:
+    return f"{random_dir(env)}/episodes.csv"
+
+
+def random_summary_json(env) -> str:
+    return f"{random_dir(env)}/summary.json"
+
+
+SUMMARY_TABLE = "tables/summary.csv"
+CURVES_TABLE = "tables/learning_curves.csv"
+
+
+def learning_curve_figure(env: str, ext: str) -> str:
+    return f"figures/learning_curve_{env}.{ext}"
+
+
+def log_file(stage: str, *parts: Any) -> str:
+    return "logs/" + stage + "/" + "/".join(str(p) for p in parts) + ".log"
+
+
+# ---------------------------------------------------------------- atomic writers
+def _tmp_beside(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    tmp = _tmp_beside(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def write_csv_atomic(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    write_text_atomic(path, df.to_csv(index=False))
+
+
+def replace_dir_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy directory ``src`` to ``dst`` so that ``dst`` appears complete or not at all."""
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        shutil.rmtree(tmp)
+        shutil.copytree(src, tmp)
+        if dst.exists():
+            old = dst.with_name(f".{dst.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dst, old)
+            os.replace(tmp, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,334 @@
+"""Training of one (env, method, sharing, seed) run with RLlib, resumable at any moment.
+
+State of an unfinished run lives in ``<run>/.work``: the latest checkpoint (replaced
+atomically every ``checkpoint_every`` iterations) and the progress rows so far. A run that
+is killed (SIGKILL included) and started again restores that checkpoint and drops progress
+rows newer than it, so ``progress.csv`` never has duplicate or missing iterations. The
+workflow outputs (``progress.csv``, ``checkpoint/``, ``train_summary.json``) are written
+only when the budget is reached.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from psmarl import results
+from psmarl.errors import ConfigError
+
+ENV_KEY_PREFIX = "psmarl_"
+
+
+# ---------------------------------------------------------------- spec helpers
+def agent_to_module(agents: list[str], sharing: str) -> dict[str, str]:
+    if sharing == "shared":
+        return {a: "shared" for a in agents}
+    if sharing == "independent":
+        return {a: a for a in agents}
+    raise ConfigError(f"unknown sharing mode {sharing!r}; use 'shared' or 'independent'",
+                      key="sharing")
+
+
+def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
+    keys = [k for k in ("env_steps", "episodes", "iterations") if budget.get(k) is not None]
+    if len(keys) != 1:
+        raise ConfigError("give exactly one of env_steps, episodes or iterations",
+                          key="training.budget")
+    k = keys[0]
+    v = budget[k]
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ConfigError(f"must be a positive integer, got {v!r}", key=f"training.budget.{k}")
+    return k, v
+
+
+def _env_creator(env_config):
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+    from psmarl.envs import make_parallel_env
+
+    return ParallelPettingZooEnv(make_parallel_env(env_config["settings"]))
+
+
+def build_algorithm_config(spec: Mapping[str, Any]):
+    """RLlib AlgorithmConfig for a run spec (see :func:`psmarl.config.train_spec`)."""
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+    from ray.tune.registry import register_env
+
+    from psmarl import methods
+    from psmarl.envs import make_parallel_env
+
+    env_settings = spec["env"]
+    method = methods.get(spec["method"])
+    ms = spec["method_settings"]
+    runtime = spec.get("runtime", {})
+
+    probe = make_parallel_env(env_settings)
+    agents = list(probe.possible_agents)
+    obs_spaces = {a: probe.observation_space(a) for a in agents}
+    act_spaces = {a: probe.action_space(a) for a in agents}
+    probe.close()
+    kinds = {methods.action_kind(s) for s in act_spaces.values()}
+    bad = kinds - set(method.action_kinds)
+    if bad:
+        raise ConfigError(
+            f"method {method.name!r} supports {sorted(method.action_kinds)} actions, but "
+            f"{env_settings['name']!r} has {sorted(bad)} actions", key=f"methods.{method.name}")
+
+    mapping = agent_to_module(agents, spec["sharing"])
+    module_ids = sorted(set(mapping.values()))
+    if spec["sharing"] == "shared":
+        if len({obs_spaces[a].shape for a in agents}) > 1 or len(
+                {str(act_spaces[a]) for a in agents}) > 1:
+            raise ConfigError(
+                f"a shared policy needs one observation and action space for all agents of "
+                f"{env_settings['name']!r}; enable observation/action padding", key="envs")
+
+    env_key = ENV_KEY_PREFIX + env_settings["name"]
+    register_env(env_key, _env_creator)
+
+    model = DefaultModelConfig(**ms.get("model", {}))
+    first = {mid: next(a for a in agents if mapping[a] == mid) for mid in module_ids}
+    module_specs = {
+        mid: RLModuleSpec(observation_space=obs_spaces[first[mid]],
+                          action_space=act_spaces[first[mid]], model_config=model)
+        for mid in module_ids
+    }
+
+    config = method.base_config()
+    config = (
+        config.environment(env=env_key, env_config={"settings": dict(env_settings)})
+        .framework("torch")
+        .env_runners(
+            num_env_runners=int(runtime.get("num_env_runners", 0)),
+            num_envs_per_env_runner=int(runtime.get("num_envs_per_env_runner", 1)),
+            num_cpus_per_env_runner=1,
+            **ms.get("env_runners", {}),
+        )
+        .learners(num_learners=0, num_gpus_per_learner=int(runtime.get("num_gpus", 0)))
+        .multi_agent(
+            policies=set(module_ids),
+            policy_mapping_fn=_MappingFn(mapping),
+            policies_to_train=module_ids,
+        )
+        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=module_specs))
+        .debugging(seed=int(spec["seed"]), log_level="WARN")
+        .reporting(metrics_num_episodes_for_smoothing=int(
+            ms.get("metrics_num_episodes_for_smoothing", 100)))
+    )
+    training = dict(ms.get("training", {}))
+    clip = ms.get("clip_rewards", False)
+    config = config.training(**training)
+    if clip:
+        config = config.learners(learner_connector=_ClipFactory(clip))
+    if method.customize is not None:
+        config = method.customize(config, ms, env_settings)
+    return config, mapping
+
+
+class _MappingFn:
+    """Picklable agent -> module mapping (ray ships the config to remote runners)."""
+
+    def __init__(self, mapping: Mapping[str, str]):
+        self.mapping = dict(mapping)
+
+    def __call__(self, agent_id, episode=None, **kwargs):
+        return self.mapping[agent_id]
+
+
+class _ClipFactory:
+    def __init__(self, clip):
+        self.clip = clip
+
+    def __call__(self, obs_space=None, act_space=None, *args):
+        from psmarl.connectors import ClipRewards
+
+        return ClipRewards(obs_space, act_space, clip=self.clip)
+
+
+# ---------------------------------------------------------------- metrics
+def _get(d: Mapping[str, Any], *path, default=np.nan):
+    for p in path:
+        if not isinstance(d, Mapping) or p not in d:
+            return default
+        d = d[p]
+    return d
+
+
+def _scalar(v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+    return f
+
+
+LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_loss",
+                 "qf_loss", "td_error_mean", "curr_entropy_coeff")
+
+
+def progress_row(result: Mapping[str, Any], iteration: int, env_steps: int, episodes: int,
+                 wall: float, module_ids: list[str]) -> dict[str, Any]:
+    row = {
+        "iteration": iteration,
+        "env_steps": env_steps,
+        "episodes": episodes,
+        "wall_seconds": round(wall, 3),
+        "avg_total_reward": _scalar(_get(result, "env_runners", "episode_return_mean")),
+        "episode_len_mean": _scalar(_get(result, "env_runners", "episode_len_mean")),
+    }
+    for mid in module_ids:
+        row[f"{mid}/return_mean"] = _scalar(
+            _get(result, "env_runners", "module_episode_returns_mean", mid))
+        for stat in LEARNER_STATS:
+            v = _get(result, "learners", mid, stat, default=None)
+            if v is not None:
+                row[f"{mid}/{stat}"] = _scalar(v)
+    return row
+
+
+# ---------------------------------------------------------------- resumable loop
+class _Work:
+    def __init__(self, run: Path):
+        self.root = run / ".work"
+        self.ckpt = self.root / "checkpoint"
+        self.progress = self.root / "progress.csv"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def saved_state(self) -> dict[str, Any] | None:
+        meta = self.ckpt / results.RUN_META
+        if meta.exists():
+            return results.read_json(meta)
+        return None
+
+    def load_progress(self, upto: int) -> list[dict[str, Any]]:
+        if not self.progress.exists() or self.progress.stat().st_size == 0:
+            return []
+        try:
+            df = pd.read_csv(self.progress)
+        except pd.errors.EmptyDataError:
+            return []
+        df = df[df["iteration"] <= upto].drop_duplicates("iteration", keep="last")
+        return df.sort_values("iteration").to_dict("records")
+
+    def write_progress(self, rows: list[dict[str, Any]]) -> None:
+        results.write_csv_atomic(self.progress, pd.DataFrame(rows))
+
+
+def _save_checkpoint(algo, target: Path, meta: Mapping[str, Any]) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    algo.save_to_path(str(tmp.resolve()))
+    results.write_json_atomic(tmp / results.RUN_META, meta)  # written last: marks complete
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
+          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
+    import ray
+
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    run = Path(run_dir)
+    budget_key, budget = check_budget(spec["budget"])
+    every = int(spec.get("checkpoint_every", 10))
+    if every < 1:
+        raise ConfigError("must be a positive integer", key="training.checkpoint_every")
+    runtime = spec.get("runtime", {})
+
+    config, mapping = build_algorithm_config(spec)
+    module_ids = sorted(set(mapping.values()))
+    work = _Work(run)
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=int(runtime.get("num_cpus", 2)), include_dashboard=False,
+                 log_to_driver=False, logging_level="ERROR",
+                 configure_logging=True)
+    algo = config.build_algo()
+    state = work.saved_state()
+    rows: list[dict[str, Any]] = []
+    it, env_steps, episodes, wall = 0, 0, 0, 0.0
+    if state is not None:
+        algo.restore_from_path(str(work.ckpt.resolve()))
+        it, env_steps, episodes = state["iteration"], state["env_steps"], state["episodes"]
+        wall = state["wall_seconds"]
+        rows = work.load_progress(it)
+        work.write_progress(rows)
+        log(f"resumed from iteration {it} ({env_steps} env steps, {episodes} episodes)")
+    else:
+        work.write_progress([])
+
+    def meta() -> dict[str, Any]:
+        return {
+            "iteration": it, "env_steps": env_steps, "episodes": episodes,
+            "wall_seconds": wall, "agent_to_module": mapping,
+            "normalize_actions": bool(config.normalize_actions),
+            "clip_actions": bool(config.clip_actions), "spec": dict(spec),
+        }
+
+    def reached() -> bool:
+        return {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] >= budget
+
+    t_start = time.time() - wall
+    last_ckpt = it
+    while not reached():
+        result = algo.train()
+        it += 1
+        env_steps += int(_scalar(_get(result, "env_runners", "num_env_steps_sampled", default=0)) or 0)
+        episodes += int(_scalar(_get(result, "env_runners", "num_episodes", default=0)) or 0)
+        wall = time.time() - t_start
+        row = progress_row(result, it, env_steps, episodes, wall, module_ids)
+        rows.append(row)
+        work.write_progress(rows)
+        done_frac = {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] / budget
+        log(f"iter {it:4d}  env_steps {env_steps:8d}  episodes {episodes:6d}  "
+            f"avg_total_reward {row['avg_total_reward']:9.2f}  "
+            f"{min(done_frac, 1) * 100:5.1f}% of {budget} {budget_key}  {wall:7.1f}s")
+        if it - last_ckpt >= every or reached():
+            _save_checkpoint(algo, work.ckpt, meta())
+            last_ckpt = it
+    if last_ckpt != it or not work.ckpt.exists():
+        _save_checkpoint(algo, work.ckpt, meta())
+    algo.stop()
+
+    # publish outputs: checkpoint first, progress, then the summary (the last to appear)
+    results.replace_dir_atomic(work.ckpt, run / "checkpoint")
+    df = pd.DataFrame(rows)
+    results.write_csv_atomic(run / "progress.csv", df)
+    best = summarize_progress(df)
+    summary = {
+        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
+        "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
+        "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
+        "modules": module_ids, **best, "spec": dict(spec),
+    }
+    results.write_json_atomic(run / "train_summary.json", summary)
+    shutil.rmtree(work.root, ignore_errors=True)
+    return summary
+
+
+def summarize_progress(df: pd.DataFrame) -> dict[str, Any]:
+    """Best (maximum) average total reward of a training curve and where it was reached."""
+    if df.empty or df["avg_total_reward"].isna().all():
+        return {"best_avg_total_reward": None, "episodes_at_best": None,
+                "final_avg_total_reward": None}
+    i = df["avg_total_reward"].idxmax()
+    final = df["avg_total_reward"].dropna().iloc[-1]
+    return {
+        "best_avg_total_reward": float(df.loc[i, "avg_total_reward"]),
+        "episodes_at_best": int(df.loc[i, "episodes"]),
+        "final_avg_total_reward": float(final),
+    }

@@ -1,0 +1,18 @@
+# Random-policy baseline: the evaluator with a uniform random policy.
+
+
+rule random_baseline:
+    output:
+        episodes=R(res.random_episodes_csv("{env}")),
+        summary=R(res.random_summary_json("{env}")),
+    params:
+        spec=lambda w: as_json(pscfg.random_spec(config, w.env)),
+        out_dir=lambda w: R(res.random_dir(w.env)),
+    log:
+        R(res.log_file("random", "{env}")),
+    threads: lambda w: pscfg.random_spec(config, w.env)["workers"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "psmarl random --spec {params.spec:q} --out-dir {params.out_dir} 2> {log}"

@@ -1,0 +1,21 @@
+# Evaluation: N deterministic plays of each trained checkpoint, recorded seeds.
+
+
+rule evaluate:
+    input:
+        checkpoint=R(res.checkpoint_dir("{env}", "{method}", "{sharing}", "{seed}")),
+    output:
+        episodes=R(res.eval_episodes_csv("{env}", "{method}", "{sharing}", "{seed}")),
+        summary=R(res.eval_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
+    params:
+        spec=lambda w: as_json(pscfg.eval_spec(config, w.env)),
+        out_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed) + "/eval"),
+    log:
+        R(res.log_file("evaluate", "{env}", "{method}", "{sharing}", "seed{seed}")),
+    threads: lambda w: pscfg.eval_spec(config, w.env)["workers"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "OMP_NUM_THREADS=1 psmarl evaluate --spec {params.spec:q} "
+        "--checkpoint {input.checkpoint} --out-dir {params.out_dir} 2> {log}"

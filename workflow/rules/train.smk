@@ -1,0 +1,26 @@
+# Training: one job per (env, method, sharing, seed). Resumable: an interrupted job
+# started again continues from <run>/.work (not an output, so Snakemake keeps it).
+
+
+def _train_threads(w):
+    rt = (config.get("training") or {}).get("runtime") or {}
+    return int(rt.get("num_cpus", 1))
+
+
+rule train:
+    output:
+        progress=R(res.progress_csv("{env}", "{method}", "{sharing}", "{seed}")),
+        checkpoint=directory(R(res.checkpoint_dir("{env}", "{method}", "{sharing}", "{seed}"))),
+        summary=R(res.train_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
+    params:
+        spec=lambda w: as_json(pscfg.train_spec(config, w.env, w.method, w.sharing, w.seed)),
+        run_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed)),
+    log:
+        R(res.log_file("train", "{env}", "{method}", "{sharing}", "seed{seed}")),
+    threads: _train_threads
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "OMP_NUM_THREADS={threads} psmarl train --spec {params.spec:q} "
+        "--run-dir {params.run_dir} 2> {log}"
