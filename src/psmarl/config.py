@@ -39,7 +39,7 @@ def schema_validate(config: Mapping[str, Any], schema_path: str | Path = SCHEMA)
 
     with open(schema_path) as fh:
         schema = yaml.safe_load(fh)
-    v = jsonschema.Draft7Validator(schema)
+    v = jsonschema.Draft202012Validator(schema)
     errors = sorted(v.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]

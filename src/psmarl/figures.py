@@ -43,10 +43,11 @@ def learning_curve_figure(root: str | Path, env: str, runs: Sequence[tuple],
 
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    curves = curves.assign(label=curves["method"].str.upper())
+    curves = curves.assign(method=curves["method"].str.upper())
     n_seeds = curves.groupby(["method", "sharing"])["seed"].nunique().max()
     sns.lineplot(
-        data=curves, x="episodes", y="avg_total_reward", hue="label", style="sharing",
+        data=curves, x="episodes", y="avg_total_reward",
+        hue="method", style="sharing",
         style_order=[s for s in ("shared", "independent") if s in set(curves["sharing"])],
         errorbar=("ci", 95) if n_seeds and n_seeds > 1 else None, ax=ax,
         estimator="mean",

@@ -1,0 +1,5 @@
+import sys
+
+from psmarl.cli import main
+
+sys.exit(main())

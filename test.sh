@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: fast tests and the slow (end-to-end) ones.
+# Extra arguments go to pytest. A run that collects no test fails.
+set -uo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh || exit 1
+export PATH="$PWD/.venv/bin:$PATH" SDL_VIDEODRIVER=dummy
+.venv/bin/python -m pytest -m "slow or not slow" "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests; failing on purpose" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,80 @@
+import copy
+
+import pytest
+
+from psmarl import config as cfg
+from psmarl.errors import ConfigError
+from conftest import REPO
+
+
+@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml"])
+def test_shipped_configs_are_valid(name):
+    c = cfg.load(REPO / name)
+    cfg.schema_validate(c)
+    cfg.validate(c)
+    assert len(cfg.train_jobs(c)) >= 6
+
+
+def test_default_config_trains_ppo_on_three_envs_both_modes():
+    c = cfg.load(REPO / "config/config.yaml")
+    jobs = cfg.train_jobs(c)
+    assert {j[0] for j in jobs} == {"pursuit", "waterworld", "multiwalker"}
+    assert {j[1] for j in jobs} == {"ppo"}
+    assert {j[2] for j in jobs} == {"shared", "independent"}
+
+
+def _bad(c, mutate):
+    c = copy.deepcopy(c)
+    mutate(c)
+    return c
+
+
+CASES = [
+    ("unknown env", lambda c: c["envs"].update({"mars": {}}), "envs"),
+    ("unknown preset", lambda c: c["envs"]["pursuit"].update({"preset": "x"}), "envs.pursuit.preset"),
+    ("unknown method", lambda c: c["methods"].update({"alphazero": {}}), "methods"),
+    ("unknown sharing", lambda c: c.update({"sharing": ["half"]}), "sharing"),
+    ("zero budget", lambda c: c["training"].update({"budget": {"env_steps": 0}}), "training.budget"),
+    ("negative budget", lambda c: c["training"].update({"budget": {"episodes": -5}}), "training.budget"),
+    ("two budgets", lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}), "training.budget"),
+    ("zero plays", lambda c: c["evaluation"].update({"episodes": 0}), "evaluation"),
+    ("per_env unknown", lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}), "methods.ppo"),
+]
+
+
+@pytest.mark.parametrize("what,mutate,key", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_is_rejected_naming_the_key(tiny_config, what, mutate, key):
+    c = _bad(tiny_config, mutate)
+    with pytest.raises(ConfigError) as e:
+        cfg.schema_validate(c)
+        cfg.validate(c)
+    assert key in str(e.value), str(e.value)
+
+
+def test_train_spec_depends_only_on_its_slice(tiny_config):
+    before = {j: cfg.train_spec(tiny_config, *j) for j in cfg.train_jobs(tiny_config)}
+    c = copy.deepcopy(tiny_config)
+    c["methods"]["ppo"]["per_env"] = {"waterworld": {"training": {"lr": 1e-3}}}
+    after = {j: cfg.train_spec(c, *j) for j in cfg.train_jobs(c)}
+    changed = {j for j in before if before[j] != after[j]}
+    assert changed == {j for j in before if j[0] == "waterworld"}
+    assert after[("waterworld", "ppo", "shared", 0)]["method_settings"]["training"]["lr"] == 1e-3
+
+
+def test_specs_are_key_order_independent(tiny_config):
+    c = copy.deepcopy(tiny_config)
+    c["methods"]["ppo"]["training"] = dict(reversed(list(c["methods"]["ppo"]["training"].items())))
+    j = ("pursuit", "ppo", "shared", 0)
+    assert repr(cfg.train_spec(c, *j)) == repr(cfg.train_spec(tiny_config, *j))
+
+
+def test_per_env_budget_overrides(tiny_config):
+    c = copy.deepcopy(tiny_config)
+    c["training"]["per_env"] = {"pursuit": {"budget": {"episodes": 7}}}
+    assert cfg.budget(c, "pursuit") == {"episodes": 7}
+    assert cfg.budget(c, "waterworld") == {"iterations": 2}
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        cfg.load("nope.yaml")

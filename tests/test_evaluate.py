@@ -1,0 +1,88 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from psmarl import envs, results
+from psmarl.errors import InputError
+from psmarl.evaluate import PolicySpec, check_checkpoint, evaluate, summarize, write_evaluation
+
+
+def test_summarize_matches_student_t():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
+    s = summarize(x)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert s["mean"] == pytest.approx(4.0)
+    assert s["std"] == pytest.approx(x.std(ddof=1))
+    assert (s["ci95_low"], s["ci95_high"]) == pytest.approx((lo, hi))
+    assert s["episodes"] == 5
+
+
+def test_summarize_single_and_constant():
+    assert summarize([3.0])["ci95_low"] == summarize([3.0])["ci95_high"] == 3.0
+    s = summarize([2.0, 2.0, 2.0])
+    assert s["std"] == 0 and s["ci95_low"] == 2.0
+
+
+def test_summarize_empty_raises():
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_random_evaluation_is_reproducible_and_split_independent():
+    s = envs.resolve("multiwalker", "paper", {"max_cycles": 40})
+    a = evaluate(s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=1, log=lambda m: None)
+    b = evaluate(s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=4, log=lambda m: None)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == results.EPISODE_COLUMNS
+    assert list(a["seed"]) == list(range(11, 17))
+    assert (a["length"] <= 40).all()
+    c = evaluate(s, PolicySpec("random"), 6, seed=12, workers=1, envs_per_worker=2, log=lambda m: None)
+    assert not np.allclose(a["total_reward"], c["total_reward"])
+
+
+def test_random_evaluation_with_two_worker_processes_matches_one():
+    s = envs.resolve("multiwalker", "paper", {"max_cycles": 30})
+    a = evaluate(s, PolicySpec("random"), 4, seed=0, workers=1, envs_per_worker=2, log=lambda m: None)
+    b = evaluate(s, PolicySpec("random"), 4, seed=0, workers=2, envs_per_worker=2, log=lambda m: None)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_total_reward_is_sum_over_agents():
+    s = envs.resolve("pursuit", "paper", {"max_cycles": 25})
+    df = evaluate(s, PolicySpec("random"), 1, seed=5, log=lambda m: None)
+    env = envs.make_parallel_env(s)
+    from psmarl.evaluate import RandomPolicy
+
+    pol = RandomPolicy(env, 0)
+    obs, _ = env.reset(seed=5)
+    pol.start_episode(0, 5)
+    total = 0.0
+    while env.agents:
+        acts = pol.act("x", [(0, a) for a in env.agents], None)
+        obs, rew, *_ = env.step(dict(zip(env.agents, acts)))
+        total += sum(rew.values())
+    assert df["total_reward"].iloc[0] == pytest.approx(total)
+
+
+def test_bad_play_counts():
+    s = envs.resolve("multiwalker", "paper")
+    with pytest.raises(ValueError, match="episodes"):
+        evaluate(s, PolicySpec("random"), 0)
+
+
+def test_missing_checkpoint_names_path(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        check_checkpoint(tmp_path / "nowhere")
+    (tmp_path / "ck").mkdir()
+    with pytest.raises(InputError, match=results.RUN_META):
+        check_checkpoint(tmp_path / "ck")
+
+
+def test_write_evaluation(tmp_path):
+    df = pd.DataFrame({"episode": [0, 1], "seed": [5, 6], "total_reward": [1.0, 3.0], "length": [10, 12]})
+    s = write_evaluation(df, tmp_path / "e.csv", tmp_path / "s.json", {"policy": "random"})
+    assert s["mean"] == 2.0 and s["seeds"] == [5, 6]
+    assert results.read_json(tmp_path / "s.json")["policy"] == "random"
+    assert pd.read_csv(tmp_path / "e.csv").shape == (2, 4)
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,127 @@
+"""The whole Snakemake workflow on a tiny config (slow), its staleness rules and bad input."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from psmarl import results
+from conftest import REPO, TINY
+
+ENVS = ["pursuit", "waterworld", "multiwalker"]
+
+
+def snakemake(snakemake_bin, workdir, *args, configfile=TINY, timeout=900):
+    cmd = [snakemake_bin, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(out: str) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job in a `snakemake -n` listing."""
+    jobs, rule = set(), None
+    for line in out.splitlines():
+        m = re.match(r"^(?:localrule|rule) (\w+):", line.strip())
+        if m:
+            if rule is not None:
+                jobs.add((rule, ""))
+            rule = m.group(1)
+            continue
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and rule is not None:
+            jobs.add((rule, m.group(1)))
+            rule = None
+    if rule is not None:
+        jobs.add((rule, ""))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    exe = shutil.which("snakemake", path=str(Path(__import__("sys").executable).parent))
+    wd = tmp_path_factory.mktemp("wf")
+    r = snakemake(exe, wd, "--cores", "2")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return exe, wd
+
+
+@pytest.mark.slow
+def test_tiny_workflow_produces_every_output(finished_run):
+    _, wd = finished_run
+    root = wd / "results"
+    summary = pd.read_csv(root / results.SUMMARY_TABLE)
+    for col in ["env", "method", "sharing", "seed", "best_avg_total_reward", "episodes_at_best",
+                "eval_mean", "eval_ci95_low", "eval_ci95_high", "eval_episodes", "random_mean"]:
+        assert col in summary.columns
+    assert len(summary) == 6
+    assert set(summary["env"]) == set(ENVS)
+    assert set(summary["sharing"]) == {"shared", "independent"}
+    assert (summary["eval_episodes"] == 3).all()
+    assert (summary["eval_ci95_low"] <= summary["eval_mean"]).all()
+    assert summary["random_mean"].notna().all()
+    curves = pd.read_csv(root / results.CURVES_TABLE)
+    assert set(curves["env"]) == set(ENVS)
+    for env in ENVS:
+        for ext in ("png", "pdf"):
+            f = root / results.learning_curve_figure(env, ext)
+            assert f.exists() and f.stat().st_size > 1000
+        ep = pd.read_csv(root / results.random_episodes_csv(env))
+        assert list(ep.columns) == results.EPISODE_COLUMNS and len(ep) == 3
+    for log in (root / "logs").rglob("*.log"):
+        assert "Traceback" not in log.read_text(), log
+    assert not list(root.rglob(".work"))
+
+
+@pytest.mark.slow
+def test_finished_run_has_nothing_to_do(finished_run):
+    exe, wd = finished_run
+    r = snakemake(exe, wd, "-n")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert planned_jobs(r.stdout) == set(), r.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path):
+    exe, wd = finished_run
+    c = yaml.safe_load(TINY.read_text())
+    c["methods"]["ppo"]["per_env"] = {"waterworld": {"training": {"lr": 0.001}}}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(c))
+    r = snakemake(exe, wd, "-n", configfile=changed)
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs = planned_jobs(r.stdout)
+    expected = set()
+    for sharing in ("shared", "independent"):
+        wc = f"env=waterworld, method=ppo, sharing={sharing}, seed=0"
+        expected |= {("train", wc), ("evaluate", wc)}
+    expected |= {("aggregate", ""), ("learning_curve", "env=waterworld"), ("all", "")}
+    jobs = {j for j in jobs if j[0] not in ("theory",)}
+    assert jobs == expected, r.stdout[-4000:]
+
+
+@pytest.mark.slow
+def test_bad_config_fails_before_any_job(tmp_path, snakemake_bin):
+    c = yaml.safe_load(TINY.read_text())
+    c["envs"]["pursuit"]["preset"] = "nonsense"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(c))
+    r = snakemake(snakemake_bin, tmp_path, "--cores", "1", configfile=bad)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "envs.pursuit.preset" in out and "nonsense" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_schema_rejects_unknown_top_level_key(tmp_path, snakemake_bin):
+    c = yaml.safe_load(TINY.read_text())
+    c["trainig"] = {}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(c))
+    r = snakemake(snakemake_bin, tmp_path, "-n", configfile=bad, timeout=120)
+    assert r.returncode != 0
+    assert "'trainig' was unexpected" in r.stdout + r.stderr
