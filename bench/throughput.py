@@ -1,0 +1,164 @@
+"""Throughput, side by side in one run, for each env (paper preset):
+
+  raw        env steps/s of the wrapped parallel env with uniform random actions, 1 process
+  evaluate   env steps/s of `psmarl evaluate` (deterministic [400,300] PPO modules,
+             batched inference), 1 worker and 2 workers
+  train      PPO training env steps/s, shared and independent, with the chosen config's
+             PPO settings and runtime (a warm-up iteration is not counted)
+
+    .venv/bin/python bench/throughput.py --config config/config.yaml      # laptop settings
+    .venv/bin/python bench/throughput.py --config config/paper.yaml --runtime-from config/config.yaml
+
+Writes bench/results/throughput_<label>.csv and rewrites bench/RESULTS.md from every CSV
+under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from psmarl import config as cfg  # noqa: E402
+from psmarl import envs  # noqa: E402
+from psmarl.evaluate import PolicySpec, evaluate  # noqa: E402
+
+
+def raw_speed(settings, min_steps: int, seed: int = 0) -> float:
+    env = envs.make_parallel_env(settings)
+    rng_spaces = {a: env.action_space(a) for a in env.possible_agents}
+    for i, sp in enumerate(rng_spaces.values()):
+        sp.seed(seed + i)
+    steps, t0 = 0, time.perf_counter()
+    ep = 0
+    while steps < min_steps:
+        env.reset(seed=seed + ep)
+        ep += 1
+        while env.agents and steps < min_steps:
+            env.step({a: rng_spaces[a].sample() for a in env.agents})
+            steps += 1
+    el = time.perf_counter() - t0
+    env.close()
+    return steps / el
+
+
+def train_speed(spec, iterations: int, workdir: Path):
+    """(env steps/s over `iterations` iterations after one warm-up, RSS MB, checkpoint)."""
+    import psutil
+    import ray
+
+    from psmarl.train import build_algorithm_config
+
+    config, _ = build_algorithm_config(spec)
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    algo = config.build_algo()
+    algo.train()  # warm-up
+    steps, t0 = 0, time.perf_counter()
+    for _ in range(iterations):
+        r = algo.train()
+        steps += int(r["env_runners"]["num_env_steps_sampled"])
+    el = time.perf_counter() - t0
+    rss = psutil.Process().memory_info().rss / 2**20
+    ckpt = workdir / f"ckpt_{spec['env']['name']}_{spec['sharing']}"
+    algo.save_to_path(str(ckpt))
+    algo.stop()
+    return steps / el, rss, ckpt
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--runtime-from", default=None, help="take training.runtime from this config")
+    p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
+    p.add_argument("--raw-steps", type=int, default=5000)
+    p.add_argument("--eval-episodes", type=int, default=16)
+    p.add_argument("--train-iterations", type=int, default=3)
+    p.add_argument("--label", default=None)
+    a = p.parse_args()
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    c = cfg.load(a.config)
+    if a.runtime_from:
+        c["training"]["runtime"] = cfg.load(a.runtime_from)["training"]["runtime"]
+    label = a.label or Path(a.config).stem
+    from psmarl import results
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for env in a.envs:
+            settings = cfg.env_settings(c, env)
+            raw = raw_speed(settings, a.raw_steps)
+            row = {"env": env, "raw_steps_per_s": raw}
+            print(f"{env}: raw {raw:.0f} steps/s", flush=True)
+            for sharing in ("shared", "independent"):
+                spec = cfg.train_spec(c, env, "ppo", sharing, 0)
+                sps, rss, ckpt = train_speed(spec, a.train_iterations, Path(tmp))
+                row[f"train_{sharing}_steps_per_s"] = sps
+                row[f"train_{sharing}_rss_mb"] = rss
+                print(f"{env}: train {sharing} {sps:.0f} steps/s (RSS {rss:.0f} MB)", flush=True)
+                if sharing == "shared":
+                    # evaluation needs psmarl's checkpoint metadata: write it as train.py does
+                    mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
+                    results.write_json_atomic(ckpt / results.RUN_META, {
+                        "agent_to_module": mapping, "normalize_actions": True, "clip_actions": False})
+                    for workers in (1, 2):
+                        t0 = time.perf_counter()
+                        df = evaluate(settings, PolicySpec("checkpoint", str(ckpt)), a.eval_episodes,
+                                      seed=0, workers=workers, envs_per_worker=8, log=lambda m: None)
+                        el = time.perf_counter() - t0
+                        row[f"eval_{workers}w_steps_per_s"] = df["length"].sum() / el
+                        print(f"{env}: evaluate {workers} worker(s) "
+                              f"{row[f'eval_{workers}w_steps_per_s']:.0f} steps/s", flush=True)
+            for k in ("train_shared", "train_independent", "eval_1w", "eval_2w"):
+                row[f"{k}_ratio"] = row[f"{k}_steps_per_s"] / raw
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df.insert(0, "label", label)
+    df["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    df["date"] = time.strftime("%Y-%m-%d")
+    df["command"] = "python bench/throughput.py " + " ".join(sys.argv[1:])
+    out = HERE / "results" / f"throughput_{label}.csv"
+    out.parent.mkdir(exist_ok=True)
+    df.round(3).to_csv(out, index=False)
+    write_results_md()
+    print(f"wrote {out} and {HERE / 'RESULTS.md'}")
+
+
+def write_results_md() -> None:
+    parts = [
+        "# Benchmark results\n",
+        "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
+        "Env steps per second; ratios are to the raw env speed measured in the same run.\n",
+    ]
+    for csv in sorted((HERE / "results").glob("throughput_*.csv")):
+        df = pd.read_csv(csv)
+        first = df.iloc[0]
+        parts.append(f"## {first['label']}\n")
+        parts.append(f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n")
+        cols = ["env", "raw_steps_per_s", "eval_1w_steps_per_s", "eval_2w_steps_per_s",
+                "train_shared_steps_per_s", "train_independent_steps_per_s",
+                "train_shared_ratio", "train_independent_ratio", "eval_1w_ratio", "eval_2w_ratio",
+                "train_independent_rss_mb"]
+        t = df[cols].copy()
+        for col in cols[1:]:
+            t[col] = t[col].map(lambda v: f"{v:.2f}" if "ratio" in col else f"{v:.0f}")
+        header = "| " + " | ".join(cols) + " |"
+        sep = "|" + "|".join("---" for _ in cols) + "|"
+        lines = [header, sep] + ["| " + " | ".join(map(str, r)) + " |" for r in t.itertuples(index=False)]
+        parts.append("\n".join(lines) + "\n")
+    (HERE / "RESULTS.md").write_text("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()
