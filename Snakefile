@@ -16,7 +16,11 @@ from psmarl import results as res  # noqa: E402
 from psmarl.errors import ConfigError  # noqa: E402
 
 
-configfile: "config/config.yaml"
+# config/config.yaml is the default; a --configfile replaces it (no silent merge of the
+# laptop settings into e.g. config/paper.yaml). --config KEY=VALUE still overrides keys.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

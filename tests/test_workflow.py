@@ -125,3 +125,18 @@ def test_schema_rejects_unknown_top_level_key(tmp_path, snakemake_bin):
     r = snakemake(snakemake_bin, tmp_path, "-n", configfile=bad, timeout=120)
     assert r.returncode != 0
     assert "'trainig' was unexpected" in r.stdout + r.stderr
+
+
+def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
+    """config/paper.yaml must not inherit the laptop's small PPO batch from config.yaml."""
+    target = "results/runs/pursuit/ppo/shared/seed0/progress.csv"
+    specs = {}
+    for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]), ("default", [])):
+        r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), target, "-n", "-p", *extra],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))
+    assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 5000
+    assert specs["paper"]["method_settings"]["training"]["num_epochs"] == 10
+    assert specs["default"]["method_settings"]["training"]["train_batch_size_per_learner"] == 1000
+    assert specs["paper"]["budget"] == {"episodes": 60000}
