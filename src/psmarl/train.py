@@ -86,11 +86,11 @@ def build_algorithm_config(spec: Mapping[str, Any]):
     mapping = agent_to_module(agents, spec["sharing"])
     module_ids = sorted(set(mapping.values()))
     if spec["sharing"] == "shared":
-        if len({obs_spaces[a].shape for a in agents}) > 1 or len(
-                {str(act_spaces[a]) for a in agents}) > 1:
-            raise ConfigError(
-                f"a shared policy needs one observation and action space for all agents of "
-                f"{env_settings['name']!r}; enable observation/action padding", key="envs")
+        from psmarl.envs.wrappers import shared_policy_problem
+
+        problem = shared_policy_problem(obs_spaces, act_spaces, env_settings["name"])
+        if problem is not None:
+            raise problem
 
     env_key = ENV_KEY_PREFIX + env_settings["name"]
     register_env(env_key, _env_creator)
@@ -169,6 +169,20 @@ def _scalar(v) -> float:
     except (TypeError, ValueError):
         return float("nan")
     return f
+
+
+def _increment(result: Mapping[str, Any], key: str, prev_lifetime: float | None):
+    """This iteration's count of `key` and the new lifetime value.
+
+    Uses the lifetime counter's difference where it is known (robust to RLlib omitting or
+    NaN-ing the per-iteration value when nothing happened), else the per-iteration value.
+    """
+    lifetime = _scalar(_get(result, "env_runners", f"{key}_lifetime"))
+    if prev_lifetime is not None and np.isfinite(lifetime):
+        return int(round(lifetime - prev_lifetime)), lifetime
+    step = _scalar(_get(result, "env_runners", key))
+    step = int(step) if np.isfinite(step) else 0
+    return step, (lifetime if np.isfinite(lifetime) else None)
 
 
 LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_loss",
@@ -284,11 +298,16 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
 
     t_start = time.time() - wall
     last_ckpt = it
+    # lifetime counters of this process's Algorithm (0 for a fresh one; unknown after a
+    # restore, where RLlib may or may not carry them over)
+    life = {"steps": 0.0 if state is None else None, "episodes": 0.0 if state is None else None}
     while not reached():
         result = algo.train()
         it += 1
-        env_steps += int(_scalar(_get(result, "env_runners", "num_env_steps_sampled", default=0)) or 0)
-        episodes += int(_scalar(_get(result, "env_runners", "num_episodes", default=0)) or 0)
+        d_steps, life["steps"] = _increment(result, "num_env_steps_sampled", life["steps"])
+        d_eps, life["episodes"] = _increment(result, "num_episodes", life["episodes"])
+        env_steps += d_steps
+        episodes += d_eps
         wall = time.time() - t_start
         row = progress_row(result, it, env_steps, episodes, wall, module_ids)
         rows.append(row)
