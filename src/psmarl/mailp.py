@@ -268,13 +268,15 @@ def learning_function(name: str = "identity", param: float = 1.0, *,
 
 def _apply(Lambda: LearningFunction, x: np.ndarray) -> np.ndarray:
     """Lambda(x) on [0, 1], checking the model's premise 0 <= Lambda(x) <= x."""
-    x = np.clip(x, 0.0, 1.0)  # guards rounding only: C - I >= 0 in exact arithmetic
+    x = np.maximum(x, 0.0)  # guards rounding only: C - I >= 0 in exact arithmetic
+    if Lambda is identity:
+        return x
     y = np.asarray(Lambda(x), dtype=float)
     if y.shape != x.shape:
         y = np.broadcast_to(y, x.shape)
-    bad = ~np.isfinite(y) | (y < -_LAMBDA_TOL) | (y > x + _LAMBDA_TOL)
-    if bad.any():
-        k = np.flatnonzero(bad.ravel())[0]
+    ok = (y >= -_LAMBDA_TOL) & (y <= x + _LAMBDA_TOL)  # False for nan and inf too
+    if not ok.all():
+        k = np.flatnonzero(~ok.ravel())[0]
         raise ConfigError(
             f"the learning function must satisfy 0 <= Lambda(x) <= x on [0, 1] (Section 2.3), "
             f"got Lambda({x.ravel()[k]:.6g}) = {y.ravel()[k]:.6g}", key="Lambda")
@@ -321,24 +323,29 @@ def mailp_step(state: MAILPState, *, C_env: np.ndarray, C_pair: np.ndarray,
     return MAILPState(env=state.env + up_env, pair=state.pair + up - down)
 
 
-def _first_step(state: MAILPState, threshold: float, max_steps: int, *,
+def _first_step(state: MAILPState, epsilon: float, max_steps: int, *,
                 step_kwargs: Mapping[str, Any], what: str) -> int:
-    """Iterate :func:`mailp_step`; the first t with every I_i(t) >= threshold."""
-    totals = state.totals()
+    """Iterate :func:`mailp_step`; the first t with every I_i(t) >= 1 - epsilon.
+
+    The test is ``1 - I_i(t) <= epsilon``: for ``I_i >= 1/2`` the difference is exact in
+    floating point, whereas ``1 - epsilon`` may round (e.g. to exactly 0.5 for an epsilon
+    a hair below 0.5) and let the simulator finish a step early.
+    """
+    gaps = 1.0 - state.totals()
     t = 0
-    while not np.all(totals >= threshold):
+    while not (gaps <= epsilon).all():
         if t >= max_steps:
             raise NotConvergedError(
-                f"{what}: information {totals.min():.9g} < 1 - epsilon = {threshold:.9g} "
+                f"{what}: information {1 - gaps.max():.9g} < 1 - epsilon = {1 - epsilon:.9g} "
                 f"after max_steps = {max_steps} steps; raise max_steps (or K)", key="max_steps")
         state = mailp_step(state, **step_kwargs)
-        new = state.totals()
-        if np.array_equal(new, totals):
+        new = 1.0 - state.totals()
+        if (new == gaps).all():
             raise NotConvergedError(
-                f"{what}: learning stopped at step {t + 1} with information {new.min():.9g} "
-                f"< 1 - epsilon = {threshold:.9g} (Lambda gives no more progress)",
-                key="Lambda")
-        totals = new
+                f"{what}: learning stopped at step {t + 1} with information "
+                f"{1 - new.max():.9g} < 1 - epsilon = {1 - epsilon:.9g} (Lambda gives no "
+                f"more progress)", key="Lambda")
+        gaps = new
         t += 1
     return t
 
@@ -358,7 +365,7 @@ def simulate_single_agent(K_env: float, I0: float, epsilon: float,
     state = MAILPState(env=np.array([I0]), pair=np.zeros((1, 1)))
     kw = dict(C_env=np.ones(1), C_pair=np.zeros((1, 1)), K_env=np.array([K_env]),
               K_pair=np.zeros((1, 1)), Lambda=Lambda or identity)
-    return _first_step(state, 1.0 - epsilon, max_steps, step_kwargs=kw,
+    return _first_step(state, epsilon, max_steps, step_kwargs=kw,
                        what=f"single agent (K_env = {K_env:g})")
 
 
@@ -387,7 +394,7 @@ def simulate_multi_agent(K: float, N: int, C_env: float, epsilon: float, I0: flo
     state = MAILPState(env=np.full(N, I_env0), pair=I0 * off)
     kw = dict(C_env=np.full(N, C_env), C_pair=C_star * off, K_env=np.full(N, K_env),
               K_pair=K * off, Lambda=Lambda or identity)
-    return _first_step(state, 1.0 - epsilon, max_steps, step_kwargs=kw,
+    return _first_step(state, epsilon, max_steps, step_kwargs=kw,
                        what=f"{N} agents (K = {K:g})")
 
 
@@ -488,6 +495,9 @@ def _save_atomic(fig, path: str | os.PathLike, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp.{fmt}", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the figure normal permissions
     try:
         fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
         os.replace(tmp, path)
@@ -518,21 +528,27 @@ def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
                "scaled": rf"$\Lambda(x)={float(spec['learning_param']):g}\,x$",
                "power": rf"$\Lambda(x)=x^{{{float(spec['learning_param']):g}}}$"}[lam]
     N, C_env, C_star = coordination(spec["N"], spec["C_env"], spec["C_star"])
-    pal = sns.color_palette("deep")
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    pal = sns.color_palette("deep")
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    # the bounds are closed forms: draw them on a dense grid so the curves are smooth
+    ks = df.loc[df["quantity"] == "theorem2_bound", "K"]
+    lo, hi = float(ks.min()), float(ks.max())
+    dense = np.geomspace(lo, hi, 400) if lo < hi else np.array([hi])
+    eps, I0 = float(spec["epsilon"]), float(spec["I0"])
+    t2 = np.array([theorem2_bound(k, N, C_env, eps, I0, C_star) for k in dense])
+    t1 = np.array([theorem1_bound(k, I0, eps) for k in dense])
     x, y = series("multi_agent_simulated")
-    ax.plot(x, y, "o-", color=pal[1], ms=4, lw=1,
+    ax.plot(x, y, "o-", color=pal[1], ms=4.5, lw=1, zorder=3,
             label=f"simulated MAILP, {N} agents (eqs. 1-3, {lam_txt})")
-    x, y = series("theorem2_bound")
-    ax.plot(x, y, "-", color=pal[0], lw=2.2, label=r"Theorem 2 lower bound $t^*$")
-    x, y = series("theorem1_bound")
-    ax.plot(x, y, "--", color="0.45", lw=1.4,
+    ax.plot(dense[t2 > 0], t2[t2 > 0], "-", color=pal[0], lw=2.4, zorder=2,
+            label=r"Theorem 2 lower bound $t^*$")
+    ax.plot(dense[t1 > 0], t1[t1 > 0], "--", color="0.15", lw=1.0, zorder=4,
             label=r"single agent, Theorem 1 ($\mathcal{K}_{env}=\mathcal{K}_*$)")
     lim = df.loc[df["quantity"] == "theorem3_limit", "value"]
     if len(lim) and float(lim.iloc[0]) > 0:
         v = float(lim.iloc[0])
-        ax.axhline(v, color=pal[2], ls=":", lw=1.6,
+        ax.axhline(v, color=pal[2], ls=":", lw=1.8, zorder=1,
                    label=rf"Theorem 3: $t^*\to{v:.3g}$ as $\mathcal{{K}}_*\to 1$")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -542,7 +558,7 @@ def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
                  rf"$N={N}$, $\mathcal{{C}}_{{env}}={C_env:g}$, $\mathcal{{C}}_*={C_star:.4g}$, "
                  rf"$\epsilon={float(spec['epsilon']):g}$, "
                  rf"$\mathcal{{I}}^0={float(spec['I0']):g}$", fontsize="medium")
-    ax.legend(loc="upper right", fontsize="small", frameon=True)
+    ax.legend(loc="lower left", fontsize="small", frameon=True, framealpha=0.95)
     fig.tight_layout()
     try:
         _save_atomic(fig, png_path, "png")
