@@ -15,10 +15,10 @@ def test_shipped_configs_are_valid(name):
     assert len(cfg.train_jobs(c)) >= 6
 
 
-def test_default_config_trains_ppo_on_three_envs_both_modes():
+def test_default_config_trains_ppo_on_four_envs_both_modes():
     c = cfg.load(REPO / "config/config.yaml")
     jobs = cfg.train_jobs(c)
-    assert {j[0] for j in jobs} == {"pursuit", "waterworld", "multiwalker"}
+    assert {j[0] for j in jobs} == {"pursuit", "waterworld", "multiwalker", "speaker_listener"}
     assert {j[1] for j in jobs} == {"ppo"}
     assert {j[2] for j in jobs} == {"shared", "independent"}
 

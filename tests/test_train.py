@@ -99,3 +99,18 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
         outs.append(pd.read_csv(out / "episodes.csv"))
     pd.testing.assert_frame_equal(outs[0], outs[1])  # deterministic actions, recorded seeds
     assert list(outs[0]["seed"]) == [espec["seed"] + i for i in range(espec["episodes"])]
+
+
+def test_increment_uses_lifetime_counters_and_survives_nan():
+    from psmarl.train import _increment
+
+    nan = float("nan")
+    r = {"env_runners": {"num_episodes": nan, "num_episodes_lifetime": 4.0}}
+    assert _increment(r, "num_episodes", 0.0) == (4, 4.0)
+    r = {"env_runners": {"num_episodes": nan, "num_episodes_lifetime": 4.0}}
+    assert _increment(r, "num_episodes", 4.0) == (0, 4.0)
+    # after a restore the previous lifetime is unknown: fall back to this iteration's count
+    r = {"env_runners": {"num_episodes": 3}}
+    assert _increment(r, "num_episodes", None) == (3, None)
+    r = {"env_runners": {"num_episodes": nan}}
+    assert _increment(r, "num_episodes", None) == (0, None)

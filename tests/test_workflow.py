@@ -13,7 +13,7 @@ import yaml
 from psmarl import results
 from conftest import REPO, TINY
 
-ENVS = ["pursuit", "waterworld", "multiwalker"]
+ENVS = ["pursuit", "waterworld", "multiwalker", "speaker_listener"]
 
 
 def snakemake(snakemake_bin, workdir, *args, configfile=TINY, timeout=900):
@@ -58,7 +58,7 @@ def test_tiny_workflow_produces_every_output(finished_run):
     for col in ["env", "method", "sharing", "seed", "best_avg_total_reward", "episodes_at_best",
                 "eval_mean", "eval_ci95_low", "eval_ci95_high", "eval_episodes", "random_mean"]:
         assert col in summary.columns
-    assert len(summary) == 6
+    assert len(summary) == 2 * len(ENVS)
     assert set(summary["env"]) == set(ENVS)
     assert set(summary["sharing"]) == {"shared", "independent"}
     assert (summary["eval_episodes"] == 3).all()

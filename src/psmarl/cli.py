@@ -121,11 +121,14 @@ def cmd_envs(a: argparse.Namespace) -> None:
     for name in envs.names():
         spec = envs.get(name)
         print(f"{name}: {spec.description}")
+        print(f"  default preset: {spec.default_preset}")
         for pname, p in sorted(spec.presets.items()):
             print(f"  preset {pname}: {p.description or ''}")
             for k, v in sorted(p.kwargs.items()):
                 print(f"    {k} = {v!r}")
             print(f"    agent_indication = {p.agent_indication}")
+            print(f"    pad_observations = {str(p.pad_observations).lower()}")
+            print(f"    pad_actions = {str(p.pad_actions).lower()}")
 
 
 def cmd_methods(a: argparse.Namespace) -> None:
@@ -191,12 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("envs", cmd_envs, "list registered environments and their presets")
     add("methods", cmd_methods, "list registered methods and their defaults")
 
-    try:
-        from psmarl import mailp
+    from psmarl import mailp
 
-        mailp.add_cli(add)
-    except ImportError:  # pragma: no cover - theory module optional during development
-        pass
+    mailp.add_cli(add)
     return p
 
 

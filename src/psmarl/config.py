@@ -53,8 +53,9 @@ def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     if entry is None:
         raise ConfigError(f"environment {env!r} is not in the config", key="envs")
     entry = entry or {}
-    return envs.resolve(env, entry.get("preset", "paper"), entry.get("kwargs"),
-                        entry.get("agent_indication"))
+    return envs.resolve(env, entry.get("preset"), entry.get("kwargs"),
+                        entry.get("agent_indication"), entry.get("pad_observations"),
+                        entry.get("pad_actions"))
 
 
 def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
@@ -143,7 +144,15 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "
                               f"{', '.join(SHARING_MODES)}", key="sharing")
     settings = {e: env_settings(config, e) for e in env_list}  # unknown env / preset / kwargs
-    kinds = {e: _action_kinds(s) for e, s in settings.items()}
+    probes = {e: _probe(s) for e, s in settings.items()}  # padding/indication that can't apply
+    kinds = {e: {methods.action_kind(sp) for sp in p[1].values()} for e, p in probes.items()}
+    if "shared" in config.get("sharing", list(SHARING_MODES)):
+        from psmarl.envs.wrappers import shared_policy_problem
+
+        for e, (obs_spaces, act_spaces) in probes.items():
+            problem = shared_policy_problem(obs_spaces, act_spaces, e)
+            if problem is not None:
+                raise problem
     for method, mcfg in (config.get("methods") or {}).items():
         spec = methods.get(method)
         per_env = (mcfg or {}).get("per_env") or {}
@@ -175,9 +184,12 @@ def validate(config: Mapping[str, Any]) -> None:
                           key="random_baseline.episodes")
 
 
-def _action_kinds(settings: Mapping[str, Any]) -> set[str]:
+def _probe(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each agent's (wrapped) observation and action space."""
     env = envs.make_parallel_env(settings)
     try:
-        return {methods.action_kind(env.action_space(a)) for a in env.possible_agents}
+        agents = list(env.possible_agents)
+        return ({a: env.observation_space(a) for a in agents},
+                {a: env.action_space(a) for a in agents})
     finally:
         env.close()

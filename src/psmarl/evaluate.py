@@ -57,7 +57,12 @@ class RandomPolicy:
     deterministic = False
 
     def __init__(self, env, seed: int):
+        from psmarl.envs.wrappers import real_action_spaces
+
         self.spaces = {a: env.action_space(a) for a in env.possible_agents}
+        # with pad_actions, draw from each agent's own space (uniform over its real actions,
+        # not over the padded ones, several of which map to the same real action)
+        self.real = real_action_spaces(env)
         self.rngs: dict[int, np.random.Generator] = {}
 
     def start_episode(self, slot: int, seed: int) -> None:
@@ -71,11 +76,15 @@ class RandomPolicy:
 
         out = []
         for slot, agent in members:
-            sp, rng = self.spaces[agent], self.rngs[slot]
+            sp, rng = self.real[agent], self.rngs[slot]
             if isinstance(sp, Discrete):
                 out.append(int(sp.start + rng.integers(sp.n)))
             elif isinstance(sp, Box):
-                out.append(rng.uniform(sp.low, sp.high).astype(sp.dtype))
+                a = rng.uniform(sp.low, sp.high).astype(sp.dtype)
+                padded = self.spaces[agent]
+                if padded.shape != sp.shape:  # zeros in the padded entries (discarded)
+                    a = np.pad(a, [(0, p - s) for p, s in zip(padded.shape, sp.shape)])
+                out.append(a.astype(padded.dtype))
             else:
                 raise TypeError(f"random policy: unsupported action space {sp}")
         return out
@@ -122,8 +131,8 @@ class CheckpointPolicy:
             actions = dist.sample().cpu().numpy()
         space = self.spaces[members[0][1]]
         if isinstance(space, Box):
-            if self.normalize_actions:
-                actions = np.stack([unsquash_action(a, space) for a in actions])
+            if self.normalize_actions:  # RLlib's own mapping, applied to the whole batch
+                actions = unsquash_action(actions, space)
             elif self.clip_actions:
                 actions = np.clip(actions, space.low, space.high)
             return [a.astype(space.dtype) for a in actions]

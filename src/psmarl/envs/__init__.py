@@ -12,3 +12,4 @@ from psmarl.envs.registry import (  # noqa: F401
     resolve,
 )
 from psmarl.envs import sisl  # noqa: F401,E402  (registers pursuit, waterworld, multiwalker)
+from psmarl.envs import mpe  # noqa: F401,E402  (registers speaker_listener)

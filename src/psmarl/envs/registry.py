@@ -26,6 +26,10 @@ class Preset:
     kwargs: Mapping[str, Any]
     agent_indication: str = "none"
     description: str = ""
+    # heterogeneous agents (docs/heterogeneous.md): pad every agent's observation / action
+    # space to one common space (SuperSuit's pad_observations_v0 / pad_action_space_v0)
+    pad_observations: bool = False
+    pad_actions: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class EnvSpec:
     description: str = ""
     # paper's random-policy average total reward, for docs and the comparison table
     paper_random_return: float | None = None
+    # the preset used when the config names none
+    default_preset: str = "paper"
     constructor: Callable[..., Any] | None = field(default=None, compare=False)
 
     def parallel_env_fn(self) -> Callable[..., Any]:
@@ -94,6 +100,9 @@ def register(spec: EnvSpec) -> EnvSpec:
         raise ValueError(f"environment {spec.name!r} is already registered")
     if not spec.presets:
         raise ValueError(f"environment {spec.name!r} needs at least one preset")
+    if spec.default_preset not in spec.presets:
+        raise ValueError(f"environment {spec.name!r}: default preset {spec.default_preset!r} "
+                         f"is not one of its presets")
     for pname, preset in spec.presets.items():
         if preset.agent_indication not in AGENT_INDICATION:
             raise ValueError(
@@ -116,13 +125,18 @@ def get(name: str) -> EnvSpec:
         ) from None
 
 
-def resolve(name: str, preset: str = "paper", kwargs: Mapping[str, Any] | None = None,
-            agent_indication: str | None = None) -> dict[str, Any]:
+def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | None = None,
+            agent_indication: str | None = None, pad_observations: bool | None = None,
+            pad_actions: bool | None = None) -> dict[str, Any]:
     """Resolve an env choice into the plain settings dict that fully defines it.
 
-    The result is what the workflow passes as a rule's params and what run folders record.
+    ``preset`` None means the env's default preset (``paper`` for the SISL games); the
+    other options left None take the preset's value. The result is what the workflow
+    passes as a rule's params and what run folders record.
     """
     spec = get(name)
+    if preset is None:
+        preset = spec.default_preset
     if preset not in spec.presets:
         raise ConfigError(
             f"unknown preset {preset!r} for environment {name!r}; "
@@ -149,11 +163,20 @@ def resolve(name: str, preset: str = "paper", kwargs: Mapping[str, Any] | None =
             f"agent_indication must be one of {', '.join(AGENT_INDICATION)}, got {ind!r}",
             key=f"envs.{name}.agent_indication",
         )
+    pads = {}
+    for opt, given, default in (("pad_observations", pad_observations, p.pad_observations),
+                                ("pad_actions", pad_actions, p.pad_actions)):
+        value = default if given is None else given
+        if not isinstance(value, bool):
+            raise ConfigError(f"must be true or false, got {value!r}", key=f"envs.{name}.{opt}")
+        pads[opt] = value
     return {
         "name": name,
         "preset": preset,
         "kwargs": {k: merged[k] for k in sorted(merged)},
         "agent_indication": ind,
+        "pad_actions": pads["pad_actions"],
+        "pad_observations": pads["pad_observations"],
     }
 
 
@@ -166,7 +189,13 @@ def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = Non
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     env = spec.parallel_env_fn()(**kwargs)
-    return apply_standard_wrappers(env, agent_indication=settings.get("agent_indication", "none"))
+    return apply_standard_wrappers(
+        env,
+        agent_indication=settings.get("agent_indication", "none"),
+        pad_observations=bool(settings.get("pad_observations", False)),
+        pad_actions=bool(settings.get("pad_actions", False)),
+        name=settings["name"],
+    )
 
 
 def agent_ids(settings: Mapping[str, Any]) -> list[str]:

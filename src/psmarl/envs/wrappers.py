@@ -1,10 +1,46 @@
-"""Wrappers applied identically in training, evaluation and baselines (SuperSuit based)."""
+"""Wrappers applied identically in training, evaluation and baselines (SuperSuit based).
+
+Order (see docs/heterogeneous.md): flatten box observations and cast them to float32,
+then pad observations (``pad_observations``), then add the agent indication (``scalar``:
+the agent's index as one number; ``onehot``: a one-hot vector of length N), then pad the
+action spaces (``pad_actions``). A padded observation of agent ``i`` is therefore
+``(obs_i, 0, ..., 0, indication_i)`` as in the paper's Appendix A.2.1.
+
+Rule for padded actions (``pad_actions``), applied by the env itself, so training,
+evaluation and the random baseline all go through the same code:
+
+* Discrete: every agent gets ``Discrete(max_i n_i)``. An index ``a < n_i`` is passed on
+  unchanged; an index ``a >= n_i`` (only reachable through padding) becomes action ``0``
+  of that agent (SuperSuit's rule; in MPE action 0 is "no move" for movers and word 0
+  for a speaker).
+* Box: every agent gets one Box of the largest shape whose bounds cover all agents'
+  bounds (SuperSuit's ``homogenize_spaces``). A padded action is trimmed to the agent's
+  own shape (the leading entries are kept, the rest discarded) and clipped to the agent's
+  own bounds, which SuperSuit does not do (the union of the bounds can be wider than one
+  agent's).
+"""
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import supersuit as ss
-from gymnasium.spaces import Box
+from gymnasium.spaces import Box, Discrete
+from supersuit.utils.action_transforms import homogenize_ops
+
+from psmarl.errors import ConfigError
+
+#: attribute set on the outermost wrapper: agent -> its own (unpadded) action space
+REAL_ACTION_SPACES = "psmarl_real_action_spaces"
+
+
+def _key(name: str | None, option: str) -> str:
+    return f"envs.{name}.{option}" if name else option
+
+
+def _describe(spaces: Mapping[str, Any]) -> str:
+    return ", ".join(f"{a}: {s}" for a, s in spaces.items())
 
 
 def _append_scalar_index(env):
@@ -26,17 +62,161 @@ def _append_scalar_index(env):
     return ss.observation_lambda_v0(env, obs_fn, space_fn)
 
 
-def apply_standard_wrappers(env, agent_indication: str = "none"):
-    """Flatten box observations to float32 vectors and add the chosen agent indication."""
-    sample_agent = env.possible_agents[0]
-    space = env.observation_space(sample_agent)
-    if isinstance(space, Box):
-        if len(space.shape) > 1:
+def _append_onehot_index(env):
+    """Append a one-hot vector of the agent's index (length N, entries 0 and 1).
+
+    SuperSuit's ``agent_indicator_v0`` writes ``max(high)`` of the observation space
+    instead of 1 where the bounds are finite, which is 0 (no indication at all) for a
+    space whose upper bounds are all 0, and it needs one space for all agents; this one
+    always writes 1 and works per agent. Discrete observations still use SuperSuit's.
+    """
+    agents = list(env.possible_agents)
+    n = len(agents)
+    eye = np.eye(n, dtype=np.float32)
+    row = {a: eye[i] for i, a in enumerate(agents)}
+
+    def obs_fn(obs, obs_space, agent):
+        return np.concatenate([np.asarray(obs, dtype=np.float32).ravel(), row[agent]])
+
+    def space_fn(space, agent=None):
+        low = np.concatenate([np.asarray(space.low, dtype=np.float32).ravel(),
+                              np.zeros(n, np.float32)])
+        high = np.concatenate([np.asarray(space.high, dtype=np.float32).ravel(),
+                               np.ones(n, np.float32)])
+        return Box(low=low, high=high, dtype=np.float32)
+
+    return ss.observation_lambda_v0(env, obs_fn, space_fn)
+
+
+# ---------------------------------------------------------------- action padding
+def padded_action_space(spaces: list[Any], name: str | None = None):
+    """The one action space every agent gets under ``pad_actions`` (SuperSuit's rule)."""
+    key = _key(name, "pad_actions")
+    if all(isinstance(s, Discrete) for s in spaces):
+        starts = sorted({int(s.start) for s in spaces})
+        if starts != [0]:
+            raise ConfigError(f"action padding needs Discrete spaces that start at 0, got "
+                              f"start(s) {starts}", key=key)
+    elif all(isinstance(s, Box) for s in spaces):
+        if len({len(s.shape) for s in spaces}) > 1 or len({s.dtype for s in spaces}) > 1:
+            raise ConfigError("action padding needs Box action spaces with the same number "
+                              "of dimensions and the same dtype, got "
+                              + "; ".join(str(s) for s in spaces), key=key)
+    else:
+        raise ConfigError("action padding needs all agents' action spaces to be Discrete, or "
+                          "all Box; got " + "; ".join(str(s) for s in spaces), key=key)
+    return homogenize_ops.homogenize_spaces(list(spaces))
+
+
+def trim_action(action, real_space):
+    """Map an action of the padded space to a valid action of ``real_space`` (module doc)."""
+    if action is None:
+        return None
+    if isinstance(real_space, Discrete):
+        a = int(action)
+        return a if 0 <= a < int(real_space.n) else 0
+    if isinstance(real_space, Box):
+        a = np.asarray(action, dtype=real_space.dtype)
+        a = homogenize_ops.dehomogenize_actions(real_space, a)  # keep the leading entries
+        return np.clip(a, real_space.low, real_space.high).astype(real_space.dtype)
+    raise TypeError(f"cannot trim an action for {real_space}")
+
+
+def _pad_actions(env, name: str | None):
+    real = {a: env.action_space(a) for a in env.possible_agents}
+    padded = padded_action_space(list(real.values()), name)
+
+    def action_fn(action, act_space, agent=None):
+        return trim_action(action, act_space)
+
+    def space_fn(act_space, agent=None):
+        return padded
+
+    wrapped = ss.action_lambda_v1(env, action_fn, space_fn)
+    return wrapped, real
+
+
+# ---------------------------------------------------------------- the standard stack
+def apply_standard_wrappers(env, agent_indication: str = "none", pad_observations: bool = False,
+                            pad_actions: bool = False, name: str | None = None):
+    """Flatten box observations to float32 vectors, then the optional padding/indication.
+
+    ``name`` (the registry name) only makes error messages name the config key.
+    Raises ConfigError when an option cannot apply to this env's spaces.
+    """
+    agents = list(env.possible_agents)
+    obs_spaces = {a: env.observation_space(a) for a in agents}
+    all_box = all(isinstance(s, Box) for s in obs_spaces.values())
+    if all_box:
+        if any(len(s.shape) > 1 for s in obs_spaces.values()):
             env = ss.flatten_v0(env)
-        if space.dtype != np.float32:
+        if any(s.dtype != np.float32 for s in obs_spaces.values()):
             env = ss.dtype_v0(env, np.float32)
+        obs_spaces = {a: env.observation_space(a) for a in agents}
+
+    if pad_observations:
+        if not all_box:
+            raise ConfigError(
+                "observation padding needs Box observations for every agent, got "
+                + _describe(obs_spaces), key=_key(name, "pad_observations"))
+        env = ss.pad_observations_v0(env)
+        obs_spaces = {a: env.observation_space(a) for a in agents}
+
     if agent_indication == "scalar":
+        if not all(isinstance(s, Box) for s in obs_spaces.values()):
+            raise ConfigError(
+                "agent_indication 'scalar' appends a number to a Box observation, but the "
+                "observations are " + _describe(obs_spaces) + "; use 'onehot' or 'none'",
+                key=_key(name, "agent_indication"))
         env = _append_scalar_index(env)
     elif agent_indication == "onehot":
-        env = ss.agent_indicator_v0(env, type_only=False)
+        if all(isinstance(s, Box) for s in obs_spaces.values()):
+            env = _append_onehot_index(env)
+        elif all(isinstance(s, Discrete) for s in obs_spaces.values()) and len(
+                {repr(s) for s in obs_spaces.values()}) == 1:
+            env = ss.agent_indicator_v0(env, type_only=False)  # obs * N + index
+        else:
+            raise ConfigError(
+                "agent_indication 'onehot' needs Box observations, or one Discrete "
+                "observation space for all agents; got " + _describe(obs_spaces),
+                key=_key(name, "agent_indication"))
+    elif agent_indication != "none":
+        raise ConfigError(f"agent_indication must be none, scalar or onehot, got "
+                          f"{agent_indication!r}", key=_key(name, "agent_indication"))
+
+    real_actions = {a: env.action_space(a) for a in agents}
+    if pad_actions:
+        env, real_actions = _pad_actions(env, name)
+    setattr(env, REAL_ACTION_SPACES, real_actions)
     return env
+
+
+def real_action_spaces(env) -> dict[str, Any]:
+    """Each agent's own action space (what ``pad_actions`` maps padded actions back to)."""
+    real = getattr(env, REAL_ACTION_SPACES, None)
+    if real is None:
+        return {a: env.action_space(a) for a in env.possible_agents}
+    return dict(real)
+
+
+def shared_policy_problem(obs_spaces: Mapping[str, Any], act_spaces: Mapping[str, Any],
+                          name: str) -> ConfigError | None:
+    """The error a shared policy over these (wrapped) spaces would hit, or None if it fits.
+
+    One module serves every agent, so all agents need one observation shape and one
+    action space; the message names the option that makes them so.
+    """
+    missing = []
+    if len({s.shape if isinstance(s, Box) else repr(s) for s in obs_spaces.values()}) > 1:
+        missing.append(("pad_observations", "observation", obs_spaces))
+    if len({str(s) for s in act_spaces.values()}) > 1:
+        missing.append(("pad_actions", "action", act_spaces))
+    if not missing:
+        return None
+    what = " and ".join(m[1] for m in missing)
+    sets = "; ".join(f"set envs.{name}.{m[0]}: true" for m in missing)
+    detail = "; ".join(f"{m[1]}s {_describe(m[2])}" for m in missing)
+    return ConfigError(
+        f"a shared policy needs one {what} space for all agents of {name!r}, but they differ "
+        f"({detail}); {sets} (and keep agent_indication scalar or onehot so the shared "
+        f"policy can tell the agents apart)", key=f"envs.{name}.{missing[0][0]}")
