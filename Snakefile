@@ -35,15 +35,6 @@ JOBS = pscfg.train_jobs(config)
 FIG_FORMATS = (config.get("figures") or {}).get("formats", ["png", "pdf"])
 
 
-def R(path):
-    """A path under the results folder."""
-    return f"{ROOT}/{path}"
-
-
-def as_json(obj):
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
 wildcard_constraints:
     env="[A-Za-z0-9_\-]+",
     method="[A-Za-z0-9_\-]+",
@@ -51,6 +42,7 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

@@ -68,12 +68,16 @@ def work_dir(env, method, sharing, seed) -> str:
     return f"{run_dir(env, method, sharing, seed)}/.work"
 
 
+def eval_dir(env, method, sharing, seed) -> str:
+    return f"{run_dir(env, method, sharing, seed)}/eval"
+
+
 def eval_episodes_csv(env, method, sharing, seed) -> str:
-    return f"{run_dir(env, method, sharing, seed)}/eval/episodes.csv"
+    return f"{eval_dir(env, method, sharing, seed)}/episodes.csv"
 
 
 def eval_summary_json(env, method, sharing, seed) -> str:
-    return f"{run_dir(env, method, sharing, seed)}/eval/summary.json"
+    return f"{eval_dir(env, method, sharing, seed)}/summary.json"
 
 
 def random_dir(env: str) -> str:

@@ -12,6 +12,7 @@ rule aggregate:
                        category="Tables"),
         curves=R(res.CURVES_TABLE),
     params:
+        root=ROOT,
         jobs=as_json([list(j) for j in JOBS]),
         envs=ENVS,
     log:
@@ -20,4 +21,4 @@ rule aggregate:
         mem_mb=1000,
         runtime=10,
     shell:
-        "psmarl aggregate --root {ROOT} --jobs {params.jobs:q} --envs {params.envs} 2> {log}"
+        "psmarl aggregate --root {params.root} --jobs {params.jobs:q} --envs {params.envs} 2> {log}"

@@ -9,7 +9,7 @@ rule evaluate:
         summary=R(res.eval_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
     params:
         spec=lambda w: as_json(pscfg.eval_spec(config, w.env)),
-        out_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed) + "/eval"),
+        out_dir=lambda w: R(res.eval_dir(w.env, w.method, w.sharing, w.seed)),
     log:
         R(res.log_file("evaluate", "{env}", "{method}", "{sharing}", "seed{seed}")),
     threads: lambda w: pscfg.eval_spec(config, w.env)["workers"]

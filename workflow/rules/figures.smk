@@ -2,10 +2,6 @@
 # redraws only that env's figure).
 
 
-def _env_jobs(env):
-    return [list(j) for j in JOBS if j[0] == env]
-
-
 rule learning_curve:
     input:
         progress=lambda w: [R(res.progress_csv(*j)) for j in _env_jobs(w.env)],
@@ -17,6 +13,7 @@ rule learning_curve:
             category="Figures",
         ),
     params:
+        root=ROOT,
         runs=lambda w: as_json(_env_jobs(w.env)),
         spec=as_json(pscfg.figure_spec(config)),
     log:
@@ -25,5 +22,5 @@ rule learning_curve:
         mem_mb=1000,
         runtime=10,
     shell:
-        "psmarl figures --root {ROOT} --env {wildcards.env} --runs {params.runs:q} "
+        "psmarl figures --root {params.root} --env {wildcards.env} --runs {params.runs:q} "
         "--spec {params.spec:q} --out {output} 2> {log}"

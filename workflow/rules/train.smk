@@ -2,11 +2,6 @@
 # started again continues from <run>/.work (not an output, so Snakemake keeps it).
 
 
-def _train_threads(w):
-    rt = (config.get("training") or {}).get("runtime") or {}
-    return int(rt.get("num_cpus", 1))
-
-
 rule train:
     output:
         progress=R(res.progress_csv("{env}", "{method}", "{sharing}", "{seed}")),
