@@ -12,9 +12,9 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import numpy as np
 
 from psmarl.errors import ConfigError
+from psmarl.registry import Registry
 
 AGENT_INDICATION = ("none", "scalar", "onehot")
 
@@ -92,12 +92,10 @@ def _base_env_class(module: str):
     return None
 
 
-_REGISTRY: dict[str, EnvSpec] = {}
+_REGISTRY: Registry[EnvSpec] = Registry("environment", "envs")
 
 
 def register(spec: EnvSpec) -> EnvSpec:
-    if spec.name in _REGISTRY:
-        raise ValueError(f"environment {spec.name!r} is already registered")
     if not spec.presets:
         raise ValueError(f"environment {spec.name!r} needs at least one preset")
     if spec.default_preset not in spec.presets:
@@ -108,21 +106,11 @@ def register(spec: EnvSpec) -> EnvSpec:
             raise ValueError(
                 f"{spec.name}.{pname}: agent_indication must be one of {AGENT_INDICATION}"
             )
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.add(spec.name, spec)
 
 
-def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def get(name: str) -> EnvSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown environment {name!r}; registered: {', '.join(names())}", key="envs"
-        ) from None
+names = _REGISTRY.names
+get = _REGISTRY.get
 
 
 def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | None = None,
@@ -204,7 +192,3 @@ def agent_ids(settings: Mapping[str, Any]) -> list[str]:
         return list(env.possible_agents)
     finally:
         env.close()
-
-
-def _float(x) -> float:
-    return float(np.float32(x))

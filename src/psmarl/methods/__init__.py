@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from psmarl.errors import ConfigError
+from psmarl.registry import Registry
 
 SHARING_MODES = ("shared", "independent")
 ACTION_KINDS = ("discrete", "continuous")
@@ -30,30 +31,18 @@ class MethodSpec:
     description: str = ""
 
 
-_REGISTRY: dict[str, MethodSpec] = {}
+_REGISTRY: Registry[MethodSpec] = Registry("method", "methods")
 
 
 def register(spec: MethodSpec) -> MethodSpec:
-    if spec.name in _REGISTRY:
-        raise ValueError(f"method {spec.name!r} is already registered")
     unknown = set(spec.action_kinds) - set(ACTION_KINDS)
     if unknown:
         raise ValueError(f"method {spec.name!r}: unknown action kinds {unknown}")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.add(spec.name, spec)
 
 
-def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def get(name: str) -> MethodSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown method {name!r}; registered: {', '.join(names())}", key="methods"
-        ) from None
+names = _REGISTRY.names
+get = _REGISTRY.get
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
