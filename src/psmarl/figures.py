@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import pandas as pd
 
 from psmarl import results
 from psmarl.aggregate import load_curves
