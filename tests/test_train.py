@@ -72,6 +72,10 @@ def test_train_writes_outputs_and_resumes_after_sigkill(tmp_path, tiny_config, p
     for col in ["iteration", "env_steps", "episodes", "wall_seconds", "avg_total_reward"]:
         assert col in prog.columns
     assert "pursuer_0/return_mean" in prog.columns  # per-module figures
+    # avg_total_reward is a window over the last 100 episodes: once an episode has
+    # finished it never goes back to NaN, across the resume too
+    first = prog["avg_total_reward"].first_valid_index()
+    assert first is not None and prog.loc[first:, "avg_total_reward"].notna().all()
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["iterations"] == 8 and len(summary["modules"]) == 8
     assert (run / "checkpoint" / results.RUN_META).exists()

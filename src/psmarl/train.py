@@ -15,7 +15,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from collections import deque
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,7 @@ def build_algorithm_config(spec: Mapping[str, Any]):
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=module_specs))
         .debugging(seed=int(spec["seed"]), log_level="WARN")
+        .callbacks(_episode_returns_callback())
         .reporting(metrics_num_episodes_for_smoothing=int(
             ms.get("metrics_num_episodes_for_smoothing", 100)))
     )
@@ -132,6 +134,30 @@ def build_algorithm_config(spec: Mapping[str, Any]):
     if method.customize is not None:
         config = method.customize(config, ms, env_settings)
     return config, mapping
+
+
+EPISODE_RETURNS_KEY = "psmarl_episode_returns"
+SMOOTHING_EPISODES = 100  # RLlib 0.x's episode_reward_mean window, which the paper reported
+
+
+def _episode_returns_callback():
+    from ray.rllib.callbacks.callbacks import RLlibCallback
+
+    class EpisodeReturns(RLlibCallback):
+        """Logs every finished episode's total reward (sum over agents and over chunks).
+
+        RLlib 2.60 reports ``episode_return_mean`` per iteration only (NaN when no episode
+        finished), not over the last 100 episodes as the paper's RLlib did; psmarl keeps
+        the window itself from these values.
+        """
+
+        def on_episode_end(self, *, episode, prev_episode_chunks=None, metrics_logger=None,
+                           **kwargs):
+            total = float(episode.get_return())
+            total += sum(float(c.get_return()) for c in (prev_episode_chunks or []))
+            metrics_logger.log_value(EPISODE_RETURNS_KEY, total, reduce="item_series")
+
+    return EpisodeReturns
 
 
 class _MappingFn:
@@ -189,14 +215,24 @@ LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_los
                  "qf_loss", "td_error_mean", "curr_entropy_coeff")
 
 
+def episode_returns(result: Mapping[str, Any]) -> list[float]:
+    """Total rewards of the episodes that finished in this iteration (our callback's)."""
+    v = _get(result, "env_runners", EPISODE_RETURNS_KEY, default=[])
+    if isinstance(v, (int, float)):
+        v = [v]
+    return [float(x) for x in (v or [])]
+
+
 def progress_row(result: Mapping[str, Any], iteration: int, env_steps: int, episodes: int,
-                 wall: float, module_ids: list[str]) -> dict[str, Any]:
+                 wall: float, module_ids: list[str], window: Sequence[float]) -> dict[str, Any]:
     row = {
         "iteration": iteration,
         "env_steps": env_steps,
         "episodes": episodes,
         "wall_seconds": round(wall, 3),
-        "avg_total_reward": _scalar(_get(result, "env_runners", "episode_return_mean")),
+        # the paper's measure: mean total reward of the last 100 training episodes
+        "avg_total_reward": float(np.mean(window)) if len(window) else float("nan"),
+        "iteration_return_mean": _scalar(_get(result, "env_runners", "episode_return_mean")),
         "episode_len_mean": _scalar(_get(result, "env_runners", "episode_len_mean")),
     }
     for mid in module_ids:
@@ -275,10 +311,12 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     state = work.saved_state()
     rows: list[dict[str, Any]] = []
     it, env_steps, episodes, wall = 0, 0, 0, 0.0
+    window: deque[float] = deque(maxlen=SMOOTHING_EPISODES)
     if state is not None:
         algo.restore_from_path(str(work.ckpt.resolve()))
         it, env_steps, episodes = state["iteration"], state["env_steps"], state["episodes"]
         wall = state["wall_seconds"]
+        window.extend(state.get("return_window", []))
         rows = work.load_progress(it)
         work.write_progress(rows)
         log(f"resumed from iteration {it} ({env_steps} env steps, {episodes} episodes)")
@@ -288,7 +326,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     def meta() -> dict[str, Any]:
         return {
             "iteration": it, "env_steps": env_steps, "episodes": episodes,
-            "wall_seconds": wall, "agent_to_module": mapping,
+            "wall_seconds": wall, "agent_to_module": mapping, "return_window": list(window),
             "normalize_actions": bool(config.normalize_actions),
             "clip_actions": bool(config.clip_actions), "spec": dict(spec),
         }
@@ -308,8 +346,9 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         d_eps, life["episodes"] = _increment(result, "num_episodes", life["episodes"])
         env_steps += d_steps
         episodes += d_eps
+        window.extend(episode_returns(result))
         wall = time.time() - t_start
-        row = progress_row(result, it, env_steps, episodes, wall, module_ids)
+        row = progress_row(result, it, env_steps, episodes, wall, module_ids, window)
         rows.append(row)
         work.write_progress(rows)
         done_frac = {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] / budget
