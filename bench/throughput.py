@@ -84,6 +84,7 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=16)
     p.add_argument("--train-iterations", type=int, default=3)
     p.add_argument("--label", default=None)
+    p.add_argument("--note", default="", help="conditions of the run, printed under its table")
     a = p.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     c = cfg.load(a.config)
@@ -125,7 +126,9 @@ def main() -> None:
     df.insert(0, "label", label)
     df["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     df["date"] = time.strftime("%Y-%m-%d")
-    df["command"] = "python bench/throughput.py " + " ".join(sys.argv[1:])
+    df["command"] = "python bench/throughput.py " + " ".join(
+        f"'{x}'" if " " in x else x for x in sys.argv[1:])
+    df["note"] = a.note
     out = HERE / "results" / f"throughput_{label}.csv"
     out.parent.mkdir(exist_ok=True)
     df.round(3).to_csv(out, index=False)
@@ -134,6 +137,7 @@ def main() -> None:
 
 
 def write_results_md() -> None:
+    """Rewrite bench/RESULTS.md from every bench/results/throughput_*.csv."""
     parts = [
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
@@ -155,8 +159,13 @@ def write_results_md() -> None:
         sep = "|" + "|".join("---" for _ in cols) + "|"
         lines = [header, sep] + ["| " + " | ".join(map(str, r)) + " |" for r in t.itertuples(index=False)]
         parts.append("\n".join(lines) + "\n")
+        note = first.get("note")
+        if isinstance(note, str) and note:
+            parts.append(note + "\n")
     (HERE / "RESULTS.md").write_text("\n".join(parts))
 
 
 if __name__ == "__main__":
     main()
+
+
