@@ -14,8 +14,8 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -123,8 +123,6 @@ def build_algorithm_config(spec: Mapping[str, Any]):
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=module_specs))
         .debugging(seed=int(spec["seed"]), log_level="WARN")
         .callbacks(_episode_returns_callback())
-        .reporting(metrics_num_episodes_for_smoothing=int(
-            ms.get("metrics_num_episodes_for_smoothing", 100)))
     )
     training = dict(ms.get("training", {}))
     clip = ms.get("clip_rewards", False)
