@@ -132,7 +132,8 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
     target = "results/runs/pursuit/ppo/shared/seed0/progress.csv"
     specs = {}
     for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]), ("default", [])):
-        r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), target, "-n", "-p", *extra],
+        # --force: print the job even when a previous ./run.sh already made the target
+        r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), target, "-n", "-p", "--force", *extra],
                            capture_output=True, text=True, cwd=REPO, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))
