@@ -126,9 +126,12 @@ class CheckpointPolicy:
         module = self.multi[module_id]
         with torch.no_grad():
             out = module.forward_inference({"obs": torch.from_numpy(obs)})
-            dist_cls = module.get_inference_action_dist_cls()
-            dist = dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic()
-            actions = dist.sample().cpu().numpy()
+            if "actions" in out:  # value-based and deterministic-actor modules act directly
+                actions = out["actions"].cpu().numpy()
+            else:  # stochastic policies: the deterministic version of their distribution
+                dist_cls = module.get_inference_action_dist_cls()
+                dist = dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic()
+                actions = dist.sample().cpu().numpy()
         space = self.spaces[members[0][1]]
         if isinstance(space, Box):
             if self.normalize_actions:  # RLlib's own mapping, applied to the whole batch
