@@ -39,7 +39,30 @@ CASES = [
     ("two budgets", lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}), "training.budget"),
     ("zero plays", lambda c: c["evaluation"].update({"episodes": 0}), "evaluation"),
     ("per_env unknown", lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}), "methods.ppo"),
+    ("misspelled setting", lambda c: c["methods"]["ppo"]["training"].update({"lrr": 1e-3}),
+     "methods.ppo.training.lrr"),
+    ("misspelled per_env setting",
+     lambda c: c["methods"]["ppo"].update({"per_env": {"pursuit": {"training": {"gama": 0.9}}}}),
+     "methods.ppo.per_env.pursuit.training.gama"),
+    ("unknown model field", lambda c: c["methods"]["ppo"]["model"].update({"hiddens": [8]}),
+     "methods.ppo.model.hiddens"),
+    ("unknown setting group", lambda c: c["methods"]["ppo"].update({"trainig": {}}),
+     "methods.ppo.trainig"),
+    ("out of range", lambda c: c["methods"]["ppo"]["training"].update({"gamma": 1.5}),
+     "methods.ppo.training.gamma"),
+    ("method envs unknown", lambda c: c["methods"]["ppo"].update({"envs": ["mars"]}),
+     "methods.ppo.envs"),
 ]
+
+
+def test_method_envs_selects_jobs(tiny_config):
+    c = copy.deepcopy(tiny_config)
+    c["methods"]["ppo"]["envs"] = ["pursuit", "multiwalker"]
+    cfg.validate(c)
+    assert {j[0] for j in cfg.train_jobs(c)} == {"pursuit", "multiwalker"}
+    # the job selection is not a training setting: it does not change a run's spec
+    assert cfg.train_spec(c, "pursuit", "ppo", "shared", 0) == cfg.train_spec(
+        tiny_config, "pursuit", "ppo", "shared", 0)
 
 
 @pytest.mark.parametrize("what,mutate,key", CASES, ids=[c[0] for c in CASES])

@@ -84,11 +84,19 @@ def env_names(config: Mapping[str, Any]) -> list[str]:
     return list((config.get("envs") or {}).keys())
 
 
+def method_envs(config: Mapping[str, Any], method: str) -> list[str]:
+    """The envs a method is trained on: its ``envs`` list, or every configured env."""
+    listed = ((config.get("methods") or {}).get(method) or {}).get("envs")
+    return list(listed) if listed else env_names(config)
+
+
 def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     """Every (env, method, sharing, seed) the config asks to train."""
     out = []
     for env in env_names(config):
         for method in (config.get("methods") or {}):
+            if env not in method_envs(config, method):
+                continue
             for sharing in config.get("sharing", list(SHARING_MODES)):
                 for seed in config.get("seeds", [0]):
                     out.append((env, method, sharing, int(seed)))
@@ -156,17 +164,24 @@ def validate(config: Mapping[str, Any]) -> None:
     for method, mcfg in (config.get("methods") or {}).items():
         spec = methods.get(method)
         per_env = (mcfg or {}).get("per_env") or {}
+        where = f"methods.{method}"
+        methods.check_settings(method, {k: v for k, v in (mcfg or {}).items()
+                                        if k not in ("per_env", "envs")}, where)
+        for e in (mcfg or {}).get("envs") or []:
+            if e not in settings:
+                raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
         for e in per_env:
+            methods.check_settings(method, per_env[e] or {}, f"{where}.per_env.{e}")
             if e not in settings:
                 raise ConfigError(f"per_env names {e!r}, which is not in envs",
                                   key=f"methods.{method}.per_env")
-        for e in env_list:
+        for e in method_envs(config, method):
             bad = kinds[e] - set(spec.action_kinds)
             if bad:
                 raise ConfigError(
                     f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
-                    f"but {e!r} has {'/'.join(sorted(bad))} actions",
-                    key=f"methods.{method}")
+                    f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
+                    f"fits under methods.{method}.envs)", key=f"methods.{method}")
             method_settings(config, method, e)
     for e in env_list:
         budget(config, e)

@@ -29,6 +29,8 @@ class MethodSpec:
     # optional hook: (algo_config, method_settings, env_settings) -> algo_config
     customize: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any] | None = None
     description: str = ""
+    # inclusive bounds of settings, "group.key" -> (low, high); None = unbounded that side
+    limits: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 _REGISTRY: Registry[MethodSpec] = Registry("method", "methods")
@@ -71,9 +73,50 @@ def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -
     spec = get(name)
     cfg = dict(method_config or {})
     per_env = cfg.pop("per_env", {}) or {}
+    cfg.pop("envs", None)  # which envs to train on: job selection, not a setting
     merged = deep_merge(spec.defaults, cfg)
     merged = deep_merge(merged, per_env.get(env_name, {}) or {})
     return normalize(merged)
+
+
+PSMARL_KEYS = ("clip_rewards",)  # psmarl's own per-method options beside the RLlib groups
+GROUPS = ("training", "env_runners", "model")
+
+
+def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
+    """Reject a setting the method does not have (a misspelled key) or a value out of range.
+
+    ``training`` and ``env_runners`` keys must be attributes of the method's AlgorithmConfig
+    (custom algorithms declare theirs there), ``model`` keys fields of RLlib's
+    DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
+    """
+    import dataclasses
+
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    spec = get(name)
+    for key in settings:
+        if key not in GROUPS and key not in PSMARL_KEYS:
+            raise ConfigError(f"method {name!r} has no setting group {key!r} (use "
+                              f"{', '.join(GROUPS + PSMARL_KEYS)})", key=f"{where}.{key}")
+    algo_config = spec.base_config()
+    model_fields = {f.name for f in dataclasses.fields(DefaultModelConfig)}
+    for group in GROUPS:
+        values = settings.get(group) or {}
+        if not isinstance(values, Mapping):
+            raise ConfigError("must be a mapping", key=f"{where}.{group}")
+        for key, value in values.items():
+            known = key in model_fields if group == "model" else hasattr(algo_config, key)
+            if not known:
+                raise ConfigError(f"method {name!r} has no {group} setting {key!r}",
+                                  key=f"{where}.{group}.{key}")
+            bounds = spec.limits.get(f"{group}.{key}")
+            if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                lo, hi = bounds
+                if (lo is not None and value < lo) or (hi is not None and value > hi):
+                    rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+                    raise ConfigError(f"method {name!r}: {value!r} is outside {rng}",
+                                      key=f"{where}.{group}.{key}")
 
 
 def action_kind(space) -> str:
