@@ -11,6 +11,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # works without `pip install -e .`
+from psmarl import cluster as pscluster  # noqa: E402
 from psmarl import config as pscfg  # noqa: E402
 from psmarl import results as res  # noqa: E402
 from psmarl.errors import ConfigError  # noqa: E402
@@ -33,6 +34,10 @@ ROOT = config.get("results_dir", "results")
 ENVS = pscfg.env_names(config)
 JOBS = pscfg.train_jobs(config)
 FIG_FORMATS = (config.get("figures") or {}).get("formats", ["png", "pdf"])
+try:  # under --sdm apptainer: every stage image the jobs need exists (containers: key)
+    pscluster.check_workflow_images(workflow, config, JOBS)
+except ValueError as e:
+    raise WorkflowError(str(e)) from None
 
 
 wildcard_constraints:

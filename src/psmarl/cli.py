@@ -194,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("envs", cmd_envs, "list registered environments and their presets")
     add("methods", cmd_methods, "list registered methods and their defaults")
 
-    from psmarl import mailp
+    from psmarl import cluster, mailp
 
     mailp.add_cli(add)
+    cluster.add_cli(add)
     return p
 
 

@@ -20,5 +20,7 @@ rule aggregate:
     resources:
         mem_mb=1000,
         runtime=10,
+    container:
+        pscluster.image(config, "analysis")
     shell:
         "psmarl aggregate --root {params.root} --jobs {params.jobs:q} --envs {params.envs} 2> {log}"

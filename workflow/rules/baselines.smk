@@ -14,5 +14,7 @@ rule random_baseline:
     resources:
         mem_mb=2000,
         runtime=60,
+    container:
+        pscluster.image(config, "rl")
     shell:
         "psmarl random --spec {params.spec:q} --out-dir {params.out_dir} 2> {log}"

@@ -16,6 +16,8 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=120,
+    container:
+        lambda w: pscluster.image_for_method(config, w.method)
     shell:
         "OMP_NUM_THREADS=1 psmarl evaluate --spec {params.spec:q} "
         "--checkpoint {input.checkpoint} --out-dir {params.out_dir} 2> {log}"

@@ -21,6 +21,8 @@ rule learning_curve:
     resources:
         mem_mb=1000,
         runtime=10,
+    container:
+        pscluster.image(config, "analysis")
     shell:
         "psmarl figures --root {params.root} --env {wildcards.env} --runs {params.runs:q} "
         "--spec {params.spec:q} --out {output} 2> {log}"

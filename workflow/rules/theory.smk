@@ -26,6 +26,8 @@ rule theory:
     resources:
         mem_mb=1000,
         runtime=10,
+    container:
+        pscluster.image(config, "analysis")
     shell:
         "psmarl theory --spec {params.spec:q} --csv {output.csv} --png {output.png} "
         "--pdf {output.pdf} 2> {log}"

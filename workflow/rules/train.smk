@@ -16,6 +16,8 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=240,
+    container:
+        lambda w: pscluster.image_for_method(config, w.method)
     shell:
         "OMP_NUM_THREADS={threads} psmarl train --spec {params.spec:q} "
         "--run-dir {params.run_dir} 2> {log}"
