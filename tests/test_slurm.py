@@ -1,9 +1,9 @@
 """profiles/slurm: its checks (fast), and the tiny workflow on a real one-node Slurm (slow).
 
 The slow test starts Slurm (tests/cluster/slurm_up.sh: munge, slurmctld, slurmd, two fake
-GPUs through gres), runs one env of tests/data/tiny.yaml through profiles/slurm with a test
-overlay that changes only what a one-node test cluster needs (ONE_NODE_OVERLAY), and stops
-the daemons afterwards. The analysis stage runs in its image (built from
+GPUs through gres), runs tests/data/tiny.yaml cut to one env and one sharing mode through
+profiles/slurm with a test overlay that changes only what a one-node test cluster needs
+(ONE_NODE_OVERLAY), and stops the daemons afterwards. The analysis stage runs in its image (built from
 containers/analysis.def with podman, see tests/test_containers.py) through the podman
 stand-in for apptainer; training and evaluation run on the host (no rl image is built here).
 """
@@ -162,7 +162,7 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
                            r"\(log: \S+/rule_(\w+?)/", out)
     planned = re.findall(r"^(?:local)?rule (\w+):", out, re.M)
     assert "localrule" not in out.replace("localrule all", "")
-    want = {"train": 2, "evaluate": 2, "random_baseline": 1, "aggregate": 1,
+    want = {"train": 1, "evaluate": 1, "random_baseline": 1, "aggregate": 1,
             "learning_curve": 1, "theory": 1}
     got: dict[str, int] = {}
     for _, rule in submitted:
