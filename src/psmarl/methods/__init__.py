@@ -91,7 +91,7 @@ GROUPS = ("training", "env_runners", "model")
 def _keys_cache_file() -> Path:
     """Cache file of the methods' known keys, named by everything they are derived from."""
     h = hashlib.sha256(importlib.metadata.version("ray").encode())
-    for f in sorted(Path(__file__).parent.glob("*.py")):
+    for f in sorted(Path(__file__).parent.rglob("*.py")):
         h.update(f.name.encode() + f.read_bytes())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "psmarl"
     return root / f"method-keys-{h.hexdigest()[:16]}.json"
