@@ -57,6 +57,21 @@ def cmd_train(a: argparse.Namespace) -> None:
          f"{summary['best_avg_total_reward']}")
 
 
+def cmd_marl_train(a: argparse.Namespace) -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # BenchMARL's progress bar, before tqdm loads
+    try:
+        import benchmarl  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise InputError(f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' "
+                         f"({e})") from None
+    from psmarl.marl.train import train
+
+    summary = train(a.spec, a.run_dir, log=_log)
+    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+         f"{summary['episodes']} episodes, best avg total reward "
+         f"{summary['best_avg_total_reward']}")
+
+
 def _eval_common(a, policy_spec, extra) -> None:
     from psmarl.evaluate import evaluate, write_evaluation
 
@@ -75,11 +90,12 @@ def _eval_common(a, policy_spec, extra) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from psmarl.evaluate import PolicySpec, check_checkpoint
+    from psmarl.evaluate import PolicySpec, check_checkpoint, checkpoint_kind
 
     ckpt = check_checkpoint(a.checkpoint)
-    _eval_common(a, PolicySpec("checkpoint", str(ckpt)),
-                 {"policy": "checkpoint", "checkpoint": str(a.checkpoint), "deterministic": True})
+    kind = checkpoint_kind(ckpt)
+    _eval_common(a, PolicySpec(kind, str(ckpt)),
+                 {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True})
 
 
 def cmd_random(a: argparse.Namespace) -> None:
@@ -111,7 +127,7 @@ def cmd_validate(a: argparse.Namespace) -> None:
         data = deep_merge(data, cfg.load(f))
     cfg.schema_validate(data)
     cfg.validate(data)
-    jobs = cfg.train_jobs(data)
+    jobs = cfg.all_jobs(data)
     _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
 
 
@@ -159,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
              "again after an interruption, it resumes from <run-dir>/.work.")
     sp.add_argument("--spec", type=_json_arg, required=True,
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
+    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+
+    sp = add("marl-train", cmd_marl_train,
+             "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
+             "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
+             "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
+    sp.add_argument("--spec", type=_json_arg, required=True,
+                    help="run spec as JSON or @file (see psmarl.marl.train_spec)")
     sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
     for name, fn, help_ in (
