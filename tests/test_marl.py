@@ -304,7 +304,7 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     assert out["episodes"] == 2
     # deterministic: the same seeds give the same returns again
     again = evaluate(ev["env"], PolicySpec("benchmarl", str(ckpt)), 2, seed=123,
-                     envs_per_worker=1, log=lambda m: None)
+                     envs_per_worker=2, log=lambda m: None)
     np.testing.assert_allclose(again["total_reward"], df["total_reward"])
 
 
