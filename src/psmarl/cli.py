@@ -117,6 +117,12 @@ def cmd_figures(a: argparse.Namespace) -> None:
                           log=_log)
 
 
+def cmd_figure5(a: argparse.Namespace) -> None:
+    from psmarl.marl.figure5 import figure5
+
+    figure5(a.root, a.env, [tuple(j) for j in a.runs], a.out, log=_log)
+
+
 def cmd_validate(a: argparse.Namespace) -> None:
     from psmarl import config as cfg
 
@@ -211,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help='JSON list of [env, method, sharing, seed] to draw')
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
+
+    sp = add("figure5", cmd_figure5,
+             "Figure 5 of one env: best parameter-sharing method vs MADDPG vs QMIX")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--env", required=True)
+    sp.add_argument("--runs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed] (RLlib and baseline runs)')
+    sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
