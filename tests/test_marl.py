@@ -382,3 +382,22 @@ def test_figure5_picks_the_best_shared_method_and_draws(tmp_path):
     info = figure5(tmp_path, "waterworld", runs, outs, log=lambda m: None)
     assert info["best_shared_method"] == "apex_ddpg"
     assert all(Path(o).stat().st_size > 1000 for o in outs)
+
+
+@pytest.mark.slow
+def test_collector_envs_play_different_episodes(tmp_path):
+    """Each of BenchMARL's n_envs collector envs is seeded differently (else all of them
+    would play the same episodes)."""
+    import torch
+
+    from psmarl.marl.train import build_experiment
+
+    c = tiny()
+    c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
+    spec = marl.train_spec(c, "pursuit", "qmix", "shared", 0)
+    experiment = build_experiment(spec, tmp_path)
+    batch = next(iter(experiment.collector))
+    experiment.close()
+    obs = batch.get(("agents", "observation"))  # [n_envs, T, agents, obs]
+    assert obs.shape[0] == 2
+    assert not torch.equal(obs[0, 0], obs[1, 0])

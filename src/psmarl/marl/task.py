@@ -37,19 +37,31 @@ def build_env(env_settings, adapter):
     return wrap(make_parallel_env(env_settings), adapter)
 
 
+SEED_STRIDE = 7919
+
+
 class _EnvFactory:
-    """Picklable zero-argument env constructor."""
+    """Picklable zero-argument env constructor.
+
+    BenchMARL builds its ``n_envs`` collector envs by calling one constructor ``n_envs``
+    times (``SerialEnv``), and ``PettingZooWrapper`` seeds the env's first reset with the
+    seed it is given: with one seed for all, every env would play the same episodes (the
+    env's own RNG then runs in step). The k-th env built gets ``seed + k * SEED_STRIDE``.
+    """
 
     def __init__(self, env_settings, adapter, seed, device):
         self.env_settings, self.adapter = env_settings, adapter
         self.seed, self.device = seed, device
+        self.built = 0
 
     def __call__(self):
         from torchrl.envs.libs.pettingzoo import PettingZooWrapper
 
+        seed = None if self.seed is None else int(self.seed) + self.built * SEED_STRIDE
+        self.built += 1
         env = build_env(self.env_settings, self.adapter)
         return PettingZooWrapper(env=env, group_map={GROUP: list(env.possible_agents)},
-                                 categorical_actions=True, seed=self.seed, device=self.device,
+                                 categorical_actions=True, seed=seed, device=self.device,
                                  return_state=False, use_mask=False)
 
 
