@@ -31,7 +31,11 @@ except ConfigError as e:
 
 ROOT = config.get("results_dir", "results")
 ENVS = pscfg.env_names(config)
-JOBS = pscfg.train_jobs(config)
+JOBS = pscfg.all_jobs(config)  # RLlib runs + MADDPG/QMIX baselines (workflow/rules/marl.smk)
+# method names of the two training rules: RLlib's `train` never matches a BenchMARL
+# baseline (`marl_train`, workflow/rules/marl.smk) and vice versa
+MARL_METHODS = "|".join(pscfg.marl_methods())
+RLLIB_METHOD = f"(?!(?:{MARL_METHODS})(?![A-Za-z0-9_\-]))[A-Za-z0-9_\-]+"
 FIG_FORMATS = (config.get("figures") or {}).get("formats", ["png", "pdf"])
 
 
@@ -45,6 +49,7 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/marl.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
@@ -58,3 +63,4 @@ rule all:
         R(res.CURVES_TABLE),
         expand(R(res.learning_curve_figure("{env}", "{ext}")), env=ENVS, ext=FIG_FORMATS),
         THEORY_OUTPUTS,
+        MARL_FIGURES,

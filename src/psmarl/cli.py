@@ -57,6 +57,21 @@ def cmd_train(a: argparse.Namespace) -> None:
          f"{summary['best_avg_total_reward']}")
 
 
+def cmd_marl_train(a: argparse.Namespace) -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # BenchMARL's progress bar, before tqdm loads
+    try:
+        import benchmarl  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise InputError(f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' "
+                         f"({e})") from None
+    from psmarl.marl.train import train
+
+    summary = train(a.spec, a.run_dir, log=_log)
+    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+         f"{summary['episodes']} episodes, best avg total reward "
+         f"{summary['best_avg_total_reward']}")
+
+
 def _eval_common(a, policy_spec, extra) -> None:
     from psmarl.evaluate import evaluate, write_evaluation
 
@@ -75,11 +90,12 @@ def _eval_common(a, policy_spec, extra) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from psmarl.evaluate import PolicySpec, check_checkpoint
+    from psmarl.evaluate import PolicySpec, check_checkpoint, checkpoint_kind
 
     ckpt = check_checkpoint(a.checkpoint)
-    _eval_common(a, PolicySpec("checkpoint", str(ckpt)),
-                 {"policy": "checkpoint", "checkpoint": str(a.checkpoint), "deterministic": True})
+    kind = checkpoint_kind(ckpt)
+    _eval_common(a, PolicySpec(kind, str(ckpt)),
+                 {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True})
 
 
 def cmd_random(a: argparse.Namespace) -> None:
@@ -101,6 +117,12 @@ def cmd_figures(a: argparse.Namespace) -> None:
                           log=_log)
 
 
+def cmd_figure5(a: argparse.Namespace) -> None:
+    from psmarl.marl.figure5 import figure5
+
+    figure5(a.root, a.env, [tuple(j) for j in a.runs], a.out, log=_log)
+
+
 def cmd_validate(a: argparse.Namespace) -> None:
     from psmarl import config as cfg
 
@@ -111,7 +133,7 @@ def cmd_validate(a: argparse.Namespace) -> None:
         data = deep_merge(data, cfg.load(f))
     cfg.schema_validate(data)
     cfg.validate(data)
-    jobs = cfg.train_jobs(data)
+    jobs = cfg.all_jobs(data)
     _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
 
 
@@ -161,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
     sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
+    sp = add("marl-train", cmd_marl_train,
+             "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
+             "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
+             "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
+    sp.add_argument("--spec", type=_json_arg, required=True,
+                    help="run spec as JSON or @file (see psmarl.marl.train_spec)")
+    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
         ("random", cmd_random, "N plays of a uniform random policy (the random baseline)"),
@@ -187,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help='JSON list of [env, method, sharing, seed] to draw')
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
+
+    sp = add("figure5", cmd_figure5,
+             "Figure 5 of one env: best parameter-sharing method vs MADDPG vs QMIX")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--env", required=True)
+    sp.add_argument("--runs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed] (RLlib and baseline runs)')
+    sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
