@@ -91,7 +91,8 @@ def cmd_random(a: argparse.Namespace) -> None:
 def cmd_aggregate(a: argparse.Namespace) -> None:
     from psmarl.aggregate import aggregate
 
-    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log)
+    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log,
+              allow_missing=a.allow_missing)
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
@@ -179,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--jobs", type=_json_arg, required=True,
                     help='JSON list of [env, method, sharing, seed]')
     sp.add_argument("--envs", nargs="+", required=True, help="envs with a random baseline")
+    sp.add_argument("--allow-missing", action="store_true",
+                    help="leave out runs with missing results (listed in the log and in "
+                         "tables/missing_runs.csv) instead of failing")
 
     sp = add("figures", cmd_figures, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
@@ -197,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     from psmarl import mailp
 
     mailp.add_cli(add)
+    from psmarl import aggregate, figures
+
+    aggregate.add_cli(add)
+    figures.add_cli(add)
     return p
 
 
