@@ -268,3 +268,30 @@ def test_report_spec_from_config():
     assert s["stats"]["bootstrap_reps"] == 500 and s["stats"]["confidence"] == 0.95
     assert s["envs"]["pursuit"]["changed"] == ["max_cycles"]
     assert s["envs"]["waterworld"] == {"preset": None, "changed": []}
+
+
+def test_cli_takes_runs_from_a_config_and_names_missing_runs(tmp_path, capsys):
+    import yaml
+
+    from psmarl.cli import main
+
+    make_study(tmp_path, seeds=(0, 1))
+    cfg = {"seeds": [0, 1, 2], "sharing": ["shared", "independent"],
+           "envs": {"pursuit": {"preset": "paper", "kwargs": {"max_cycles": 50}}},
+           "methods": {"ppo": {}}, "training": {"budget": {"iterations": 1}},
+           "report": {"bootstrap_reps": 200}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["aggregate", "--root", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pursuit/ppo/shared/seed2" in err and "pursuit/ppo/independent/seed2" in err
+    assert main(args + ["--allow-missing"]) == 0
+    assert main(["statistics", "--root", str(tmp_path), "--configfile",
+                 str(tmp_path / "c.yaml")]) == 0
+    st = pd.read_csv(tmp_path / agg.STATISTICS_TABLE)
+    assert (st["seeds"] == "0 1").all()
+    pc = pd.read_csv(tmp_path / agg.PAPER_TABLE, keep_default_na=False)
+    assert set(pc["preset_matches_paper"]) == {"no"}  # max_cycles changed over the preset
+    assert (pc["settings_changed_over_preset"] == "max_cycles").all()
+    assert main(["statistics", "--root", str(tmp_path / "nothing")]) == 2
+    assert "run the aggregate stage first" in capsys.readouterr().err

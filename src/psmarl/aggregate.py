@@ -305,7 +305,12 @@ def add_cli(add: Callable) -> None:
     import json
 
     def run(a):
-        statistics(a.root, json.loads(a.spec) if a.spec else None)
+        spec = json.loads(a.spec) if a.spec else None
+        if a.configfile:
+            from psmarl import config as cfg
+
+            spec = report_spec(cfg.load(a.configfile))
+        statistics(a.root, spec)
 
     sp = add("statistics", run, "IQM and bootstrap CIs over seeds, shared-minus-independent "
              "differences, probability of improvement, and the comparison with the paper",
@@ -314,6 +319,8 @@ def add_cli(add: Callable) -> None:
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--spec", default=None,
                     help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, env presets)")
+    sp.add_argument("--configfile", default=None,
+                    help="take those settings from this config (instead of --spec)")
 
     def dump(a):
         import yaml

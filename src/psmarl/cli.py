@@ -91,8 +91,16 @@ def cmd_random(a: argparse.Namespace) -> None:
 def cmd_aggregate(a: argparse.Namespace) -> None:
     from psmarl.aggregate import aggregate
 
-    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log,
-              allow_missing=a.allow_missing)
+    jobs, envs = a.jobs, a.envs
+    if a.configfile:
+        from psmarl import config as cfg
+
+        data = cfg.load(a.configfile)
+        jobs = cfg.train_jobs(data) if jobs is None else jobs
+        envs = cfg.env_names(data) if envs is None else envs
+    if jobs is None or envs is None:
+        raise InputError("give --jobs and --envs, or --configfile to take them from a config")
+    aggregate(a.root, [tuple(j) for j in jobs], envs, log=_log, allow_missing=a.allow_missing)
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
@@ -177,9 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=_json_arg, required=True,
+    sp.add_argument("--jobs", type=_json_arg, default=None,
                     help='JSON list of [env, method, sharing, seed]')
-    sp.add_argument("--envs", nargs="+", required=True, help="envs with a random baseline")
+    sp.add_argument("--envs", nargs="+", default=None, help="envs with a random baseline")
+    sp.add_argument("--configfile", default=None,
+                    help="take the runs and envs from this config (instead of --jobs/--envs)")
     sp.add_argument("--allow-missing", action="store_true",
                     help="leave out runs with missing results (listed in the log and in "
                          "tables/missing_runs.csv) instead of failing")

@@ -28,7 +28,7 @@ rule learning_curve:
         report(
             expand(R(res.learning_curve_figure("{{env}}", "{ext}")), ext=FIG_FORMATS),
             caption="../report/learning_curve.rst",
-            category="Figures: learning curves",
+            category="Learning curves",
             labels={"env": "{env}"},
         ),
     params:
@@ -53,7 +53,7 @@ rule paper_figure:
         report(
             expand(R("figures/figure{{figure}}_{{env}}.{ext}"), ext=FIG_FORMATS),
             caption="../report/paper_figure.rst",
-            category="Figures 3-5 (paper)",
+            category="Paper figures 3-5",
             subcategory="Figure {figure}",
             labels={"figure": "Figure {figure}", "env": "{env}"},
         ),
@@ -82,7 +82,7 @@ rule sharing_summary:
         report(
             expand(R("figures/sharing_summary.{ext}"), ext=FIG_FORMATS),
             caption="../report/sharing_summary.rst",
-            category="Figures: shared vs independent",
+            category="Shared vs independent",
             labels={"figure": "summary"},
         ),
     params:
