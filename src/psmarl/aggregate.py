@@ -261,6 +261,8 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
         row["preset_matches_paper"] = _preset_match(env, preset, info.get("changed", []))
         rows.append(row)
     out = pd.DataFrame(rows)
+    for col in ("paper_episodes", "repo_episodes", "n_seeds"):
+        out[col] = out[col].astype("Int64")
     order = {"shared": 0, "independent": 1, "": 2}
     out["_m"] = out["method"].eq("random")
     out["_s"] = out["sharing"].map(order)
