@@ -112,3 +112,16 @@ def test_summary_figure_needs_the_statistics(tmp_path):
     make_random(tmp_path, "pursuit", 0.0)
     with pytest.raises(InputError, match="run the statistics stage first"):
         fg.sharing_summary_figure(tmp_path, [tmp_path / "s.png"], log=lambda m: None)
+
+
+def test_bands_over_seeds():
+    v = np.array([[1.0, 2.0, 5.0], [3.0, 2.0, 7.0], [2.0, 2.0, 6.0]])
+    lo, hi = fg.band_limits(v, "range")
+    assert lo.tolist() == [1, 2, 5] and hi.tolist() == [3, 2, 7]
+    lo, hi = fg.band_limits(v, "sd")
+    assert hi - lo == pytest.approx(2 * v.std(axis=0, ddof=1))
+    lo, hi = fg.band_limits(v, "ci95")
+    assert lo[1] == hi[1] == 2.0  # identical seeds: zero width
+    assert (lo <= v.mean(axis=0)).all() and (v.mean(axis=0) <= hi).all()
+    assert lo[0] >= 1 and hi[0] <= 3  # a CI of the mean lies within the data's range
+    assert fg.band_limits(v[:1], "ci95") is None and fg.band_limits(v, "none") is None

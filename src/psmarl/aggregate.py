@@ -292,6 +292,11 @@ def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
         IMPROVEMENT_TABLE: st.improvement_by_method(summary, bs),
     }
     out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"))
+    few = out[STATISTICS_TABLE]
+    few = few[few["n_seeds"] < 2][["env", "method", "sharing"]].drop_duplicates()
+    if len(few):
+        log(f"note: {len(few)} (env, method, sharing) group(s) have one seed, so no confidence "
+            "interval (empty ci cells); add seeds to the config's `seeds` for intervals")
     for rel, df in out.items():
         results.write_csv_atomic(root / rel, df)
         log(f"wrote {root / rel} ({len(df)} rows)")

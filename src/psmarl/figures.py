@@ -10,8 +10,9 @@ Every learning-curve figure is built the same way (:func:`curve_frame`):
    episode counts, from the latest first point to the earliest last point of its seeds
    (linear interpolation, never extrapolation), so every grid point has every seed;
 4. the line is the mean over seeds and the shaded band is ``figures.band``: ``ci95`` (95%
-   bootstrap CI of the mean, seaborn, 1000 resamples, seed 0), ``range`` (min to max over
-   seeds), ``sd`` (one standard deviation) or ``none``. One seed draws no band.
+   percentile bootstrap CI of the mean, ``scipy.stats.bootstrap``, 1000 resamples, seed 0),
+   ``range`` (min to max over seeds), ``sd`` (one standard deviation) or ``none``. One seed
+   draws no band.
 
 The random policy's mean return (same evaluator) is the grey dotted line on every curve.
 """
@@ -113,22 +114,51 @@ def curve_frame(curves: pd.DataFrame, spec: Mapping[str, Any] | None = None) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-def _draw(ax, tidy: pd.DataFrame, spec: Mapping[str, Any], sharing_in_label: bool) -> None:
-    import seaborn as sns
+def band_limits(values: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lower and upper edge of the band over seeds (rows) at every grid point (columns):
+    ``ci95`` a 95% percentile bootstrap CI of the mean (scipy, 1000 resamples, seed 0),
+    ``range`` min to max, ``sd`` mean +- one standard deviation; None for ``none`` or one seed."""
+    from scipy import stats as sp_stats
 
+    if band == "none" or values.shape[0] < 2:
+        return None
+    if band == "range":
+        return values.min(axis=0), values.max(axis=0)
+    mean = values.mean(axis=0)
+    if band == "sd":
+        sd = values.std(axis=0, ddof=1)
+        return mean - sd, mean + sd
+    same = np.ptp(values, axis=0) == 0  # every resample is the data: a zero-width band
+    lo, hi = mean.copy(), mean.copy()
+    if (~same).any():
+        ci = sp_stats.bootstrap((values[:, ~same],), np.mean, axis=0, vectorized=True,
+                                n_resamples=1000, confidence_level=0.95, method="percentile",
+                                rng=np.random.default_rng(0)).confidence_interval
+        lo[~same], hi[~same] = ci.low, ci.high
+    return lo, hi
+
+
+def _draw(ax, tidy: pd.DataFrame, spec: Mapping[str, Any], sharing_in_label: bool) -> None:
     def order(key):
         method, sharing = key[0]
         return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER),
                 method, sharing != "shared")
 
     for (method, sharing), g in sorted(tidy.groupby(["method", "sharing"], sort=False), key=order):
-        n = g["seed"].nunique()
+        wide = g.pivot_table(index="seed", columns="episodes", values="avg_total_reward",
+                             aggfunc="first")
+        n = wide.shape[0]
         label = method_label(method) + (f" ({sharing})" if sharing_in_label else "")
         label += f", {n} seed{'s' if n != 1 else ''}"
-        band = BANDS[spec["band"]] if n > 1 else None
-        sns.lineplot(data=g, x="episodes", y="avg_total_reward", estimator="mean",
-                     errorbar=band, n_boot=1000, seed=0, ax=ax, label=label,
-                     color=method_color(method), linestyle=SHARING_STYLE.get(sharing, "-"))
+        x = wide.columns.to_numpy(float)
+        color = method_color(method)
+        ax.plot(x, np.nanmean(wide.to_numpy(float), axis=0), color=color,
+                ls=SHARING_STYLE.get(sharing, "-"), lw=1.6, label=label)
+        full = wide.dropna(axis=1)  # grid points every seed has (all, unless seeds never overlap)
+        edges = band_limits(full.to_numpy(float), spec["band"]) if full.shape[1] else None
+        if edges is not None:
+            ax.fill_between(full.columns.to_numpy(float), edges[0], edges[1], color=color,
+                            alpha=0.2, lw=0)
 
 
 def _random_line(ax, root: Path, env: str) -> None:
