@@ -63,4 +63,6 @@ rule all:
         R(res.CURVES_TABLE),
         expand(R(res.learning_curve_figure("{env}", "{ext}")), env=ENVS, ext=FIG_FORMATS),
         THEORY_OUTPUTS,
-        MARL_FIGURES,
+        STATS_TABLES,
+        CONFIG_RECORD,
+        FIGURE_OUTPUTS,

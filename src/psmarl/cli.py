@@ -107,7 +107,16 @@ def cmd_random(a: argparse.Namespace) -> None:
 def cmd_aggregate(a: argparse.Namespace) -> None:
     from psmarl.aggregate import aggregate
 
-    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log)
+    jobs, envs = a.jobs, a.envs
+    if a.configfile:
+        from psmarl import config as cfg
+
+        data = cfg.load(a.configfile)
+        jobs = cfg.train_jobs(data) if jobs is None else jobs
+        envs = cfg.env_names(data) if envs is None else envs
+    if jobs is None or envs is None:
+        raise InputError("give --jobs and --envs, or --configfile to take them from a config")
+    aggregate(a.root, [tuple(j) for j in jobs], envs, log=_log, allow_missing=a.allow_missing)
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
@@ -115,12 +124,6 @@ def cmd_figures(a: argparse.Namespace) -> None:
 
     learning_curve_figure(a.root, a.env, [tuple(j) for j in a.runs], a.out, spec=a.spec or {},
                           log=_log)
-
-
-def cmd_figure5(a: argparse.Namespace) -> None:
-    from psmarl.marl.figure5 import figure5
-
-    figure5(a.root, a.env, [tuple(j) for j in a.runs], a.out, log=_log)
 
 
 def cmd_validate(a: argparse.Namespace) -> None:
@@ -206,9 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=_json_arg, required=True,
+    sp.add_argument("--jobs", type=_json_arg, default=None,
                     help='JSON list of [env, method, sharing, seed]')
-    sp.add_argument("--envs", nargs="+", required=True, help="envs with a random baseline")
+    sp.add_argument("--envs", nargs="+", default=None, help="envs with a random baseline")
+    sp.add_argument("--configfile", default=None,
+                    help="take the runs and envs from this config (instead of --jobs/--envs)")
+    sp.add_argument("--allow-missing", action="store_true",
+                    help="leave out runs with missing results (listed in the log and in "
+                         "tables/missing_runs.csv) instead of failing")
 
     sp = add("figures", cmd_figures, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
@@ -218,13 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
 
-    sp = add("figure5", cmd_figure5,
-             "Figure 5 of one env: best parameter-sharing method vs MADDPG vs QMIX")
-    sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--env", required=True)
-    sp.add_argument("--runs", type=_json_arg, required=True,
-                    help='JSON list of [env, method, sharing, seed] (RLlib and baseline runs)')
-    sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
@@ -235,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     from psmarl import mailp
 
     mailp.add_cli(add)
+    from psmarl import aggregate, figures
+
+    aggregate.add_cli(add)
+    figures.add_cli(add)
     return p
 
 

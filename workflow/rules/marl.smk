@@ -31,30 +31,3 @@ rule marl_train:
     shell:
         "OMP_NUM_THREADS={threads} psmarl marl-train --spec {params.spec:q} "
         "--run-dir {params.run_dir} 2> {log}"
-
-
-# Figure 5 (Appendix C), one per env with baselines: the best parameter-sharing RLlib
-# method (highest best_avg_total_reward of its shared runs) vs MADDPG vs QMIX.
-from psmarl.marl.figure5 import figure5_path
-
-MARL_ENVS = sorted({j[0] for j in pscfg.baseline_jobs(config)}, key=ENVS.index)
-MARL_FIGURES = expand(R(figure5_path("{env}", "{ext}")), env=MARL_ENVS, ext=FIG_FORMATS)
-
-
-rule figure5:
-    input:
-        progress=lambda w: [R(res.progress_csv(*j)) for j in _env_jobs(w.env)],
-        random=R(res.random_summary_json("{env}")),
-    output:
-        expand(R(figure5_path("{{env}}", "{ext}")), ext=FIG_FORMATS),
-    params:
-        root=ROOT,
-        runs=lambda w: as_json(_env_jobs(w.env)),
-    log:
-        R(res.log_file("figures", "figure5_{env}")),
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    shell:
-        "psmarl figure5 --root {params.root} --env {wildcards.env} --runs {params.runs:q} "
-        "--out {output} 2> {log}"
