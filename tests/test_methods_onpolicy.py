@@ -51,6 +51,11 @@ def test_paper_learning_rate_schedules_and_batches():
 
 @pytest.mark.parametrize("name,group,key", [("a2c", "training", "max_kl"),
                                             ("trpo", "training", "vtrace"),
+                                            ("a2c", "training", "clip_param"),
+                                            ("a2c", "training", "kl_coeff"),
+                                            ("trpo", "training", "vf_clip_param"),
+                                            ("trpo", "training", "vf_loss_coeff"),
+                                            ("a2c", "model", "fcnet_hidden"),
                                             ("impala", "training", "max_kl")])
 def test_unknown_setting_is_rejected_naming_the_key(name, group, key):
     with pytest.raises(ConfigError, match=f"methods.{name}.{group}.{key}"):
@@ -65,7 +70,8 @@ def test_out_of_range_setting_is_rejected(name, key, value):
 
 
 @pytest.mark.parametrize("name", ["a2c", "trpo"])
-@pytest.mark.parametrize("change", [{"num_epochs": 3}, {"minibatch_size": 64}, {"use_kl_loss": True}])
+@pytest.mark.parametrize("change", [{"num_epochs": 3}, {"minibatch_size": 64}, {"use_kl_loss": True},
+                                    {"clip_param": 0.2}])
 def test_one_full_batch_update_is_enforced(name, change):
     config = methods.get(name).base_config().environment(MatchDiscrete).training(**change)
     with pytest.raises(ValueError, match=next(iter(change))):

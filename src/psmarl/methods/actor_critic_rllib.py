@@ -25,14 +25,23 @@ from psmarl.methods.actor_critic import trust_region_step
 
 # ---------------------------------------------------------------- shared pieces
 class OnePassConfig(PPOConfig):
-    """PPO's config with exactly one full-batch update per train batch and no KL term."""
+    """PPO's config with exactly one full-batch update per train batch and no KL term.
+
+    PPO's settings that these algorithms do not have are removed from the instance, so
+    psmarl's settings check (``hasattr``) rejects them as unknown keys.
+    """
+
+    NOT_SETTINGS: tuple[str, ...] = ("clip_param", "vf_clip_param", "kl_coeff", "kl_target",
+                                     "use_critic")
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
+        for key in self.NOT_SETTINGS:
+            if key in vars(self):
+                delattr(self, key)
         self.num_epochs = 1
         self.minibatch_size = None
         self.use_kl_loss = False
-        self.kl_coeff = 0.0
         # plain advantages R - V(s); True: PPO's per-batch standardized GAE advantages
         self.standardize_advantages = False
 
@@ -55,6 +64,9 @@ class OnePassConfig(PPOConfig):
                               f"must be None, got {self.minibatch_size}")
         if self.use_kl_loss:
             self._value_error(f"{name} has no KL penalty term: use_kl_loss must be False")
+        given = sorted(k for k in self.NOT_SETTINGS if k in vars(self))
+        if given:
+            self._value_error(f"{name} has no setting(s) {given} (PPO's, unused here)")
 
 
 def masked_mean_fn(batch: Dict[str, Any]):
@@ -221,6 +233,9 @@ class TRPO(PPO):
 
 
 class TRPOConfig(OnePassConfig):
+    # the value function has its own optimizer: no weight against a policy loss
+    NOT_SETTINGS = OnePassConfig.NOT_SETTINGS + ("vf_loss_coeff",)
+
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or TRPO)
         self.max_kl = 0.01
