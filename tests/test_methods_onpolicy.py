@@ -478,6 +478,7 @@ def test_paper_methods_block_is_valid_and_equals_the_defaults():
 
 # ---------------------------------------------------------------- checkpoints and seeds (slow)
 def _tiny_algo(name, seed=0):
+    """A tiny config of ``name``, passed through the method's psmarl hook."""
     import ray
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
@@ -489,36 +490,50 @@ def _tiny_algo(name, seed=0):
               .learners(num_learners=0)
               .training(train_batch_size_per_learner=100)
               .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=False))
-              .reporting(min_time_s_per_iteration=0)
               .debugging(seed=seed))
+    spec = methods.get(name)
+    if spec.customize is not None:
+        settings = {"training": {"train_batch_size_per_learner": 100}}
+        config = spec.customize(config, settings, {})
     return config.build_algo()
 
 
-def _weights(algo):
-    return {k: np.array(v) for k, v in algo.get_module().get_state().items()}
+def _learner_weights(algo):
+    return {f"{mid}/{k}": np.array(v) for mid, state in algo.learner_group.get_weights().items()
+            for k, v in state.items()}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["a2c", "trpo"])
+@pytest.mark.parametrize("name", ONPOLICY)
 def test_checkpoint_round_trip_and_seeded_reproducibility(tmp_path, name):
     from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.core.rl_module.rl_module import RLModule
 
     runs = []
     for _ in range(2):
         algo = _tiny_algo(name, seed=7)
-        for _ in range(3):
-            algo.train()
-        runs.append(_weights(algo))
+        steps = [algo.train()["env_runners"]["num_env_steps_sampled_lifetime"] for _ in range(3)]
+        assert steps[-1] >= 300  # at least one train batch per iteration
+        runs.append(_learner_weights(algo))
         if len(runs) == 1:
             algo.save_to_path(str(tmp_path / "ckpt"))
         algo.stop()
-    for k in runs[0]:  # same seed -> same weights after three updates
-        np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
+    if name != "impala":  # RLlib 2.60's IMPALA learns in a thread beside sampling: not repeatable
+        for k in runs[0]:  # same seed -> same weights after three updates
+            np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
+    saved = RLModule.from_checkpoint(str((tmp_path / "ckpt" / "learner_group" / "learner"
+                                          / "rl_module").resolve()))
+    saved_w = {f"{mid}/{k}": v.detach().numpy() for mid in saved.keys()
+               for k, v in saved[mid].state_dict().items()}
     restored = Algorithm.from_checkpoint(str(tmp_path / "ckpt"))
     try:
         assert type(restored).__name__ == name.upper()
-        for k, v in _weights(restored).items():
-            np.testing.assert_array_equal(v, runs[0][k], err_msg=k)
+        restored_w = _learner_weights(restored)
+        assert set(restored_w) == set(saved_w)
+        for k, v in restored_w.items():
+            np.testing.assert_array_equal(v, saved_w[k], err_msg=k)
+            if name != "impala":  # the checkpoint holds the weights the run ended with
+                np.testing.assert_array_equal(v, runs[0][k], err_msg=k)
         restored.train()  # and it keeps training
     finally:
         restored.stop()

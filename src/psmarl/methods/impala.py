@@ -13,15 +13,26 @@ Not matched exactly, documented: the paper's Table 1 prints IMPALA's learning-ra
 schedule as starting at 5e-3, but the scripts that ran it (``parameterSharing*.py`` in
 github.com/parametersharingmadrl/parametersharingmadrl) start at 5e-4 (0.0005, also old
 RLlib's IMPALA default); psmarl uses 5e-4. Table 1 does not list ``clip_rewards`` for
-IMPALA, the scripts set it ``True``: psmarl clips (sign). With ``num_learners`` 0 (what
-psmarl's runtime uses) RLlib 2.60 updates synchronously after each sample; with remote
-learners it runs IMPALA's asynchronous learner thread. RLlib 2.60's IMPALA reports one
-iteration per at least ``min_time_s_per_iteration`` (10 s, as old RLlib's
-``min_iter_time_s``).
+IMPALA, the scripts set it ``True``: psmarl clips (sign). RLlib 2.60's IMPALA learner always
+updates in a background thread while the env runners sample (also with ``num_learners``
+0), so which weights collected which samples depends on timing: a seeded IMPALA run does
+not repeat exactly (PPO, A2C and TRPO do).
+
+Iterations: RLlib's IMPALA ends an iteration after at least 10 s (old RLlib's
+``min_iter_time_s``), so how many env steps an iteration holds depends on the machine's
+speed. psmarl ends an IMPALA iteration after one train batch of sampled env steps
+instead (as PPO, A2C and TRPO do), so progress rows have the same meaning for every
+on-policy method. This changes only the reporting, not the learning.
 """
 
 from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
+
+
+def _customize(config, method_settings, env_settings):
+    batch = int((method_settings.get("training") or {}).get(
+        "train_batch_size_per_learner", config.train_batch_size_per_learner))
+    return config.reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=batch)
 
 
 def _base():
@@ -46,6 +57,7 @@ IMPALA = register(MethodSpec(
         "env_runners": {"rollout_fragment_length": 20, "batch_mode": "truncate_episodes"},
         "clip_rewards": True,
     },
+    customize=_customize,
     description="IMPALA with V-trace (Espeholt et al., 2018)",
     limits={"training.gamma": (0, 1), "training.train_batch_size_per_learner": (1, None),
             "training.vf_loss_coeff": (0, None), "training.entropy_coeff": (0, None),
