@@ -78,12 +78,6 @@ def test_one_full_batch_update_is_enforced(name, change):
         config.validate()
 
 
-def test_trpo_rejects_a_value_function_sharing_the_policy_layers():
-    spec = methods.get("trpo")
-    with pytest.raises(ConfigError, match="methods.trpo.model.vf_share_layers"):
-        spec.customize(None, {"model": {"vf_share_layers": True}}, {})
-
-
 # ---------------------------------------------------------------- A2C = plain advantage actor-critic
 def _a2c_learner(obs_dim=3, n_actions=4, hidden=(8,), shared=True, **training):
     import gymnasium as gym
@@ -304,7 +298,8 @@ def test_trust_region_step_with_zero_advantages_does_nothing():
 
 
 # ---------------------------------------------------------------- TRPO learner on RLlib
-def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression():
+@pytest.mark.parametrize("shared", [False, True])
+def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(shared):
     import gymnasium as gym
     from ray.rllib.core.columns import Columns
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -317,7 +312,7 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression():
     config = (methods.get("trpo").base_config()
               .environment(observation_space=obs_space, action_space=act_space)
               .training(max_kl=0.01, vf_iters=3, standardize_advantages=False)
-              .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=False))
+              .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=shared))
               .debugging(seed=0))
     learner = config.build_learner(spaces={"default_policy": (obs_space, act_space)})
     module = learner.module["default_policy"]
@@ -329,6 +324,7 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression():
         old = module.forward_train(batch)[Columns.ACTION_DIST_INPUTS].clone()
         vf_err0 = float(((module.compute_values(batch) - batch["value_targets"]) ** 2).mean())
     pi0 = [p.detach().clone() for p in pi_params]
+    vf0 = [p.detach().clone() for p in vf_params]
     sb = SampleBatch({k: v.numpy() for k, v in batch.items()})
     results = learner.update(batch=MultiAgentBatch({"default_policy": sb}, env_steps=len(sb)))
     with torch.no_grad():
@@ -338,7 +334,12 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression():
         vf_err = float(((module.compute_values(batch) - batch["value_targets"]) ** 2).mean())
     assert 0 < float(kl) <= 0.01 * (1 + 1e-6)
     assert any(not torch.equal(p.detach(), q) for p, q in zip(pi_params, pi0))
-    assert vf_err < vf_err0
+    assert all(not torch.equal(p.detach(), q) for p, q in zip(vf_params, vf0))
+    if shared:  # the trunk is the policy's: only the value head regresses
+        names = [n for n, p in module.named_parameters() if any(p is q for q in vf_params)]
+        assert names and all(n.startswith("vf.") for n in names)
+    else:
+        assert vf_err < vf_err0
     assert results is not None
 
 

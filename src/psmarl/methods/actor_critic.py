@@ -39,8 +39,10 @@ Hessian of the mean KL between the old and the new action distributions, plus
 backtracking line search (``line_search_coeff ** k``, at most ``line_search_steps``
 tries) that accepts the first step whose KL is within ``max_kl`` and whose surrogate
 ``mean(pi/pi_old * A) + entropy_coeff * mean(H)`` improves; none -> no policy change.
-The value function is a separate network (``vf_share_layers`` must be false) regressed
-on the GAE value targets by ``vf_iters`` full-batch Adam steps with learning rate ``lr``.
+The value function is a separate network (``vf_share_layers: false``, the default)
+regressed on the GAE value targets by ``vf_iters`` full-batch Adam steps with learning
+rate ``lr``; with ``vf_share_layers: true`` the shared layers belong to the policy (they
+move only by the trust-region step) and the regression trains the value head alone.
 Defaults: ``max_kl`` 0.01 (Gupta et al.'s runs, sisl/MADRL), ``cg_iters`` 10,
 ``line_search_coeff`` 0.8 x 15 steps (rllab's), ``cg_damping`` 0.1, ``lambda_`` 0.97,
 standardized advantages (rllab's ``center_adv``), 8000 env steps per batch (MADRL's
@@ -54,7 +56,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-from psmarl.errors import ConfigError
 from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
 
@@ -163,14 +164,6 @@ def _trpo_base():
     return TRPOConfig()
 
 
-def _trpo_customize(config, method_settings: Mapping[str, Any], env_settings):
-    if (method_settings.get("model") or {}).get("vf_share_layers", False):
-        raise ConfigError("TRPO needs a value network separate from the policy (its "
-                          "natural-gradient step must not move the value function): set "
-                          "false", key="methods.trpo.model.vf_share_layers")
-    return config
-
-
 _COMMON_LIMITS = {
     "training.gamma": (0, 1), "training.lambda_": (0, 1),
     "training.train_batch_size_per_learner": (1, None),
@@ -213,7 +206,6 @@ TRPO = register(MethodSpec(
         "env_runners": {"rollout_fragment_length": "auto"},
         "clip_rewards": False,
     },
-    customize=_trpo_customize,
     description="Trust Region Policy Optimization (Schulman et al., 2015)",
     limits={**_COMMON_LIMITS, "training.lr": (0, None), "training.max_kl": (0, None),
             "training.cg_iters": (1, None), "training.cg_damping": (0, None),

@@ -155,11 +155,10 @@ class TRPOTorchLearner(PPOTorchLearner):
     @override(PPOTorchLearner)
     def configure_optimizers_for_module(self, module_id, config=None):
         module = self._module[module_id]
-        if module.model_config.get("vf_share_layers", False):
-            raise ValueError(f"TRPO module {module_id!r}: vf_share_layers must be False (the "
-                             "policy step must not move the value function)")
         _, value_params = split_parameters(module)
-        # only the value function has an optimizer; the policy moves by the TRPO step
+        # only the value function has an optimizer; the policy moves by the TRPO step. With
+        # vf_share_layers the shared layers count as the policy's: only the value head
+        # regresses, on top of them.
         self.register_optimizer(module_id=module_id, optimizer=torch.optim.Adam(value_params),
                                 params=value_params, lr_or_lr_schedule=config.lr)
 
