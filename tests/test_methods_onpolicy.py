@@ -9,18 +9,18 @@ learns a tiny task from ``tests/tasks.py`` to a stated threshold, and each train
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
 import numpy as np
 import pytest
 import torch
+from tasks import MatchDiscrete, TargetContinuous
 
 from psmarl import methods
 from psmarl.errors import ConfigError
 from psmarl.methods.actor_critic import conjugate_gradient, trust_region_step
-
-from tasks import MatchDiscrete, TargetContinuous
 
 ONPOLICY = ("impala", "a2c", "trpo")
 
@@ -134,7 +134,7 @@ def _hand_a2c_output_grads(logits, values, batch, vf_coeff, ent_coeff):
 def test_a2c_gradient_equals_hand_derived_advantage_actor_critic_gradient(shared):
     from ray.rllib.core.columns import Columns
 
-    config, learner = _a2c_learner(shared=shared, vf_loss_coeff=0.5, entropy_coeff=0.01)
+    _, learner = _a2c_learner(shared=shared, vf_loss_coeff=0.5, entropy_coeff=0.01)
     module = learner.module["default_policy"]
     batch = _batch()
     mbatch = {"default_policy": batch}
@@ -212,7 +212,7 @@ def test_conjugate_gradient_error_shrinks_with_every_iteration():
         return float(e @ F @ e)
 
     errors = [f_norm_error(k) for k in range(0, 61, 3)]
-    assert all(later < earlier for earlier, later in zip(errors, errors[1:]))
+    assert all(later < earlier for earlier, later in itertools.pairwise(errors))
     assert errors[-1] < 1e-12 * errors[0]
 
 
@@ -524,7 +524,8 @@ def test_checkpoint_round_trip_and_seeded_reproducibility(tmp_path, name):
             np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
     saved = RLModule.from_checkpoint(str((tmp_path / "ckpt" / "learner_group" / "learner"
                                           / "rl_module").resolve()))
-    saved_w = {f"{mid}/{k}": v.detach().numpy() for mid in saved.keys()
+    module_ids = list(saved.keys())
+    saved_w = {f"{mid}/{k}": v.detach().numpy() for mid in module_ids
                for k, v in saved[mid].state_dict().items()}
     restored = Algorithm.from_checkpoint(str(tmp_path / "ckpt"))
     try:

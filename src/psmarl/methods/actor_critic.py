@@ -54,7 +54,8 @@ Rewards are not clipped (rllab did not clip; the paper gives no TRPO settings).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL

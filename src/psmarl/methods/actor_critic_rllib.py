@@ -8,10 +8,9 @@ as for PPO. They replace only the update of one train batch.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import torch
-
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo.ppo import LEARNER_RESULTS_KL_KEY, PPO, PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
@@ -69,7 +68,7 @@ class OnePassConfig(PPOConfig):
             self._value_error(f"{name} has no setting(s) {given} (PPO's, unused here)")
 
 
-def masked_mean_fn(batch: Dict[str, Any]):
+def masked_mean_fn(batch: dict[str, Any]):
     """Mean over the real timesteps (PPO's connector adds one masked step per chunk)."""
     if Columns.LOSS_MASK in batch:
         mask = batch[Columns.LOSS_MASK]
@@ -78,7 +77,7 @@ def masked_mean_fn(batch: Dict[str, Any]):
     return torch.mean
 
 
-def advantages(config, batch: Dict[str, Any], values) -> torch.Tensor:
+def advantages(config, batch: dict[str, Any], values) -> torch.Tensor:
     """A2C/TRPO advantages: ``R - V(s)`` (GAE value target minus the value the GAE
     connector used, i.e. the current value function), or PPO's standardized ones."""
     if config.standardize_advantages:
@@ -86,7 +85,7 @@ def advantages(config, batch: Dict[str, Any], values) -> torch.Tensor:
     return (batch[Postprocessing.VALUE_TARGETS] - values).detach()
 
 
-def value_loss(values, batch: Dict[str, Any], mean) -> torch.Tensor:
+def value_loss(values, batch: dict[str, Any], mean) -> torch.Tensor:
     """Half mean squared error to the value targets (A3C's ``0.5 * (V - R)^2``)."""
     return 0.5 * mean(torch.pow(values - batch[Postprocessing.VALUE_TARGETS], 2.0))
 
@@ -117,7 +116,7 @@ class A2CTorchLearner(PPOTorchLearner):
 class A2C(PPO):
     @classmethod
     @override(PPO)
-    def get_default_config(cls) -> "A2CConfig":
+    def get_default_config(cls) -> A2CConfig:
         return A2CConfig()
 
 
@@ -209,8 +208,8 @@ class TRPOTorchLearner(PPOTorchLearner):
         }, key=module_id, window=1)
 
     @override(PPOTorchLearner)
-    def _uncompiled_update(self, batch: Dict, **kwargs):
-        module_ids = [mid for mid in batch if mid in self.module.keys()]
+    def _uncompiled_update(self, batch: dict, **kwargs):
+        module_ids = [mid for mid in batch if mid in self.module]
         for mid in module_ids:
             self._policy_step(mid, batch[mid])
         config = self.config
@@ -227,7 +226,7 @@ class TRPOTorchLearner(PPOTorchLearner):
 class TRPO(PPO):
     @classmethod
     @override(PPO)
-    def get_default_config(cls) -> "TRPOConfig":
+    def get_default_config(cls) -> TRPOConfig:
         return TRPOConfig()
 
 
