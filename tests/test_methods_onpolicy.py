@@ -63,6 +63,7 @@ def test_unknown_setting_is_rejected_naming_the_key(name, group, key):
 
 
 @pytest.mark.parametrize("name,key,value", [("trpo", "max_kl", -0.1), ("trpo", "line_search_coeff", 1.5),
+                                            ("trpo", "fisher_fraction", 0), ("trpo", "fisher_fraction", 2),
                                             ("a2c", "gamma", 1.5), ("impala", "entropy_coeff", -1)])
 def test_out_of_range_setting_is_rejected(name, key, value):
     with pytest.raises(ConfigError, match=f"methods.{name}.training.{key}"):
@@ -261,6 +262,23 @@ def test_trust_region_step_keeps_kl_within_the_limit_and_improves_the_surrogate(
     assert not torch.equal(W0, pol.W.detach())
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trust_region_step_with_a_subsampled_fisher_still_keeps_the_full_kl_limit(seed):
+    pol = _SoftmaxPolicy(seed, n=256)
+    before = float(pol.surrogate())
+    p_old = torch.log_softmax(pol.old_logits[::8], -1)
+
+    def fisher_kl():  # KL on every 8th row only: a cruder Fisher, the line search uses all rows
+        p_new = torch.log_softmax(pol.logits()[::8], -1)
+        return torch.mean(torch.sum(p_old.exp() * (p_old - p_new), -1))
+
+    stats = trust_region_step([pol.W], pol.surrogate, pol.kl, max_kl=0.05, fisher_kl=fisher_kl)
+    assert stats["accepted"] == 1.0
+    with torch.no_grad():
+        assert float(pol.kl()) <= 0.05 * (1 + 1e-9)
+        assert float(pol.surrogate()) > before
+
+
 def test_trust_region_step_is_the_natural_gradient_scaled_to_the_kl_limit():
     pol = _SoftmaxPolicy(5)
     W0 = pol.W.detach().clone()
@@ -298,8 +316,8 @@ def test_trust_region_step_with_zero_advantages_does_nothing():
 
 
 # ---------------------------------------------------------------- TRPO learner on RLlib
-@pytest.mark.parametrize("shared", [False, True])
-def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(shared):
+@pytest.mark.parametrize("shared,fisher_fraction", [(False, 1.0), (True, 1.0), (False, 0.25)])
+def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(shared, fisher_fraction):
     import gymnasium as gym
     from ray.rllib.core.columns import Columns
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -311,7 +329,8 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(share
     act_space = gym.spaces.Discrete(4)
     config = (methods.get("trpo").base_config()
               .environment(observation_space=obs_space, action_space=act_space)
-              .training(max_kl=0.01, vf_iters=3, standardize_advantages=False)
+              .training(max_kl=0.01, vf_iters=3, standardize_advantages=False,
+                        fisher_fraction=fisher_fraction)
               .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=shared))
               .debugging(seed=0))
     learner = config.build_learner(spaces={"default_policy": (obs_space, act_space)})

@@ -28,8 +28,12 @@ as starting at 7e-3, but the script that ran it (``parameterSharing*.py`` in
 github.com/parametersharingmadrl/parametersharingmadrl) starts at 7e-4 (0.0007); psmarl
 uses the script's 7e-4. Old RLlib summed the loss over the batch, RLlib 2.60 averages
 (Adam makes the two nearly equivalent; the 40 gradient-norm clip acts on the mean here).
-Old RLlib's ``sample_batch_size`` 20 per env only fits 512 when runners x envs divides
-it; psmarl uses ``rollout_fragment_length: auto`` (RLlib splits the batch evenly), as PPO.
+Old RLlib's A2C concatenated whole sampling rounds until it had at least
+``train_batch_size`` steps (8 runners x 8 envs x 20 = 1280 steps per update in the
+paper's runs); RLlib 2.60 samples exactly ``train_batch_size_per_learner`` (512) with
+``rollout_fragment_length: auto`` (RLlib splits the batch evenly over runners and envs,
+as for PPO). Table 1 sets ``clip_rewards: True`` for A2C (the scripts leave old RLlib's
+default, which clipped only Atari games); psmarl follows the table.
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
 from Gupta et al. 2017, who used rllab's TRPO). One policy step per train batch: the
@@ -46,9 +50,18 @@ move only by the trust-region step) and the regression trains the value head alo
 Defaults: ``max_kl`` 0.01 (Gupta et al.'s runs, sisl/MADRL), ``cg_iters`` 10,
 ``line_search_coeff`` 0.8 x 15 steps (rllab's), ``cg_damping`` 0.1, ``lambda_`` 0.97,
 standardized advantages (rllab's ``center_adv``), 8000 env steps per batch (MADRL's
-rllab runner); the network is the paper's [400, 300] ReLU MLP for both policy and value
-function (Gupta used [128, 128] or a linear baseline: the paper's point is one network).
-Rewards are not clipped (rllab did not clip; the paper gives no TRPO settings).
+rllab runner), Fisher-vector products on the whole batch (``fisher_fraction`` 1.0, as
+rllab; OpenAI baselines uses 0.2, which makes the step several times cheaper); the network is the paper's [400, 300] ReLU MLP, for the policy and the
+value function (Gupta used [128, 128] and often a linear baseline; psmarl gives every
+method the paper's network). Rewards are not clipped (rllab did not clip; the paper gives
+no TRPO settings).
+
+PPO's settings that these two do not have (``clip_param``, ``vf_clip_param``,
+``kl_coeff``, ``kl_target``, ``use_critic``; for TRPO also ``vf_loss_coeff``) are not
+attributes of their configs, so the config check rejects them as unknown keys;
+``num_epochs`` other than 1, a ``minibatch_size`` or ``use_kl_loss`` fail the RLlib
+config's validation. Both repeat exactly for a given ``debugging(seed=...)`` with local
+sampling.
 """
 
 from __future__ import annotations
@@ -106,12 +119,15 @@ def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
                       kl: Callable[[], Any], *, max_kl: float, cg_iters: int = 10,
                       cg_damping: float = 0.1, line_search_steps: int = 15,
                       line_search_coeff: float = 0.8,
-                      cg_residual_tol: float = 1e-10) -> dict[str, float]:
+                      cg_residual_tol: float = 1e-10,
+                      fisher_kl: Callable[[], Any] | None = None) -> dict[str, float]:
     """One TRPO policy update of ``params`` in place.
 
     ``surrogate()`` is the objective to maximise at the current parameters; ``kl()`` the
     mean KL divergence from the fixed old policy to the current one (zero, with zero
-    gradient, before the step). Returns statistics of the step (``accepted`` 1/0,
+    gradient, before the step), which the line search holds within ``max_kl``;
+    ``fisher_kl()`` (default ``kl``) the KL whose Hessian gives the Fisher-vector
+    products (e.g. on a subsample of the batch, which is cheaper). Returns statistics of the step (``accepted`` 1/0,
     ``step_fraction``, ``kl``, ``improvement``, ``expected_improvement``).
     """
     import torch
@@ -124,7 +140,7 @@ def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
              "expected_improvement": 0.0}
     if not torch.isfinite(g).all() or float(g.abs().max()) == 0.0:
         return stats
-    grad_kl = _flat(torch.autograd.grad(kl(), params, create_graph=True))
+    grad_kl = _flat(torch.autograd.grad((fisher_kl or kl)(), params, create_graph=True))
 
     def fisher_vector(v):
         hv = torch.autograd.grad(torch.dot(grad_kl, v), params, retain_graph=True)
@@ -200,8 +216,8 @@ TRPO = register(MethodSpec(
         "training": {
             "lr": 1e-3, "gamma": 0.99, "lambda_": 0.97, "train_batch_size_per_learner": 8000,
             "max_kl": 0.01, "cg_iters": 10, "cg_damping": 0.1, "line_search_steps": 15,
-            "line_search_coeff": 0.8, "vf_iters": 5, "entropy_coeff": 0.0,
-            "standardize_advantages": True,
+            "line_search_coeff": 0.8, "vf_iters": 5, "fisher_fraction": 1.0,
+            "entropy_coeff": 0.0, "standardize_advantages": True,
         },
         "model": {**PAPER_MODEL, "vf_share_layers": False},
         "env_runners": {"rollout_fragment_length": "auto"},
@@ -211,5 +227,5 @@ TRPO = register(MethodSpec(
     limits={**_COMMON_LIMITS, "training.lr": (0, None), "training.max_kl": (0, None),
             "training.cg_iters": (1, None), "training.cg_damping": (0, None),
             "training.line_search_steps": (1, None), "training.line_search_coeff": (0, 1),
-            "training.vf_iters": (0, None)},
+            "training.vf_iters": (0, None), "training.fisher_fraction": (1e-6, 1)},
 ))

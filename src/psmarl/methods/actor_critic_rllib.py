@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import tree
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo.ppo import LEARNER_RESULTS_KL_KEY, PPO, PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
@@ -176,7 +177,8 @@ class TRPOTorchLearner(PPOTorchLearner):
         dist_cls = module.get_train_action_dist_cls()
         actions = batch[Columns.ACTIONS]
         with torch.no_grad():
-            old_dist = dist_cls.from_logits(module.forward_train(batch)[Columns.ACTION_DIST_INPUTS])
+            old_inputs = module.forward_train(batch)[Columns.ACTION_DIST_INPUTS]
+            old_dist = dist_cls.from_logits(old_inputs)
             old_logp = old_dist.logp(actions)
             adv = advantages(config, batch, module.compute_values(batch))
         coeff = float(self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
@@ -192,11 +194,24 @@ class TRPOTorchLearner(PPOTorchLearner):
         def kl():
             return mean(old_dist.kl(current()))
 
+        fisher_kl = kl
+        every = round(1.0 / config.fisher_fraction)
+        if every > 1:  # Fisher-vector products on every k-th row (the line search uses all)
+            n = actions.shape[0]
+            sub = tree.map_structure(
+                lambda v: v[::every] if torch.is_tensor(v) and v.ndim and v.shape[0] == n else v,
+                batch)
+            sub_old, sub_mean = dist_cls.from_logits(old_inputs[::every]), masked_mean_fn(sub)
+
+            def fisher_kl():
+                d = dist_cls.from_logits(module.forward_train(sub)[Columns.ACTION_DIST_INPUTS])
+                return sub_mean(sub_old.kl(d))
+
         policy_params, _ = split_parameters(module)
         stats = trust_region_step(
             policy_params, surrogate, kl, max_kl=config.max_kl, cg_iters=config.cg_iters,
             cg_damping=config.cg_damping, line_search_steps=config.line_search_steps,
-            line_search_coeff=config.line_search_coeff)
+            line_search_coeff=config.line_search_coeff, fisher_kl=fisher_kl)
         with torch.no_grad():
             d = current()
             entropy = mean(d.entropy())
@@ -242,6 +257,8 @@ class TRPOConfig(OnePassConfig):
         self.line_search_steps = 15
         self.line_search_coeff = 0.8
         self.vf_iters = 5
+        # share of the batch for Fisher-vector products (1: all, as rllab; baselines: 0.2)
+        self.fisher_fraction = 1.0
         self.lr = 1e-3  # the value function's Adam step size
         self.lambda_ = 0.97
         self.entropy_coeff = 0.0
@@ -251,11 +268,12 @@ class TRPOConfig(OnePassConfig):
     @override(OnePassConfig)
     def training(self, *, max_kl=NotProvided, cg_iters=NotProvided, cg_damping=NotProvided,
                  line_search_steps=NotProvided, line_search_coeff=NotProvided,
-                 vf_iters=NotProvided, **kwargs):
+                 vf_iters=NotProvided, fisher_fraction=NotProvided, **kwargs):
         super().training(**kwargs)
         for key, value in (("max_kl", max_kl), ("cg_iters", cg_iters),
                            ("cg_damping", cg_damping), ("line_search_steps", line_search_steps),
-                           ("line_search_coeff", line_search_coeff), ("vf_iters", vf_iters)):
+                           ("line_search_coeff", line_search_coeff), ("vf_iters", vf_iters),
+                           ("fisher_fraction", fisher_fraction)):
             if value is not NotProvided:
                 setattr(self, key, value)
         return self
@@ -265,6 +283,9 @@ class TRPOConfig(OnePassConfig):
         super().validate()
         if not self.max_kl > 0:
             self._value_error(f"TRPO: max_kl must be positive, got {self.max_kl}")
+        if not 0 < self.fisher_fraction <= 1:
+            self._value_error("TRPO: fisher_fraction must be in (0, 1], got "
+                              f"{self.fisher_fraction}")
         if not 0 < self.line_search_coeff < 1:
             self._value_error("TRPO: line_search_coeff must be in (0, 1), got "
                               f"{self.line_search_coeff}")
