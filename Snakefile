@@ -32,7 +32,11 @@ except ConfigError as e:
 
 ROOT = config.get("results_dir", "results")
 ENVS = pscfg.env_names(config)
-JOBS = pscfg.train_jobs(config)
+JOBS = pscfg.all_jobs(config)  # RLlib runs + MADDPG/QMIX baselines (workflow/rules/marl.smk)
+# method names of the two training rules: RLlib's `train` never matches a BenchMARL
+# baseline (`marl_train`, workflow/rules/marl.smk) and vice versa
+MARL_METHODS = "|".join(pscfg.marl_methods())
+RLLIB_METHOD = f"(?!(?:{MARL_METHODS})(?![A-Za-z0-9_\-]))[A-Za-z0-9_\-]+"
 FIG_FORMATS = (config.get("figures") or {}).get("formats", ["png", "pdf"])
 try:  # under --sdm apptainer: every stage image the jobs need exists (containers: key)
     pscluster.check_workflow_images(workflow, config, JOBS)
@@ -50,6 +54,7 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/marl.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
@@ -63,3 +68,6 @@ rule all:
         R(res.CURVES_TABLE),
         expand(R(res.learning_curve_figure("{env}", "{ext}")), env=ENVS, ext=FIG_FORMATS),
         THEORY_OUTPUTS,
+        STATS_TABLES,
+        CONFIG_RECORD,
+        FIGURE_OUTPUTS,

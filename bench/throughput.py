@@ -75,6 +75,17 @@ def train_speed(spec, iterations: int, workdir: Path):
     return steps / el, rss, ckpt
 
 
+def method_fits(method: str, settings) -> bool:
+    from psmarl import methods
+
+    env = envs.make_parallel_env(settings)
+    try:
+        kinds = {methods.action_kind(env.action_space(a)) for a in env.possible_agents}
+    finally:
+        env.close()
+    return kinds <= set(methods.get(method).action_kinds)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/config.yaml")
@@ -83,6 +94,12 @@ def main() -> None:
     p.add_argument("--raw-steps", type=int, default=5000)
     p.add_argument("--eval-episodes", type=int, default=16)
     p.add_argument("--train-iterations", type=int, default=3)
+    p.add_argument("--methods", nargs="+", default=["ppo"],
+                   help="methods to time in training (each on the envs whose actions it fits)")
+    p.add_argument("--peer", action="store_true",
+                   help="also time the SB3 + SuperSuit PPO recipe (needs the bench extra)")
+    p.add_argument("--peer-copies", type=int, default=2,
+                   help="env copies concatenated by SuperSuit for the peer")
     p.add_argument("--label", default=None)
     p.add_argument("--note", default="", help="conditions of the run, printed under its table")
     a = p.parse_args()
@@ -100,13 +117,21 @@ def main() -> None:
             raw = raw_speed(settings, a.raw_steps)
             row = {"env": env, "raw_steps_per_s": raw}
             print(f"{env}: raw {raw:.0f} steps/s", flush=True)
-            for sharing in ("shared", "independent"):
-                spec = cfg.train_spec(c, env, "ppo", sharing, 0)
-                sps, rss, ckpt = train_speed(spec, a.train_iterations, Path(tmp))
-                row[f"train_{sharing}_steps_per_s"] = sps
-                row[f"train_{sharing}_rss_mb"] = rss
-                print(f"{env}: train {sharing} {sps:.0f} steps/s (RSS {rss:.0f} MB)", flush=True)
-                if sharing == "shared":
+            for method in a.methods:
+                if not method_fits(method, settings):
+                    continue
+                c.setdefault("methods", {}).setdefault(method, {})
+                for sharing in ("shared", "independent"):
+                    spec = cfg.train_spec(c, env, method, sharing, 0)
+                    sps, rss, ckpt = train_speed(spec, a.train_iterations, Path(tmp))
+                    prefix = "train" if method == "ppo" else f"train_{method}"
+                    row[f"{prefix}_{sharing}_steps_per_s"] = sps
+                    row[f"{prefix}_{sharing}_rss_mb"] = rss
+                    row[f"{prefix}_{sharing}_ratio"] = sps / raw
+                    print(f"{env}: train {method} {sharing} {sps:.0f} steps/s "
+                          f"(RSS {rss:.0f} MB)", flush=True)
+                    if method != "ppo" or sharing != "shared":
+                        continue
                     # evaluation needs psmarl's checkpoint metadata: write it as train.py does
                     mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
                     results.write_json_atomic(ckpt / results.RUN_META, {
@@ -117,10 +142,20 @@ def main() -> None:
                                       seed=0, workers=workers, envs_per_worker=8, log=lambda m: None)
                         el = time.perf_counter() - t0
                         row[f"eval_{workers}w_steps_per_s"] = df["length"].sum() / el
+                        row[f"eval_{workers}w_ratio"] = row[f"eval_{workers}w_steps_per_s"] / raw
                         print(f"{env}: evaluate {workers} worker(s) "
                               f"{row[f'eval_{workers}w_steps_per_s']:.0f} steps/s", flush=True)
-            for k in ("train_shared", "train_independent", "eval_1w", "eval_2w"):
-                row[f"{k}_ratio"] = row[f"{k}_steps_per_s"] / raw
+            if a.peer:
+                from peers import sb3_ppo_speed
+
+                ppo = cfg.train_spec(c, env, "ppo", "shared", 0)["method_settings"]["training"]
+                sps = sb3_ppo_speed(settings, train_batch=ppo["train_batch_size_per_learner"],
+                                    minibatch=ppo["minibatch_size"], epochs=ppo["num_epochs"],
+                                    iterations=a.train_iterations, copies=a.peer_copies)
+                row["sb3_shared_steps_per_s"] = sps
+                row["sb3_shared_ratio"] = sps / raw
+                row["train_shared_vs_sb3"] = row.get("train_shared_steps_per_s", float("nan")) / sps
+                print(f"{env}: SB3 + SuperSuit PPO {sps:.0f} steps/s", flush=True)
             rows.append(row)
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
@@ -148,13 +183,12 @@ def write_results_md() -> None:
         first = df.iloc[0]
         parts.append(f"## {first['label']}\n")
         parts.append(f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n")
-        cols = ["env", "raw_steps_per_s", "eval_1w_steps_per_s", "eval_2w_steps_per_s",
-                "train_shared_steps_per_s", "train_independent_steps_per_s",
-                "train_shared_ratio", "train_independent_ratio", "eval_1w_ratio", "eval_2w_ratio",
-                "train_independent_rss_mb"]
+        meta = {"label", "machine", "date", "command", "note"}
+        cols = [c for c in df.columns if c not in meta]
         t = df[cols].copy()
         for col in cols[1:]:
-            t[col] = t[col].map(lambda v: f"{v:.2f}" if "ratio" in col else f"{v:.0f}")
+            fmt = "{:.2f}" if ("ratio" in col or "_vs_" in col) else "{:.0f}"
+            t[col] = t[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
         header = "| " + " | ".join(cols) + " |"
         sep = "|" + "|".join("---" for _ in cols) + "|"
         lines = [header, sep] + ["| " + " | ".join(map(str, r)) + " |" for r in t.itertuples(index=False)]

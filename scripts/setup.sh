@@ -20,5 +20,5 @@ echo "setup: installing psmarl and its pinned dependencies into .venv (first tim
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24" >&2
 # torch first, exactly pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0" >&2
-.venv/bin/python -m pip install --quiet -c envs/constraints.txt -e ".[dev]" >&2
+.venv/bin/python -m pip install --quiet -c envs/constraints.txt -e ".[dev,marl]" >&2
 echo "$want" > "$stamp"

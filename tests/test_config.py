@@ -101,3 +101,21 @@ def test_per_env_budget_overrides(tiny_config):
 def test_missing_config_file():
     with pytest.raises(ConfigError, match="nope.yaml"):
         cfg.load("nope.yaml")
+
+
+def test_method_keys_are_cached_so_validation_skips_rllib(tmp_path):
+    """`snakemake -n` validates method settings; with a warm cache it must not import RLlib."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    code = ("import sys; from psmarl import methods; k = methods.known_keys('ppo'); "
+            "assert 'lr' in k['training'] and 'num_envs_per_env_runner' in k['env_runners']; "
+            "print('ray.rllib' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.strip() == "True"  # cold: found by importing RLlib
+    assert second.stdout.strip() == "False"  # warm: from the cache
+    assert list((tmp_path / "psmarl").glob("method-keys-*.json"))

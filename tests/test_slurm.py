@@ -60,8 +60,15 @@ def test_profile_asks_gpu_for_training_and_grows_with_attempts():
     assert prof["executor"] == "slurm"
     assert prof["software-deployment-method"] == "apptainer" and "--nv" in prof["apptainer-args"]
     res = prof["set-resources"]
-    assert res["train"]["gpu"] == 1 and "gpu" not in res["evaluate"]
-    assert set(res) == cluster.workflow_rules(REPO) - {"all"}, "every rule gets its resources"
+    assert res["train"]["gpu"] == 1 and res["marl_train"]["gpu"] == 1
+    assert "gpu" not in res["evaluate"] and "gpu" not in res["aggregate"]
+    local = set()
+    for f in (REPO / "workflow" / "rules").glob("*.smk"):
+        local |= {m.group(1) for m in re.finditer(
+            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(), re.M | re.S)}
+    assert local == {"config_record"}
+    assert set(res) == cluster.workflow_rules(REPO) - {"all"} - local, \
+        "every rule that runs on Slurm gets its resources"
     for rule, r in res.items():
         for key in ("runtime", "mem_mb"):
             grow = [eval(str(r[key]), {"attempt": a}) for a in (1, 2, 3)]  # noqa: S307
@@ -141,7 +148,7 @@ def scontrol_job(conf: str, jobid: str) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
-    from test_containers import analysis_image_file
+    from test_containers import ANALYSIS_COMMANDS, analysis_image_file, psmarl_commands
 
     ref = local_reference_run()
     image_file = analysis_image_file(tmp_path / "analysis.sif")
@@ -161,9 +168,11 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) "
                            r"\(log: \S+/rule_(\w+?)/", out)
     planned = re.findall(r"^(?:local)?rule (\w+):", out, re.M)
-    assert "localrule" not in out.replace("localrule all", "")
+    # local by the workflow's own declaration: `all` and config_record (localrule: True)
+    local = set(re.findall(r"^localrule (\w+):", out, re.M))
+    assert local <= {"all", "config_record"}, local
     want = {"train": 1, "evaluate": 1, "random_baseline": 1, "aggregate": 1,
-            "learning_curve": 1, "theory": 1}
+            "statistics": 1, "learning_curve": 1, "paper_figure": 2, "theory": 1}
     got: dict[str, int] = {}
     for _, rule in submitted:
         got[rule] = got.get(rule, 0) + 1
@@ -187,12 +196,10 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
     import json
 
     calls = [json.loads(ln) for ln in trace.read_text().splitlines()]
-    assert len(calls) == 3, calls  # aggregate, learning_curve, theory
+    assert sorted(psmarl_commands(calls)) == ANALYSIS_COMMANDS, calls
     for c in calls:
         assert c["nv"] is True and c["psmarl"] == "/opt/venv/bin/psmarl", c
         assert c["image"] == image_file.read_text().split(":", 1)[1].strip()
-    assert sorted(c["command"][-1].split("psmarl ", 1)[1].split()[0] for c in calls) == \
-        ["aggregate", "figures", "theory"]
 
     assert_same_seeded_outputs(ref, wd)
     assert (wd / "results" / "figures" / f"learning_curve_{ENV}.png").exists()

@@ -72,6 +72,14 @@ def test_tiny_workflow_produces_every_output(finished_run):
             assert f.exists() and f.stat().st_size > 1000
         ep = pd.read_csv(root / results.random_episodes_csv(env))
         assert list(ep.columns) == results.EPISODE_COLUMNS and len(ep) == 3
+    for table in ("statistics", "sharing_differences", "probability_of_improvement",
+                  "paper_comparison"):
+        assert len(pd.read_csv(root / f"tables/{table}.csv")) > 0, table
+    for env in ENVS:
+        for figure in (3, 4, 5):
+            assert (root / f"figures/figure{figure}_{env}.png").stat().st_size > 1000
+    assert (root / "figures/sharing_summary.pdf").stat().st_size > 1000
+    assert (root / "report/config.yaml").exists()
     for log in (root / "logs").rglob("*.log"):
         assert "Traceback" not in log.read_text(), log
     assert not list(root.rglob(".work"))
@@ -99,7 +107,9 @@ def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path
     for sharing in ("shared", "independent"):
         wc = f"env=waterworld, method=ppo, sharing={sharing}, seed=0"
         expected |= {("train", wc), ("evaluate", wc)}
-    expected |= {("aggregate", ""), ("learning_curve", "env=waterworld"), ("all", "")}
+    expected |= {("aggregate", ""), ("learning_curve", "env=waterworld"), ("all", ""),
+                 ("statistics", ""), ("sharing_summary", ""), ("config_record", "")}
+    expected |= {("paper_figure", f"figure={f}, env=waterworld") for f in (3, 4, 5)}
     jobs = {j for j in jobs if j[0] not in ("theory",)}
     assert jobs == expected, r.stdout[-4000:]
 

@@ -1,16 +1,31 @@
-"""Aggregation of runs, evaluations and random baselines into tidy tables."""
+"""Aggregation of runs, evaluations and random baselines into tidy tables, the statistics
+over seeds (``psmarl.stats``) and the comparison with the paper's reported numbers."""
 
 from __future__ import annotations
 
 import sys
+from importlib import resources as _resources
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
 from psmarl import results
 from psmarl.errors import InputError
 from psmarl.train import summarize_progress
+
+#: The envs of the paper's Section 4 (Figures 3-5); other envs have no paper numbers.
+PAPER_ENVS = ("pursuit", "waterworld", "multiwalker")
+STATISTICS_TABLE = "tables/statistics.csv"
+DIFFERENCES_TABLE = "tables/sharing_differences.csv"
+IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"
+PAPER_TABLE = "tables/paper_comparison.csv"
+MISSING_TABLE = "tables/missing_runs.csv"
+
+
+def _label(job: Sequence) -> str:
+    env, method, sharing, seed = job
+    return f"{env}/{method}/{sharing}/seed{seed}"
 
 
 def _require(paths: Sequence[Path]) -> None:
@@ -20,6 +35,52 @@ def _require(paths: Sequence[Path]) -> None:
             f"{len(missing)} expected result file(s) are missing (did a run fail?): "
             + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
         )
+
+
+def run_files(job: Sequence) -> list[str]:
+    """The files one run must have for the tables (relative to the results root)."""
+    return [results.progress_csv(*job), results.train_summary_json(*job),
+            results.eval_summary_json(*job)]
+
+
+def missing_runs(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
+    """One row per run with a missing result file: env, method, sharing, seed, missing."""
+    root = Path(root)
+    rows = []
+    for job in jobs:
+        gone = [f for f in run_files(job) if not (root / f).exists()]
+        if gone:
+            env, method, sharing, seed = job
+            rows.append({"env": env, "method": method, "sharing": sharing, "seed": int(seed),
+                         "missing": " ".join(gone)})
+    return pd.DataFrame(rows, columns=["env", "method", "sharing", "seed", "missing"])
+
+
+def check_runs(root: str | Path, jobs: Sequence[tuple], allow_missing: bool = False,
+               log: Callable[[str], None] | None = None) -> list[tuple]:
+    """The jobs whose results are all there. A missing run is an error naming every missing
+    run (and its files), unless ``allow_missing``: then they are logged, written to
+    ``tables/missing_runs.csv`` and left out."""
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    if not jobs:
+        raise InputError("no runs to aggregate: the config asks for no training run")
+    gone = missing_runs(root, jobs)
+    if gone.empty:
+        return list(jobs)
+    names = [f"{_label((r.env, r.method, r.sharing, r.seed))} (missing {r.missing})"
+             for r in gone.itertuples()]
+    if not allow_missing:
+        raise InputError(f"{len(names)} of {len(jobs)} run(s) have missing results (did they "
+                         "fail?); rerun them, or pass --allow-missing to tabulate the rest: "
+                         + "; ".join(names))
+    results.write_csv_atomic(Path(root) / MISSING_TABLE, gone)
+    log(f"WARNING: leaving out {len(names)} run(s) with missing results "
+        f"(listed in {Path(root) / MISSING_TABLE}): " + "; ".join(names))
+    keep = {(r.env, r.method, r.sharing, int(r.seed)) for r in gone.itertuples()}
+    kept = [j for j in jobs if (j[0], j[1], j[2], int(j[3])) not in keep]
+    if not kept:
+        raise InputError("every run has missing results; nothing to aggregate")
+    return kept
 
 
 def load_curves(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
@@ -72,9 +133,11 @@ def summary_table(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str]) 
 
 
 def aggregate(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str],
-              log: Callable[[str], None] | None = None) -> pd.DataFrame:
+              log: Callable[[str], None] | None = None,
+              allow_missing: bool = False) -> pd.DataFrame:
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     root = Path(root)
+    jobs = check_runs(root, [tuple(j) for j in jobs], allow_missing, log)
     summary = summary_table(root, jobs, envs)
     curves = load_curves(root, jobs)
     results.write_csv_atomic(root / results.CURVES_TABLE, curves)
@@ -85,3 +148,192 @@ def aggregate(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str],
         log(summary[["env", "method", "sharing", "seed", "best_avg_total_reward",
                      "eval_mean", "random_mean"]].to_string(index=False))
     return summary
+
+
+# ---------------------------------------------------------------- statistics and the paper
+def report_spec(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The slice of the config the statistics depend on: ``report.*`` and, per env, its
+    preset and the settings changed over it (for "does the preset match the paper's")."""
+    from psmarl.stats import check_spec
+
+    rep = dict(config.get("report") or {})
+    envs_info = {}
+    for env, entry in (config.get("envs") or {}).items():
+        entry = entry or {}
+        changed = sorted((entry.get("kwargs") or {}).keys())
+        changed += sorted(k for k in ("agent_indication", "pad_observations", "pad_actions")
+                          if k in entry)
+        envs_info[env] = {"preset": entry.get("preset"), "changed": changed}
+    return {"stats": check_spec(rep), "envs": envs_info}
+
+
+def paper_reference() -> pd.DataFrame:
+    """The paper's reported numbers (src/psmarl/data/paper_reference.csv), each with its source."""
+    with _resources.files("psmarl").joinpath("data/paper_reference.csv").open() as fh:
+        ref = pd.read_csv(fh, dtype={"sharing": str})
+    ref["sharing"] = ref["sharing"].fillna("")
+    return ref
+
+
+def _preset_match(env: str, preset: str | None, changed: Sequence[str]) -> str:
+    if env not in PAPER_ENVS:
+        return ""
+    if preset not in (None, "paper"):
+        return "no"
+    return "no" if changed else "yes"
+
+
+def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
+                     envs_info: Mapping[str, Mapping[str, Any]] | None = None,
+                     reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (env, method, sharing) that we ran or the paper reports, for the envs run:
+    the paper's number and episodes (text of Figures 3-5) and its repository's log maximum,
+    each with its source; ours under the paper's definition (maximum of the training curve:
+    IQM over seeds with CI, and the largest over seeds, as one run of the paper); our held-out
+    evaluation; whether the env preset is the paper's."""
+    ref = paper_reference() if reference is None else reference
+    envs_info = envs_info or {}
+    envs = list(dict.fromkeys(summary["env"]))
+    ref = ref[ref["env"].isin(envs)]
+    keys = [(r.env, r.method, r.sharing) for r in
+            summary[["env", "method", "sharing"]].drop_duplicates().itertuples()]
+    for r in ref.itertuples():
+        if r.method == "random":
+            key = (r.env, "random", "")
+        elif r.sharing == "":  # a baseline (MADDPG/QMIX): matches whatever sharing we ran it in
+            ours = [k for k in keys if k[0] == r.env and k[1] == r.method]
+            if ours:
+                continue
+            key = (r.env, r.method, "")
+        else:
+            key = (r.env, r.method, r.sharing)
+        if key not in keys:
+            keys.append(key)
+    for env in envs:
+        if (env, "random", "") not in keys:
+            keys.append((env, "random", ""))
+
+    def ref_row(env, method, sharing, kind):
+        m = ref[(ref["env"] == env) & (ref["method"] == method) & (ref["source_type"] == kind)
+                & ((ref["sharing"] == sharing) | (ref["sharing"] == ""))]
+        return m.iloc[0] if len(m) else None
+
+    def st(env, method, sharing, measure):
+        m = stats[(stats["env"] == env) & (stats["method"] == method)
+                  & (stats["sharing"] == sharing) & (stats["measure"] == measure)]
+        return m.iloc[0] if len(m) else None
+
+    rows = []
+    for env, method, sharing in keys:
+        info = envs_info.get(env, {})
+        preset = info.get("preset")
+        runs = summary[(summary["env"] == env) & (summary["method"] == method)
+                       & (summary["sharing"] == sharing)]
+        if preset is None and len(summary[summary["env"] == env]):
+            preset = summary[summary["env"] == env]["preset"].iloc[0]
+        row: dict[str, Any] = {"env": env, "method": method, "sharing": sharing}
+        for kind, prefix in (("paper", "paper"), ("repository", "repo")):
+            r = ref_row(env, method, sharing, kind)
+            row[f"{prefix}_quantity"] = None if r is None else r["quantity"]
+            row[f"{prefix}_value"] = None if r is None else r["value"]
+            row[f"{prefix}_episodes"] = None if r is None or pd.isna(r["episodes"]) else int(r["episodes"])
+            row[f"{prefix}_source"] = None if r is None else r["source"]
+            row[f"{prefix}_note"] = None if r is None or pd.isna(r["note"]) else r["note"]
+        best = st(env, method, sharing, "best_training_average")
+        ev = st(env, method, sharing, "eval_return")
+        row["n_seeds"] = None if best is None else int(best["n_seeds"])
+        row["ours_max_avg_total_reward_iqm"] = None if best is None else best["iqm"]
+        row["ours_max_avg_total_reward_ci_low"] = None if best is None else best["ci_low"]
+        row["ours_max_avg_total_reward_ci_high"] = None if best is None else best["ci_high"]
+        row["ours_max_avg_total_reward_best_seed"] = None if best is None else best["max"]
+        row["ours_episodes_at_max_median"] = (float(runs["episodes_at_best"].median())
+                                              if len(runs) else None)
+        if method == "random":
+            r = summary[summary["env"] == env]["random_mean"]
+            row["ours_eval_iqm"] = float(r.iloc[0]) if len(r) else None
+            row["ours_eval_ci_low"] = row["ours_eval_ci_high"] = None
+        else:
+            row["ours_eval_iqm"] = None if ev is None else ev["iqm"]
+            row["ours_eval_ci_low"] = None if ev is None else ev["ci_low"]
+            row["ours_eval_ci_high"] = None if ev is None else ev["ci_high"]
+        row["preset"] = preset
+        row["settings_changed_over_preset"] = " ".join(info.get("changed", []))
+        row["preset_matches_paper"] = _preset_match(env, preset, info.get("changed", []))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for col in ("paper_episodes", "repo_episodes", "n_seeds"):
+        out[col] = out[col].astype("Int64")
+    order = {"shared": 0, "independent": 1, "": 2}
+    out["_m"] = out["method"].eq("random")
+    out["_s"] = out["sharing"].map(order)
+    out["_e"] = out["env"].map({e: i for i, e in enumerate(envs)})
+    return out.sort_values(["_e", "_m", "method", "_s"]).drop(columns=["_m", "_s", "_e"]
+                                                               ).reset_index(drop=True)
+
+
+def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
+               log: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
+    """Read tables/summary.csv and write the statistics tables and the paper comparison."""
+    from psmarl import stats as st
+
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    root = Path(root)
+    spec = dict(spec or {})
+    bs = st.check_spec(spec.get("stats"))
+    path = root / results.SUMMARY_TABLE
+    if not path.exists():
+        raise InputError(f"{path} does not exist: run the aggregate stage first")
+    summary = pd.read_csv(path, dtype={"sharing": str})
+    if summary.empty:
+        raise InputError(f"{path} has no runs")
+    out = {
+        STATISTICS_TABLE: st.group_statistics(summary, bs),
+        DIFFERENCES_TABLE: st.sharing_differences(summary, bs),
+        IMPROVEMENT_TABLE: st.improvement_by_method(summary, bs),
+    }
+    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"))
+    few = out[STATISTICS_TABLE]
+    few = few[few["n_seeds"] < 2][["env", "method", "sharing"]].drop_duplicates()
+    if len(few):
+        log(f"note: {len(few)} (env, method, sharing) group(s) have one seed, so no confidence "
+            "interval (empty ci cells); add seeds to the config's `seeds` for intervals")
+    for rel, df in out.items():
+        results.write_csv_atomic(root / rel, df)
+        log(f"wrote {root / rel} ({len(df)} rows)")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        s = out[STATISTICS_TABLE]
+        log(s[["env", "method", "sharing", "measure", "n_seeds", "iqm", "ci_low", "ci_high"]]
+            .to_string(index=False))
+    return out
+
+
+def add_cli(add: Callable) -> None:
+    """The ``psmarl statistics`` subcommand (registered by psmarl.cli)."""
+    import json
+
+    def run(a):
+        spec = json.loads(a.spec) if a.spec else None
+        if a.configfile:
+            from psmarl import config as cfg
+
+            spec = report_spec(cfg.load(a.configfile))
+        statistics(a.root, spec)
+
+    sp = add("statistics", run, "IQM and bootstrap CIs over seeds, shared-minus-independent "
+             "differences, probability of improvement, and the comparison with the paper",
+             "Reads <root>/tables/summary.csv; writes tables/statistics.csv, "
+             "sharing_differences.csv, probability_of_improvement.csv, paper_comparison.csv.")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--spec", default=None,
+                    help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, env presets)")
+    sp.add_argument("--configfile", default=None,
+                    help="take those settings from this config (instead of --spec)")
+
+    def dump(a):
+        import yaml
+
+        results.write_text_atomic(a.out, yaml.safe_dump(json.loads(a.config), sort_keys=False))
+
+    sp = add("dump-config", dump, "write the workflow's config (JSON) as YAML, for the report")
+    sp.add_argument("--config", required=True, help="the config as JSON")
+    sp.add_argument("--out", required=True, help="YAML file to write")

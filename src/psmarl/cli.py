@@ -57,6 +57,21 @@ def cmd_train(a: argparse.Namespace) -> None:
          f"{summary['best_avg_total_reward']}")
 
 
+def cmd_marl_train(a: argparse.Namespace) -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # BenchMARL's progress bar, before tqdm loads
+    try:
+        import benchmarl  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise InputError(f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' "
+                         f"({e})") from None
+    from psmarl.marl.train import train
+
+    summary = train(a.spec, a.run_dir, log=_log)
+    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+         f"{summary['episodes']} episodes, best avg total reward "
+         f"{summary['best_avg_total_reward']}")
+
+
 def _eval_common(a, policy_spec, extra) -> None:
     from psmarl.evaluate import evaluate, write_evaluation
 
@@ -75,11 +90,12 @@ def _eval_common(a, policy_spec, extra) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from psmarl.evaluate import PolicySpec, check_checkpoint
+    from psmarl.evaluate import PolicySpec, check_checkpoint, checkpoint_kind
 
     ckpt = check_checkpoint(a.checkpoint)
-    _eval_common(a, PolicySpec("checkpoint", str(ckpt)),
-                 {"policy": "checkpoint", "checkpoint": str(a.checkpoint), "deterministic": True})
+    kind = checkpoint_kind(ckpt)
+    _eval_common(a, PolicySpec(kind, str(ckpt)),
+                 {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True})
 
 
 def cmd_random(a: argparse.Namespace) -> None:
@@ -91,7 +107,16 @@ def cmd_random(a: argparse.Namespace) -> None:
 def cmd_aggregate(a: argparse.Namespace) -> None:
     from psmarl.aggregate import aggregate
 
-    aggregate(a.root, [tuple(j) for j in a.jobs], a.envs, log=_log)
+    jobs, envs = a.jobs, a.envs
+    if a.configfile:
+        from psmarl import config as cfg
+
+        data = cfg.load(a.configfile)
+        jobs = cfg.train_jobs(data) if jobs is None else jobs
+        envs = cfg.env_names(data) if envs is None else envs
+    if jobs is None or envs is None:
+        raise InputError("give --jobs and --envs, or --configfile to take them from a config")
+    aggregate(a.root, [tuple(j) for j in jobs], envs, log=_log, allow_missing=a.allow_missing)
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
@@ -111,7 +136,7 @@ def cmd_validate(a: argparse.Namespace) -> None:
         data = deep_merge(data, cfg.load(f))
     cfg.schema_validate(data)
     cfg.validate(data)
-    jobs = cfg.train_jobs(data)
+    jobs = cfg.all_jobs(data)
     _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
 
 
@@ -161,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
     sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
+    sp = add("marl-train", cmd_marl_train,
+             "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
+             "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
+             "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
+    sp.add_argument("--spec", type=_json_arg, required=True,
+                    help="run spec as JSON or @file (see psmarl.marl.train_spec)")
+    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
         ("random", cmd_random, "N plays of a uniform random policy (the random baseline)"),
@@ -176,9 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=_json_arg, required=True,
+    sp.add_argument("--jobs", type=_json_arg, default=None,
                     help='JSON list of [env, method, sharing, seed]')
-    sp.add_argument("--envs", nargs="+", required=True, help="envs with a random baseline")
+    sp.add_argument("--envs", nargs="+", default=None, help="envs with a random baseline")
+    sp.add_argument("--configfile", default=None,
+                    help="take the runs and envs from this config (instead of --jobs/--envs)")
+    sp.add_argument("--allow-missing", action="store_true",
+                    help="leave out runs with missing results (listed in the log and in "
+                         "tables/missing_runs.csv) instead of failing")
 
     sp = add("figures", cmd_figures, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
@@ -187,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help='JSON list of [env, method, sharing, seed] to draw')
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
+
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
@@ -198,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     mailp.add_cli(add)
     cluster.add_cli(add)
+    from psmarl import aggregate, figures
+
+    aggregate.add_cli(add)
+    figures.add_cli(add)
     return p
 
 

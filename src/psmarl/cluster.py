@@ -3,8 +3,10 @@
 Every workflow stage runs in one of three images (``containers/<stage>.def``):
 
 - ``rl``: RLlib training and evaluation (torch 2.13.0, CUDA build), the random baseline;
-- ``marl``: the BenchMARL methods (MADDPG, QMIX; ``marl`` extra);
-- ``analysis``: aggregate, figures, theory (pandas, matplotlib, seaborn).
+- ``marl``: the BenchMARL methods (MADDPG, QMIX; ``marl`` extra): their training and
+  evaluation;
+- ``analysis``: aggregate, statistics, figures, theory, the config record (pandas,
+  matplotlib, seaborn, rliable; no torch).
 
 ``config["containers"][stage]`` names each image: a local ``.sif`` path or a URI Apptainer
 pulls (``docker://...@sha256:...``, ``oras://...``, ``library://...``). Rules name their
@@ -25,16 +27,16 @@ import yaml
 from psmarl.errors import ConfigError, InputError
 
 STAGES = ("rl", "marl", "analysis")
-MARL_METHODS = frozenset({"maddpg", "qmix"})  # BenchMARL methods: the marl image
 REMOTE_PREFIXES = ("docker://", "docker-daemon://", "oras://", "library://", "shub://",
                    "http://", "https://")
 # what each stage's jobs import: an image lacking one of these cannot run the stage
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "rl": ("torch", "ray.rllib", "pettingzoo", "supersuit", "pandas", "psmarl.train",
            "psmarl.evaluate"),
-    "marl": ("torch", "benchmarl", "torchrl", "pettingzoo", "pandas", "psmarl"),
-    "analysis": ("pandas", "matplotlib", "seaborn", "scipy", "psmarl.aggregate",
-                 "psmarl.figures", "psmarl.mailp"),
+    "marl": ("torch", "benchmarl", "torchrl", "pettingzoo", "pandas", "psmarl.marl.train",
+             "psmarl.evaluate"),
+    "analysis": ("pandas", "matplotlib", "seaborn", "scipy", "rliable", "psmarl.aggregate",
+                 "psmarl.figures", "psmarl.stats", "psmarl.mailp"),
 }
 
 
@@ -54,7 +56,10 @@ def image(config: Mapping[str, Any], stage: str) -> str | None:
 
 
 def stage_of_method(method: str) -> str:
-    return "marl" if method in MARL_METHODS else "rl"
+    """BenchMARL's methods (MADDPG, QMIX: the `marl_train` rule) run in the marl image."""
+    from psmarl.config import marl_methods
+
+    return "marl" if method in marl_methods() else "rl"
 
 
 def image_for_method(config: Mapping[str, Any], method: str) -> str | None:

@@ -103,6 +103,26 @@ def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     return out
 
 
+def baseline_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Every (env, method, sharing, seed) of the MADDPG/QMIX ``baselines`` section
+    (BenchMARL; trained by ``psmarl marl-train``, see :mod:`psmarl.marl`)."""
+    from psmarl import marl
+
+    return marl.jobs(config)
+
+
+def marl_methods() -> list[str]:
+    """Method names trained by BenchMARL (the `marl_train` rule), never by RLlib's `train`."""
+    from psmarl import marl
+
+    return marl.names()
+
+
+def all_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """RLlib training jobs and baseline jobs: every run that is evaluated and aggregated."""
+    return train_jobs(config) + baseline_jobs(config)
+
+
 def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
                seed: int | str) -> dict[str, Any]:
     training = config.get("training") or {}
@@ -185,6 +205,10 @@ def validate(config: Mapping[str, Any]) -> None:
             method_settings(config, method, e)
     for e in env_list:
         budget(config, e)
+    if config.get("baselines"):
+        from psmarl import marl
+
+        marl.validate(config)
     for e in ((config.get("training") or {}).get("per_env") or {}):
         if e not in settings:
             raise ConfigError(f"names {e!r}, which is not in envs", key="training.per_env")

@@ -144,7 +144,7 @@ class CheckpointPolicy:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    kind: str  # "random" | "checkpoint"
+    kind: str  # "random" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX, psmarl.marl)
     checkpoint: str | None = None
 
     def build(self, env, seed: int):
@@ -152,6 +152,10 @@ class PolicySpec:
             return RandomPolicy(env, seed)
         if self.kind == "checkpoint":
             return CheckpointPolicy(env, self.checkpoint)
+        if self.kind == "benchmarl":
+            from psmarl.marl.policy import BenchmarlPolicy
+
+            return BenchmarlPolicy(env, self.checkpoint)
         raise ValueError(f"unknown policy kind {self.kind!r}")
 
 
@@ -165,6 +169,11 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             "pass the 'checkpoint' folder of a finished training run"
         )
     return p.resolve()
+
+
+def checkpoint_kind(path: str | os.PathLike) -> str:
+    """The policy kind of a psmarl checkpoint: "checkpoint" (RLlib) or "benchmarl"."""
+    return results.read_json(Path(path) / results.RUN_META).get("policy_kind", "checkpoint")
 
 
 # ---------------------------------------------------------------- the play loop

@@ -1,7 +1,8 @@
 """Training of one (env, method, sharing, seed) run with RLlib, resumable at any moment.
 
 State of an unfinished run lives in ``<run>/.work``: the latest checkpoint (replaced
-atomically every ``checkpoint_every`` iterations) and the progress rows so far. A run that
+atomically every ``checkpoint_every`` iterations) and the progress rows so far
+(``progress.jsonl``, one line appended per iteration). A run that
 is killed (SIGKILL included) and started again restores that checkpoint and drops progress
 rows newer than it, so ``progress.csv`` never has duplicate or missing iterations. The
 workflow outputs (``progress.csv``, ``checkpoint/``, ``train_summary.json``) are written
@@ -10,6 +11,7 @@ only when the budget is reached.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -248,7 +250,9 @@ class _Work:
     def __init__(self, run: Path):
         self.root = run / ".work"
         self.ckpt = self.root / "checkpoint"
-        self.progress = self.root / "progress.csv"
+        # one JSON object per iteration, appended as it happens (constant cost per
+        # iteration, however long the run); progress.csv is written once at the end
+        self.progress = self.root / "progress.jsonl"
         self.root.mkdir(parents=True, exist_ok=True)
 
     def saved_state(self) -> dict[str, Any] | None:
@@ -258,17 +262,26 @@ class _Work:
         return None
 
     def load_progress(self, upto: int) -> list[dict[str, Any]]:
-        if not self.progress.exists() or self.progress.stat().st_size == 0:
+        """Rows up to iteration `upto` (a torn last line from a kill is skipped)."""
+        if not self.progress.exists():
             return []
-        try:
-            df = pd.read_csv(self.progress)
-        except pd.errors.EmptyDataError:
-            return []
-        df = df[df["iteration"] <= upto].drop_duplicates("iteration", keep="last")
-        return df.sort_values("iteration").to_dict("records")
+        rows: dict[int, dict[str, Any]] = {}
+        for line in self.progress.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if row.get("iteration", upto + 1) <= upto:
+                rows[row["iteration"]] = row
+        return [rows[i] for i in sorted(rows)]
 
     def write_progress(self, rows: list[dict[str, Any]]) -> None:
-        results.write_csv_atomic(self.progress, pd.DataFrame(rows))
+        """Replace the rows (start or resume)."""
+        results.write_text_atomic(self.progress, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def append_progress(self, row: Mapping[str, Any]) -> None:
+        with open(self.progress, "a") as fh:
+            fh.write(json.dumps(dict(row)) + "\n")
 
 
 def _save_checkpoint(algo, target: Path, meta: Mapping[str, Any]) -> None:
@@ -348,7 +361,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         wall = time.time() - t_start
         row = progress_row(result, it, env_steps, episodes, wall, module_ids, window)
         rows.append(row)
-        work.write_progress(rows)
+        work.append_progress(row)
         done_frac = {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] / budget
         log(f"iter {it:4d}  env_steps {env_steps:8d}  episodes {episodes:6d}  "
             f"avg_total_reward {row['avg_total_reward']:9.2f}  "

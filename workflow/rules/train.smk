@@ -7,6 +7,8 @@ rule train:
         progress=R(res.progress_csv("{env}", "{method}", "{sharing}", "{seed}")),
         checkpoint=directory(R(res.checkpoint_dir("{env}", "{method}", "{sharing}", "{seed}"))),
         summary=R(res.train_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
+    wildcard_constraints:
+        method=RLLIB_METHOD,
     params:
         spec=lambda w: as_json(pscfg.train_spec(config, w.env, w.method, w.sharing, w.seed)),
         run_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed)),

@@ -7,7 +7,12 @@ RLlib's AlgorithmConfig calls (``training``, ``env_runners``) and its DefaultMod
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from psmarl.errors import ConfigError
@@ -83,30 +88,88 @@ PSMARL_KEYS = ("clip_rewards",)  # psmarl's own per-method options beside the RL
 GROUPS = ("training", "env_runners", "model")
 
 
+def _keys_cache_file() -> Path:
+    """Cache file of the methods' known keys, named by everything they are derived from."""
+    h = hashlib.sha256(importlib.metadata.version("ray").encode())
+    for f in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "psmarl"
+    return root / f"method-keys-{h.hexdigest()[:16]}.json"
+
+
+_KNOWN: dict[str, dict[str, frozenset[str]]] = {}
+
+
+def _kwargs_of(cls: type, method: str) -> list[str]:
+    """Keyword arguments `cls.<method>(...)` accepts, over the whole class hierarchy
+    (subclasses add theirs and pass the rest on as **kwargs)."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        fn = klass.__dict__.get(method)
+        if fn is None:
+            continue
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                names.add(p.name)
+    return sorted(names)
+
+
+def known_keys(name: str) -> dict[str, frozenset[str]]:
+    """Settings a method accepts: the keyword arguments of its AlgorithmConfig's
+    ``training()`` and ``env_runners()`` and DefaultModelConfig's fields ("model").
+
+    Finding them imports RLlib (seconds); the answer is cached on disk under a name that
+    hashes the RLlib version and psmarl's method modules, so `snakemake -n` stays fast.
+    """
+    if name in _KNOWN:
+        return _KNOWN[name]
+    cache = _keys_cache_file()
+    data: dict[str, Any] = {}
+    try:
+        data = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        data = {}
+    if name not in data:
+        import dataclasses
+
+        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+        cls = type(get(name).base_config())
+        data[name] = {"training": _kwargs_of(cls, "training"),
+                      "env_runners": _kwargs_of(cls, "env_runners"),
+                      "model": sorted(f.name for f in dataclasses.fields(DefaultModelConfig))}
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only home only costs speed
+    _KNOWN[name] = {k: frozenset(v) for k, v in data[name].items()}
+    return _KNOWN[name]
+
+
 def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
     """Reject a setting the method does not have (a misspelled key) or a value out of range.
 
-    ``training`` and ``env_runners`` keys must be attributes of the method's AlgorithmConfig
-    (custom algorithms declare theirs there), ``model`` keys fields of RLlib's
-    DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
+    ``training`` and ``env_runners`` keys must be keyword arguments of the method's
+    AlgorithmConfig ``training()`` / ``env_runners()`` (custom algorithms declare theirs
+    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
     """
-    import dataclasses
-
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
     spec = get(name)
     for key in settings:
         if key not in GROUPS and key not in PSMARL_KEYS:
             raise ConfigError(f"method {name!r} has no setting group {key!r} (use "
                               f"{', '.join(GROUPS + PSMARL_KEYS)})", key=f"{where}.{key}")
-    algo_config = spec.base_config()
-    model_fields = {f.name for f in dataclasses.fields(DefaultModelConfig)}
+    keys = known_keys(name)
     for group in GROUPS:
         values = settings.get(group) or {}
         if not isinstance(values, Mapping):
             raise ConfigError("must be a mapping", key=f"{where}.{group}")
         for key, value in values.items():
-            known = key in model_fields if group == "model" else hasattr(algo_config, key)
+            known = key in keys[group]
             if not known:
                 raise ConfigError(f"method {name!r} has no {group} setting {key!r}",
                                   key=f"{where}.{group}.{key}")
@@ -130,3 +193,4 @@ def action_kind(space) -> str:
 
 
 from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
+from psmarl.methods import actor_critic, impala  # noqa: E402,F401  (IMPALA, A2C, TRPO)

@@ -1,0 +1,217 @@
+"""Training of one MADDPG or QMIX run with BenchMARL, in psmarl's run layout.
+
+The env is psmarl's own (``psmarl.envs.make_parallel_env``, the same presets and wrappers
+as the RLlib runs), plus the action adapter the method needs, handed to TorchRL as
+``PettingZooWrapper(env=<parallel env>)`` with every agent in one group (``agents``).
+``sharing: shared`` is BenchMARL's ``share_policy_params=True`` (one policy network for the
+group), ``independent`` is ``False`` (one network per agent).
+
+Outputs (``psmarl.results``): ``progress.csv`` (one row per BenchMARL iteration),
+``checkpoint/`` (``benchmarl.pt``: BenchMARL's own experiment state without the replay
+buffer, plus ``psmarl_run.json``), ``train_summary.json``. ``avg_total_reward`` is the
+paper's measure: the mean over the last 100 finished training episodes of the SUM over
+agents of each agent's episode reward. BenchMARL's logged return is the MEAN over agents
+(``collection/reward/episode_reward_mean``); it is kept as ``benchmarl_return_mean`` and
+:func:`total_from_agent_mean` converts it (times the number of agents).
+
+Resumable like :mod:`psmarl.train`: every ``checkpoint_every`` iterations the experiment
+state and the progress rows go to ``<run>/.work``; a run started again restores them
+(BenchMARL's ``restore_file``). The replay memory is not in checkpoints (small checkpoints,
+bounded disk), so a resumed run refills it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from psmarl import results
+from psmarl.errors import ConfigError
+from psmarl.marl import CHECKPOINT_FILE, GROUP
+from psmarl.train import check_budget, summarize_progress
+
+UNBOUNDED_ITERATIONS = 10**9
+
+
+def total_from_agent_mean(agent_mean: float, n_agents: int) -> float:
+    """BenchMARL's per-agent mean episode return -> psmarl's total (sum over agents).
+
+    Exact when every agent of an episode has a return (all agents live until the episode
+    ends, as in the SISL games): mean_i R_i * N = sum_i R_i.
+    """
+    return float(agent_mean) * int(n_agents)
+
+
+def episode_totals(batch, group: str = GROUP) -> list[float]:
+    """Total rewards (sum over agents) of the episodes that end in a collected batch.
+
+    ``batch`` is a TorchRL collector batch of shape ``[n_envs, T]`` (or ``[T]``) with
+    BenchMARL's ``RewardSum`` entries ``("next", group, "episode_reward")``; episodes are
+    returned in the order they ended (time-major).
+    """
+    done = batch.get(("next", "done"))  # [*B, 1]
+    ep = batch.get(("next", group, "episode_reward"))  # [*B, n_agents, 1]
+    if done.ndim == 3:  # [n_envs, T, 1] -> time-major
+        done = done.transpose(0, 1)
+        ep = ep.transpose(0, 1)
+    mask = done.reshape(done.shape[:-1])
+    totals = ep[mask].sum(dim=(-2, -1))
+    return [float(x) for x in totals.cpu().numpy()]
+
+
+# ---------------------------------------------------------------- BenchMARL experiment
+def _make_task(spec: Mapping[str, Any]):
+    from psmarl.marl.task import PsmarlTask
+
+    env_settings = spec["env"]
+    adapter = spec.get("action_adapter")
+    return PsmarlTask(env_settings["name"].upper(), {
+        "env": dict(env_settings), "action_adapter": adapter,
+        "action_kind": _adapted_kind(env_settings, adapter),
+        "max_steps": int(env_settings.get("kwargs", {}).get("max_cycles", 500)),
+    })
+
+
+def _adapted_kind(env_settings, adapter) -> str:
+    from psmarl.marl import action_kind
+
+    if adapter is None:
+        return action_kind(env_settings)
+    return {"bins": "discrete", "argmax": "continuous"}[adapter["kind"]]
+
+
+def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
+                     restore_file: str | os.PathLike | None = None, callbacks=()):
+    """A BenchMARL Experiment for a run spec (see :func:`psmarl.marl.train_spec`)."""
+    import torch
+    from benchmarl.algorithms import MaddpgConfig, QmixConfig
+    from benchmarl.experiment import Experiment, ExperimentConfig
+    from benchmarl.models.mlp import MlpConfig
+
+    s = spec["settings"]
+    method = spec["method"]
+    if spec["sharing"] not in ("shared", "independent"):
+        raise ConfigError(f"unknown sharing mode {spec['sharing']!r}", key="sharing")
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[s["activation"]]
+    model = MlpConfig(num_cells=list(s["hidden"]), layer_class=torch.nn.Linear,
+                      activation_class=act)
+    if method == "maddpg":
+        algo = MaddpgConfig(share_param_critic=bool(s["share_param_critic"]),
+                            loss_function=s["loss_function"], delay_value=bool(s["delay_value"]),
+                            use_tanh_mapping=bool(s["use_tanh_mapping"]))
+    elif method == "qmix":
+        algo = QmixConfig(mixing_embed_dim=int(s["mixing_embed_dim"]),
+                          delay_value=bool(s["delay_value"]), loss_function=s["loss_function"])
+    else:
+        raise ConfigError(f"unknown baseline {method!r}", key="baselines")
+
+    c = ExperimentConfig.get_from_yaml()  # BenchMARL's defaults, then ours
+    c.sampling_device = c.train_device = c.buffer_device = "cpu"
+    c.share_policy_params = spec["sharing"] == "shared"
+    c.prefer_continuous_actions = True
+    c.gamma = float(s["gamma"])
+    c.lr = float(s["lr"])
+    c.clip_grad_norm = True
+    c.clip_grad_val = float(s["clip_grad_norm"])
+    c.soft_target_update = True
+    c.polyak_tau = float(s["polyak_tau"])
+    c.exploration_eps_init = float(s["exploration_eps_init"])
+    c.exploration_eps_end = float(s["exploration_eps_end"])
+    c.exploration_anneal_frames = int(s["exploration_anneal_frames"])
+    c.max_n_iters = UNBOUNDED_ITERATIONS  # psmarl's budget stops the run (see task.Recorder)
+    c.max_n_frames = None
+    c.off_policy_collected_frames_per_batch = int(s["frames_per_batch"])
+    c.off_policy_n_envs_per_worker = int(s["n_envs"])
+    c.off_policy_n_optimizer_steps = int(s["optimizer_steps"])
+    c.off_policy_train_batch_size = int(s["train_batch_size"])
+    c.off_policy_memory_size = int(s["memory_size"])
+    c.off_policy_init_random_frames = int(s["init_random_frames"])
+    # the prioritized sampler needs TorchRL's C++ extension, which does not load with
+    # torch 2.13 (field notes, section 4): uniform replay only
+    c.off_policy_use_prioritized_replay_buffer = False
+    c.evaluation = False  # psmarl evaluates with its own N-play protocol
+    c.render = False
+    c.loggers = []
+    c.create_json = False
+    c.save_folder = str(save_folder)
+    c.restore_file = None if restore_file is None else str(restore_file)
+    c.checkpoint_interval = 0  # psmarl checkpoints itself (.work, atomically)
+    c.checkpoint_at_end = False
+    c.keep_checkpoints_num = None
+    c.exclude_buffer_from_checkpoint = True  # a full buffer made a 9.85 GB checkpoint
+    c.parallel_collection = False
+    return Experiment(task=_make_task(spec), algorithm_config=algo, model_config=model,
+                      critic_model_config=model, seed=int(spec["seed"]), config=c,
+                      callbacks=list(callbacks))
+
+
+def _quiet() -> None:
+    """No progress bar (BenchMARL's tqdm) and no warnings that are expected here."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import torchrl  # noqa: F401  (installs its own warning filters; ours go in front)
+
+    warnings.filterwarnings("ignore", message=".*PettingZoo in TorchRL is tested.*")
+    warnings.filterwarnings("ignore", message=".*No episode terminated this iteration.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger("torchrl").setLevel(logging.WARNING)
+
+
+def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
+          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
+    _quiet()
+    import torch
+
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    run = Path(run_dir)
+    check_budget(spec["budget"])
+    if int(spec.get("checkpoint_every", 10)) < 1:
+        raise ConfigError("must be a positive integer", key="training.checkpoint_every")
+    work = run / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt = work / "checkpoint"
+    restore = ckpt / CHECKPOINT_FILE if (ckpt / results.RUN_META).exists() else None
+    if restore is None:
+        (work / "progress.csv").unlink(missing_ok=True)
+
+    from psmarl.marl.task import BudgetReached, Recorder
+
+    recorder = Recorder(spec, work, log)
+    with tempfile.TemporaryDirectory(prefix="benchmarl.", dir=work) as folder:
+        experiment = build_experiment(spec, folder, restore_file=restore, callbacks=[recorder])
+        if recorder.progress() < recorder.budget:
+            try:
+                # BenchMARL prints "Experiment failed" to stdout on the stop signal
+                with contextlib.redirect_stdout(io.StringIO()):
+                    experiment.run()
+            except BudgetReached:
+                pass
+        else:
+            experiment.close()
+
+    results.replace_dir_atomic(ckpt, run / "checkpoint")
+    df = pd.DataFrame(recorder.rows)
+    results.write_csv_atomic(run / "progress.csv", df)
+    best = summarize_progress(df)
+    summary = {
+        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
+        "sharing": spec["sharing"], "seed": spec["seed"], "iterations": recorder.it,
+        "env_steps": recorder.env_steps, "episodes": recorder.episodes,
+        "wall_seconds": round(recorder.wall, 2), "modules": [GROUP], **best,
+        "spec": dict(spec),
+    }
+    results.write_json_atomic(run / "train_summary.json", summary)
+    shutil.rmtree(work, ignore_errors=True)
+    return summary

@@ -1,0 +1,378 @@
+"""MADDPG and QMIX baselines (psmarl.marl, BenchMARL): action adapters, settings, bad
+input, the reward-scale conversion, jobs/DAG, and tiny runs of each on each env (slow)."""
+
+import itertools
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, TINY
+from gymnasium.spaces import Box, Discrete
+
+from psmarl import config as cfg
+from psmarl import marl, results
+from psmarl.errors import ConfigError, InputError
+from psmarl.marl.actions import (
+    ArgmaxActions,
+    BinGrid,
+    BinnedActions,
+    argmax_decode,
+    decoder,
+)
+
+TINY_BASELINES = REPO / "tests" / "data" / "tiny.baselines.yaml"
+SISL = ["pursuit", "waterworld", "multiwalker"]
+
+
+def tiny(**baselines):
+    """The tiny config restricted to the SISL games, with the tiny baselines overlay."""
+    from psmarl.methods import deep_merge
+
+    c = deep_merge(cfg.load(TINY), cfg.load(TINY_BASELINES))
+    c["envs"] = {e: c["envs"][e] for e in SISL}
+    for m, over in baselines.items():
+        c["baselines"][m] = {**c["baselines"][m], **over}
+    return c
+
+
+# ---------------------------------------------------------------- binning wrapper
+@pytest.mark.parametrize("bins", [2, 3, 5])
+@pytest.mark.parametrize("low,high", [([-1.0, -1.0], [1.0, 1.0]),
+                                      ([-0.01, 0.0, -3.0], [0.01, 2.0, 5.0]),
+                                      ([-1.0] * 4, [1.0] * 4)])
+def test_bins_map_every_index_in_bounds_and_cover_the_corners(bins, low, high):
+    space = Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
+    grid = BinGrid(space, bins)
+    dims = len(low)
+    assert grid.n == bins ** dims
+    actions = grid.decode(np.arange(grid.n))
+    assert actions.shape == (grid.n, dims) and actions.dtype == np.float32
+    assert all(space.contains(a) for a in actions)
+    # every index a different action: the grid is the full product of per-dimension values
+    assert len({a.tobytes() for a in actions}) == grid.n
+    # all 2^dims corners are reachable
+    got = {tuple(a) for a in actions}
+    for corner in itertools.product(*zip(low, high)):
+        assert tuple(np.float32(c) for c in corner) in got
+    # index 0 = all lows, last index = all highs; every dimension takes `bins` values
+    np.testing.assert_array_equal(actions[0], space.low)
+    np.testing.assert_array_equal(actions[-1], space.high)
+    for d in range(dims):
+        assert len(np.unique(actions[:, d])) == bins
+    with pytest.raises(ValueError, match="out of range"):
+        grid.decode(grid.n)
+    with pytest.raises(ValueError, match="out of range"):
+        grid.decode(-1)
+
+
+@pytest.mark.parametrize("bins", [1, 0, -3, 2.5, True, "3"])
+def test_bins_below_two_or_not_an_integer_are_refused(bins):
+    with pytest.raises(ConfigError, match="bins.*integer >= 2"):
+        BinGrid(Box(-1.0, 1.0, (2,)), bins)
+
+
+def test_binned_env_wrapper_steps_the_real_env_with_grid_actions():
+    from psmarl.envs import make_parallel_env
+
+    settings = cfg.env_settings(tiny(), "waterworld")
+    raw = make_parallel_env(settings)
+    env = BinnedActions(make_parallel_env(settings), 3)
+    agent = env.possible_agents[0]
+    assert env.action_space(agent) == Discrete(9)
+    seen = []
+    inner_step = env.env.step
+
+    def spy(actions):
+        seen.append(actions)
+        return inner_step(actions)
+
+    env.env.step = spy
+    env.reset(seed=0)
+    env.step({a: 8 for a in env.agents})
+    for a, act in seen[0].items():
+        np.testing.assert_allclose(act, raw.action_space(a).high)
+    raw.close()
+    env.close()
+
+
+def test_argmax_adapter_for_maddpg_on_discrete_actions():
+    from psmarl.envs import make_parallel_env
+
+    env = ArgmaxActions(make_parallel_env(cfg.env_settings(tiny(), "pursuit")))
+    agent = env.possible_agents[0]
+    assert env.action_space(agent) == Box(-1.0, 1.0, (5,), dtype=np.float32)
+    assert argmax_decode([0.1, -0.5, 0.9, 0.0, 0.2]) == 2
+    np.testing.assert_array_equal(argmax_decode(np.eye(5)), np.arange(5))
+    dec = decoder(Discrete(5, start=0), {"kind": "argmax"})
+    assert dec(np.array([-1, -1, -1, 1, -1])) == 3
+    env.close()
+
+
+def test_decoder_clips_box_actions_and_passes_discrete_ones():
+    box = Box(-1.0, 1.0, (2,), dtype=np.float32)
+    np.testing.assert_array_equal(decoder(box, None)(np.array([2.0, -0.5])), [1.0, -0.5])
+    assert decoder(Discrete(5), None)(np.array(3)) == 3
+    np.testing.assert_array_equal(decoder(box, {"kind": "bins", "bins": 2})(3), [1.0, 1.0])
+
+
+# ---------------------------------------------------------------- reward scale
+def test_total_from_agent_mean_is_the_sum_over_agents():
+    from psmarl.marl.train import total_from_agent_mean
+
+    per_agent = np.array([3.0, -1.0, 0.5, 7.5, 2.0])  # one episode, 5 agents
+    assert total_from_agent_mean(per_agent.mean(), 5) == pytest.approx(per_agent.sum())
+
+
+def test_episode_totals_sum_agents_at_episode_ends():
+    import torch
+    from tensordict import TensorDict
+
+    from psmarl.marl.train import episode_totals
+
+    # 2 envs x 4 steps x 3 agents; env 0 ends at t=1 and t=3, env 1 at t=2
+    done = torch.zeros(2, 4, 1, dtype=torch.bool)
+    done[0, 1] = done[0, 3] = done[1, 2] = True
+    ep = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3, 1)
+    batch = TensorDict({"next": TensorDict({"done": done, "agents": TensorDict(
+        {"episode_reward": ep}, batch_size=[2, 4, 3])}, batch_size=[2, 4])}, batch_size=[2, 4])
+    totals = episode_totals(batch)
+    # time-major: (env0, t1), (env1, t2), (env0, t3)
+    assert totals == [ep[0, 1].sum().item(), ep[1, 2].sum().item(), ep[0, 3].sum().item()]
+    # BenchMARL's per-agent mean of the same episodes, converted, gives the same mean
+    agent_mean = torch.stack([ep[0, 1], ep[1, 2], ep[0, 3]]).mean().item()
+    from psmarl.marl.train import total_from_agent_mean
+
+    assert total_from_agent_mean(agent_mean, 3) == pytest.approx(np.mean(totals))
+
+
+# ---------------------------------------------------------------- settings and bad input
+def test_jobs_and_specs():
+    c = tiny()
+    jobs = cfg.baseline_jobs(c)
+    assert set(jobs) == {(e, "maddpg", "independent", 0) for e in SISL} | \
+        {(e, "qmix", "shared", 0) for e in SISL}
+    assert set(cfg.all_jobs(c)) == set(cfg.train_jobs(c)) | set(jobs)
+    spec = marl.train_spec(c, "multiwalker", "qmix", "shared", 0)
+    assert spec["action_adapter"] == {"kind": "bins", "bins": 2}
+    assert spec["settings"]["hidden"] == [16, 16]
+    assert marl.train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
+    assert marl.train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == \
+        {"kind": "argmax"}
+    assert marl.train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
+    assert json.loads(json.dumps(spec)) == spec
+    cfg.validate(c)
+
+
+@pytest.mark.parametrize("off", [None, False])
+def test_qmix_on_a_continuous_env_with_binning_off_names_the_setting(off):
+    c = tiny(qmix={"bins": off})
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.bins.*waterworld.*continuous"):
+        cfg.validate(c)
+    c = tiny(qmix={"bins": off, "envs": ["pursuit"]})
+    cfg.validate(c)  # pursuit is discrete: no binning needed
+
+
+def test_qmix_per_env_binning_off_names_the_per_env_key():
+    c = tiny(qmix={"per_env": {"multiwalker": {"bins": None}}})
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.per_env\.multiwalker\.bins"):
+        cfg.validate(c)
+
+
+@pytest.mark.parametrize("bins", [1, 0, -2, 2.5, "3"])
+def test_bin_count_below_two_names_the_setting(bins):
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.bins: must be an integer >= 2"):
+        cfg.validate(tiny(qmix={"bins": bins}))
+
+
+def test_other_bad_settings_name_the_key():
+    with pytest.raises(ConfigError, match=r"baselines\.maddpg\.learning_rate: unknown setting"):
+        cfg.validate(tiny(maddpg={"learning_rate": 0.1}))
+    with pytest.raises(ConfigError, match=r"baselines\.maddpg\.discrete_actions"):
+        cfg.validate(tiny(maddpg={"discrete_actions": None}))
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.frames_per_batch.*multiple"):
+        cfg.validate(tiny(qmix={"frames_per_batch": 51}))
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.envs"):
+        cfg.validate(tiny(qmix={"envs": ["nowhere"]}))
+    with pytest.raises(ConfigError, match=r"baselines\.qmix\.memory_size"):
+        cfg.validate(tiny(qmix={"memory_size": 0}))
+    c = tiny()
+    c["baselines"]["vdn"] = {}
+    with pytest.raises(ConfigError, match="unknown baseline 'vdn'"):
+        cfg.validate(c)
+
+
+def test_schema_accepts_the_overlays():
+    from psmarl.methods import deep_merge
+
+    cfg.schema_validate(tiny())
+    paper = deep_merge(cfg.load(REPO / "config" / "paper.yaml"),
+                       cfg.load(REPO / "config" / "paper.baselines.yaml"))
+    cfg.schema_validate(paper)
+    cfg.validate(paper)
+    jobs = cfg.baseline_jobs(paper)
+    assert len(jobs) == 2 * 3 * 5  # (maddpg independent, qmix shared) x 3 SISL games x 5 seeds
+    assert {j[0] for j in jobs} == set(SISL)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path, psmarl_bin):
+    from psmarl.marl.policy import BenchmarlPolicy
+
+    spec = json.dumps(cfg.eval_spec(tiny(), "pursuit"))
+    r = subprocess.run([psmarl_bin, "evaluate", "--spec", spec, "--checkpoint",
+                        str(tmp_path / "nope"), "--out-dir", str(tmp_path / "e")],
+                       check=False, capture_output=True, text=True)
+    assert r.returncode == 2 and "checkpoint path does not exist" in r.stderr
+    assert str(tmp_path / "nope") in r.stderr
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    results.write_json_atomic(ck / results.RUN_META, {"policy_kind": "benchmarl",
+                                                      "spec": {}, "agents": []})
+    with pytest.raises(InputError, match=r"benchmarl\.pt"):
+        BenchmarlPolicy(None, ck)
+
+
+@pytest.mark.slow
+def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
+    r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), "--directory",
+                        str(tmp_path), "--configfile", str(TINY), str(TINY_BASELINES), "-n"],
+                       check=False, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    jobs, rule = [], None
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*(?:localrule|rule) (\w+):", line)
+        if m:
+            rule = m.group(1)
+        m = re.match(r"^\s*wildcards: (.*)$", line)
+        if m and rule:
+            jobs.append((rule, dict(kv.split("=") for kv in m.group(1).split(", "))))
+    marl_jobs = {(w["env"], w["method"]) for rl, w in jobs if rl == "marl_train"}
+    assert marl_jobs == {(e, m) for e in SISL for m in ("maddpg", "qmix")}
+    assert all(w["method"] not in ("maddpg", "qmix") for rl, w in jobs if rl == "train")
+    evaluated = {(w["env"], w["method"]) for rl, w in jobs if rl == "evaluate"}
+    assert marl_jobs <= evaluated
+    assert {w["env"] for rl, w in jobs
+            if rl == "paper_figure" and w["figure"] == "5"} >= set(SISL)
+
+
+# ---------------------------------------------------------------- tiny runs (slow)
+@pytest.mark.slow
+@pytest.mark.parametrize("env", SISL)
+@pytest.mark.parametrize("method", ["maddpg", "qmix"])
+def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
+    from psmarl.evaluate import PolicySpec, checkpoint_kind, evaluate, write_evaluation
+    from psmarl.marl.train import train
+
+    c = tiny()
+    c["envs"][env]["kwargs"] = {"max_cycles": 20}
+    sharing = "independent" if method == "maddpg" else "shared"
+    spec = marl.train_spec(c, env, method, sharing, 0)
+    run = tmp_path / results.run_dir(env, method, sharing, 0)
+    summary = train(spec, run, log=lambda m: None)
+
+    prog = pd.read_csv(run / "progress.csv")
+    assert list(prog.columns[:5]) == results.PROGRESS_COLUMNS
+    assert list(prog["iteration"]) == [1, 2]
+    assert list(prog["env_steps"]) == [50, 100]
+    assert prog["episodes"].iloc[-1] >= 4  # 2 envs x 20-step episodes (or shorter)
+    # the reward scale: our totals (sum over agents) against BenchMARL's per-agent mean
+    n_agents = len(json.loads((run / "checkpoint" / results.RUN_META).read_text())["agents"])
+    ended = prog[prog["iteration_episodes"] > 0]
+    np.testing.assert_allclose(ended["iteration_return_mean"],
+                               ended["benchmarl_return_mean"] * n_agents, rtol=1e-4, atol=1e-4)
+    assert np.isfinite(prog["avg_total_reward"].iloc[-1])
+
+    written = json.loads((run / "train_summary.json").read_text())
+    for key in ("env", "preset", "method", "sharing", "seed", "iterations", "env_steps",
+                "episodes", "wall_seconds", "modules", "best_avg_total_reward",
+                "episodes_at_best", "final_avg_total_reward", "spec"):
+        assert key in written, key
+    assert written["method"] == method and written["iterations"] == 2
+    assert summary["env_steps"] == 100
+    assert not (run / ".work").exists()
+    ckpt = run / "checkpoint"
+    assert (ckpt / "benchmarl.pt").stat().st_size < 5_000_000  # no replay memory in it
+    assert checkpoint_kind(ckpt) == "benchmarl"
+
+    ev = cfg.eval_spec(c, env)
+    df = evaluate(ev["env"], PolicySpec("benchmarl", str(ckpt)), 2, seed=123,
+                  envs_per_worker=2, log=lambda m: None)
+    assert list(df.columns) == results.EPISODE_COLUMNS
+    assert list(df["seed"]) == [123, 124] and (df["length"] <= 20).all()
+    out = write_evaluation(df, run / "eval" / "episodes.csv", run / "eval" / "summary.json",
+                           {"policy": "benchmarl"})
+    assert out["episodes"] == 2
+    # deterministic: the same seeds give the same returns again
+    again = evaluate(ev["env"], PolicySpec("benchmarl", str(ckpt)), 2, seed=123,
+                     envs_per_worker=2, log=lambda m: None)
+    np.testing.assert_allclose(again["total_reward"], df["total_reward"])
+
+
+@pytest.mark.slow
+def test_checkpoint_policy_is_the_trained_one_and_resume_continues(tmp_path):
+    """A run cut off after iteration 1 resumes from .work; the evaluation policy carries the
+    trained weights (it differs from a freshly initialised network with the same seed)."""
+    import torch
+    from tensordict import TensorDict
+    from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+    from psmarl.envs import make_parallel_env
+    from psmarl.marl.policy import BenchmarlPolicy
+    from psmarl.marl.train import build_experiment, train
+
+    c = tiny(maddpg={"optimizer_steps": 20})
+    c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 20}
+    spec = marl.train_spec(c, "multiwalker", "maddpg", "shared", 0)
+    run = tmp_path / "run"
+
+    def stop_at_second(msg):
+        if msg.startswith("iter    2"):
+            raise KeyboardInterrupt("cut off")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, run, log=stop_at_second)
+    assert (run / ".work" / "checkpoint" / results.RUN_META).exists()
+    assert not (run / "progress.csv").exists()
+    logs = []
+    train(spec, run, log=logs.append)
+    assert any("resumed from iteration 1" in m for m in logs)
+    prog = pd.read_csv(run / "progress.csv")
+    assert list(prog["iteration"]) == [1, 2] and list(prog["env_steps"]) == [50, 100]
+
+    env = make_parallel_env(spec["env"])
+    policy = BenchmarlPolicy(env, run / "checkpoint")
+    obs, _ = env.reset(seed=0)
+    members = [(0, a) for a in env.agents]
+    x = np.stack([obs[a] for _, a in members]).astype(np.float32)
+    trained = np.stack(policy.act("agents", members, x))
+    fresh = build_experiment(spec, tmp_path)
+    td = TensorDict({"agents": TensorDict({"observation": torch.from_numpy(x)[None]},
+                                          batch_size=[1, len(members)])}, batch_size=[1])
+    with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
+        untrained = fresh.policy(td).get(("agents", "action"))[0].numpy()
+    fresh.close()
+    assert trained.shape == untrained.shape
+    assert not np.allclose(trained, untrained)
+    env.close()
+
+
+@pytest.mark.slow
+def test_collector_envs_play_different_episodes(tmp_path):
+    """Each of BenchMARL's n_envs collector envs is seeded differently (else all of them
+    would play the same episodes)."""
+    import torch
+
+    from psmarl.marl.train import build_experiment
+
+    c = tiny()
+    c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
+    spec = marl.train_spec(c, "pursuit", "qmix", "shared", 0)
+    experiment = build_experiment(spec, tmp_path)
+    batch = next(iter(experiment.collector))
+    experiment.close()
+    obs = batch.get(("agents", "observation"))  # [n_envs, T, agents, obs]
+    assert obs.shape[0] == 2
+    assert not torch.equal(obs[0, 0], obs[1, 0])
