@@ -118,6 +118,12 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE) -> str:
                "-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca.crt:ro",
                "-v", f"{pipconf}:/etc/pip.conf:ro",
                "-t", tag, "-f", str(ctx / "Containerfile"), str(ctx), timeout=1200)
+    # keep one image per stage: older builds of it only fill the disk
+    old = podman("images", "--format", "{{.Repository}}:{{.Tag}}",
+                 f"localhost/psmarl-{stage}", check=False).stdout.split()
+    for ref in old:
+        if ref != tag:
+            podman("rmi", ref, check=False)
     return tag
 
 
