@@ -337,6 +337,35 @@ def test_learns_target_continuous(name, ray_local):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["td3", "apex_ddpg", "sac"])
+def test_same_seed_same_run(name, ray_local):
+    """Seeded runs repeat exactly (replay sampling seeded, no wall-clock iteration length)."""
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    spec = methods.get(name)
+    training = {**spec.defaults["training"], "num_steps_sampled_before_learning_starts": 100,
+                "train_batch_size_per_learner": 32, "min_sample_timesteps_per_iteration": 200}
+    if name != "sac":
+        training.update(pure_exploration_steps=100, critic_hiddens=[16])
+    weights = []
+    for _ in range(2):
+        algo = (spec.base_config()
+                .environment(TargetContinuous, env_config={"horizon": 10})
+                .env_runners(num_env_runners=0, rollout_fragment_length=10)
+                .training(**training)
+                .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[16]))
+                .debugging(seed=3)).build_algo()
+        try:
+            algo.train()
+            algo.train()
+            weights.append([p.detach().clone() for p in
+                            algo.learner_group._learner.module["default_policy"].parameters()])
+        finally:
+            algo.stop()
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+@pytest.mark.slow
 def test_apex_remote_runners_explore_with_their_own_scales(ray_local):
     import ray.cloudpickle
 

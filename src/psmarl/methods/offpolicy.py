@@ -61,20 +61,56 @@ Q_CURR = "q_curr"  # Q1(s, pi(s)), critic weights frozen: the actor's objective
 
 # ------------------------------------------------------------------ config mixins
 class IterationSizeInTraining:
-    """Config mixin: ``.training(min_sample_timesteps_per_iteration=...)``.
+    """Config mixin: ``.training(min_sample_timesteps_per_iteration=...,
+    min_time_s_per_iteration=...)``, and no minimum time per iteration by default.
 
-    The old ``timesteps_per_iteration`` is a ``reporting`` setting in RLlib 2.60; accepting
-    it in ``training`` keeps all of a method's hyperparameters in psmarl's one group.
+    The old ``timesteps_per_iteration`` / ``min_iter_time_s`` are ``reporting`` settings in
+    RLlib 2.60; accepting them in ``training`` keeps all of a method's settings in psmarl's
+    one group. RLlib's SAC/DQN default of 1 s minimum per iteration makes an iteration's
+    number of updates depend on wall-clock speed (so a seeded run is not reproducible);
+    psmarl sets it to 0: iterations are counted in sampled env steps only.
     """
 
-    def training(self, *, min_sample_timesteps_per_iteration=NotProvided, **kwargs):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_time_s_per_iteration = 0
+
+    def training(self, *, min_sample_timesteps_per_iteration=NotProvided,
+                 min_time_s_per_iteration=NotProvided, **kwargs):
         if min_sample_timesteps_per_iteration is not NotProvided:
             self.reporting(min_sample_timesteps_per_iteration=min_sample_timesteps_per_iteration)
+        if min_time_s_per_iteration is not NotProvided:
+            self.reporting(min_time_s_per_iteration=min_time_s_per_iteration)
         return super().training(**kwargs)
 
 
+class SeededReplayBuffer:
+    """Algorithm mixin: seed the replay buffer's sampling RNG from ``debugging(seed=...)``.
+
+    RLlib 2.60's episode replay buffers draw from ``np.random.default_rng(seed=None)``, so
+    off-policy runs were not reproducible even with a seed.
+    """
+
+    def setup(self, config):
+        super().setup(config)
+        buffer = getattr(self, "local_replay_buffer", None)
+        if buffer is not None and hasattr(buffer, "rng") and self.config.seed is not None:
+            buffer.rng = np.random.default_rng(self.config.seed)
+
+
+class PsmarlSAC(SeededReplayBuffer, SAC):
+    """RLlib's SAC with a seeded replay buffer."""
+
+    @classmethod
+    def get_default_config(cls):
+        return PsmarlSACConfig()
+
+
 class PsmarlSACConfig(IterationSizeInTraining, SACConfig):
-    """RLlib's own SACConfig (algorithm: RLlib's SAC), plus the mixin above."""
+    """RLlib's own SACConfig, plus the mixin above (algorithm: :class:`PsmarlSAC`)."""
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or PsmarlSAC)
 
 
 # ------------------------------------------------------------------ RLModule
@@ -444,7 +480,7 @@ def set_runner_exploration(runner) -> float:
     return scale
 
 
-class DDPG(SAC):
+class DDPG(SeededReplayBuffer, SAC):
     """DDPG/TD3 training loop: RLlib's DQN/SAC off-policy loop, with per-runner exploration
     scales set on the env runners when ``per_runner_exploration`` is on."""
 

@@ -1,5 +1,10 @@
 """SAC (RLlib's own, continuous actions here) with the paper's hyperparameters (Table 2).
 
+The algorithm is RLlib's SAC with two reproducibility fixes (``psmarl.methods.offpolicy.
+PsmarlSAC``): the replay buffer's sampling RNG is seeded from ``debugging(seed=...)``, and
+iterations have no minimum wall-clock time (RLlib's 1 s default made the number of updates
+per iteration depend on machine speed).
+
 Also home of two small pieces the off-policy methods share (SAC, DDPG, TD3, ApeX-DDPG):
 :func:`multi_agent_replay_buffer`, and the limits they have in common. The RLlib classes
 live in :mod:`psmarl.methods.offpolicy` (imported lazily).
