@@ -35,6 +35,9 @@ Not matched exactly:
   trained ones); as in old RLlib, each target update is a soft one with ``tau``.
 - old DDPG's l2_reg 1e-6 (weight decay) is not applied; no Huber loss (old default off).
 - clip_rewards: old RLlib did not clip rewards for these (False).
+- min_iter_time_s (old DDPG 1 s, Ape-X 30 s): iterations here have no wall-clock minimum
+  (``min_time_s_per_iteration`` 0), so a seeded run repeats exactly; the replay buffer's
+  sampling RNG is seeded from the run's seed too (RLlib 2.60 leaves it unseeded).
 """
 
 from __future__ import annotations
