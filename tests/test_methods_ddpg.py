@@ -9,11 +9,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from tasks import TargetContinuous
 
 from psmarl import methods
 from psmarl.errors import ConfigError
 from psmarl.methods.apex import apex_epsilons
-from tasks import TargetContinuous
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -162,8 +162,8 @@ def test_actor_and_targets_update_every_policy_delay_steps(delay):
 def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
     from psmarl.methods.offpolicy import DDPGConfig
 
-    common = dict(tau=0.01, actor_lr=1e-3, critic_lr=1e-3, exploration_noise=0.1,
-                  target_network_update_freq=0)
+    common = {"tau": 0.01, "actor_lr": 1e-3, "critic_lr": 1e-3, "exploration_noise": 0.1,
+              "target_network_update_freq": 0}
     ddpg = _learner(DDPGConfig().training(critic_hiddens=[16], **common).rl_module(model_config=SMALL))
     td3_off = _learner(_td3(twin_q=False, smooth_target_policy=False, policy_delay=1, **common))
     td3_on = _learner(_td3(**common))
@@ -379,7 +379,6 @@ def test_same_seed_same_run(name, ray_local):
 @pytest.mark.slow
 def test_apex_remote_runners_explore_with_their_own_scales(ray_local):
     import ray.cloudpickle
-
     import tasks
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 

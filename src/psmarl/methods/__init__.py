@@ -130,4 +130,4 @@ def action_kind(space) -> str:
 
 
 from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
-from psmarl.methods import sac, ddpg  # noqa: E402,F401  (SAC; TD3, DDPG, ApeX-DDPG)
+from psmarl.methods import ddpg, sac  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)

@@ -25,18 +25,16 @@ This module imports RLlib; the light registration lives in :mod:`psmarl.methods.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
-
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.algorithms.sac import SAC, SACConfig
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.learner.learner import Learner, POLICY_LOSS_KEY
+from ray.rllib.core.learner.learner import POLICY_LOSS_KEY, Learner
 from ray.rllib.core.learner.utils import make_target_network, update_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
@@ -50,6 +48,7 @@ from ray.rllib.utils.metrics import (
     NUM_TARGET_UPDATES,
     TD_ERROR_KEY,
 )
+from torch import nn
 
 from psmarl.methods.apex import apex_epsilon
 
@@ -114,10 +113,10 @@ class PsmarlSACConfig(IterationSizeInTraining, SACConfig):
 
 
 # ------------------------------------------------------------------ RLModule
-def _mlp(n_in: int, hiddens: List[int], n_out: int, activation: str,
-         out_activation: Optional[nn.Module] = None) -> nn.Sequential:
+def _mlp(n_in: int, hiddens: list[int], n_out: int, activation: str,
+         out_activation: nn.Module | None = None) -> nn.Sequential:
     act_cls = get_activation_fn(activation, framework="torch")
-    layers: List[nn.Module] = []
+    layers: list[nn.Module] = []
     for h in hiddens:
         layers += [nn.Linear(n_in, int(h)), act_cls() if act_cls is not None else nn.Identity()]
         n_in = int(h)
@@ -143,7 +142,7 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
 
     def setup(self):
         if not isinstance(self.action_space, gym.spaces.Box):
-            raise ValueError(f"TD3/DDPG need a continuous (Box) action space, got {self.action_space}")
+            raise TypeError(f"TD3/DDPG need a continuous (Box) action space, got {self.action_space}")
         mc = self.model_config
         self.obs_dim = int(np.prod(self.observation_space.shape))
         self.act_dim = int(np.prod(self.action_space.shape))
@@ -178,10 +177,10 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
         return [p for n in nets for p in n.parameters()]
 
     # -- forward passes
-    def _forward_inference(self, batch: Dict, **kwargs) -> Dict[str, Any]:
+    def _forward_inference(self, batch: dict, **kwargs) -> dict[str, Any]:
         return {Columns.ACTIONS: self.pi(self._flat(batch[Columns.OBS]))}
 
-    def _forward_exploration(self, batch: Dict, t: Optional[int] = None, **kwargs) -> Dict[str, Any]:
+    def _forward_exploration(self, batch: dict, t: int | None = None, **kwargs) -> dict[str, Any]:
         actions = self.pi(self._flat(batch[Columns.OBS]))
         if t is not None and t < self.pure_exploration_steps:
             actions = torch.empty_like(actions).uniform_(self.LOW, self.HIGH)
@@ -191,7 +190,7 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
                 actions = (actions + std * torch.randn_like(actions)).clamp(self.LOW, self.HIGH)
         return {Columns.ACTIONS: actions}
 
-    def _forward_train(self, batch: Dict, **kwargs) -> Dict[str, Any]:
+    def _forward_train(self, batch: dict, **kwargs) -> dict[str, Any]:
         obs = self._flat(batch[Columns.OBS])
         out = {QF_PREDS: self._q(self.qf, obs, batch[Columns.ACTIONS])}
         if self.twin_q:
@@ -242,20 +241,20 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
         if self.twin_q:
             self.target_qf_twin = make_target_network(self.qf_twin)
 
-    def get_target_network_pairs(self) -> List[Tuple[nn.Module, nn.Module]]:
+    def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         pairs = [(self.pi, self.target_pi), (self.qf, self.target_qf)]
         if self.twin_q:
             pairs.append((self.qf_twin, self.target_qf_twin))
         return pairs
 
-    def forward_target(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
         return {QF_TARGET_NEXT: self.target_q(batch[Columns.OBS])}
 
-    def compute_q_values(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    def compute_q_values(self, batch: dict[str, Any]) -> dict[str, Any]:
         obs = self._flat(batch[Columns.OBS])
         return {QF_PREDS: self._q(self.qf, obs, batch[Columns.ACTIONS])}
 
-    def get_non_inference_attributes(self) -> List[str]:
+    def get_non_inference_attributes(self) -> list[str]:
         names = ["qf", "target_qf", "target_pi"]
         if self.twin_q:
             names += ["qf_twin", "target_qf_twin"]
@@ -271,9 +270,9 @@ class DDPGTorchLearner(DQNTorchLearner):
 
     def build(self) -> None:
         super().build()
-        self._temp_losses: Dict[Tuple[str, str], torch.Tensor] = {}
+        self._temp_losses: dict[tuple[str, str], torch.Tensor] = {}
         # gradient updates done per module (the policy_delay phase)
-        self.num_updates: Dict[str, int] = defaultdict(int)
+        self.num_updates: dict[str, int] = defaultdict(int)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id]
@@ -334,7 +333,7 @@ class DDPGTorchLearner(DQNTorchLearner):
         self._temp_losses.clear()
         return grads
 
-    def after_gradient_based_update(self, *, timesteps: Dict[str, Any]) -> None:
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         """Polyak-update the targets on the actor's updates only (every policy_delay-th),
         and at most once per ``target_network_update_freq`` sampled env steps."""
         Learner.after_gradient_based_update(self, timesteps=timesteps)

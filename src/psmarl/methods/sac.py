@@ -47,7 +47,8 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from psmarl.methods import MethodSpec, register
 
@@ -60,8 +61,8 @@ _MULTI_AGENT_BUFFERS = {
 }
 
 
-def multi_agent_replay_buffer(config, method_settings: Mapping[str, Any] = None,
-                              env_settings: Mapping[str, Any] = None):
+def multi_agent_replay_buffer(config, method_settings: Mapping[str, Any] | None = None,
+                              env_settings: Mapping[str, Any] | None = None):
     """``customize`` hook: use the multi-agent episode buffer when the config is multi-agent.
 
     RLlib 2.60 does not pick the multi-agent replay buffer itself; psmarl always trains
