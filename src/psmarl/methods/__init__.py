@@ -136,9 +136,21 @@ def known_keys(name: str) -> dict[str, frozenset[str]]:
 
         from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-        cls = type(get(name).base_config())
-        data[name] = {"training": _kwargs_of(cls, "training"),
-                      "env_runners": _kwargs_of(cls, "env_runners"),
+        import inspect
+
+        config = get(name).base_config()
+        cls = type(config)
+
+        def settable(key: str) -> bool:
+            # a kwarg is a setting if the config holds it (an attribute or a property);
+            # deprecated aliases and plumbing (learner_connector) are not, nor are the
+            # inherited settings a subclass deletes because its algorithm has no use for them
+            return key in vars(config) or isinstance(inspect.getattr_static(cls, key, None),
+                                                      property)
+
+        data[name] = {g: [k for k in _kwargs_of(cls, g) if settable(k)]
+                      for g in ("training", "env_runners")}
+        data[name] = {**data[name],
                       "model": sorted(f.name for f in dataclasses.fields(DefaultModelConfig))}
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -194,3 +206,4 @@ def action_kind(space) -> str:
 
 from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
 from psmarl.methods import actor_critic, impala  # noqa: E402,F401  (IMPALA, A2C, TRPO)
+from psmarl.methods import ddpg, sac  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)

@@ -1,0 +1,120 @@
+"""SAC (RLlib's own, continuous actions here) with the paper's hyperparameters (Table 2).
+
+The algorithm is RLlib's SAC with two reproducibility fixes (``psmarl.methods.offpolicy.
+PsmarlSAC``): the replay buffer's sampling RNG is seeded from ``debugging(seed=...)``, and
+iterations have no minimum wall-clock time (RLlib's 1 s default made the number of updates
+per iteration depend on machine speed).
+
+Also home of two small pieces the off-policy methods share (SAC, DDPG, TD3, ApeX-DDPG):
+:func:`multi_agent_replay_buffer`, and the limits they have in common. The RLlib classes
+live in :mod:`psmarl.methods.offpolicy` (imported lazily).
+
+Paper (old RLlib 0.9 SAC) name -> RLlib 2.60 new-stack name:
+
+- sample_batch_size 20 -> env_runners.rollout_fragment_length 20
+- train_batch_size 512 -> training.train_batch_size_per_learner 512
+- learning_starts 1000 -> training.num_steps_sampled_before_learning_starts 1000
+- buffer_size 1e5, prioritized_replay False -> training.replay_buffer_config
+  {type: EpisodeReplayBuffer, capacity: 100000} (psmarl's multi-agent runs switch the type to
+  its MultiAgent... twin, see :func:`multi_agent_replay_buffer`)
+- optimization {actor,critic,entropy}_learning_rate 3e-4 -> training.actor_lr / critic_lr /
+  alpha_lr 3e-4
+- tau, target_entropy "auto", n_step 1, target_network_update_freq 1 -> same names
+- timesteps_per_iteration 1000 -> training.min_sample_timesteps_per_iteration 1000 (an RLlib
+  ``reporting`` setting; psmarl's config accepts it in ``training``, see below)
+- clip_actions False -> training.clip_actions False
+- Q_model {relu, [256, 256]} (the paper's table prints "[266, 256]"; its code,
+  parameterSharing*.py, passes [256, 256]) and the old default policy_model {relu,
+  [256, 256]} -> model.fcnet_hiddens [256, 256], fcnet_activation relu. RLlib 2.60's SAC
+  module builds the policy and the Q networks from the same ``fcnet_hiddens``, which here
+  matches both of the paper's nets.
+
+Not matched exactly:
+
+- normalize_actions False: old SAC squashed its Gaussian into the env's bounds itself; the
+  new stack's SAC squashes into [-1, 1] and relies on ``normalize_actions=True`` (RLlib's
+  default, kept) to map that onto the env's bounds. On waterworld and multiwalker the
+  bounds are [-1, 1], so both are the same policy.
+- no_done_at_end True / soft_horizon False: the new stack separates truncation from
+  termination and bootstraps truncated episodes by itself, which is what no_done_at_end did.
+- metrics_smoothing_episodes 5, evaluation_interval 1: reporting only; psmarl reports the
+  mean over the last 100 training episodes (the paper's measure) and evaluates separately.
+- horizon 200 (the paper's code cut SAC episodes at 200 steps): an env setting, not a
+  method one; psmarl's env presets set ``max_cycles``.
+- the old SAC used an MSE critic loss; RLlib 2.60's uses Huber (delta 1).
+- clip_rewards: old RLlib did not clip rewards for non-Atari envs (False here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from psmarl.methods import MethodSpec, register
+
+SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
+
+# single-agent buffer type -> its multi-agent counterpart in RLlib 2.60
+_MULTI_AGENT_BUFFERS = {
+    "EpisodeReplayBuffer": "MultiAgentEpisodeReplayBuffer",
+    "PrioritizedEpisodeReplayBuffer": "MultiAgentPrioritizedEpisodeReplayBuffer",
+}
+
+
+def multi_agent_replay_buffer(config, method_settings: Mapping[str, Any] | None = None,
+                              env_settings: Mapping[str, Any] | None = None):
+    """``customize`` hook: use the multi-agent episode buffer when the config is multi-agent.
+
+    RLlib 2.60 does not pick the multi-agent replay buffer itself; psmarl always trains
+    through the multi-agent API (one module per agent or one shared module), and the
+    single-agent buffers cannot store MultiAgentEpisodes.
+    """
+    if not config.is_multi_agent:
+        return config
+    kind = config.replay_buffer_config.get("type")
+    if isinstance(kind, str) and kind in _MULTI_AGENT_BUFFERS:
+        config.replay_buffer_config = {**config.replay_buffer_config,
+                                       "type": _MULTI_AGENT_BUFFERS[kind]}
+    return config
+
+
+def _base():
+    from psmarl.methods.offpolicy import PsmarlSACConfig
+
+    return PsmarlSACConfig()
+
+
+SAC_TRAINING = {
+    "actor_lr": 3e-4, "critic_lr": 3e-4, "alpha_lr": 3e-4, "gamma": 0.99, "tau": 0.005,
+    "target_entropy": "auto", "n_step": 1, "target_network_update_freq": 1,
+    "train_batch_size_per_learner": 512, "num_steps_sampled_before_learning_starts": 1000,
+    "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 100000},
+    "min_sample_timesteps_per_iteration": 1000, "clip_actions": False,
+}
+
+OFF_POLICY_LIMITS = {
+    "training.gamma": (0, 1), "training.tau": (0, 1), "training.actor_lr": (0, None),
+    "training.critic_lr": (0, None), "training.n_step": (1, None),
+    "training.train_batch_size_per_learner": (1, None),
+    "training.num_steps_sampled_before_learning_starts": (0, None),
+    "training.target_network_update_freq": (0, None),
+    "training.min_sample_timesteps_per_iteration": (0, None),
+    "env_runners.rollout_fragment_length": (1, None),
+}
+
+SAC = register(MethodSpec(
+    name="sac",
+    family="off_policy_continuous",
+    action_kinds=frozenset({"continuous"}),
+    base_config=_base,
+    defaults={
+        "training": SAC_TRAINING,
+        "model": SAC_MODEL,
+        "env_runners": {"rollout_fragment_length": 20},
+        "clip_rewards": False,
+    },
+    customize=multi_agent_replay_buffer,
+    description="Soft Actor-Critic (Haarnoja et al., 2018), RLlib's own",
+    limits={**OFF_POLICY_LIMITS, "training.alpha_lr": (0, None),
+            "training.initial_alpha": (0, None)},
+))
