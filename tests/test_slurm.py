@@ -132,10 +132,14 @@ def slurm():
     require_slurm_plugin()
     out = run_script("slurm_up.sh", timeout=900)
     conf = out.strip().splitlines()[-1].split("=", 1)[1]
+    state = Path(conf).parent
+    pids = [int((state / f"{d}.pid").read_text()) for d in ("slurmctld", "slurmd")]
     try:
         yield conf
     finally:
         run_script("slurm_down.sh", timeout=120)
+        alive = [p for p in pids if Path(f"/proc/{p}").exists()]
+        assert not alive, f"slurm_down.sh left daemons running: {alive}"
 
 
 def scontrol_job(conf: str, jobid: str) -> dict[str, str]:

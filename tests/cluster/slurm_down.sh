@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Stop the Slurm daemons slurm_up.sh started (slurmd, slurmctld) and remove its
-# /etc/slurm/slurm.conf link. munged stays (harmless, and other software may use it).
-# Idempotent.
+# Stop the daemons slurm_up.sh started (slurmd, slurmctld, and munged if it started it)
+# and remove its /etc/slurm/slurm.conf link. Idempotent.
 DIR=${PSMARL_SLURM_DIR:-/var/tmp/psmarl-slurm}
 for d in slurmd slurmctld; do
   f=$DIR/$d.pid
@@ -12,4 +11,10 @@ for d in slurmd slurmctld; do
   rm -f "$f"
 done
 [ "$(readlink /etc/slurm/slurm.conf 2>/dev/null)" = "$DIR/slurm.conf" ] && rm -f /etc/slurm/slurm.conf
+# munged too, if slurm_up.sh started it (one that ran before stays)
+if [ -f "$DIR/munged.ours" ]; then
+  pid=$(cat /run/munge/munged.pid 2>/dev/null || true)
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -f "$DIR/munged.ours"
+fi
 exit 0

@@ -27,6 +27,7 @@ for svc in slurmctld slurmd; do
   fi
 done
 
+mkdir -p "$DIR"
 # munge: a key, and munged running
 if [ ! -s /etc/munge/munge.key ]; then
   mkdir -p /etc/munge
@@ -37,6 +38,7 @@ mkdir -p /run/munge /var/log/munge /var/lib/munge
 chown munge:munge /run/munge /var/log/munge /var/lib/munge
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   runuser -u munge -- /usr/sbin/munged --force || die "munged did not start"
+  touch "$DIR/munged.ours"  # slurm_down.sh stops it again
   for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.2; done
   munge -n | unmunge >/dev/null || die "munge does not work"
 fi
