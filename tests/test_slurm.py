@@ -138,8 +138,17 @@ def slurm():
         yield conf
     finally:
         run_script("slurm_down.sh", timeout=120)
-        alive = [p for p in pids if Path(f"/proc/{p}").exists()]
+        alive = [p for p in pids if _running(p)]
         assert not alive, f"slurm_down.sh left daemons running: {alive}"
+
+
+def _running(pid: int) -> bool:
+    """A live process (a zombie waiting for its parent to reap it is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def scontrol_job(conf: str, jobid: str) -> dict[str, str]:

@@ -6,7 +6,11 @@ for d in slurmd slurmctld; do
   f=$DIR/$d.pid
   if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then
     kill "$(cat "$f")"
-    for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 50); do   # gone, or a zombie its parent has not reaped yet
+      st=$(ps -o stat= -p "$(cat "$f")" 2>/dev/null || true)
+      case "$st" in ""|Z*) break ;; esac
+      sleep 0.2
+    done
   fi
   rm -f "$f"
 done
