@@ -3,6 +3,7 @@ tiny workflow and its local reference run (made once per pytest session)."""
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
@@ -73,6 +74,7 @@ def local_reference_run() -> Path:
     """The reduced tiny workflow run locally (`--cores 2`), once per session."""
     if "wd" not in _REFERENCE:
         wd = Path(tempfile.mkdtemp(prefix="psmarl-local-ref-"))
+        atexit.register(shutil.rmtree, wd, ignore_errors=True)
         cfg = write_config(wd / "config.yaml")
         r = snakemake(wd, cfg, "--cores", "2")
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
