@@ -244,7 +244,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Stages whose results depend on random draws made by RLlib/BenchMARL code
+SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "random")
+
+
+def _pin_hash_seed(argv: list[str] | None) -> None:
+    """Re-run this command with PYTHONHASHSEED=0 unless a hash seed is already set.
+
+    Python randomises str hashes per process, so the iteration order of sets of agent and
+    module ids (inside RLlib) differs between runs, and so does the order in which agents
+    draw their random actions: a fixed ``seed`` alone does not give the same run twice.
+    Measured: two tiny PPO runs with seed 0 differed from the first iteration, and were
+    identical with a fixed hash seed. Ray's workers inherit the variable.
+    """
+    if os.environ.get("PYTHONHASHSEED") is not None or argv is not None:
+        return
+    if len(sys.argv) < 2 or sys.argv[1] not in SEEDED_COMMANDS:
+        return
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    os.execve(sys.executable, [sys.executable, "-m", "psmarl", *sys.argv[1:]], env)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _pin_hash_seed(argv)
     _quiet_libraries()
     parser = build_parser()
     a = parser.parse_args(argv)
