@@ -130,3 +130,4 @@ def action_kind(space) -> str:
 
 
 from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
+from psmarl.methods import dqn  # noqa: E402,F401
