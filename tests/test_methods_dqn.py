@@ -247,7 +247,8 @@ def ray_session():
     import ray
 
     path = os.pathsep.join([str(TESTS), str(SRC), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+    # logical CPUs: room for the Ape-X tests' remote runners (1 CPU each) on a small machine
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
              runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})
     yield
     ray.shutdown()
@@ -391,8 +392,8 @@ def test_train_and_evaluate_on_pursuit(ray_session, tmp_path, name, sharing):
     assert len(summary["modules"]) == (1 if sharing == "shared" else 8)
     ckpt = tmp_path / "run" / "checkpoint"
     df = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
-                           episodes=2, seed=5, workers=1, envs_per_worker=2)
+                           episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
     assert len(df) == 2 and np.isfinite(df["total_reward"]).all()
     df2 = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
-                            episodes=2, seed=5, workers=1, envs_per_worker=2)
+                            episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
     assert list(df["total_reward"]) == list(df2["total_reward"])  # deterministic inference
