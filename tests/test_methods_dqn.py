@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -14,7 +15,13 @@ from torch import nn
 from psmarl import methods
 from psmarl.errors import ConfigError
 from psmarl.methods.apex import apex_epsilon
-from psmarl.methods.noisy import NoisyLinear, noisify, noisy_layers, reset_noise, set_noise
+from psmarl.methods.noisy import (
+    NoisyLinear,
+    noisify,
+    noisy_layers,
+    reset_noise,
+    set_noise,
+)
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
@@ -60,7 +67,7 @@ def test_noisy_layer_resamples_factorised_noise():
     layer.reset_noise(generator=g)
     g = torch.Generator().manual_seed(7)
     raw_in, raw_out = torch.randn(4, generator=g), torch.randn(3, generator=g)
-    f = lambda v: v.sign() * v.abs().sqrt()  # noqa: E731
+    f = lambda v: v.sign() * v.abs().sqrt()
     want_w = layer.weight_mu + layer.weight_sigma * torch.outer(f(raw_out), f(raw_in))
     want_b = layer.bias_mu + layer.bias_sigma * f(raw_out)
     assert torch.allclose(layer(x), x @ want_w.T + want_b, atol=1e-6)
@@ -106,7 +113,9 @@ def _rainbow_module(sigma0=0.5, dueling=True, num_atoms=5):
 
 
 def test_noisy_flag_selects_the_noisy_module_and_plain_dqn_keeps_rllibs():
-    from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
+    from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import (
+        DefaultDQNTorchRLModule,
+    )
 
     from psmarl.methods.dqn_rllib import NoisyDQNTorchRLModule
 
@@ -228,8 +237,11 @@ def test_customize_picks_the_multi_agent_buffer_for_multi_agent_runs():
 
 
 def test_apex_runner_epsilons_follow_the_schedule():
-    from psmarl.methods.dqn_rllib import (ApexMultiAgentEnvRunner, ApexSingleAgentEnvRunner,
-                                          runner_epsilon)
+    from psmarl.methods.dqn_rllib import (
+        ApexMultiAgentEnvRunner,
+        ApexSingleAgentEnvRunner,
+        runner_epsilon,
+    )
 
     assert [runner_epsilon(i, 4) for i in (1, 2, 3, 4)] == [apex_epsilon(i, 4) for i in range(4)]
     assert runner_epsilon(1, 4) == pytest.approx(0.4)
@@ -257,7 +269,6 @@ def ray_session():
 def _tiny(name, num_env_runners=0, gamma=0.5, **training):
     """A CI-sized single-agent config on tests/tasks.py's MatchDiscrete."""
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
     from tasks import MatchDiscrete
 
     spec = methods.get(name)
@@ -390,6 +401,9 @@ def test_train_and_evaluate_on_pursuit(ray_session, tmp_path, name, sharing):
     summary = train.train(spec, tmp_path / "run", log=lambda m: None)
     assert summary["iterations"] == 2 and summary["env_steps"] > 0
     assert len(summary["modules"]) == (1 if sharing == "shared" else 8)
+    prog = pd.read_csv(tmp_path / "run" / "progress.csv")
+    losses = prog[[c for c in prog.columns if c.endswith("/qf_loss")]]
+    assert np.isfinite(losses.iloc[-1].to_numpy()).any(), "no learner update happened"
     ckpt = tmp_path / "run" / "checkpoint"
     df = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
                            episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
@@ -397,3 +411,24 @@ def test_train_and_evaluate_on_pursuit(ray_session, tmp_path, name, sharing):
     df2 = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
                             episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
     assert list(df["total_reward"]) == list(df2["total_reward"])  # deterministic inference
+
+
+@pytest.mark.slow
+def test_apex_epsilons_in_psmarl_multi_agent_runners(ray_session):
+    """Through psmarl's own config (pursuit, parameter sharing): every remote runner's module
+    carries its Ape-X epsilon."""
+    from psmarl import train
+    from psmarl.methods.dqn_rllib import ApexMultiAgentEnvRunner
+
+    config, _ = train.build_algorithm_config(_smoke_spec("apex_dqn", "shared", runners=2))
+    assert config.env_runner_cls is ApexMultiAgentEnvRunner
+    algo = config.build_algo()
+    try:
+        got = sorted(algo.env_runner_group.foreach_env_runner(
+            lambda er: (er.worker_index, er.apex_epsilon,
+                        float(er.module["shared"].epsilon_schedule.get_current_value())),
+            local_env_runner=False))
+    finally:
+        algo.stop()
+    assert got == [(1, pytest.approx(0.4), pytest.approx(0.4)),
+                   (2, pytest.approx(0.4 ** 8), pytest.approx(0.4 ** 8))]

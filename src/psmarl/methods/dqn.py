@@ -47,7 +47,8 @@ Cannot be matched exactly:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from psmarl.errors import ConfigError
 from psmarl.methods import MethodSpec, register

@@ -18,11 +18,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn.dqn import DQNConfig
-from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
+from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import (
+    DefaultDQNTorchRLModule,
+)
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
@@ -63,12 +65,12 @@ class NoisyDQNTorchRLModule(DefaultDQNTorchRLModule):
             if resample:
                 nz.reset_noise(head)
 
-    def _forward_inference(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    def _forward_inference(self, batch: dict[str, Any]) -> dict[str, Any]:
         # deterministic: the mean weights (evaluation, checkpoint policies)
         self._noise(False, False, self._online_heads())
         return super()._forward_inference(batch)
 
-    def _forward_exploration(self, batch: Dict[str, Any], t: int) -> Dict[str, Any]:
+    def _forward_exploration(self, batch: dict[str, Any], t: int) -> dict[str, Any]:
         # exploration by the noise: a fresh noise sample, then greedy (no epsilon)
         self._noise(True, True, self._online_heads())
         qf_outs = self.compute_q_values(batch)
@@ -78,7 +80,7 @@ class NoisyDQNTorchRLModule(DefaultDQNTorchRLModule):
             out[Columns.STATE_OUT] = qf_outs[Columns.STATE_OUT]
         return out
 
-    def _forward_train(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    def _forward_train(self, batch: dict[str, Any]) -> dict[str, Any]:
         # independent fresh noise for the online and the target network (NoisyNet-DQN)
         self._noise(True, True, self._online_heads())
         self._noise(True, True, self._target_heads())
@@ -100,7 +102,7 @@ class PsmarlDQNConfig(DQNConfig):
         return self
 
     @property
-    def _model_config_auto_includes(self) -> Dict[str, Any]:
+    def _model_config_auto_includes(self) -> dict[str, Any]:
         return super()._model_config_auto_includes | {"noisy": bool(self.noisy)}
 
     def get_default_rl_module_spec(self):
@@ -131,8 +133,8 @@ class _ApexEpsilonMixin:
             return
         eps = runner_epsilon(self.worker_index or 0, self.config.num_env_runners)
         self.apex_epsilon = eps
-        modules = ([self.module[mid] for mid in self.module.keys()]
-                   if isinstance(self.module, MultiRLModule) else [self.module])
+        modules = (list(self.module.values()) if isinstance(self.module, MultiRLModule)
+                   else [self.module])
         for m in modules:
             m = m.unwrapped() if hasattr(m, "unwrapped") else m
             if hasattr(m, "epsilon_schedule"):

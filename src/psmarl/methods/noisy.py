@@ -58,7 +58,7 @@ class NoisyLinear(nn.Module):
         self.reset_noise()
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, sigma0: float = 0.5) -> "NoisyLinear":
+    def from_linear(cls, linear: nn.Linear, sigma0: float = 0.5) -> NoisyLinear:
         """A noisy layer whose mean weights are ``linear``'s (keeps the owner's init)."""
         layer = cls(linear.in_features, linear.out_features, sigma0, bias=linear.bias is not None)
         with torch.no_grad():
