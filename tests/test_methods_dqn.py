@@ -93,20 +93,21 @@ def test_noisify_replaces_every_linear_layer_keeping_its_weights():
 
 
 # ---------------------------------------------------------------- the noisy Rainbow module
-def _rainbow_module(sigma0=0.5, dueling=True, num_atoms=5):
+def _rainbow_module(sigma0=0.5, dueling=True, num_atoms=5, noisy=True):
     import gymnasium as gym
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from psmarl.methods.dqn_rllib import NoisyDQNTorchRLModule, PsmarlDQNConfig
+    from psmarl.methods.dqn_rllib import PsmarlDQNConfig, RainbowDQNTorchRLModule
 
-    cfg = PsmarlDQNConfig().training(noisy=True, sigma0=sigma0, dueling=dueling,
-                                     num_atoms=num_atoms, v_min=0.0, v_max=10.0, epsilon=0.0)
+    cfg = PsmarlDQNConfig().training(noisy=noisy, sigma0=sigma0, dueling=dueling,
+                                     num_atoms=num_atoms, v_min=0.0, v_max=10.0,
+                                     epsilon=0.0 if noisy else 0.5)
     model = cfg.model_config | dict(vars(DefaultModelConfig(fcnet_hiddens=[8], head_fcnet_hiddens=[6])))
     spec = RLModuleSpec(module_class=cfg.get_default_rl_module_spec().module_class,
                         observation_space=gym.spaces.Box(0, 1, (4,), np.float32),
                         action_space=gym.spaces.Discrete(3), model_config=model)
-    assert spec.module_class is NoisyDQNTorchRLModule
+    assert spec.module_class is RainbowDQNTorchRLModule
     m = spec.build()
     m.make_target_networks()
     return m
@@ -117,12 +118,12 @@ def test_noisy_flag_selects_the_noisy_module_and_plain_dqn_keeps_rllibs():
         DefaultDQNTorchRLModule,
     )
 
-    from psmarl.methods.dqn_rllib import NoisyDQNTorchRLModule
+    from psmarl.methods.dqn_rllib import RainbowDQNTorchRLModule
 
     assert methods.get("dqn").base_config().get_default_rl_module_spec().module_class \
         is DefaultDQNTorchRLModule
     cfg = methods.get("rainbow").base_config().training(**methods.get("rainbow").defaults["training"])
-    assert cfg.get_default_rl_module_spec().module_class is NoisyDQNTorchRLModule
+    assert cfg.get_default_rl_module_spec().module_class is RainbowDQNTorchRLModule
     assert cfg.model_config["noisy"] is True
 
 
@@ -157,6 +158,30 @@ def test_noisy_module_resamples_in_exploration_and_training_and_is_deterministic
     for old, layer in zip(onl_eps, noisy_layers(m.af)):
         assert not torch.equal(old, layer.eps_in)
     assert not torch.equal(noisy_layers(m.af)[0].eps_in, noisy_layers(m._target_af)[0].eps_in)
+
+
+def test_distributional_dueling_head_uses_its_value_stream():
+    """Rainbow's dueling: logits = v + a - mean over actions of a, per atom; the value stream
+    changes the distribution (in RLlib 2.60's own head it cancels in the softmax)."""
+    torch.manual_seed(6)
+    m = _rainbow_module(noisy=False, num_atoms=5)
+    assert not noisy_layers(m)
+    obs = torch.rand(16, 4)
+    out = m.compute_q_values({"obs": obs})
+    enc = m.encoder({"obs": obs})["encoder_out"]
+    v = m.vf(enc)
+    a = m.af(enc).reshape(16, 3, 5)
+    assert v.shape == (16, 5)
+    want = torch.softmax(v[:, None, :] + a - a.mean(dim=1, keepdim=True), dim=-1)
+    assert torch.allclose(out["qf_probs"], want, atol=1e-6)
+    out["qf_preds"].sum().backward()
+    grads = [p.grad for p in m.vf.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    # without noise the module explores epsilon-greedily like RLlib's (epsilon 0.5 here)
+    batch = {"obs": torch.rand(4000, 4)}
+    greedy = m.forward_inference(batch)["actions"]
+    off = (m.forward_exploration(batch, t=0)["actions"] != greedy).float().mean().item()
+    assert off == pytest.approx(0.5 * 2 / 3, abs=0.05)
 
 
 def test_noisy_module_with_zero_sigma_explores_exactly_like_its_greedy_inference():

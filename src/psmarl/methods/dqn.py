@@ -9,7 +9,9 @@ All three are RLlib's own ``DQN`` algorithm, learner and default module; psmarl 
   prioritized replay and noisy nets. RLlib 2.60 ignores ``noisy=True``; here it selects a
   module whose Q heads use :class:`psmarl.methods.noisy.NoisyLinear` (factorised Gaussian
   noise, ``sigma0``), resampled each training/exploration forward pass, mean weights for
-  inference, and no epsilon-greedy (``epsilon`` must be 0 when ``noisy`` is on).
+  inference, and no epsilon-greedy (``epsilon`` must be 0 when ``noisy`` is on). The same
+  module fixes RLlib 2.60's distributional dueling head (its value stream and advantage
+  centring cancel in the softmax): value per atom, advantages centred over the actions.
 - **apex_dqn**: several env runners, each acting with its own fixed epsilon
   ``0.4 ** (1 + 7 i / (N - 1))`` (:func:`psmarl.methods.apex.apex_epsilon`; actor i = remote
   runner i+1 of N = ``num_env_runners``, the paper's Table 4 gives 8), prioritized replay,
@@ -39,8 +41,6 @@ Cannot be matched exactly:
   priorities); here sampling, replay and learning alternate synchronously in RLlib's DQN
   training step (one round of sampling from every runner, then one update), and new samples
   enter the prioritized buffer with the current maximum priority.
-- RLlib 2.60's distributional dueling head adds a scalar value to every atom's logit, which
-  the softmax cancels, so Rainbow's value stream has no effect on the distribution there.
 - Replay capacity counts timesteps (per agent in the multi-agent buffers), RLlib 0.9 counted
   transitions of the whole multi-agent batch.
 """

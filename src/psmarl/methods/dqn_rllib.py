@@ -2,8 +2,9 @@
 ``import psmarl.methods`` stays free of RLlib and torch).
 
 - :class:`PsmarlDQNConfig`: RLlib's ``DQNConfig`` whose ``noisy`` flag is real. RLlib 2.60
-  accepts ``noisy=True`` and ignores it; here it selects :class:`NoisyDQNTorchRLModule`.
-- :class:`NoisyDQNTorchRLModule`: RLlib's default DQN module (encoder + advantage/Q head
+  accepts ``noisy=True`` and ignores it; here it selects :class:`RainbowDQNTorchRLModule`
+  (so does a distributional dueling setup, whose dueling head RLlib 2.60 gets wrong).
+- :class:`RainbowDQNTorchRLModule`: RLlib's default DQN module (encoder + advantage/Q head
   + optional dueling value head, distributional or not) with every linear layer of its Q
   heads (advantage and value streams, hidden and output layers, as in Fortunato et al.'s
   NoisyNet-DQN and old RLlib's ``noisy`` option) replaced by
@@ -20,12 +21,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
+    ATOMS,
+    QF_LOGITS,
+    QF_PREDS,
+    QF_PROBS,
+)
 from ray.rllib.algorithms.dqn.dqn import DQNConfig
 from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import (
     DefaultDQNTorchRLModule,
 )
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.models.base import ENCODER_OUT
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
@@ -34,21 +43,48 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 from psmarl.methods import noisy as nz
 from psmarl.methods.apex import apex_epsilon
 
-QF_PREDS = "qf_preds"
 
+# ---------------------------------------------------------------- Rainbow module
+class RainbowDQNTorchRLModule(DefaultDQNTorchRLModule):
+    """RLlib's DQN module with (a) noisy linear layers in its Q heads when ``noisy`` is on and
+    (b) a working dueling head for distributional Q-learning.
 
-# ---------------------------------------------------------------- noisy nets
-class NoisyDQNTorchRLModule(DefaultDQNTorchRLModule):
-    """RLlib's DQN/Rainbow module with noisy linear layers in its Q heads."""
+    (b): RLlib 2.60 adds a scalar value to every atom's logit and centres the advantages
+    over the atoms; both cancel in the softmax, so its distributional "dueling" head is a
+    plain one. Here, as in Rainbow (Hessel et al., 2018, Section "Dueling"), the value stream
+    has one output per atom and the advantages are centred over the actions:
+    ``logits(s, a) = v(s) + a(s, a) - mean_a' a(s, a')`` per atom.
+    """
 
     def setup(self):
+        self.uses_noisy = bool(self.model_config.get("noisy", False))
+        self._atom_dueling = (bool(self.model_config.get("dueling"))
+                              and int(self.model_config.get("num_atoms", 1)) > 1)
+        if self._atom_dueling:
+            self.catalog.vf_head_config.output_layer_dim = int(self.model_config["num_atoms"])
         super().setup()
-        sigma0 = float(self.model_config.get("std_init", 0.5))
-        n = nz.noisify(self.af, sigma0)
-        if self.uses_dueling:
-            n += nz.noisify(self.vf, sigma0)
-        if n == 0:
-            raise RuntimeError("NoisyDQNTorchRLModule found no linear layer in its Q heads")
+        if self.uses_noisy:
+            sigma0 = float(self.model_config.get("std_init", 0.5))
+            n = nz.noisify(self.af, sigma0)
+            if self.uses_dueling:
+                n += nz.noisify(self.vf, sigma0)
+            if n == 0:
+                raise RuntimeError("RainbowDQNTorchRLModule found no linear layer in its Q heads")
+
+    def _qf_forward_helper(self, batch, encoder, head):
+        if not self._atom_dueling:
+            return super()._qf_forward_helper(batch, encoder, head)
+        enc = encoder(batch)
+        adv = self.compute_advantage_distribution(head["af"](enc[ENCODER_OUT]))
+        value = head["vf"](enc[ENCODER_OUT])  # [B, atoms]
+        a_logits = adv["logits"]  # [B, actions, atoms]
+        logits = value.unsqueeze(-2) + a_logits - a_logits.mean(dim=-2, keepdim=True)
+        probs = torch.softmax(logits, dim=-1)
+        out = {ATOMS: adv[ATOMS], QF_LOGITS: logits, QF_PROBS: probs,
+               QF_PREDS: torch.sum(adv[ATOMS] * probs, dim=-1)}
+        if Columns.STATE_OUT in enc:
+            out[Columns.STATE_OUT] = enc[Columns.STATE_OUT]
+        return out
 
     def _online_heads(self):
         return [self.af] + ([self.vf] if self.uses_dueling else [])
@@ -71,6 +107,8 @@ class NoisyDQNTorchRLModule(DefaultDQNTorchRLModule):
         return super()._forward_inference(batch)
 
     def _forward_exploration(self, batch: dict[str, Any], t: int) -> dict[str, Any]:
+        if not self.uses_noisy:
+            return super()._forward_exploration(batch, t)
         # exploration by the noise: a fresh noise sample, then greedy (no epsilon)
         self._noise(True, True, self._online_heads())
         qf_outs = self.compute_q_values(batch)
@@ -107,8 +145,8 @@ class PsmarlDQNConfig(DQNConfig):
 
     def get_default_rl_module_spec(self):
         spec = super().get_default_rl_module_spec()
-        if self.noisy:
-            spec.module_class = NoisyDQNTorchRLModule
+        if self.noisy or (self.dueling and self.num_atoms > 1):
+            spec.module_class = RainbowDQNTorchRLModule
         return spec
 
 
