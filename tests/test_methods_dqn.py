@@ -251,14 +251,52 @@ def test_customize_rejects_inconsistent_settings_naming_the_key(name, training, 
 
 
 def test_customize_picks_the_multi_agent_buffer_for_multi_agent_runs():
+    from psmarl.methods.dqn_rllib import SHARED_BUFFER
+    from psmarl.train import _MappingFn
+
     spec = methods.get("apex_dqn")
-    cfg = _config("apex_dqn").multi_agent(policies={"a", "b"},
-                                          policy_mapping_fn=lambda aid, *a, **k: aid)
-    cfg = spec.customize(cfg, {}, {})
-    assert cfg.replay_buffer_config["type"] == "MultiAgentPrioritizedEpisodeReplayBuffer"
-    assert cfg.replay_buffer_config["capacity"] == 100000
+    agents = [f"p_{i}" for i in range(8)]
+    for sharing, k in (("shared", 8), ("independent", 1)):
+        mapping = _MappingFn({a: ("shared" if sharing == "shared" else a) for a in agents})
+        cfg = _config("apex_dqn").multi_agent(policies=set(mapping.mapping.values()),
+                                              policy_mapping_fn=mapping)
+        buf = spec.customize(cfg, {}, {}).replay_buffer_config
+        # RLlib 0.9's per-policy buffer_size transitions: capacity / k env steps
+        assert buf["type"] == SHARED_BUFFER and buf["agents_per_module"] == k
+        assert buf["capacity"] == 100000 // k
     single = spec.customize(_config("apex_dqn"), {}, {})
     assert single.replay_buffer_config["type"] == "PrioritizedEpisodeReplayBuffer"
+
+
+def test_shared_module_buffer_holds_all_agents_steps():
+    """RLlib 2.60's multi-agent prioritized buffer runs out of tree nodes when 8 agents share
+    one module; the agent-scaled one fills to capacity and evicts."""
+    from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
+    from ray.rllib.utils.replay_buffers.multi_agent_prioritized_episode_buffer import (
+        MultiAgentPrioritizedEpisodeReplayBuffer,
+    )
+
+    from psmarl.methods.dqn_rllib import AgentScaledPrioritizedEpisodeReplayBuffer
+
+    agents = [f"p_{i}" for i in range(8)]
+
+    def episode(length=50):
+        obs = [{a: np.zeros(2, np.float32) for a in agents} for _ in range(length + 1)]
+        acts = [{a: 0 for a in agents} for _ in range(length)]
+        rews = [{a: 1.0 for a in agents} for _ in range(length)]
+        return MultiAgentEpisode(observations=obs, actions=acts, rewards=rews,
+                                 agent_module_ids={a: "shared" for a in agents},
+                                 len_lookback_buffer=0)
+
+    rllib_buf = MultiAgentPrioritizedEpisodeReplayBuffer(capacity=100, alpha=0.6)
+    with pytest.raises(IndexError):
+        for _ in range(20):
+            rllib_buf.add([episode()])
+    ours = AgentScaledPrioritizedEpisodeReplayBuffer(capacity=100, alpha=0.6, agents_per_module=8)
+    for _ in range(20):
+        ours.add([episode()])
+    assert ours.get_num_timesteps() <= 100
+    assert len(ours.sample(num_items=16, gamma=0.99, n_step=1, beta=0.4)) == 16
 
 
 def test_apex_runner_epsilons_follow_the_schedule():

@@ -22,8 +22,8 @@ sample_batch_size -> env_runners.rollout_fragment_length; train_batch_size ->
 training.train_batch_size_per_learner (one learner); learning_starts ->
 training.num_steps_sampled_before_learning_starts; buffer_size ->
 training.replay_buffer_config.capacity; prioritized_replay_alpha/beta ->
-replay_buffer_config.alpha/beta (prioritized_replay=True -> type PrioritizedEpisodeReplayBuffer,
-MultiAgent* for multi-agent runs, chosen automatically); hiddens -> model.head_fcnet_hiddens;
+replay_buffer_config.alpha/beta (prioritized_replay=True -> type PrioritizedEpisodeReplayBuffer;
+for multi-agent runs psmarl picks the multi-agent buffer itself, see below); hiddens -> model.head_fcnet_hiddens;
 timesteps_per_iteration -> training.min_sample_timesteps_per_iteration; exploration_config
 EpsilonGreedy(1.0 -> 0.02 over 10000 steps) -> training.epsilon [[0, 1.0], [10000, 0.02]];
 batch_mode -> env_runners.batch_mode; double_q, dueling, n_step, num_atoms, v_min, v_max,
@@ -41,8 +41,10 @@ Cannot be matched exactly:
   priorities); here sampling, replay and learning alternate synchronously in RLlib's DQN
   training step (one round of sampling from every runner, then one update), and new samples
   enter the prioritized buffer with the current maximum priority.
-- Replay capacity counts timesteps (per agent in the multi-agent buffers), RLlib 0.9 counted
-  transitions of the whole multi-agent batch.
+- Replay capacity: RLlib 0.9 kept one buffer per policy with ``buffer_size`` transitions of
+  that policy; RLlib 2.60 counts env steps over all modules and evicts whole episodes.
+  psmarl sets the env-step capacity to ``capacity / (agents per module)`` so each module
+  holds about ``capacity`` transitions, as before (shared pursuit: 100000 / 8 env steps).
 """
 
 from __future__ import annotations
@@ -106,10 +108,38 @@ def customize(config, settings: Mapping[str, Any] | None = None,
     if config.noisy and _max_epsilon(config.epsilon) > 0:
         raise ConfigError(f"method {name!r}: noisy nets explore by their noise, set epsilon "
                           f"to 0 (got {config.epsilon!r})", key=f"methods.{name}.training.epsilon")
-    if config.is_multi_agent and not str(buf.get("type", "")).startswith("MultiAgent"):
-        buf["type"] = "MultiAgent" + str(buf["type"])
-        config = config.training(replay_buffer_config=buf)
+    if config.is_multi_agent:
+        config = config.training(replay_buffer_config=_multi_agent_buffer(config, buf))
     return config
+
+
+def _multi_agent_buffer(config, buf: dict[str, Any]) -> dict[str, Any]:
+    """RLlib 2.60's multi-agent buffer for a multi-agent run, with RLlib 0.9's capacity.
+
+    RLlib 0.9 kept one buffer per policy holding ``buffer_size`` of that policy's transitions
+    (agent steps); RLlib 2.60's capacity counts env steps for all modules together. With k
+    agents on a module, ``capacity / k`` env steps hold ``capacity`` transitions per module.
+    Prioritized buffers also get per-module trees large enough for k agents
+    (:class:`psmarl.methods.dqn_rllib.AgentScaledPrioritizedEpisodeReplayBuffer`).
+    """
+    import math
+
+    from psmarl.methods.dqn_rllib import SHARED_BUFFER
+
+    mapping = getattr(config.policy_mapping_fn, "mapping", None)
+    k = 1
+    if mapping:
+        counts: dict[str, int] = {}
+        for module in mapping.values():
+            counts[module] = counts.get(module, 0) + 1
+        k = max(counts.values())
+    kind = str(buf.get("type", ""))
+    out = dict(buf, capacity=max(1, math.ceil(buf["capacity"] / k)))
+    if kind in ("PrioritizedEpisodeReplayBuffer", "MultiAgentPrioritizedEpisodeReplayBuffer"):
+        out.update(type=SHARED_BUFFER, agents_per_module=k)
+    elif kind == "EpisodeReplayBuffer":
+        out["type"] = "MultiAgentEpisodeReplayBuffer"
+    return out
 
 
 def _customizer(name: str):
