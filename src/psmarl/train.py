@@ -110,12 +110,12 @@ def build_algorithm_config(spec: Mapping[str, Any]):
     config = (
         config.environment(env=env_key, env_config={"settings": dict(env_settings)})
         .framework("torch")
-        .env_runners(
-            num_env_runners=int(runtime.get("num_env_runners", 0)),
-            num_envs_per_env_runner=int(runtime.get("num_envs_per_env_runner", 1)),
-            num_cpus_per_env_runner=1,
-            **ms.get("env_runners", {}),
-        )
+        .env_runners(**{
+            "num_env_runners": int(runtime.get("num_env_runners", 0)),
+            "num_envs_per_env_runner": int(runtime.get("num_envs_per_env_runner", 1)),
+            "num_cpus_per_env_runner": 1,
+            **ms.get("env_runners", {}),  # a method's own values win (e.g. Ape-X's runners)
+        })
         .learners(num_learners=0, num_gpus_per_learner=int(runtime.get("num_gpus", 0)))
         .multi_agent(
             policies=set(module_ids),

@@ -207,3 +207,4 @@ def action_kind(space) -> str:
 from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
 from psmarl.methods import actor_critic, impala  # noqa: E402,F401  (IMPALA, A2C, TRPO)
 from psmarl.methods import ddpg, sac  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)
+from psmarl.methods import dqn  # noqa: E402,F401
