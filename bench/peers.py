@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def sb3_ppo_speed(settings: Mapping[str, Any], *, train_batch: int, minibatch: int,

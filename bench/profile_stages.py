@@ -25,9 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from psmarl import config as cfg  # noqa: E402
-from psmarl import envs, results  # noqa: E402
-from psmarl.evaluate import PolicySpec, evaluate  # noqa: E402
+from psmarl import config as cfg
+from psmarl import results
+from psmarl.evaluate import PolicySpec, evaluate
 
 # (label, substring of "file:function") whose cumulative time is reported; they may overlap
 BUCKETS = [

@@ -28,9 +28,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from psmarl import config as cfg  # noqa: E402
-from psmarl import envs  # noqa: E402
-from psmarl.evaluate import PolicySpec, evaluate  # noqa: E402
+from psmarl import config as cfg
+from psmarl import envs
+from psmarl.evaluate import PolicySpec, evaluate
 
 
 def raw_speed(settings, min_steps: int, seed: int = 0) -> float:

@@ -1,10 +1,10 @@
 import copy
 
 import pytest
+from conftest import REPO
 
 from psmarl import config as cfg
 from psmarl.errors import ConfigError
-from conftest import REPO
 
 
 @pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml"])

@@ -13,13 +13,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clusterlib import (
+    ENV,
+    SCRIPTS,
+    STANDIN_BIN,
+    assert_same_outputs,
+    copy_run,
+    local_reference_run,
+    run_script,
+    snakemake,
+    workflow_env,
+    write_config,
+)
+from conftest import REPO
 
 from psmarl import cluster, locks
 from psmarl.errors import ConfigError, InputError
-from clusterlib import (ENV, SCRIPTS, STANDIN_BIN, assert_same_outputs, copy_run,
-                        local_reference_run, run_script, snakemake, workflow_env,
-                        write_config)
-from conftest import REPO
 
 DIGEST = re.compile(r"^python:3\.11[\w.-]*-slim-bookworm@sha256:[0-9a-f]{64}$")
 
@@ -78,8 +87,8 @@ def test_every_rule_names_its_stage_image_from_the_config():
             "sharing_summary": 'image(config, "analysis")'}
     found = {}
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(), re.M | re.S):
-            c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.M)
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(), re.MULTILINE | re.DOTALL):
+            c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.MULTILINE)
             found[m.group(1)] = c.group(1) if c else None
     assert set(found) == set(want)
     for rule, expr in want.items():
@@ -220,7 +229,7 @@ def test_analysis_stage_of_tiny_workflow_runs_in_its_image(tmp_path):
     r = snakemake(wd, cfg, "--cores", "2", "--sdm", "apptainer", env=env)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-5000:]
-    ran = set(re.findall(r"^(?:local)?rule (\w+):", out, re.M)) - {"all"}
+    ran = set(re.findall(r"^(?:local)?rule (\w+):", out, re.MULTILINE)) - {"all"}
     assert ran == ANALYSIS_RULES, ran
 
     calls = [json.loads(ln) for ln in trace.read_text().splitlines()]

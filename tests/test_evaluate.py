@@ -5,7 +5,13 @@ from scipy import stats
 
 from psmarl import envs, results
 from psmarl.errors import InputError
-from psmarl.evaluate import PolicySpec, check_checkpoint, evaluate, summarize, write_evaluation
+from psmarl.evaluate import (
+    PolicySpec,
+    check_checkpoint,
+    evaluate,
+    summarize,
+    write_evaluation,
+)
 
 
 def test_summarize_matches_student_t():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_aggregate import FAST, make_random, make_run, make_study
 
 from psmarl import aggregate as agg
 from psmarl import figures as fg
 from psmarl.errors import ConfigError, InputError
-from test_aggregate import FAST, make_random, make_run, make_study
 
 
 def curves_of(rows):

@@ -20,8 +20,13 @@ from pettingzoo.utils.env import ParallelEnv
 from psmarl import config as cfg
 from psmarl import envs
 from psmarl.envs.registry import EnvSpec, Preset
-from psmarl.envs.wrappers import (apply_standard_wrappers, padded_action_space,
-                                  real_action_spaces, shared_policy_problem, trim_action)
+from psmarl.envs.wrappers import (
+    apply_standard_wrappers,
+    padded_action_space,
+    real_action_spaces,
+    shared_policy_problem,
+    trim_action,
+)
 from psmarl.errors import ConfigError
 
 PROPS = settings(max_examples=40, deadline=None,

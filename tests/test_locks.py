@@ -3,8 +3,9 @@
 import re
 import shutil
 
-from psmarl import locks
 from conftest import REPO
+
+from psmarl import locks
 
 
 def test_lock_files_are_in_sync_with_pyproject():

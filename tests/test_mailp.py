@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from psmarl import mailp
 from psmarl.errors import ConfigError
-from conftest import REPO
 
 FIG1 = dict(N=3, C_env=0.1, epsilon=0.001, I0=0.01)  # the paper's Figure 1
 GRID = np.geomspace(0.01, 1.0, 13)

@@ -5,7 +5,6 @@ import itertools
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -259,15 +259,27 @@ def test_paper_hyperparameters():
 
 
 def test_multi_agent_runs_use_the_multi_agent_buffers():
-    from psmarl.methods.sac import multi_agent_replay_buffer
+    from psmarl.methods.replay import (
+        AGENT_SCALED_PRIORITIZED,
+        multi_agent_replay_buffer,
+    )
+    from psmarl.train import _MappingFn
 
     for name, kind in (("td3", "MultiAgentEpisodeReplayBuffer"),
-                       ("ddpg", "MultiAgentPrioritizedEpisodeReplayBuffer"),
+                       ("ddpg", AGENT_SCALED_PRIORITIZED),
+                       ("apex_ddpg", AGENT_SCALED_PRIORITIZED),
                        ("sac", "MultiAgentEpisodeReplayBuffer")):
         spec = methods.get(name)
         cfg = spec.base_config().training(**methods.resolve(name, {}, "waterworld")["training"])
-        cfg = cfg.multi_agent(policies={"a", "b"}, policy_mapping_fn=lambda aid, *a, **k: aid)
-        assert multi_agent_replay_buffer(cfg).replay_buffer_config["type"] == kind
+        capacity = cfg.replay_buffer_config["capacity"]
+        # five agents on one module (shared waterworld): RLlib 0.9's per-policy capacity
+        shared = _MappingFn({f"p{i}": "shared" for i in range(5)})
+        cfg = cfg.multi_agent(policies={"shared"}, policy_mapping_fn=shared)
+        buf = multi_agent_replay_buffer(cfg).replay_buffer_config
+        assert buf["type"] == kind
+        assert buf["capacity"] == -(-capacity // 5)
+        if kind == AGENT_SCALED_PRIORITIZED:
+            assert buf["agents_per_module"] == 5
         single = spec.base_config()
         assert "MultiAgent" not in multi_agent_replay_buffer(single).replay_buffer_config["type"]
 

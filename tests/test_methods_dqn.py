@@ -251,7 +251,7 @@ def test_customize_rejects_inconsistent_settings_naming_the_key(name, training, 
 
 
 def test_customize_picks_the_multi_agent_buffer_for_multi_agent_runs():
-    from psmarl.methods.dqn_rllib import SHARED_BUFFER
+    from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED as SHARED_BUFFER
     from psmarl.train import _MappingFn
 
     spec = methods.get("apex_dqn")
@@ -276,7 +276,7 @@ def test_shared_module_buffer_holds_all_agents_steps():
         MultiAgentPrioritizedEpisodeReplayBuffer,
     )
 
-    from psmarl.methods.dqn_rllib import AgentScaledPrioritizedEpisodeReplayBuffer
+    from psmarl.methods.replay_rllib import AgentScaledPrioritizedEpisodeReplayBuffer
 
     agents = [f"p_{i}" for i in range(8)]
 

@@ -15,11 +15,11 @@ import zipfile
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
+from test_aggregate import make_random, make_run
+
 from psmarl import aggregate as agg
 from psmarl import results
-from test_aggregate import make_random, make_run
 
 ENVS = ["pursuit", "waterworld"]
 SEEDS = [0, 1, 2]

@@ -16,12 +16,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clusterlib import (
+    ENV,
+    STANDIN_BIN,
+    assert_same_seeded_outputs,
+    local_reference_run,
+    require_slurm_plugin,
+    run_script,
+    snakemake,
+    workflow_env,
+    write_config,
+)
+from conftest import REPO
 
 from psmarl import cluster
-from clusterlib import (ENV, STANDIN_BIN, assert_same_seeded_outputs, local_reference_run,
-                        require_slurm_plugin, run_script, snakemake, workflow_env,
-                        write_config)
-from conftest import REPO
 
 PROFILE = REPO / "profiles" / "slurm"
 
@@ -65,13 +73,13 @@ def test_profile_asks_gpu_for_training_and_grows_with_attempts():
     local = set()
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
         local |= {m.group(1) for m in re.finditer(
-            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(), re.M | re.S)}
+            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(), re.MULTILINE | re.DOTALL)}
     assert local == {"config_record"}
     assert set(res) == cluster.workflow_rules(REPO) - {"all"} - local, \
         "every rule that runs on Slurm gets its resources"
     for rule, r in res.items():
         for key in ("runtime", "mem_mb"):
-            grow = [eval(str(r[key]), {"attempt": a}) for a in (1, 2, 3)]  # noqa: S307
+            grow = [eval(str(r[key]), {"attempt": a}) for a in (1, 2, 3)]
             assert grow[0] < grow[1] < grow[2], (rule, key, grow)
     assert eval(res["train"]["mem_mb"], {"attempt": 1}) > eval(res["aggregate"]["mem_mb"],
                                                                 {"attempt": 1})
@@ -180,9 +188,9 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
     # every job went through sbatch: as many submissions as jobs, no job run locally
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) "
                            r"\(log: \S+/rule_(\w+?)/", out)
-    planned = re.findall(r"^(?:local)?rule (\w+):", out, re.M)
+    planned = re.findall(r"^(?:local)?rule (\w+):", out, re.MULTILINE)
     # local by the workflow's own declaration: `all` and config_record (localrule: True)
-    local = set(re.findall(r"^localrule (\w+):", out, re.M))
+    local = set(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     assert local <= {"all", "config_record"}, local
     want = {"train": 1, "evaluate": 1, "random_baseline": 1, "aggregate": 1,
             "statistics": 1, "learning_curve": 1, "paper_figure": 2, "theory": 1}

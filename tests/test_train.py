@@ -12,8 +12,8 @@ import pytest
 
 from psmarl import config as cfg
 from psmarl import results
-from psmarl.train import agent_to_module, check_budget, summarize_progress
 from psmarl.errors import ConfigError
+from psmarl.train import agent_to_module, check_budget, summarize_progress
 
 
 def test_agent_to_module_modes():

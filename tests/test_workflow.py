@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, TINY
 
 from psmarl import results
-from conftest import REPO, TINY
 
 ENVS = ["pursuit", "waterworld", "multiwalker", "speaker_listener"]
 

@@ -4,9 +4,10 @@ over seeds (``psmarl.stats``) and the comparison with the paper's reported numbe
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources as _resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

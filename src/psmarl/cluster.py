@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -197,7 +198,7 @@ def workflow_rules(repo: Path | str) -> set[str]:
     names: set[str] = set()
     for f in [repo / "Snakefile", *sorted((repo / "workflow" / "rules").glob("*.smk"))]:
         if f.exists():
-            names.update(re.findall(r"^(?:local)?rule\s+(\w+)\s*:", f.read_text(), re.M))
+            names.update(re.findall(r"^(?:local)?rule\s+(\w+)\s*:", f.read_text(), re.MULTILINE))
     return names
 
 

@@ -19,7 +19,7 @@ the CSV tables), never a zero-width interval that would look like certainty.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd

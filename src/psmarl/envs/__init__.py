@@ -1,5 +1,9 @@
 """Environment registry. Importing this package registers the built-in environments."""
 
+from psmarl.envs import (
+    mpe,  # noqa: F401  (registers speaker_listener)
+    sisl,  # noqa: F401  (registers pursuit, waterworld, multiwalker)
+)
 from psmarl.envs.registry import (  # noqa: F401
     AGENT_INDICATION,
     EnvSpec,
@@ -11,5 +15,3 @@ from psmarl.envs.registry import (  # noqa: F401
     register,
     resolve,
 )
-from psmarl.envs import sisl  # noqa: F401,E402  (registers pursuit, waterworld, multiwalker)
-from psmarl.envs import mpe  # noqa: F401,E402  (registers speaker_listener)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
+from typing import Any
 
 from psmarl.errors import ConfigError
 from psmarl.registry import Registry

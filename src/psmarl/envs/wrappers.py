@@ -22,7 +22,8 @@ evaluation and the random baseline all go through the same code:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import supersuit as ss

@@ -11,9 +11,10 @@ import hashlib
 import importlib.metadata
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from psmarl.errors import ConfigError
 from psmarl.registry import Registry
@@ -133,10 +134,9 @@ def known_keys(name: str) -> dict[str, frozenset[str]]:
         data = {}
     if name not in data:
         import dataclasses
+        import inspect
 
         from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
-        import inspect
 
         config = get(name).base_config()
         cls = type(config)
@@ -204,7 +204,11 @@ def action_kind(space) -> str:
     raise ConfigError(f"unsupported action space {space}")
 
 
-from psmarl.methods import ppo  # noqa: E402,F401  (registers the built-in methods)
-from psmarl.methods import actor_critic, impala  # noqa: E402,F401  (IMPALA, A2C, TRPO)
-from psmarl.methods import ddpg, sac  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)
-from psmarl.methods import dqn  # noqa: E402,F401
+from psmarl.methods import (  # noqa: F401  (IMPALA, A2C, TRPO)  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)
+    actor_critic,
+    ddpg,
+    dqn,
+    impala,
+    ppo,
+    sac,
+)

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
-from psmarl.methods.sac import OFF_POLICY_LIMITS, multi_agent_replay_buffer
+from psmarl.methods.replay import multi_agent_replay_buffer
+from psmarl.methods.sac import OFF_POLICY_LIMITS
 
 DDPG_MODEL = {"fcnet_hiddens": PAPER_MODEL["fcnet_hiddens"],
               "fcnet_activation": PAPER_MODEL["fcnet_activation"]}

@@ -53,7 +53,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from psmarl.errors import ConfigError
-from psmarl.methods import MethodSpec, register
+from psmarl.methods import MethodSpec, register, replay
 
 PAPER_MODEL = {
     "fcnet_hiddens": [400, 300], "fcnet_activation": "relu",   # Table 4
@@ -109,37 +109,8 @@ def customize(config, settings: Mapping[str, Any] | None = None,
         raise ConfigError(f"method {name!r}: noisy nets explore by their noise, set epsilon "
                           f"to 0 (got {config.epsilon!r})", key=f"methods.{name}.training.epsilon")
     if config.is_multi_agent:
-        config = config.training(replay_buffer_config=_multi_agent_buffer(config, buf))
+        config = replay.multi_agent_replay_buffer(config)
     return config
-
-
-def _multi_agent_buffer(config, buf: dict[str, Any]) -> dict[str, Any]:
-    """RLlib 2.60's multi-agent buffer for a multi-agent run, with RLlib 0.9's capacity.
-
-    RLlib 0.9 kept one buffer per policy holding ``buffer_size`` of that policy's transitions
-    (agent steps); RLlib 2.60's capacity counts env steps for all modules together. With k
-    agents on a module, ``capacity / k`` env steps hold ``capacity`` transitions per module.
-    Prioritized buffers also get per-module trees large enough for k agents
-    (:class:`psmarl.methods.dqn_rllib.AgentScaledPrioritizedEpisodeReplayBuffer`).
-    """
-    import math
-
-    from psmarl.methods.dqn_rllib import SHARED_BUFFER
-
-    mapping = getattr(config.policy_mapping_fn, "mapping", None)
-    k = 1
-    if mapping:
-        counts: dict[str, int] = {}
-        for module in mapping.values():
-            counts[module] = counts.get(module, 0) + 1
-        k = max(counts.values())
-    kind = str(buf.get("type", ""))
-    out = dict(buf, capacity=max(1, math.ceil(buf["capacity"] / k)))
-    if kind in ("PrioritizedEpisodeReplayBuffer", "MultiAgentPrioritizedEpisodeReplayBuffer"):
-        out.update(type=SHARED_BUFFER, agents_per_module=k)
-    elif kind == "EpisodeReplayBuffer":
-        out["type"] = "MultiAgentEpisodeReplayBuffer"
-    return out
 
 
 def _customizer(name: str):

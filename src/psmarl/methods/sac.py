@@ -5,8 +5,8 @@ PsmarlSAC``): the replay buffer's sampling RNG is seeded from ``debugging(seed=.
 iterations have no minimum wall-clock time (RLlib's 1 s default made the number of updates
 per iteration depend on machine speed).
 
-Also home of two small pieces the off-policy methods share (SAC, DDPG, TD3, ApeX-DDPG):
-:func:`multi_agent_replay_buffer`, and the limits they have in common. The RLlib classes
+Also home of the limits the continuous off-policy methods share (SAC, DDPG, TD3,
+ApeX-DDPG); their multi-agent replay buffers come from :mod:`psmarl.methods.replay`, as DQN's. The RLlib classes
 live in :mod:`psmarl.methods.offpolicy` (imported lazily).
 
 Paper (old RLlib 0.9 SAC) name -> RLlib 2.60 new-stack name:
@@ -16,7 +16,7 @@ Paper (old RLlib 0.9 SAC) name -> RLlib 2.60 new-stack name:
 - learning_starts 1000 -> training.num_steps_sampled_before_learning_starts 1000
 - buffer_size 1e5, prioritized_replay False -> training.replay_buffer_config
   {type: EpisodeReplayBuffer, capacity: 100000} (psmarl's multi-agent runs switch the type to
-  its MultiAgent... twin, see :func:`multi_agent_replay_buffer`)
+  its MultiAgent... twin with RLlib 0.9's per-policy capacity, see :mod:`psmarl.methods.replay`)
 - optimization {actor,critic,entropy}_learning_rate 3e-4 -> training.actor_lr / critic_lr /
   alpha_lr 3e-4
 - tau, target_entropy "auto", n_step 1, target_network_update_freq 1 -> same names
@@ -47,35 +47,10 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from psmarl.methods import MethodSpec, register
+from psmarl.methods.replay import multi_agent_replay_buffer
 
 SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
-
-# single-agent buffer type -> its multi-agent counterpart in RLlib 2.60
-_MULTI_AGENT_BUFFERS = {
-    "EpisodeReplayBuffer": "MultiAgentEpisodeReplayBuffer",
-    "PrioritizedEpisodeReplayBuffer": "MultiAgentPrioritizedEpisodeReplayBuffer",
-}
-
-
-def multi_agent_replay_buffer(config, method_settings: Mapping[str, Any] | None = None,
-                              env_settings: Mapping[str, Any] | None = None):
-    """``customize`` hook: use the multi-agent episode buffer when the config is multi-agent.
-
-    RLlib 2.60 does not pick the multi-agent replay buffer itself; psmarl always trains
-    through the multi-agent API (one module per agent or one shared module), and the
-    single-agent buffers cannot store MultiAgentEpisodes.
-    """
-    if not config.is_multi_agent:
-        return config
-    kind = config.replay_buffer_config.get("type")
-    if isinstance(kind, str) and kind in _MULTI_AGENT_BUFFERS:
-        config.replay_buffer_config = {**config.replay_buffer_config,
-                                       "type": _MULTI_AGENT_BUFFERS[kind]}
-    return config
 
 
 def _base():
