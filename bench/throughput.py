@@ -172,13 +172,13 @@ def main() -> None:
 
 
 def write_results_md() -> None:
-    """Rewrite bench/RESULTS.md from every bench/results/throughput_*.csv."""
+    """Rewrite bench/RESULTS.md from every CSV under bench/results/."""
     parts = [
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
         "Env steps per second; ratios are to the raw env speed measured in the same run.\n",
     ]
-    for csv in sorted((HERE / "results").glob("throughput_*.csv")):
+    for csv in sorted((HERE / "results").glob("*.csv")):
         df = pd.read_csv(csv)
         first = df.iloc[0]
         parts.append(f"## {first['label']}\n")
