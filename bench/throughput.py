@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from psmarl import config as cfg
-from psmarl import envs
+from psmarl import envs, methods
 from psmarl.evaluate import PolicySpec, evaluate
 
 
@@ -76,8 +76,6 @@ def train_speed(spec, iterations: int, workdir: Path):
 
 
 def method_fits(method: str, settings) -> bool:
-    from psmarl import methods
-
     env = envs.make_parallel_env(settings)
     try:
         kinds = {methods.action_kind(env.action_space(a)) for a in env.possible_agents}
@@ -96,6 +94,8 @@ def main() -> None:
     p.add_argument("--train-iterations", type=int, default=3)
     p.add_argument("--methods", nargs="+", default=["ppo"],
                    help="methods to time in training (each on the envs whose actions it fits)")
+    p.add_argument("--iteration-steps", type=int, default=1000,
+                   help="off-policy methods: env steps per timed iteration (0 = the method's own)")
     p.add_argument("--peer", action="store_true",
                    help="also time the SB3 + SuperSuit PPO recipe (needs the bench extra)")
     p.add_argument("--peer-copies", type=int, default=2,
@@ -123,6 +123,13 @@ def main() -> None:
                 c.setdefault("methods", {}).setdefault(method, {})
                 for sharing in ("shared", "independent"):
                     spec = cfg.train_spec(c, env, method, sharing, 0)
+                    training = spec["method_settings"].get("training", {})
+                    if a.iteration_steps and "min_sample_timesteps_per_iteration" in \
+                            methods.known_keys(method)["training"]:
+                        # off-policy iterations last a fixed number of env steps (ApeX: 25k);
+                        # time the same replay ratio over shorter iterations
+                        training["min_sample_timesteps_per_iteration"] = a.iteration_steps
+                        spec["method_settings"]["training"] = training
                     sps, rss, ckpt = train_speed(spec, a.train_iterations, Path(tmp))
                     prefix = "train" if method == "ppo" else f"train_{method}"
                     row[f"{prefix}_{sharing}_steps_per_s"] = sps
