@@ -34,3 +34,21 @@ def snakemake_bin():
     exe = shutil.which("snakemake", path=str(BIN)) or shutil.which("snakemake")
     assert exe, "snakemake not installed"
     return exe
+
+
+def ensure_ray(num_cpus: int = 8) -> None:
+    """One Ray session for every test that runs RLlib in-process.
+
+    Logical CPUs (8 by default, on any machine): room for the Ape-X tests' remote runners
+    (one CPU each). Remote workers see tests/ and src/ (the tiny tasks, psmarl itself).
+    A session started with fewer CPUs (e.g. by psmarl.train in an earlier test) is restarted.
+    """
+    import ray
+
+    if ray.is_initialized():
+        if ray.cluster_resources().get("CPU", 0) >= num_cpus:
+            return
+        ray.shutdown()
+    path = os.pathsep.join([str(REPO / "tests"), str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})

@@ -8,6 +8,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import ensure_ray
 import torch
 from tasks import TargetContinuous
 
@@ -320,10 +321,8 @@ def greedy_return(module, episodes=200, horizon=10, seed=123):
 
 @pytest.fixture(scope="module")
 def ray_local():
-    import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ensure_ray()
     yield
 
 

@@ -3,12 +3,12 @@ epsilons in running runners, learning on MatchDiscrete, psmarl train + evaluate 
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ensure_ray
 import torch
 from torch import nn
 
@@ -319,14 +319,9 @@ def test_apex_runner_epsilons_follow_the_schedule():
 # ---------------------------------------------------------------- running algorithms
 @pytest.fixture(scope="module")
 def ray_session():
-    import ray
 
-    path = os.pathsep.join([str(TESTS), str(SRC), os.environ.get("PYTHONPATH", "")])
-    # logical CPUs: room for the Ape-X tests' remote runners (1 CPU each) on a small machine
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})
+    ensure_ray()
     yield
-    ray.shutdown()
 
 
 def _tiny(name, num_env_runners=0, gamma=0.5, **training):

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import ensure_ray
 import torch
 from tasks import MatchDiscrete, TargetContinuous
 
@@ -364,11 +365,9 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(share
 
 # ---------------------------------------------------------------- learning (slow)
 def _learn(name, env_cls, iterations, training, seed=0):
-    import ray
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ensure_ray()
     config = (methods.get(name).base_config()
               .environment(env_cls, env_config={"horizon": 10})
               .env_runners(num_env_runners=0, num_envs_per_env_runner=4)
@@ -497,11 +496,9 @@ def test_paper_methods_block_is_valid_and_equals_the_defaults():
 # ---------------------------------------------------------------- checkpoints and seeds (slow)
 def _tiny_algo(name, seed=0):
     """A tiny config of ``name``, passed through the method's psmarl hook."""
-    import ray
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ensure_ray()
     config = (methods.get(name).base_config()
               .environment(MatchDiscrete, env_config={"horizon": 10})
               .env_runners(num_env_runners=0, num_envs_per_env_runner=2)

@@ -83,6 +83,24 @@ class IterationSizeInTraining:
         return super().training(**kwargs)
 
 
+class AcceptsAgentScaledBuffer:
+    """Config mixin: SAC's ``validate`` accepts only RLlib's four episode-buffer names; let it
+    also accept psmarl's agent-scaled prioritized buffer (a subclass of one of them,
+    :mod:`psmarl.methods.replay`), which shared multi-agent runs need."""
+
+    def validate(self) -> None:
+        from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED
+
+        buf = self.replay_buffer_config
+        if buf.get("type") != AGENT_SCALED_PRIORITIZED:
+            return super().validate()
+        buf["type"] = "MultiAgentPrioritizedEpisodeReplayBuffer"  # what it is, for the check
+        try:
+            return super().validate()
+        finally:
+            buf["type"] = AGENT_SCALED_PRIORITIZED
+
+
 class SeededReplayBuffer:
     """Algorithm mixin: seed the replay buffer's sampling RNG from ``debugging(seed=...)``.
 
@@ -105,7 +123,7 @@ class PsmarlSAC(SeededReplayBuffer, SAC):
         return PsmarlSACConfig()
 
 
-class PsmarlSACConfig(IterationSizeInTraining, SACConfig):
+class PsmarlSACConfig(AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
     """RLlib's own SACConfig, plus the mixin above (algorithm: :class:`PsmarlSAC`)."""
 
     def __init__(self, algo_class=None):
@@ -358,7 +376,7 @@ _MODULE_KEYS = ("twin_q", "critic_hiddens", "smooth_target_policy", "target_nois
                 "target_noise_clip", "exploration_noise", "pure_exploration_steps")
 
 
-class DDPGConfig(IterationSizeInTraining, SACConfig):
+class DDPGConfig(AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
     """DDPG (old RLlib's defaults, Gaussian exploration). TD3/ApeX-DDPG set other defaults.
 
     SAC's entropy settings (``initial_alpha``, ``alpha_lr``, ``target_entropy``) are
