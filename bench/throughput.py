@@ -16,6 +16,7 @@ under bench/results/.
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import platform
 import sys
@@ -178,12 +179,26 @@ def main() -> None:
     print(f"wrote {out} and {HERE / 'RESULTS.md'}")
 
 
+def _md_table(t: pd.DataFrame) -> str:
+    t = t.copy()
+    for col in t.columns:
+        if pd.api.types.is_numeric_dtype(t[col]):
+            fmt = "{:.2f}" if ("ratio" in col or "_vs_" in col) else "{:.0f}"
+            t[col] = t[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+    header = "| " + " | ".join(t.columns) + " |"
+    sep = "|" + "|".join("---" for _ in t.columns) + "|"
+    return "\n".join([header, sep] + ["| " + " | ".join(map(str, r)) + " |"
+                                       for r in t.itertuples(index=False)])
+
+
 def write_results_md() -> None:
     """Rewrite bench/RESULTS.md from every CSV under bench/results/."""
     parts = [
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
-        "Env steps per second; ratios are to the raw env speed measured in the same run.\n",
+        "Env steps per second; ratios are to the raw env speed measured in the same run.",
+        "`*_rss_mb`: resident memory of the benchmark process after that training run; a",
+        "process's RSS does not shrink, so after the first runs it bounds, not measures, one run.\n",
     ]
     for csv in sorted((HERE / "results").glob("*.csv")):
         df = pd.read_csv(csv)
@@ -191,15 +206,25 @@ def write_results_md() -> None:
         parts.append(f"## {first['label']}\n")
         parts.append(f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n")
         meta = {"label", "machine", "date", "command", "note"}
-        cols = [c for c in df.columns if c not in meta]
-        t = df[cols].copy()
-        for col in cols[1:]:
-            fmt = "{:.2f}" if ("ratio" in col or "_vs_" in col) else "{:.0f}"
-            t[col] = t[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
-        header = "| " + " | ".join(cols) + " |"
-        sep = "|" + "|".join("---" for _ in cols) + "|"
-        lines = [header, sep] + ["| " + " | ".join(map(str, r)) + " |" for r in t.itertuples(index=False)]
-        parts.append("\n".join(lines) + "\n")
+        per_method = re.compile(r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb)$")
+        cols = [c for c in df.columns if c not in meta and not per_method.match(c)]
+        if len(cols) > 1:
+            parts.append(_md_table(df[cols]) + "\n")
+        # training: one row per (env, method), shared and independent side by side
+        rows = []
+        for _, r in df.iterrows():
+            found: dict[str, dict[str, float]] = {}
+            for c in df.columns:
+                m = per_method.match(c)
+                if m and pd.notna(r[c]):
+                    found.setdefault(m.group(1) or "ppo", {})[f"{m.group(2)}_{m.group(3)}"] = r[c]
+            for method, vals in found.items():
+                rows.append({"env": r["env"], "method": method, **vals})
+        if rows:
+            order = ["env", "method", "shared_steps_per_s", "shared_ratio", "independent_steps_per_s",
+                     "independent_ratio", "shared_rss_mb", "independent_rss_mb"]
+            t = pd.DataFrame(rows)
+            parts.append("Training:\n\n" + _md_table(t[[c for c in order if c in t.columns]]) + "\n")
         note = first.get("note")
         if isinstance(note, str) and note:
             parts.append(note + "\n")
