@@ -119,3 +119,16 @@ def test_method_keys_are_cached_so_validation_skips_rllib(tmp_path):
     assert first.stdout.strip() == "True"  # cold: found by importing RLlib
     assert second.stdout.strip() == "False"  # warm: from the cache
     assert list((tmp_path / "psmarl").glob("method-keys-*.json"))
+
+
+def test_tiny_all_config_covers_the_paper_grid():
+    """tests/data/tiny_all.yaml (every method through the workflow at tiny budgets) stays
+    valid and trains exactly the paper's 23 (env, method) pairs in both modes."""
+    tiny_all = cfg.load(REPO / "tests" / "data" / "tiny_all.yaml")
+    paper = cfg.load(REPO / "config" / "paper.yaml")
+    cfg.schema_validate(tiny_all)
+    cfg.validate(tiny_all)
+    pairs = {(e, m) for e, m, _, _ in cfg.train_jobs(tiny_all)}
+    paper_pairs = {(e, m) for e, m, _, _ in cfg.train_jobs(paper) if e != "speaker_listener"}
+    assert pairs == paper_pairs and len(pairs) == 23
+    assert {s for _, _, s, _ in cfg.train_jobs(tiny_all)} == {"shared", "independent"}
