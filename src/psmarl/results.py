@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,25 @@ def replace_dir_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
             os.replace(tmp, dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_checkpoint_atomic(target: str | os.PathLike, fill: Callable[[Path], None],
+                            meta: Mapping[str, Any]) -> None:
+    """Replace checkpoint folder ``target``: ``fill(tmp)`` writes the files into a fresh
+    sibling folder, psmarl's ``RUN_META`` is written last (its presence marks the checkpoint
+    complete), then the folders are swapped, so ``target`` is always a whole checkpoint."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    fill(tmp)
+    write_json_atomic(tmp / RUN_META, meta)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

@@ -286,16 +286,8 @@ class _Work:
 
 
 def _save_checkpoint(algo, target: Path, meta: Mapping[str, Any]) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    algo.save_to_path(str(tmp.resolve()))
-    results.write_json_atomic(tmp / results.RUN_META, meta)  # written last: marks complete
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
+    results.write_checkpoint_atomic(target, lambda tmp: algo.save_to_path(str(tmp.resolve())),
+                                    meta)
 
 
 def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,

@@ -7,8 +7,6 @@ TorchRL as ``PettingZooWrapper(env=<parallel env>)``, every agent in one group; 
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections import deque
 from pathlib import Path
@@ -195,16 +193,8 @@ class Recorder(Callback):
     def save(self) -> None:
         import torch
 
-        target = self.work / "checkpoint"
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        torch.save(self.experiment.state_dict(), tmp / CHECKPOINT_FILE)
-        results.write_json_atomic(tmp / results.RUN_META, self.meta())  # marks complete
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        results.write_checkpoint_atomic(
+            self.work / "checkpoint",
+            lambda tmp: torch.save(self.experiment.state_dict(), tmp / CHECKPOINT_FILE),
+            self.meta())
         self.last_ckpt = self.it
