@@ -61,13 +61,10 @@ def _report(prof: cProfile.Profile, title: str, wall: float, top: int) -> str:
 
 
 def profile_train(spec, iterations: int, workdir: Path):
-    import ray
-
-    from psmarl.train import build_algorithm_config
+    from psmarl.train import build_algorithm_config, resolve_runtime, start_processes
 
     config, mapping = build_algorithm_config(spec)
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    start_processes(resolve_runtime(spec.get("runtime", {})))
     algo = config.build_algo()
     algo.train()
     prof = cProfile.Profile()
@@ -95,10 +92,15 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=2)
     p.add_argument("--eval-episodes", type=int, default=8)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--runtime", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override training.runtime keys, e.g. num_env_runners=2")
     p.add_argument("--label", default=None)
     a = p.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     c = cfg.load(a.config)
+    from throughput import override_runtime
+
+    override_runtime(c, a.runtime)
     c.setdefault("methods", {}).setdefault(a.method, {})
     label = a.label or Path(a.config).stem
     out = HERE / "profiles"

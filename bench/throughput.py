@@ -34,6 +34,16 @@ from psmarl import envs, methods
 from psmarl.evaluate import PolicySpec, evaluate
 
 
+def override_runtime(c, pairs) -> None:
+    """Apply KEY=VALUE overrides (``--runtime``) to the config's training.runtime."""
+    rt = c.setdefault("training", {}).setdefault("runtime", {})
+    for kv in pairs:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise SystemExit(f"--runtime: expected KEY=VALUE, got {kv!r}")
+        rt[key] = int(value) if value.lstrip("-").isdigit() else value
+
+
 def raw_speed(settings, min_steps: int, seed: int = 0) -> float:
     env = envs.make_parallel_env(settings)
     rng_spaces = {a: env.action_space(a) for a in env.possible_agents}
@@ -52,28 +62,54 @@ def raw_speed(settings, min_steps: int, seed: int = 0) -> float:
     return steps / el
 
 
-def train_speed(spec, iterations: int, workdir: Path):
-    """(env steps/s over `iterations` iterations after one warm-up, RSS MB, checkpoint)."""
+def _run_memory() -> tuple[float, float]:
+    """(RSS, PSS) in MB of this process plus its RLlib env-runner processes (Ray actors).
+
+    PSS (proportional set size) counts a page shared by k processes as 1/k in each, so the
+    PSS sum is the memory the run occupies; the RSS sum counts shared pages (torch's
+    libraries, in every process) once per process."""
     import psutil
-    import ray
 
-    from psmarl.train import build_algorithm_config
+    procs = [psutil.Process()]
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if cmd.startswith("ray::") and "EnvRunner" in cmd:
+            procs.append(proc)
+    rss = pss = 0
+    for proc in procs:
+        try:
+            m = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss, pss = rss + m.rss, pss + m.pss
+    return rss / 2**20, pss / 2**20
 
+
+def train_speed(spec, iterations: int, workdir: Path, barrier=None):
+    """(env steps/s over `iterations` iterations after one warm-up, (RSS MB, PSS MB) of the
+    run's processes, checkpoint)."""
+    from psmarl.train import build_algorithm_config, resolve_runtime, start_processes
+
+    runtime = resolve_runtime(spec.get("runtime", {}))
     config, _ = build_algorithm_config(spec)
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    start_processes(runtime)  # as `psmarl train` does (Ray once per benchmark: first runtime's CPUs)
     algo = config.build_algo()
     algo.train()  # warm-up
+    if barrier is not None:  # bench/layouts.py: jobs run side by side start timing together
+        barrier.wait()
     steps, t0 = 0, time.perf_counter()
     for _ in range(iterations):
         r = algo.train()
         steps += int(r["env_runners"]["num_env_steps_sampled"])
     el = time.perf_counter() - t0
-    rss = psutil.Process().memory_info().rss / 2**20
+    rss, pss = _run_memory()
     ckpt = workdir / f"ckpt_{spec['env']['name']}_{spec['sharing']}"
     algo.save_to_path(str(ckpt))
     algo.stop()
-    return steps / el, rss, ckpt
+    return steps / el, (rss, pss), ckpt
 
 
 def method_fits(method: str, settings) -> bool:
@@ -101,6 +137,11 @@ def main() -> None:
                    help="also time the SB3 + SuperSuit PPO recipe (needs the bench extra)")
     p.add_argument("--peer-copies", type=int, default=2,
                    help="env copies concatenated by SuperSuit for the peer")
+    p.add_argument("--runtime", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override training.runtime keys, e.g. num_env_runners=2")
+    p.add_argument("--peer-procs", type=int, nargs="*", default=[2],
+                   help="also time the peer with its env copies in this many subprocesses "
+                        "(SuperSuit's num_cpus); the comparison uses the peer's fastest")
     p.add_argument("--label", default=None)
     p.add_argument("--note", default="", help="conditions of the run, printed under its table")
     a = p.parse_args()
@@ -108,6 +149,7 @@ def main() -> None:
     c = cfg.load(a.config)
     if a.runtime_from:
         c["training"]["runtime"] = cfg.load(a.runtime_from)["training"]["runtime"]
+    override_runtime(c, a.runtime)
     label = a.label or Path(a.config).stem
     from psmarl import results
 
@@ -131,14 +173,14 @@ def main() -> None:
                         # time the same replay ratio over shorter iterations
                         training["min_sample_timesteps_per_iteration"] = a.iteration_steps
                         spec["method_settings"]["training"] = training
-                    sps, rss, ckpt = train_speed(spec, a.train_iterations, Path(tmp))
+                    sps, (rss, pss), ckpt = train_speed(spec, a.train_iterations, Path(tmp))
                     prefix = "train" if method == "ppo" else f"train_{method}"
                     row[f"{prefix}_{sharing}_steps_per_s"] = sps
-                    row[f"{prefix}_{sharing}_rss_mb"] = rss
                     row[f"{prefix}_{sharing}_ratio"] = sps / raw
+                    row[f"{prefix}_{sharing}_pss_mb"] = pss
                     print(f"{env}: train {method} {sharing} {sps:.0f} steps/s "
-                          f"(RSS {rss:.0f} MB)", flush=True)
-                    if method != "ppo" or sharing != "shared":
+                          f"(PSS {pss:.0f} MB, RSS sum {rss:.0f} MB)", flush=True)
+                    if method != "ppo" or sharing != "shared" or a.eval_episodes < 1:
                         continue
                     # evaluation needs psmarl's checkpoint metadata: write it as train.py does
                     mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
@@ -157,13 +199,20 @@ def main() -> None:
                 from peers import sb3_ppo_speed
 
                 ppo = cfg.train_spec(c, env, "ppo", "shared", 0)["method_settings"]["training"]
-                sps = sb3_ppo_speed(settings, train_batch=ppo["train_batch_size_per_learner"],
-                                    minibatch=ppo["minibatch_size"], epochs=ppo["num_epochs"],
-                                    iterations=a.train_iterations, copies=a.peer_copies)
-                row["sb3_shared_steps_per_s"] = sps
-                row["sb3_shared_ratio"] = sps / raw
-                row["train_shared_vs_sb3"] = row.get("train_shared_steps_per_s", float("nan")) / sps
-                print(f"{env}: SB3 + SuperSuit PPO {sps:.0f} steps/s", flush=True)
+                best = 0.0
+                for procs in sorted(set([0] + a.peer_procs)):
+                    sps = sb3_ppo_speed(settings, train_batch=ppo["train_batch_size_per_learner"],
+                                        minibatch=ppo["minibatch_size"], epochs=ppo["num_epochs"],
+                                        iterations=a.train_iterations, copies=a.peer_copies,
+                                        env_procs=procs)
+                    tag = "sb3" if procs == 0 else f"sb3_{procs}p"
+                    row[f"{tag}_shared_steps_per_s"] = sps
+                    row[f"{tag}_shared_ratio"] = sps / raw
+                    best = max(best, sps)
+                    print(f"{env}: SB3 + SuperSuit PPO ({procs or 'no'} env subprocesses) "
+                          f"{sps:.0f} steps/s", flush=True)
+                # against the peer's faster arrangement on this machine
+                row["train_shared_vs_sb3"] = row.get("train_shared_steps_per_s", float("nan")) / best
             rows.append(row)
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
@@ -197,8 +246,11 @@ def write_results_md() -> None:
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
         "Env steps per second; ratios are to the raw env speed measured in the same run.",
-        "`*_rss_mb`: resident memory of the benchmark process after that training run; a",
-        "process's RSS does not shrink, so after the first runs it bounds, not measures, one run.\n",
+        "`*_rss_mb` (older sections): resident memory of the benchmark process after that training",
+        "run. `*_pss_mb`: proportional set size of the benchmark process plus its remote env-runner",
+        "processes after that run (shared pages counted once over the processes). Either way the",
+        "benchmark process does not give memory back, so after its first runs it bounds, not",
+        "measures, one run.\n",
     ]
     for csv in sorted((HERE / "results").glob("*.csv")):
         df = pd.read_csv(csv)
@@ -206,7 +258,8 @@ def write_results_md() -> None:
         parts.append(f"## {first['label']}\n")
         parts.append(f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n")
         meta = {"label", "machine", "date", "command", "note"}
-        per_method = re.compile(r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb)$")
+        per_method = re.compile(
+            r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb|pss_mb)$")
         cols = [c for c in df.columns if c not in meta and not per_method.match(c)]
         if len(cols) > 1:
             parts.append(_md_table(df[cols]) + "\n")
@@ -222,7 +275,8 @@ def write_results_md() -> None:
                 rows.append({"env": r["env"], "method": method, **vals})
         if rows:
             order = ["env", "method", "shared_steps_per_s", "shared_ratio", "independent_steps_per_s",
-                     "independent_ratio", "shared_rss_mb", "independent_rss_mb"]
+                     "independent_ratio", "shared_rss_mb", "independent_rss_mb",
+                     "shared_pss_mb", "independent_pss_mb"]
             t = pd.DataFrame(rows)
             parts.append("Training:\n\n" + _md_table(t[[c for c in order if c in t.columns]]) + "\n")
         note = first.get("note")

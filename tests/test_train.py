@@ -13,7 +13,7 @@ import pytest
 from psmarl import config as cfg
 from psmarl import results
 from psmarl.errors import ConfigError
-from psmarl.train import agent_to_module, check_budget, summarize_progress
+from psmarl.train import agent_to_module, check_budget, resolve_runtime, summarize_progress
 
 
 def test_agent_to_module_modes():
@@ -35,6 +35,59 @@ def test_summarize_progress_picks_maximum():
                        "avg_total_reward": [float("nan"), 5.0, 3.0]})
     s = summarize_progress(df)
     assert s == {"best_avg_total_reward": 5.0, "episodes_at_best": 4, "final_avg_total_reward": 3.0}
+
+
+def test_resolve_runtime_scales_auto_to_the_cores_given():
+    auto = {"num_cpus": 2, "num_env_runners": "auto", "num_envs_per_env_runner": "auto"}
+    assert resolve_runtime(auto) == {"num_cpus": 2, "num_env_runners": 2,
+                                     "num_envs_per_env_runner": 8, "num_gpus": 0}
+    # Snakemake gave the job fewer cores than asked: sample in the training process
+    assert resolve_runtime(auto, cores=1)["num_env_runners"] == 0
+    assert resolve_runtime(auto, cores=6)["num_env_runners"] == 6
+    assert resolve_runtime({})["num_env_runners"] == 0  # num_cpus defaults to 1
+    # explicit values are kept whatever the cores (paper.yaml: Table 4's 8 x 8)
+    paper = {"num_cpus": 9, "num_env_runners": 8, "num_envs_per_env_runner": 8, "num_gpus": 1}
+    assert resolve_runtime(paper, cores=2) == {**paper, "num_cpus": 2}
+
+
+@pytest.mark.parametrize("runtime, key", [
+    ({"num_env_runners": "many"}, "training.runtime.num_env_runners"),
+    ({"num_envs_per_env_runner": 0}, "training.runtime.num_envs_per_env_runner"),
+    ({"num_gpus": -1}, "training.runtime.num_gpus"),
+])
+def test_resolve_runtime_names_a_bad_key(runtime, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        resolve_runtime(runtime)
+
+
+def test_schema_takes_auto_runtime_and_rejects_other_words():
+    from conftest import REPO
+
+    c = cfg.load(REPO / "config" / "config.yaml")
+    assert c["training"]["runtime"]["num_env_runners"] == "auto"
+    cfg.schema_validate(c)
+    c["training"]["runtime"]["num_env_runners"] = "many"
+    with pytest.raises(ConfigError, match="num_env_runners"):
+        cfg.schema_validate(c)
+
+
+@pytest.mark.slow
+def test_train_with_remote_runners_on_the_cores_given(tmp_path, tiny_config, psmarl_bin):
+    """`--cores 2` with auto runners: two sampling processes, recorded in the summary."""
+    c = json.loads(json.dumps(tiny_config))
+    c["training"]["runtime"] = {"num_cpus": 1, "num_env_runners": "auto",
+                                "num_envs_per_env_runner": "auto"}
+    c["training"]["budget"] = {"iterations": 2}
+    spec = cfg.train_spec(c, "waterworld", "ppo", "shared", 0)
+    run = tmp_path / "run"
+    r = subprocess.run([psmarl_bin, "train", "--spec", json.dumps(spec), "--run-dir", str(run),
+                        "--cores", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 env runner process(es) x 8 envs" in r.stderr
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["runtime"] == {"num_cpus": 2, "num_env_runners": 2,
+                                  "num_envs_per_env_runner": 8, "num_gpus": 0}
+    assert summary["iterations"] == 2 and summary["env_steps"] >= 200
 
 
 def _spec(tiny_config, env, sharing, iterations, every=1):
@@ -103,6 +156,19 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
         outs.append(pd.read_csv(out / "episodes.csv"))
     pd.testing.assert_frame_equal(outs[0], outs[1])  # deterministic actions, recorded seeds
     assert list(outs[0]["seed"]) == [espec["seed"] + i for i in range(espec["episodes"])]
+    # a play's returns do not depend on how plays are batched or split over processes
+    # (continuous walkers: a last-bit change in an action would change the return)
+    from psmarl.evaluate import PolicySpec, evaluate
+
+    policy = PolicySpec("checkpoint", str(run / "checkpoint"))
+    n = 6
+    ref = evaluate(espec["env"], policy, n, seed=espec["seed"], workers=1, envs_per_worker=n,
+                   log=lambda m: None)
+    pd.testing.assert_frame_equal(ref.head(len(outs[0])), outs[0])
+    for workers, n_envs in [(1, 1), (1, 4), (2, 2), (3, 8)]:
+        df = evaluate(espec["env"], policy, n, seed=espec["seed"], workers=workers,
+                      envs_per_worker=n_envs, log=lambda m: None)
+        pd.testing.assert_frame_equal(df, ref, obj=f"{workers} workers x {n_envs} envs")
 
 
 def test_increment_uses_lifetime_counters_and_survives_nan():

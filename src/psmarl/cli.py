@@ -52,7 +52,7 @@ def _quiet_libraries() -> None:
 def cmd_train(a: argparse.Namespace) -> None:
     from psmarl.train import train
 
-    summary = train(a.spec, a.run_dir, log=_log)
+    summary = train(a.spec, a.run_dir, log=_log, cores=a.cores)
     _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
          f"{summary['episodes']} episodes, best avg total reward "
          f"{summary['best_avg_total_reward']}")
@@ -78,10 +78,12 @@ def _eval_common(a, policy_spec, extra) -> None:
 
     spec = a.spec
     episodes = a.episodes or spec["episodes"]
+    workers = a.workers or int(spec.get("workers", 1))
+    envs_per_worker = int(spec.get("envs_per_worker", 8))
     _log(f"evaluating {extra.get('policy')} on {spec['env']['name']} ({spec['env']['preset']}): "
-         f"{episodes} plays, {spec['workers']} worker(s) x {spec['envs_per_worker']} envs")
+         f"{episodes} plays, {workers} worker(s) x {envs_per_worker} envs")
     df = evaluate(spec["env"], policy_spec, episodes, seed=spec["seed"],
-                  workers=spec["workers"], envs_per_worker=spec["envs_per_worker"], log=_log)
+                  workers=workers, envs_per_worker=envs_per_worker, log=_log)
     out = Path(a.out_dir)
     summary = write_evaluation(df, out / "episodes.csv", out / "summary.json",
                                {**extra, "env": spec["env"]["name"],
@@ -186,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--spec", type=_json_arg, required=True,
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
     sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp.add_argument("--cores", type=_positive, default=None,
+                    help="CPUs this run may use (default: the spec's runtime.num_cpus); "
+                         "'auto' runner settings follow it")
 
     sp = add("marl-train", cmd_marl_train,
              "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
@@ -205,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out-dir", required=True, help="writes episodes.csv and summary.json here")
         sp.add_argument("--episodes", type=_positive, default=None,
                         help="override the spec's number of plays")
+        sp.add_argument("--workers", type=_positive, default=None,
+                        help="processes playing at once (default: the spec's workers, else 1); "
+                             "the results do not depend on it")
         if name == "evaluate":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
 

@@ -140,14 +140,22 @@ def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
 
 
 def eval_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
+    """What an evaluation's results depend on. The number of worker processes is not part of
+    it (a play's return does not depend on the split: ``psmarl.evaluate``), so changing
+    ``evaluation.workers`` reruns nothing; see :func:`eval_workers`."""
     ev = config.get("evaluation") or {}
     return normalize({
         "env": env_settings(config, env),
         "episodes": int(ev.get("episodes", 1000)),
         "seed": int(ev.get("seed", 1_000_000)),
-        "workers": int(ev.get("workers", 1)),
         "envs_per_worker": int(ev.get("envs_per_worker", 8)),
     })
+
+
+def eval_workers(config: Mapping[str, Any]) -> int:
+    """Processes per evaluation job (its Snakemake ``threads``; Snakemake lowers it to
+    ``--cores`` on a smaller machine and passes the result to ``psmarl evaluate --workers``)."""
+    return int((config.get("evaluation") or {}).get("workers", 1))
 
 
 def random_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:

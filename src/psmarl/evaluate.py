@@ -51,6 +51,22 @@ def summarize(returns: Sequence[float], confidence: float = 0.95) -> dict[str, f
 
 
 # ---------------------------------------------------------------- policies
+# Forward passes get at least this many rows. With fewer, torch's CPU matmul takes another
+# kernel path whose float rounding differs (measured with MKL: rows of batches of 1-3 differ
+# in the last bits from the same rows in any batch of 4 or more, while batches of 4+ agree
+# row for row, whatever the other rows). Padding makes a play's actions independent of
+# which other plays share its batch, hence of the worker split and of the play schedule;
+# `tests/test_evaluate.py` checks it on trained modules.
+MIN_BATCH = 8
+
+
+def pad_rows(x: np.ndarray, rows: int = MIN_BATCH) -> np.ndarray:
+    """``x`` with zero rows appended up to ``rows`` (first axis); unchanged if long enough."""
+    if x.shape[0] >= rows:
+        return x
+    return np.concatenate([x, np.zeros((rows - x.shape[0],) + x.shape[1:], dtype=x.dtype)])
+
+
 class RandomPolicy:
     """Uniform random actions. Each play draws from a generator seeded with its own seed,
     so a play's actions do not depend on how plays are split over workers."""
@@ -125,13 +141,14 @@ class CheckpointPolicy:
 
         torch = self._torch
         module = self.multi[module_id]
+        n = obs.shape[0]
         with torch.no_grad():
-            out = module.forward_inference({"obs": torch.from_numpy(obs)})
+            out = module.forward_inference({"obs": torch.from_numpy(pad_rows(obs))})
             if "actions" in out:  # value-based and deterministic-actor modules act directly
-                actions = out["actions"].cpu().numpy()
+                actions = out["actions"].cpu().numpy()[:n]
             else:  # stochastic policies: the deterministic version of their distribution
                 dist_cls = module.get_inference_action_dist_cls()
-                dist = dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic()
+                dist = dist_cls.from_logits(out["action_dist_inputs"][:n]).to_deterministic()
                 actions = dist.sample().cpu().numpy()
         space = self.spaces[members[0][1]]
         if isinstance(space, Box):
@@ -179,28 +196,31 @@ def checkpoint_kind(path: str | os.PathLike) -> str:
 
 # ---------------------------------------------------------------- the play loop
 def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
-          plays: Sequence[tuple[int, int]], n_envs: int, worker_seed: int,
+          next_play: Callable[[], tuple[int, int] | None], n_envs: int, worker_seed: int,
           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Run the given (episode, seed) plays with ``n_envs`` envs stepped in lockstep."""
+    """Play until ``next_play()`` returns None, with ``n_envs`` envs stepped in lockstep.
+
+    ``next_play`` hands out (episode, seed) pairs; an env that finishes a play takes the next
+    one at once, so the batch stays full until the plays run out.
+    """
     from psmarl.envs import make_parallel_env
 
-    n_envs = max(1, min(n_envs, len(plays)))
-    envs = [make_parallel_env(env_settings) for _ in range(n_envs)]
+    envs = [make_parallel_env(env_settings) for _ in range(max(1, n_envs))]
     policy = policy_spec.build(envs[0], worker_seed)
-    queue = list(plays)
     rows: list[dict[str, Any]] = []
-    slots: list[dict[str, Any] | None] = [None] * n_envs
+    slots: list[dict[str, Any] | None] = [None] * len(envs)
 
     def start(i: int) -> None:
-        if not queue:
+        play = next_play()
+        if play is None:
             slots[i] = None
             return
-        ep, seed = queue.pop(0)
+        ep, seed = play
         obs, _ = envs[i].reset(seed=seed)
         policy.start_episode(i, seed)
         slots[i] = {"episode": ep, "seed": seed, "obs": obs, "ret": 0.0, "len": 0}
 
-    for i in range(n_envs):
+    for i in range(len(envs)):
         start(i)
     while any(s is not None for s in slots):
         # group live agents of all envs by module, one forward pass per module
@@ -210,7 +230,7 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
                 continue
             for agent in envs[i].agents:
                 groups.setdefault(policy.module_of(agent), []).append((i, agent))
-        actions: list[dict[str, Any]] = [dict() for _ in range(n_envs)]
+        actions: list[dict[str, Any]] = [dict() for _ in envs]
         for mid, members in groups.items():
             obs = np.stack([np.asarray(slots[i]["obs"][a], dtype=np.float32) for i, a in members])
             acts = policy.act(mid, members, obs)
@@ -234,45 +254,110 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
     return rows
 
 
-def _worker(args) -> list[dict[str, Any]]:
-    env_settings, policy_spec, plays, n_envs, worker_seed = args
+class _SharedPlays:
+    """Plays handed out across processes from one shared counter (no fixed split: a process
+    that starts late or meets long plays simply takes fewer). ``claimed[w]`` marks the
+    processes that took at least one play; ``done`` counts finished plays, for progress."""
+
+    def __init__(self, ctx, episodes: int, processes: int):
+        self.episodes = episodes
+        self.next = ctx.Value("q", 0)
+        self.done = ctx.Value("q", 0, lock=False)
+        self.claimed = ctx.Array("b", processes, lock=False)
+
+    def taker(self, w: int, base_seed: int) -> Callable[[], tuple[int, int] | None]:
+        def take() -> tuple[int, int] | None:
+            with self.next.get_lock():
+                i = self.next.value
+                if i >= self.episodes:
+                    return None
+                self.next.value = i + 1
+                self.claimed[w] = 1
+            return i, base_seed + i
+        return take
+
+    def finished(self, k: int) -> int:
+        with self.next.get_lock():
+            self.done.value += k
+            return self.done.value
+
+
+_SHARED: _SharedPlays | None = None
+
+
+def _init_worker(shared: _SharedPlays) -> None:
+    global _SHARED
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    return _play(env_settings, policy_spec, plays, n_envs, worker_seed)
+    _SHARED = shared
+
+
+def _worker(args) -> list[dict[str, Any]]:
+    env_settings, policy_spec, n_envs, base_seed, w = args
+    assert _SHARED is not None
+    return _play(env_settings, policy_spec, _SHARED.taker(w, base_seed), n_envs,
+                 base_seed + 104729 * w, _SHARED.finished)
 
 
 def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes: int,
              seed: int = 0, workers: int = 1, envs_per_worker: int = 8,
              log: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Play ``episodes`` episodes; returns one row per episode, sorted by episode index."""
+    """Play ``episodes`` episodes; returns one row per episode, sorted by episode index.
+
+    Play ``i`` always uses seed ``seed + i`` and its policy draws depend only on that seed,
+    so the rows do not depend on ``workers`` or ``envs_per_worker``. With several workers
+    this process plays too, from the first second, while ``workers - 1`` spawned processes
+    start up (a few seconds of imports each) and join in; plays are handed out one at a time.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
     if workers < 1 or envs_per_worker < 1:
         raise ValueError("workers and envs_per_worker must be positive")
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    plays = [(i, seed + i) for i in range(episodes)]
     workers = min(workers, episodes)
-    chunks = [plays[w::workers] for w in range(workers)]
+    n_envs = min(envs_per_worker, -(-episodes // workers))
     t0 = time.time()
+    step = max(1, episodes // 10)
+    logged = [0]
+
+    def report(done: int) -> None:
+        if done // step > logged[0] // step or done == episodes:
+            logged[0] = done
+            log(f"  {done}/{episodes} plays ({time.time() - t0:.1f}s)")
+
     if workers == 1:
-        done = [0]
-        step = max(1, episodes // 10)
+        queue = iter([(i, seed + i) for i in range(episodes)])
+        count = [0]
 
         def progress(k: int) -> None:
-            done[0] += k
-            if done[0] % step == 0 or done[0] == episodes:
-                log(f"  {done[0]}/{episodes} plays ({time.time() - t0:.1f}s)")
+            count[0] += k
+            report(count[0])
 
-        rows = _play(env_settings, policy_spec, plays, envs_per_worker, seed, progress)
+        rows = _play(env_settings, policy_spec, lambda: next(queue, None), n_envs, seed, progress)
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
-            rows = []
-            args = [(dict(env_settings), policy_spec, c, envs_per_worker, seed + 104729 * w)
-                    for w, c in enumerate(chunks)]
-            for part in pool.imap_unordered(_worker, args):
-                rows.extend(part)
-                log(f"  {len(rows)}/{episodes} plays ({time.time() - t0:.1f}s)")
+        shared = _SharedPlays(ctx, episodes, workers)
+        pool = ctx.Pool(workers - 1, initializer=_init_worker, initargs=(shared,))
+        try:
+            pending = {w: pool.apply_async(_worker, ((dict(env_settings), policy_spec, n_envs,
+                                                      seed, w),))
+                       for w in range(1, workers)}
+            rows = _play(env_settings, policy_spec, shared.taker(0, seed), n_envs, seed,
+                         lambda k: report(shared.finished(k)))
+            # every play is claimed now; wait only for the workers that took some (one still
+            # importing would find none left)
+            for w, res in pending.items():
+                if shared.claimed[w]:
+                    while not res.ready():
+                        res.wait(2.0)
+                        report(shared.done.value)
+                    rows.extend(res.get())
+        finally:
+            pool.terminate()
+            pool.join()
+        report(episodes)
     df = pd.DataFrame(rows, columns=results.EPISODE_COLUMNS).sort_values("episode")
+    if len(df) != episodes:
+        raise RuntimeError(f"evaluation returned {len(df)} plays, expected {episodes}")
     return df.reset_index(drop=True)
 
 

@@ -52,6 +52,52 @@ def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
     return k, v
 
 
+AUTO = "auto"
+
+
+def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dict[str, Any]:
+    """The process layout of a run, ``auto`` entries filled in from the cores it is given.
+
+    ``cores``: CPUs this job may use (the workflow passes Snakemake's ``threads``, which
+    Snakemake lowers to ``--cores`` on a smaller machine, and Slurm's cpus-per-task follows
+    it); by default ``runtime.num_cpus``. ``num_env_runners: auto`` is one sampling process
+    per core, or sampling in the training process when there is one core: RLlib's PPO-style
+    and off-policy loops sample and learn in turn, so while the runners wait the learner in
+    the training process has every core (``bench/RESULTS.md``, section layouts).
+    ``num_envs_per_env_runner: auto`` is 8 (Table 4's envs per worker; fewer measured slower).
+    """
+    rt = dict(runtime)
+    n = int(cores) if cores is not None else int(rt.get("num_cpus", 1))
+    if n < 1:
+        raise ConfigError(f"must be at least 1, got {n}", key="training.runtime.num_cpus")
+    rt["num_cpus"] = n
+    if rt.get("num_env_runners", AUTO) == AUTO:
+        rt["num_env_runners"] = n if n > 1 else 0
+    if rt.get("num_envs_per_env_runner", AUTO) == AUTO:
+        rt["num_envs_per_env_runner"] = 8
+    rt.setdefault("num_gpus", 0)
+    for key in ("num_env_runners", "num_envs_per_env_runner", "num_gpus"):
+        v = rt[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < (1 if key == "num_envs_per_env_runner" else 0):
+            raise ConfigError(f"must be a non-negative integer or 'auto', got {v!r}",
+                              key=f"training.runtime.{key}")
+    return rt
+
+
+def start_processes(runtime: Mapping[str, Any]) -> None:
+    """Threads and Ray for a resolved runtime: the learner in this process gets every core
+    (remote runners wait while it learns), each runner process one thread (they run side by
+    side). Ray is started here unless it already runs (tests share one session)."""
+    import ray
+    import torch
+
+    torch.set_num_threads(int(runtime["num_cpus"]))
+    if not ray.is_initialized():
+        ray.init(num_cpus=int(runtime["num_cpus"]), include_dashboard=False,
+                 log_to_driver=False, logging_level="ERROR", configure_logging=True,
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+
+
 def _env_creator(env_config):
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
@@ -60,8 +106,9 @@ def _env_creator(env_config):
     return ParallelPettingZooEnv(make_parallel_env(env_config["settings"]))
 
 
-def build_algorithm_config(spec: Mapping[str, Any]):
-    """RLlib AlgorithmConfig for a run spec (see :func:`psmarl.config.train_spec`)."""
+def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
+    """RLlib AlgorithmConfig for a run spec (see :func:`psmarl.config.train_spec`) on
+    ``cores`` CPUs (see :func:`resolve_runtime`)."""
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -73,7 +120,7 @@ def build_algorithm_config(spec: Mapping[str, Any]):
     env_settings = spec["env"]
     method = methods.get(spec["method"])
     ms = spec["method_settings"]
-    runtime = spec.get("runtime", {})
+    runtime = resolve_runtime(spec.get("runtime", {}), cores)
 
     probe = make_parallel_env(env_settings)
     agents = list(probe.possible_agents)
@@ -112,12 +159,12 @@ def build_algorithm_config(spec: Mapping[str, Any]):
         config.environment(env=env_key, env_config={"settings": dict(env_settings)})
         .framework("torch")
         .env_runners(**{
-            "num_env_runners": int(runtime.get("num_env_runners", 0)),
-            "num_envs_per_env_runner": int(runtime.get("num_envs_per_env_runner", 1)),
+            "num_env_runners": runtime["num_env_runners"],
+            "num_envs_per_env_runner": runtime["num_envs_per_env_runner"],
             "num_cpus_per_env_runner": 1,
             **ms.get("env_runners", {}),  # a method's own values win (e.g. Ape-X's runners)
         })
-        .learners(num_learners=0, num_gpus_per_learner=int(runtime.get("num_gpus", 0)))
+        .learners(num_learners=0, num_gpus_per_learner=runtime["num_gpus"])
         .multi_agent(
             policies=set(module_ids),
             policy_mapping_fn=_MappingFn(mapping),
@@ -291,26 +338,27 @@ def _save_checkpoint(algo, target: Path, meta: Mapping[str, Any]) -> None:
 
 
 def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
-          log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
-    import ray
+          log: Callable[[str], None] | None = None, cores: int | None = None) -> dict[str, Any]:
+    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off.
 
+    ``cores``: CPUs the job is given (default ``runtime.num_cpus``); the runner layout and
+    thread counts follow it (:func:`resolve_runtime`).
+    """
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     run = Path(run_dir)
     budget_key, budget = check_budget(spec["budget"])
     every = int(spec.get("checkpoint_every", 10))
     if every < 1:
         raise ConfigError("must be a positive integer", key="training.checkpoint_every")
-    runtime = spec.get("runtime", {})
+    runtime = resolve_runtime(spec.get("runtime", {}), cores)
 
-    config, mapping = build_algorithm_config(spec)
+    config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
     module_ids = sorted(set(mapping.values()))
     work = _Work(run)
+    log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
+        f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=int(runtime.get("num_cpus", 2)), include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR",
-                 configure_logging=True)
+    start_processes(runtime)
     algo = config.build_algo()
     state = work.saved_state()
     rows: list[dict[str, Any]] = []
@@ -332,7 +380,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
             "iteration": it, "env_steps": env_steps, "episodes": episodes,
             "wall_seconds": wall, "agent_to_module": mapping, "return_window": list(window),
             "normalize_actions": bool(config.normalize_actions),
-            "clip_actions": bool(config.clip_actions), "spec": dict(spec),
+            "clip_actions": bool(config.clip_actions), "spec": dict(spec), "runtime": runtime,
         }
 
     def reached() -> bool:
@@ -375,7 +423,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
         "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
-        "modules": module_ids, **best, "spec": dict(spec),
+        "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,
     }
     results.write_json_atomic(run / "train_summary.json", summary)
     shutil.rmtree(work.root, ignore_errors=True)

@@ -10,11 +10,12 @@ rule random_baseline:
         out_dir=lambda w: R(res.random_dir(w.env)),
     log:
         R(res.log_file("random", "{env}")),
-    threads: lambda w: pscfg.random_spec(config, w.env)["workers"]
+    threads: pscfg.eval_workers(config)
     resources:
         mem_mb=2000,
         runtime=60,
     container:
         pscluster.image(config, "rl")
     shell:
-        "psmarl random --spec {params.spec:q} --out-dir {params.out_dir} 2> {log}"
+        "psmarl random --spec {params.spec:q} --out-dir {params.out_dir} --workers {threads} "
+        "2> {log}"

@@ -12,7 +12,7 @@ rule evaluate:
         out_dir=lambda w: R(res.eval_dir(w.env, w.method, w.sharing, w.seed)),
     log:
         R(res.log_file("evaluate", "{env}", "{method}", "{sharing}", "seed{seed}")),
-    threads: lambda w: pscfg.eval_spec(config, w.env)["workers"]
+    threads: pscfg.eval_workers(config)
     resources:
         mem_mb=2000,
         runtime=120,
@@ -20,4 +20,4 @@ rule evaluate:
         lambda w: pscluster.image_for_method(config, w.method)
     shell:
         "OMP_NUM_THREADS=1 psmarl evaluate --spec {params.spec:q} "
-        "--checkpoint {input.checkpoint} --out-dir {params.out_dir} 2> {log}"
+        "--checkpoint {input.checkpoint} --out-dir {params.out_dir} --workers {threads} 2> {log}"

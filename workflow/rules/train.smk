@@ -21,5 +21,5 @@ rule train:
     container:
         lambda w: pscluster.image_for_method(config, w.method)
     shell:
-        "OMP_NUM_THREADS={threads} psmarl train --spec {params.spec:q} "
-        "--run-dir {params.run_dir} 2> {log}"
+        "psmarl train --spec {params.spec:q} --run-dir {params.run_dir} --cores {threads} "
+        "2> {log}"

@@ -19,6 +19,7 @@ import numpy as np
 
 from psmarl import results
 from psmarl.errors import InputError
+from psmarl.evaluate import pad_rows
 from psmarl.marl import CHECKPOINT_FILE, GROUP
 
 
@@ -71,9 +72,10 @@ class BenchmarlPolicy:
         x = np.zeros((len(slots), len(self.agents), flat.shape[1]), dtype=np.float32)
         for (slot, agent), o in zip(members, flat):
             x[row[slot], self.index[agent]] = o
+        x = pad_rows(x, 4)  # batch-size independent rounding (see psmarl.evaluate.MIN_BATCH)
         td = TensorDict({GROUP: TensorDict({"observation": torch.from_numpy(x)},
-                                           batch_size=[len(slots), len(self.agents)])},
-                        batch_size=[len(slots)])
+                                           batch_size=[x.shape[0], len(self.agents)])},
+                        batch_size=[x.shape[0]])
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             out = self.policy(td)
         actions = out.get((GROUP, "action")).cpu().numpy()
