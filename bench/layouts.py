@@ -30,9 +30,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from throughput import raw_speed, train_speed, write_results_md  # noqa: E402
+from throughput import raw_speed, train_speed, write_results_md
 
-from psmarl import config as cfg  # noqa: E402
+from psmarl import config as cfg
 
 
 def _spec(config_path: str, env: str, runtime: dict, seed: int):

@@ -16,9 +16,9 @@ under bench/results/.
 from __future__ import annotations
 
 import argparse
-import re
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -127,7 +127,10 @@ def main() -> None:
     p.add_argument("--runtime-from", default=None, help="take training.runtime from this config")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--raw-steps", type=int, default=5000)
-    p.add_argument("--eval-episodes", type=int, default=16)
+    p.add_argument("--eval-episodes", nargs="+", default=["16"], metavar="N|ENV=N",
+                   help="plays per evaluation timing: one number, or ENV=N per env (others: 16)")
+    p.add_argument("--no-independent", action="store_true",
+                   help="time shared training only (e.g. when only evaluation is wanted)")
     p.add_argument("--train-iterations", type=int, default=3)
     p.add_argument("--methods", nargs="+", default=["ppo"],
                    help="methods to time in training (each on the envs whose actions it fits)")
@@ -150,6 +153,10 @@ def main() -> None:
     if a.runtime_from:
         c["training"]["runtime"] = cfg.load(a.runtime_from)["training"]["runtime"]
     override_runtime(c, a.runtime)
+    eval_plays: dict[str, int] = {}
+    for item in a.eval_episodes:
+        env_name, sep, n = item.rpartition("=")
+        eval_plays[env_name if sep else "*"] = int(n)
     label = a.label or Path(a.config).stem
     from psmarl import results
 
@@ -164,7 +171,7 @@ def main() -> None:
                 if not method_fits(method, settings):
                     continue
                 c.setdefault("methods", {}).setdefault(method, {})
-                for sharing in ("shared", "independent"):
+                for sharing in ("shared",) if a.no_independent else ("shared", "independent"):
                     spec = cfg.train_spec(c, env, method, sharing, 0)
                     training = spec["method_settings"].get("training", {})
                     if a.iteration_steps and "min_sample_timesteps_per_iteration" in \
@@ -180,21 +187,25 @@ def main() -> None:
                     row[f"{prefix}_{sharing}_pss_mb"] = pss
                     print(f"{env}: train {method} {sharing} {sps:.0f} steps/s "
                           f"(PSS {pss:.0f} MB, RSS sum {rss:.0f} MB)", flush=True)
-                    if method != "ppo" or sharing != "shared" or a.eval_episodes < 1:
+                    plays = eval_plays.get(env, eval_plays.get("*", 16))
+                    if method != "ppo" or sharing != "shared" or plays < 1:
                         continue
+                    row["eval_plays"] = plays
                     # evaluation needs psmarl's checkpoint metadata: write it as train.py does
                     mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
                     results.write_json_atomic(ckpt / results.RUN_META, {
                         "agent_to_module": mapping, "normalize_actions": True, "clip_actions": False})
                     for workers in (1, 2):
                         t0 = time.perf_counter()
-                        df = evaluate(settings, PolicySpec("checkpoint", str(ckpt)), a.eval_episodes,
+                        df = evaluate(settings, PolicySpec("checkpoint", str(ckpt)), plays,
                                       seed=0, workers=workers, envs_per_worker=8, log=lambda m: None)
                         el = time.perf_counter() - t0
                         row[f"eval_{workers}w_steps_per_s"] = df["length"].sum() / el
                         row[f"eval_{workers}w_ratio"] = row[f"eval_{workers}w_steps_per_s"] / raw
                         print(f"{env}: evaluate {workers} worker(s) "
                               f"{row[f'eval_{workers}w_steps_per_s']:.0f} steps/s", flush=True)
+                    row["eval_mean_length"] = float(df["length"].mean())
+                    row["eval_2w_vs_1w"] = row["eval_2w_steps_per_s"] / row["eval_1w_steps_per_s"]
             if a.peer:
                 from peers import sb3_ppo_speed
 
@@ -240,6 +251,73 @@ def _md_table(t: pd.DataFrame) -> str:
                                        for r in t.itertuples(index=False)])
 
 
+OFF_POLICY = ("sac", "td3", "ddpg", "apex_ddpg", "dqn", "rainbow", "apex_dqn")
+
+
+def _csv(name: str) -> pd.DataFrame | None:
+    f = HERE / "results" / f"{name}.csv"
+    return pd.read_csv(f) if f.exists() else None
+
+
+def targets_table() -> str:
+    """Issue 9's targets against the current sections, computed from their CSVs."""
+    rows = []
+
+    def add(target, figure, met, source):
+        rows.append({"target": target, "measured": figure, "met": "yes" if met else "**no**",
+                     "section": source})
+
+    ppo = _csv("throughput_paper-ppo")
+    if ppo is not None:
+        for sharing in ("shared", "independent"):
+            col = f"train_{sharing}_ratio"
+            if col in ppo:
+                add(f"PPO training ({sharing}) >= 0.8x raw",
+                    ", ".join(f"{e} {v:.2f}" for e, v in zip(ppo.env, ppo[col])),
+                    bool((ppo[col] >= 0.8).all()), "paper-ppo")
+        if "train_shared_vs_sb3" in ppo:
+            add("PPO training >= 1.5x SB3 + SuperSuit",
+                ", ".join(f"{e} {v:.2f}x" for e, v in zip(ppo.env, ppo.train_shared_vs_sb3)),
+                bool((ppo.train_shared_vs_sb3 >= 1.5).all()), "paper-ppo")
+        if "train_independent_pss_mb" in ppo:
+            m = ppo.train_independent_pss_mb.max()
+            add("independent run < 2 GB resident (pursuit: 8 modules)",
+                f"largest independent run {m:.0f} MB (PSS, training + runner processes)",
+                bool(m < 2048), "paper-ppo")
+    ev = _csv("throughput_paper-ppo-eval")
+    if ev is not None:
+        add("evaluation, 1 worker >= 0.9x raw",
+            ", ".join(f"{e} {v:.2f}" for e, v in zip(ev.env, ev.eval_1w_ratio)),
+            bool((ev.eval_1w_ratio >= 0.9).all()), "paper-ppo-eval")
+        add("evaluation, 2 workers >= 1.8x 1 worker",
+            ", ".join(f"{e} {v:.2f}x ({n:.0f} plays)"
+                      for e, v, n in zip(ev.env, ev.eval_2w_vs_1w, ev.eval_plays)),
+            bool((ev.eval_2w_vs_1w >= 1.8).all()), "paper-ppo-eval")
+    meth = _csv("throughput_paper-methods")
+    if meth is not None:
+        for method in OFF_POLICY:
+            vals = []
+            for sharing in ("shared", "independent"):
+                col = f"train_{method}_{sharing}_ratio"
+                if col in meth:
+                    vals += [(e, sharing, v) for e, v in zip(meth.env, meth[col]) if pd.notna(v)]
+            if vals:
+                add(f"{method} >= 0.5x raw",
+                    ", ".join(f"{e} {sh[:3]}. {v:.2f}" for e, sh, v in vals),
+                    all(v >= 0.5 for _, _, v in vals), "paper-methods")
+    wf = _csv("workflow_paper-grid")
+    if wf is not None:
+        r = wf.iloc[0]
+        add("`snakemake -n` and a no-op rerun of the paper grid <= 5 s",
+            f"{r.jobs} jobs: dry run {r.dry_run_s:.1f} s, no-op rerun {r.noop_rerun_s:.1f} s",
+            bool(max(r.dry_run_s, r.noop_rerun_s) <= 5), "paper-grid")
+    if not rows:
+        return ""
+    return ("## Targets (issue 9)\n\nComputed from the sections below. Where a target is not met,"
+            " `bench/EXPERIMENTS.md` gives the measured ceiling and why.\n\n"
+            + _md_table(pd.DataFrame(rows)) + "\n")
+
+
 def write_results_md() -> None:
     """Rewrite bench/RESULTS.md from every CSV under bench/results/."""
     parts = [
@@ -251,6 +329,7 @@ def write_results_md() -> None:
         "processes after that run (shared pages counted once over the processes). Either way the",
         "benchmark process does not give memory back, so after its first runs it bounds, not",
         "measures, one run.\n",
+        targets_table(),
     ]
     for csv in sorted((HERE / "results").glob("*.csv")):
         df = pd.read_csv(csv)

@@ -262,14 +262,15 @@ def test_paper_hyperparameters():
 def test_multi_agent_runs_use_the_multi_agent_buffers():
     from psmarl.methods.replay import (
         AGENT_SCALED_PRIORITIZED,
+        BOUNDED_UNIFORM,
         multi_agent_replay_buffer,
     )
     from psmarl.train import _MappingFn
 
-    for name, kind in (("td3", "MultiAgentEpisodeReplayBuffer"),
+    for name, kind in (("td3", BOUNDED_UNIFORM),
                        ("ddpg", AGENT_SCALED_PRIORITIZED),
                        ("apex_ddpg", AGENT_SCALED_PRIORITIZED),
-                       ("sac", "MultiAgentEpisodeReplayBuffer")):
+                       ("sac", BOUNDED_UNIFORM)):
         spec = methods.get(name)
         cfg = spec.base_config().training(**methods.resolve(name, {}, "waterworld")["training"])
         capacity = cfg.replay_buffer_config["capacity"]
@@ -282,7 +283,7 @@ def test_multi_agent_runs_use_the_multi_agent_buffers():
         if kind == AGENT_SCALED_PRIORITIZED:
             assert buf["agents_per_module"] == 5
         single = spec.base_config()
-        assert "MultiAgent" not in multi_agent_replay_buffer(single).replay_buffer_config["type"]
+        assert "psmarl" not in multi_agent_replay_buffer(single).replay_buffer_config["type"]
 
 
 # ---------------------------------------------------------------- learning (slow)

@@ -299,6 +299,53 @@ def test_shared_module_buffer_holds_all_agents_steps():
     assert len(ours.sample(num_items=16, gamma=0.99, n_step=1, beta=0.4)) == 16
 
 
+@pytest.mark.parametrize("prioritized", [True, False])
+def test_a_batch_larger_than_the_buffer_keeps_the_newest_steps(prioritized):
+    """One sampling round can bring more env steps than the buffer holds (pursuit DQN shared:
+    6250 env steps; 16 envs x complete 500-step episodes). RLlib 2.60's multi-agent buffers
+    then pop from an empty deque; psmarl's add the batch in parts."""
+    from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
+    from ray.rllib.utils.replay_buffers.multi_agent_episode_buffer import (
+        MultiAgentEpisodeReplayBuffer,
+    )
+    from ray.rllib.utils.replay_buffers.multi_agent_prioritized_episode_buffer import (
+        MultiAgentPrioritizedEpisodeReplayBuffer,
+    )
+
+    from psmarl.methods.replay_rllib import (
+        AgentScaledPrioritizedEpisodeReplayBuffer,
+        CapacityBoundedEpisodeReplayBuffer,
+    )
+
+    agents = ["p_0", "p_1"]
+
+    def episode(mark, length=50):
+        obs = [{a: np.full(2, mark, np.float32) for a in agents} for _ in range(length + 1)]
+        acts = [{a: 0 for a in agents} for _ in range(length)]
+        rews = [{a: 1.0 for a in agents} for _ in range(length)]
+        return MultiAgentEpisode(observations=obs, actions=acts, rewards=rews,
+                                 agent_module_ids={a: "shared" for a in agents},
+                                 len_lookback_buffer=0)
+
+    if prioritized:
+        rllib_buf = MultiAgentPrioritizedEpisodeReplayBuffer(capacity=120, alpha=0.6)
+        ours = AgentScaledPrioritizedEpisodeReplayBuffer(capacity=120, alpha=0.6,
+                                                         agents_per_module=2)
+    else:
+        rllib_buf = MultiAgentEpisodeReplayBuffer(capacity=120)
+        ours = CapacityBoundedEpisodeReplayBuffer(capacity=120)
+    rllib_buf.add([episode(0)])
+    with pytest.raises(IndexError):
+        rllib_buf.add([episode(i) for i in range(1, 6)])  # 250 new env steps > 120
+    ours.add([episode(0)])
+    ours.add([episode(i) for i in range(1, 6)])
+    assert ours.get_num_timesteps() <= 120
+    kept = sorted({float(e.get_observations(0)["p_0"][0]) for e in ours.episodes})
+    assert kept == [4.0, 5.0]  # the newest episodes that fit
+    ours.add([episode(i) for i in range(6, 9)])  # and it goes on evicting normally
+    assert sorted({float(e.get_observations(0)["p_0"][0]) for e in ours.episodes}) == [7.0, 8.0]
+
+
 def test_apex_runner_epsilons_follow_the_schedule():
     from psmarl.methods.dqn_rllib import (
         ApexMultiAgentEnvRunner,

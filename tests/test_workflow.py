@@ -115,6 +115,20 @@ def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path
 
 
 @pytest.mark.slow
+def test_more_evaluation_workers_rerun_no_evaluation(finished_run, tmp_path):
+    """A play's return does not depend on the worker split, so workers are not a param."""
+    exe, wd = finished_run
+    c = yaml.safe_load(TINY.read_text())
+    c["evaluation"]["workers"] = 2
+    changed = tmp_path / "workers.yaml"
+    changed.write_text(yaml.safe_dump(c))
+    r = snakemake(exe, wd, "-n", configfile=changed)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stages = {j[0] for j in planned_jobs(r.stdout)}
+    assert not stages & {"train", "evaluate", "random_baseline"}, r.stdout[-3000:]
+
+
+@pytest.mark.slow
 def test_bad_config_fails_before_any_job(tmp_path, snakemake_bin):
     c = yaml.safe_load(TINY.read_text())
     c["envs"]["pursuit"]["preset"] = "nonsense"

@@ -230,7 +230,7 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
                 continue
             for agent in envs[i].agents:
                 groups.setdefault(policy.module_of(agent), []).append((i, agent))
-        actions: list[dict[str, Any]] = [dict() for _ in envs]
+        actions: list[dict[str, Any]] = [{} for _ in envs]
         for mid, members in groups.items():
             obs = np.stack([np.asarray(slots[i]["obs"][a], dtype=np.float32) for i, a in members])
             acts = policy.act(mid, members, obs)
@@ -239,7 +239,7 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
         for i, s in enumerate(slots):
             if s is None:
                 continue
-            obs, rew, term, trunc, _ = envs[i].step(actions[i])
+            obs, rew, _, _, _ = envs[i].step(actions[i])
             s["obs"] = obs
             s["ret"] += float(sum(rew.values()))
             s["len"] += 1

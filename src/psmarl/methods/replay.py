@@ -14,7 +14,10 @@ nor sizes them for shared modules:
   step capacity, so a module shared by k agents runs out of tree nodes (``IndexError: pop
   from an empty deque`` after ~16k env steps on pursuit with 8 agents). Prioritized buffers
   become :class:`psmarl.methods.replay_rllib.AgentScaledPrioritizedEpisodeReplayBuffer`,
-  whose trees hold k agent steps per env step.
+  whose trees hold k agent steps per env step;
+- both multi-agent episode buffers fail the same way when one sampling round brings more env
+  steps than the buffer holds (many envs with ``complete_episodes``); psmarl's classes add
+  such a batch in parts that fit (the newest ``capacity`` env steps are kept).
 
 This module does not import RLlib (the class is named by its import path).
 """
@@ -27,7 +30,8 @@ from typing import Any
 
 AGENT_SCALED_PRIORITIZED = "psmarl.methods.replay_rllib.AgentScaledPrioritizedEpisodeReplayBuffer"
 PRIORITIZED = ("PrioritizedEpisodeReplayBuffer", "MultiAgentPrioritizedEpisodeReplayBuffer")
-UNIFORM = {"EpisodeReplayBuffer": "MultiAgentEpisodeReplayBuffer"}
+BOUNDED_UNIFORM = "psmarl.methods.replay_rllib.CapacityBoundedEpisodeReplayBuffer"
+UNIFORM = {"EpisodeReplayBuffer": BOUNDED_UNIFORM, "MultiAgentEpisodeReplayBuffer": BOUNDED_UNIFORM}
 
 
 def agents_per_module(config) -> int:
