@@ -314,7 +314,7 @@ def test_a_batch_larger_than_the_buffer_keeps_the_newest_steps(prioritized):
 
     from psmarl.methods.replay_rllib import (
         AgentScaledPrioritizedEpisodeReplayBuffer,
-        CapacityBoundedEpisodeReplayBuffer,
+        CapacityBoundedMultiAgentEpisodeReplayBuffer,
     )
 
     agents = ["p_0", "p_1"]
@@ -333,7 +333,7 @@ def test_a_batch_larger_than_the_buffer_keeps_the_newest_steps(prioritized):
                                                          agents_per_module=2)
     else:
         rllib_buf = MultiAgentEpisodeReplayBuffer(capacity=120)
-        ours = CapacityBoundedEpisodeReplayBuffer(capacity=120)
+        ours = CapacityBoundedMultiAgentEpisodeReplayBuffer(capacity=120)
     rllib_buf.add([episode(0)])
     with pytest.raises(IndexError):
         rllib_buf.add([episode(i) for i in range(1, 6)])  # 250 new env steps > 120

@@ -85,20 +85,23 @@ class IterationSizeInTraining:
 
 class AcceptsAgentScaledBuffer:
     """Config mixin: SAC's ``validate`` accepts only RLlib's four episode-buffer names; let it
-    also accept psmarl's agent-scaled prioritized buffer (a subclass of one of them,
-    :mod:`psmarl.methods.replay`), which shared multi-agent runs need."""
+    also accept psmarl's multi-agent buffers (subclasses of two of them,
+    :mod:`psmarl.methods.replay`), which multi-agent runs need."""
 
     def validate(self) -> None:
-        from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED
+        from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED, BOUNDED_UNIFORM
 
+        base = {AGENT_SCALED_PRIORITIZED: "MultiAgentPrioritizedEpisodeReplayBuffer",
+                BOUNDED_UNIFORM: "MultiAgentEpisodeReplayBuffer"}
         buf = self.replay_buffer_config
-        if buf.get("type") != AGENT_SCALED_PRIORITIZED:
+        if buf.get("type") not in base:
             return super().validate()
-        buf["type"] = "MultiAgentPrioritizedEpisodeReplayBuffer"  # what it is, for the check
+        ours = buf["type"]
+        buf["type"] = base[ours]  # what it is, for the check
         try:
             return super().validate()
         finally:
-            buf["type"] = AGENT_SCALED_PRIORITIZED
+            buf["type"] = ours
 
 
 class SeededReplayBuffer:

@@ -30,7 +30,8 @@ from typing import Any
 
 AGENT_SCALED_PRIORITIZED = "psmarl.methods.replay_rllib.AgentScaledPrioritizedEpisodeReplayBuffer"
 PRIORITIZED = ("PrioritizedEpisodeReplayBuffer", "MultiAgentPrioritizedEpisodeReplayBuffer")
-BOUNDED_UNIFORM = "psmarl.methods.replay_rllib.CapacityBoundedEpisodeReplayBuffer"
+# RLlib's SAC validate() wants "EpisodeReplayBuffer" in the type string; this path has it
+BOUNDED_UNIFORM = "psmarl.methods.replay_rllib.CapacityBoundedMultiAgentEpisodeReplayBuffer"
 UNIFORM = {"EpisodeReplayBuffer": BOUNDED_UNIFORM, "MultiAgentEpisodeReplayBuffer": BOUNDED_UNIFORM}
 
 

@@ -43,7 +43,7 @@ class AddWithinCapacity:
             super().add(part, *args, **kwargs)
 
 
-class CapacityBoundedEpisodeReplayBuffer(AddWithinCapacity, MultiAgentEpisodeReplayBuffer):
+class CapacityBoundedMultiAgentEpisodeReplayBuffer(AddWithinCapacity, MultiAgentEpisodeReplayBuffer):
     """RLlib's multi-agent (uniform) episode buffer that takes batches larger than itself."""
 
 
