@@ -3,12 +3,12 @@
 # (about 45 min on 2 cores), each writing its CSV under bench/results/ and RESULTS.md.
 # Needs the bench extra (SB3 + SuperSuit, the peer): .venv/bin/pip install -e ".[bench]"
 #   bench/run.sh            # everything
-#   bench/run.sh ppo eval   # some parts: ppo eval methods layouts workflow
+#   bench/run.sh ppo eval   # some parts: ppo eval methods methods-table4 layouts workflow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(ppo eval methods layouts workflow)
+[ ${#parts[@]} -eq 0 ] && parts=(ppo eval methods methods-table4 layouts workflow)
 RUNTIME=(--config config/paper.yaml --runtime-from config/config.yaml)
 for part in "${parts[@]}"; do
   case "$part" in
@@ -26,12 +26,20 @@ for part in "${parts[@]}"; do
         --methods sac td3 ddpg apex_ddpg dqn rainbow apex_dqn --raw-steps 2000 --eval-episodes 0 \
         --train-iterations 1 --iteration-steps 1000 --label paper-methods \
         --note "The off-policy methods at the paper's settings (replay settings of config/paper.yaml; each timed iteration 1000 env steps after a warm-up iteration that fills learning_starts); the laptop runtime of config/config.yaml (2 cores: auto = 2 env-runner processes x 8 envs, so the Ape-X methods have 2 actors). Idle machine apart from this benchmark." ;;
+    methods-table4)  # the same with Table 4's sampling round (64 envs: 8 runners x 8 envs),
+      # on 2 runners x 32 envs: RLlib (2.60 as 0.9) updates once per sampling round, so the
+      # round size sets the updates per env step; this is the paper's ratio
+      $PY bench/throughput.py "${RUNTIME[@]}" --runtime num_envs_per_env_runner=32 \
+        --envs pursuit waterworld multiwalker \
+        --methods sac td3 ddpg apex_ddpg dqn rainbow apex_dqn --raw-steps 2000 --eval-episodes 0 \
+        --train-iterations 1 --iteration-steps 2000 --label paper-methods-table4-rounds \
+        --note "As paper-methods, but each sampling round has Table 4's 64 envs (2 env-runner processes x 32 envs on the 2 cores, instead of 8 x 8), so the updates per env step are the paper's (one update of train_batch_size per round of rollout_fragment_length x 64 env steps); each timed iteration 2000 env steps. Idle machine apart from this benchmark." ;;
     layouts)  # one 2-core job vs two 1-core jobs
       $PY bench/layouts.py --config config/paper.yaml --envs pursuit waterworld multiwalker \
         --envs-per-runner 8 --label layouts \
         --note "PPO at the paper's settings (batch 5000, 10 epochs of 500, [400,300]), shared; idle machine apart from this benchmark." ;;
     workflow)  # snakemake -n and a no-op rerun of the paper grid
       $PY bench/workflow.py --repeats 3 ;;
-    *) echo "unknown part: $part (ppo eval methods layouts workflow)" >&2; exit 2 ;;
+    *) echo "unknown part: $part (ppo eval methods methods-table4 layouts workflow)" >&2; exit 2 ;;
   esac
 done
