@@ -18,9 +18,9 @@ for part in "${parts[@]}"; do
         --note "PPO with the paper's settings (batch 5000, 10 epochs of 500, [400,300]); the laptop runtime of config/config.yaml (2 cores: auto = 2 env-runner processes x 8 envs, learner on both cores); SB3 + SuperSuit PPO with the same network, batch and epochs, 2 env copies, in-process and in 2 subprocesses (the faster is the comparison). Evaluation: 32 plays of a checkpoint after 3 iterations. Idle machine apart from this benchmark." ;;
     eval)  # evaluation long enough for the 2-worker start-up (~5 s) to be paid back
       $PY bench/throughput.py "${RUNTIME[@]}" --envs pursuit waterworld multiwalker --methods ppo \
-        --no-independent --raw-steps 3000 --eval-episodes pursuit=96 waterworld=96 multiwalker=400 \
+        --no-independent --raw-steps 3000 --eval-episodes pursuit=96 waterworld=96 multiwalker=1000 \
         --train-iterations 1 --label paper-ppo-eval \
-        --note "Evaluation of a PPO checkpoint (paper settings, 2 iterations) with 1 and 2 worker processes, 8 envs each; plays chosen so one worker plays about a minute (a paper evaluation is 1000 plays). Idle machine apart from this benchmark." ;;
+        --note "Evaluation of a PPO checkpoint (paper settings, 2 iterations) with 1 and 2 worker processes, 8 envs each; pursuit and waterworld plays chosen so one worker plays about a minute and a half (500-step plays), multiwalker the paper's 1000 plays (short plays of a barely trained policy). Idle machine apart from this benchmark." ;;
     methods)  # the off-policy methods at the paper's replay settings
       $PY bench/throughput.py "${RUNTIME[@]}" --envs pursuit waterworld multiwalker \
         --methods sac td3 ddpg apex_ddpg dqn rainbow apex_dqn --raw-steps 2000 --eval-episodes 0 \
