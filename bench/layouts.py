@@ -18,19 +18,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from throughput import raw_speed, train_speed, write_results_md
+from throughput import raw_speed, save_section, train_speed
 
 from psmarl import config as cfg
 
@@ -95,17 +91,7 @@ def main() -> None:
             rows.append({"env": env, "layout": name, "raw_steps_per_s": raw,
                          "steps_per_s": total, "ratio": total / raw})
             print(f"{env}: {name}: {total:.0f} steps/s ({total / raw:.2f} x raw)", flush=True)
-    df = pd.DataFrame(rows)
-    df.insert(0, "label", a.label)
-    df["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    df["date"] = time.strftime("%Y-%m-%d")
-    df["command"] = "python bench/layouts.py " + " ".join(
-        f"'{x}'" if " " in x else x for x in sys.argv[1:])
-    df["note"] = a.note
-    out = HERE / "results" / f"layouts_{a.label}.csv"
-    df.round(3).to_csv(out, index=False)
-    write_results_md()
-    print(f"wrote {out} and {HERE / 'RESULTS.md'}")
+    save_section(rows, "layouts", a.label, a.note)
 
 
 if __name__ == "__main__":

@@ -225,18 +225,26 @@ def main() -> None:
                 # against the peer's faster arrangement on this machine
                 row["train_shared_vs_sb3"] = row.get("train_shared_steps_per_s", float("nan")) / best
             rows.append(row)
+    save_section(rows, "throughput", label, a.note)
+
+
+def save_section(rows, kind: str, label: str, note: str | None = "", digits: int = 3) -> Path:
+    """Write one benchmark's rows to bench/results/<kind>_<label>.csv, with the label, the
+    machine, the date and the command line (of the running script), then rewrite RESULTS.md."""
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
     df["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     df["date"] = time.strftime("%Y-%m-%d")
-    df["command"] = "python bench/throughput.py " + " ".join(
+    df["command"] = f"python bench/{Path(sys.argv[0]).name} " + " ".join(
         f"'{x}'" if " " in x else x for x in sys.argv[1:])
-    df["note"] = a.note
-    out = HERE / "results" / f"throughput_{label}.csv"
+    if note is not None:
+        df["note"] = note
+    out = HERE / "results" / f"{kind}_{label}.csv"
     out.parent.mkdir(exist_ok=True)
-    df.round(3).to_csv(out, index=False)
+    df.round(digits).to_csv(out, index=False)
     write_results_md()
     print(f"wrote {out} and {HERE / 'RESULTS.md'}")
+    return out
 
 
 def _md_table(t: pd.DataFrame) -> str:

@@ -14,8 +14,6 @@ Both are timed ``--repeats`` times (median reported). Writes
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -23,8 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -78,20 +74,13 @@ def main() -> None:
             noop.append(el)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    df = pd.DataFrame([{
-        "label": a.label, "outputs": len(rows), "jobs": jobs,
-        "dry_run_s": statistics.median(dry), "noop_rerun_s": statistics.median(noop),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d"),
-        "command": "python bench/workflow.py " + " ".join(sys.argv[1:]),
-    }])
-    out = HERE / "results" / f"workflow_{a.label}.csv"
-    df.round(2).to_csv(out, index=False)
-    print(df.to_string(index=False))
     sys.path.insert(0, str(HERE))
     import throughput
 
-    throughput.write_results_md()
+    throughput.save_section([{
+        "outputs": len(rows), "jobs": jobs,
+        "dry_run_s": statistics.median(dry), "noop_rerun_s": statistics.median(noop),
+    }], "workflow", a.label, note=None, digits=2)
 
 
 if __name__ == "__main__":
