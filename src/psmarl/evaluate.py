@@ -56,7 +56,8 @@ def summarize(returns: Sequence[float], confidence: float = 0.95) -> dict[str, f
 # in the last bits from the same rows in any batch of 4 or more, while batches of 4+ agree
 # row for row, whatever the other rows). Padding makes a play's actions independent of
 # which other plays share its batch, hence of the worker split and of the play schedule;
-# `tests/test_evaluate.py` checks it on trained modules.
+# `tests/test_train.py::test_shared_training_then_deterministic_evaluation` checks it on a
+# trained multiwalker checkpoint.
 MIN_BATCH = 8
 
 
