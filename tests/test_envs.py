@@ -6,6 +6,10 @@ from psmarl.errors import ConfigError
 
 PAPER_OBS = {"pursuit": 148, "waterworld": 243, "multiwalker": 32}
 PAPER_AGENTS = {"pursuit": 8, "waterworld": 5, "multiwalker": 3}
+# the id the paper's env copies appended (sisl_games/*/..._base.py of its repository):
+# i / n_agents on pursuit and multiwalker, i + 1 on waterworld
+PAPER_ID = {"pursuit": lambda i: i / 8, "waterworld": lambda i: i + 1,
+            "multiwalker": lambda i: i / 3}
 
 
 def test_registry_lists_the_three_sisl_games():
@@ -24,7 +28,7 @@ def test_paper_preset_spaces_and_agent_index(name):
         assert space.dtype == np.float32
         assert obs[agent].shape == (PAPER_OBS[name],)
         assert obs[agent].dtype == np.float32
-        assert obs[agent][-1] == pytest.approx(i)  # the agent's index, as the paper's code
+        assert obs[agent][-1] == pytest.approx(PAPER_ID[name](i))  # as the paper's code
         assert space.contains(obs[agent])
     env.close()
 
@@ -47,6 +51,45 @@ def test_paper_reward_settings_reach_the_environments():
     assert w.poison_reward == -1.0 and w.thrust_penalty == 0.0 and w.local_ratio == 1.0
     m = envs.make_parallel_env(envs.resolve("multiwalker", "paper")).unwrapped.env
     assert m.fall_reward == -100.0 and m.local_ratio == 1.0 and m.max_cycles == 500
+
+
+def _twin_multiwalker_steps(options, seed=5, drop_at=10):
+    """Step two multiwalker envs with one seed and one action sequence; on step
+    ``drop_at`` the package is made to touch the ground (the base env's game_over)."""
+    s = envs.resolve("multiwalker", "paper", options=options)
+    env = envs.make_parallel_env(s)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in range(drop_at + 1):
+        if t == drop_at:
+            env.unwrapped.env.game_over = True
+        acts = {a: rng.uniform(-0.2, 0.2, 4).astype(np.float32) for a in env.agents}
+        _, rew, term, _, _ = env.step(acts)
+        rows.append((rew, term))
+        if any(term.values()):
+            break
+    env.close()
+    return rows
+
+
+def test_multiwalker_paper_preset_pays_the_drop_reward_to_every_walker():
+    paper = _twin_multiwalker_steps({})
+    plain = _twin_multiwalker_steps({"package_drop_reward": 0.0})
+    assert len(paper) == len(plain) == 11  # the drop ends the episode
+    for (r1, t1), (r0, t0) in zip(paper[:-1], plain[:-1]):
+        assert r1 == r0 and not any(t1.values())
+    (r1, t1), (r0, t0) = paper[-1], plain[-1]
+    assert all(t1.values()) and all(t0.values())
+    for a in r0:
+        assert r1[a] == pytest.approx(r0[a] - 100.0)
+
+
+def test_unknown_env_option_names_the_key():
+    with pytest.raises(ConfigError) as e:
+        envs.resolve("multiwalker", "paper", options={"drop": -1})
+    assert e.value.key == "envs.multiwalker.options"
+    assert "package_drop_reward" in str(e.value)
 
 
 def test_pettingzoo_defaults_differ_from_paper():

@@ -164,6 +164,7 @@ def report_spec(config: Mapping[str, Any]) -> dict[str, Any]:
         changed = sorted((entry.get("kwargs") or {}).keys())
         changed += sorted(k for k in ("agent_indication", "pad_observations", "pad_actions")
                           if k in entry)
+        changed += sorted(f"options.{k}" for k in (entry.get("options") or {}))
         envs_info[env] = {"preset": entry.get("preset"), "changed": changed}
     return {"stats": check_spec(rep), "envs": envs_info}
 

@@ -157,6 +157,8 @@ def cmd_envs(a: argparse.Namespace) -> None:
             print(f"    agent_indication = {p.agent_indication}")
             print(f"    pad_observations = {str(p.pad_observations).lower()}")
             print(f"    pad_actions = {str(p.pad_actions).lower()}")
+            for k, opt in sorted(spec.options.items()):
+                print(f"    option {k} = {p.options.get(k, opt.default)!r}  ({opt.doc})")
 
 
 def cmd_methods(a: argparse.Namespace) -> None:

@@ -16,7 +16,10 @@ from typing import Any
 from psmarl.errors import ConfigError
 from psmarl.registry import Registry
 
-AGENT_INDICATION = ("none", "scalar", "onehot")
+# How each agent's observation says which agent it is (envs/wrappers.py): one appended
+# number (its index i in possible_agents order; i / N; i + 1: the paper's code used i / N
+# on pursuit and multiwalker and i + 1 on waterworld), or a one-hot vector.
+AGENT_INDICATION = ("none", "scalar", "scalar_over_n", "scalar_plus_one", "onehot")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,17 @@ class Preset:
     # space to one common space (SuperSuit's pad_observations_v0 / pad_action_space_v0)
     pad_observations: bool = False
     pad_actions: bool = False
+    # psmarl's own options for this env (EnvSpec.options names them), applied by wrappers
+    # around the raw env: what the paper's env copies did that the library's kwargs cannot
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvOption:
+    """One of psmarl's own env options: its default (= the library's behaviour) and doc."""
+
+    default: Any
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,11 @@ class EnvSpec:
     # the preset used when the config names none
     default_preset: str = "paper"
     constructor: Callable[..., Any] | None = field(default=None, compare=False)
+    # psmarl's own options (name -> EnvOption) and the function that applies them to the
+    # raw parallel env: wrap_options(env, {name: value}) -> env
+    options: Mapping[str, EnvOption] = field(default_factory=dict)
+    wrap_options: Callable[[Any, Mapping[str, Any]], Any] | None = field(default=None,
+                                                                        compare=False)
 
     def parallel_env_fn(self) -> Callable[..., Any]:
         if self.constructor is not None:
@@ -106,6 +125,11 @@ def register(spec: EnvSpec) -> EnvSpec:
             raise ValueError(
                 f"{spec.name}.{pname}: agent_indication must be one of {AGENT_INDICATION}"
             )
+        unknown = sorted(set(preset.options) - set(spec.options))
+        if unknown:
+            raise ValueError(f"{spec.name}.{pname}: unknown option(s) {unknown}")
+    if spec.options and spec.wrap_options is None:
+        raise ValueError(f"environment {spec.name!r} has options but no wrap_options")
     return _REGISTRY.add(spec.name, spec)
 
 
@@ -115,7 +139,8 @@ get = _REGISTRY.get
 
 def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | None = None,
             agent_indication: str | None = None, pad_observations: bool | None = None,
-            pad_actions: bool | None = None) -> dict[str, Any]:
+            pad_actions: bool | None = None,
+            options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Resolve an env choice into the plain settings dict that fully defines it.
 
     ``preset`` None means the env's default preset (``paper`` for the SISL games); the
@@ -158,6 +183,15 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
         if not isinstance(value, bool):
             raise ConfigError(f"must be true or false, got {value!r}", key=f"envs.{name}.{opt}")
         pads[opt] = value
+    opts = {k: v.default for k, v in spec.options.items()}
+    opts.update(p.options)
+    if options:
+        bad = sorted(set(options) - set(spec.options))
+        if bad:
+            known = ", ".join(sorted(spec.options)) or "none"
+            raise ConfigError(f"environment {name!r} has no option(s) {', '.join(bad)}; "
+                              f"its options: {known}", key=f"envs.{name}.options")
+        opts.update(options)
     return {
         "name": name,
         "preset": preset,
@@ -165,6 +199,7 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
         "agent_indication": ind,
         "pad_actions": pads["pad_actions"],
         "pad_observations": pads["pad_observations"],
+        "options": {k: opts[k] for k in sorted(opts)},
     }
 
 
@@ -177,6 +212,9 @@ def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = Non
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     env = spec.parallel_env_fn()(**kwargs)
+    options = settings.get("options") or {}
+    if options:
+        env = spec.wrap_options(env, options)
     return apply_standard_wrappers(
         env,
         agent_indication=settings.get("agent_indication", "none"),

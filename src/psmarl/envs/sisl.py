@@ -3,7 +3,7 @@
 Every choice of the `paper` preset is explained in docs/environments.md.
 """
 
-from psmarl.envs.registry import EnvSpec, Preset, register
+from psmarl.envs.registry import EnvOption, EnvSpec, Preset, register
 
 PURSUIT = register(EnvSpec(
     name="pursuit",
@@ -17,8 +17,9 @@ PURSUIT = register(EnvSpec(
                 catch_reward=5.0, tag_reward=0.01, urgency_reward=0.0,
                 shared_reward=False, max_cycles=500,
             ),
-            agent_indication="scalar",
-            description="Appendix B + the paper's code: local rewards, no urgency penalty",
+            agent_indication="scalar_over_n",
+            description="Appendix B + the paper's code: local rewards, no urgency penalty, "
+                        "agent id i/8 appended",
         ),
         "pettingzoo": Preset(kwargs={}, description="pursuit_v4 defaults"),
     },
@@ -36,12 +37,20 @@ WATERWORLD = register(EnvSpec(
                 food_reward=10.0, poison_reward=-1.0, encounter_reward=0.01,
                 thrust_penalty=0.0, local_ratio=1.0, max_cycles=500,
             ),
-            agent_indication="scalar",
-            description="Appendix B + the paper's code: local rewards, no thrust penalty",
+            agent_indication="scalar_plus_one",
+            description="Appendix B + the paper's code: local rewards, no thrust penalty, "
+                        "agent id i+1 appended",
         ),
         "pettingzoo": Preset(kwargs={}, description="waterworld_v4 defaults"),
     },
 ))
+
+def _multiwalker_options(env, options):
+    from psmarl.envs.wrappers import PackageDropReward
+
+    drop = float(options.get("package_drop_reward", 0.0))
+    return PackageDropReward(env, drop) if drop else env
+
 
 MULTIWALKER = register(EnvSpec(
     name="multiwalker",
@@ -54,9 +63,14 @@ MULTIWALKER = register(EnvSpec(
                 n_walkers=3, forward_reward=1.0, fall_reward=-100.0, terminate_reward=0.0,
                 shared_reward=False, terminate_on_fall=True, max_cycles=500,
             ),
-            agent_indication="scalar",
-            description="Appendix B + the paper's code: -100 for a fall (see docs/environments.md)",
+            agent_indication="scalar_over_n",
+            options={"package_drop_reward": -100.0},
+            description="Appendix B + the paper's code: -100 for a fall, -100 to every walker "
+                        "when the package drops, agent id i/3 appended (docs/environments.md)",
         ),
         "pettingzoo": Preset(kwargs={}, description="multiwalker_v9 defaults"),
     },
+    options={"package_drop_reward": EnvOption(
+        0.0, "added to every walker's reward when the package falls (the paper's drop_reward)")},
+    wrap_options=_multiwalker_options,
 ))

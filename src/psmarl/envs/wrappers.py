@@ -2,7 +2,8 @@
 
 Order (see docs/heterogeneous.md): flatten box observations and cast them to float32,
 then pad observations (``pad_observations``), then add the agent indication (``scalar``:
-the agent's index as one number; ``onehot``: a one-hot vector of length N), then pad the
+the agent's index i as one number, ``scalar_over_n``: i / N, ``scalar_plus_one``: i + 1;
+``onehot``: a one-hot vector of length N), then pad the
 action spaces (``pad_actions``). A padded observation of agent ``i`` is therefore
 ``(obs_i, 0, ..., 0, indication_i)`` as in the paper's Appendix A.2.1.
 
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import supersuit as ss
 from gymnasium.spaces import Box, Discrete
+from pettingzoo.utils.wrappers import BaseParallelWrapper
 from supersuit.utils.action_transforms import homogenize_ops
 
 from psmarl.errors import ConfigError
@@ -44,20 +46,31 @@ def _describe(spaces: Mapping[str, Any]) -> str:
     return ", ".join(f"{a}: {s}" for a, s in spaces.items())
 
 
-def _append_scalar_index(env):
-    """Append the agent's index (0..N-1, in ``possible_agents`` order) to its observation.
+# the appended number of each scalar indication, from the agent's index i among N agents
+SCALAR_INDEX = {
+    "scalar": lambda i, n: float(i),            # psmarl's (and SuperSuit's) index
+    "scalar_over_n": lambda i, n: i / n,       # the paper's pursuit and multiwalker copies
+    "scalar_plus_one": lambda i, n: float(i + 1),  # the paper's waterworld copy
+}
 
-    This is what the paper's code did (a scalar id as the last observation entry).
+
+def _append_scalar_index(env, kind: str = "scalar"):
+    """Append one number that names the agent to its observation (``SCALAR_INDEX[kind]``
+    of its position i among the N ``possible_agents``).
+
+    The paper's code did this (a scalar id as the last observation entry): i / N on
+    pursuit and multiwalker, i + 1 on waterworld.
     """
-    index = {a: float(i) for i, a in enumerate(env.possible_agents)}
-    n = max(len(index) - 1, 0)
+    agents = list(env.possible_agents)
+    index = {a: np.float32(SCALAR_INDEX[kind](i, len(agents))) for i, a in enumerate(agents)}
+    hi = max(index.values(), default=np.float32(0.0))
 
     def obs_fn(obs, obs_space, agent):
-        return np.append(np.asarray(obs, dtype=np.float32).ravel(), np.float32(index[agent]))
+        return np.append(np.asarray(obs, dtype=np.float32).ravel(), index[agent])
 
     def space_fn(space, agent=None):
         low = np.append(np.asarray(space.low, dtype=np.float32).ravel(), np.float32(0.0))
-        high = np.append(np.asarray(space.high, dtype=np.float32).ravel(), np.float32(n))
+        high = np.append(np.asarray(space.high, dtype=np.float32).ravel(), hi)
         return Box(low=low, high=high, dtype=np.float32)
 
     return ss.observation_lambda_v0(env, obs_fn, space_fn)
@@ -137,6 +150,33 @@ def _pad_actions(env, name: str | None):
     return wrapped, real
 
 
+class PackageDropReward(BaseParallelWrapper):
+    """Add ``reward`` to every walker's reward on the step at which the package falls.
+
+    The paper's multiwalker copy (``sisl_games/multiwalker/multiwalker_base.py``) adds its
+    ``drop_reward`` (-100) to every walker when the package touches the ground
+    (``game_over``) or leaves the terrain to the left, beside the ``fall_reward`` of a
+    fallen walker. ``multiwalker_v9`` has no such reward: its ``terminate_reward`` is also
+    paid on every fall when ``terminate_on_fall`` is set, so it cannot stand in for it.
+    This wrapper reads the base env's own flags on the step that ends the episode.
+    """
+
+    def __init__(self, env, reward: float):
+        super().__init__(env)
+        self.reward = float(reward)
+
+    def _package_dropped(self) -> bool:
+        base = self.env.unwrapped
+        base = getattr(base, "env", base)  # raw_env -> MultiWalkerEnv
+        return bool(base.game_over or base.package.position.x < 0)
+
+    def step(self, actions):
+        obs, rewards, terms, truncs, infos = self.env.step(actions)
+        if any(terms.values()) and self._package_dropped():
+            rewards = {a: r + self.reward for a, r in rewards.items()}
+        return obs, rewards, terms, truncs, infos
+
+
 # ---------------------------------------------------------------- the standard stack
 def apply_standard_wrappers(env, agent_indication: str = "none", pad_observations: bool = False,
                             pad_actions: bool = False, name: str | None = None):
@@ -163,13 +203,13 @@ def apply_standard_wrappers(env, agent_indication: str = "none", pad_observation
         env = ss.pad_observations_v0(env)
         obs_spaces = {a: env.observation_space(a) for a in agents}
 
-    if agent_indication == "scalar":
+    if agent_indication in SCALAR_INDEX:
         if not all(isinstance(s, Box) for s in obs_spaces.values()):
             raise ConfigError(
-                "agent_indication 'scalar' appends a number to a Box observation, but the "
-                "observations are " + _describe(obs_spaces) + "; use 'onehot' or 'none'",
-                key=_key(name, "agent_indication"))
-        env = _append_scalar_index(env)
+                f"agent_indication {agent_indication!r} appends a number to a Box "
+                "observation, but the observations are " + _describe(obs_spaces)
+                + "; use 'onehot' or 'none'", key=_key(name, "agent_indication"))
+        env = _append_scalar_index(env, agent_indication)
     elif agent_indication == "onehot":
         if all(isinstance(s, Box) for s in obs_spaces.values()):
             env = _append_onehot_index(env)
@@ -182,8 +222,9 @@ def apply_standard_wrappers(env, agent_indication: str = "none", pad_observation
                 "observation space for all agents; got " + _describe(obs_spaces),
                 key=_key(name, "agent_indication"))
     elif agent_indication != "none":
-        raise ConfigError(f"agent_indication must be none, scalar or onehot, got "
-                          f"{agent_indication!r}", key=_key(name, "agent_indication"))
+        raise ConfigError(f"agent_indication must be one of none, {', '.join(SCALAR_INDEX)} "
+                          f"or onehot, got {agent_indication!r}",
+                          key=_key(name, "agent_indication"))
 
     real_actions = {a: env.action_space(a) for a in agents}
     if pad_actions:
