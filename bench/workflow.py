@@ -29,7 +29,7 @@ REPO = HERE.parent
 def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("snakemake")
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "Snakefile")],
+    r = subprocess.run([str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "workflow" / "Snakefile")],
                        capture_output=True, text=True, cwd=REPO)
     el = time.perf_counter() - t0
     if r.returncode != 0:

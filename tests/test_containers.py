@@ -171,8 +171,8 @@ def analysis_image_file(path: Path) -> Path:
 # they call (paper_figure runs twice: Figures 3 and 4 of the one env)
 ANALYSIS_RULES = {"aggregate", "statistics", "learning_curve", "paper_figure", "theory",
                   "config_record"}
-ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "figures", "paper-figure",
-                            "paper-figure", "theory", "dump-config"])
+ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "learning-curve", "paper-figure",
+                            "paper-figure", "theory", "config-record"])
 
 
 def psmarl_commands(calls):
