@@ -144,3 +144,19 @@ def test_a_kept_run_cut_short_is_an_error_naming_the_file(kept):
     p.write_text("\n".join(lines[:-2]) + "\n")
     with pytest.raises(InputError, match="progress.csv"):
         rep.build_report(dest, tmp / "r.md", log=lambda m: None)
+
+
+def test_learning_check_verdicts(kept, tmp_path):
+    _, root, dest, _ = kept
+    # a run whose final checkpoint plays like the random policy
+    _fake_run(root, "shared", 4, [-100, -101, -99.5])
+    rep.keep_runs(root, dest, log=lambda m: None)
+    table = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
+    verdict = {(r.sharing, r.seed): r.verdict for r in table.itertuples()}
+    assert verdict[("shared", 4)] == "does not learn at this budget"
+    assert verdict[("independent", 1)] == "learns"  # 2.0 >> -102.5 + 7.2
+    assert len(table) == 7 and (tmp_path / "lc.csv").exists()
+    assert "6 of 7 runs learn." in (tmp_path / "lc.md").read_text()
+    # the margin is what decides: the same run with a margin beyond its lead does not learn
+    strict = rep.learning_check_table(dest, {"multiwalker": 200.0})
+    assert set(strict["verdict"]) == {"does not learn at this budget"}
