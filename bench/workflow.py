@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--configfile", nargs="+", default=["config/paper.yaml", "config/paper.baselines.yaml"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--label", default="paper-grid")
+    p.add_argument("--note", default=None, help="what to know about the machine or the run")
     a = p.parse_args()
     cfg = ["--configfile", *[str(REPO / c) for c in a.configfile]]
     work = Path(tempfile.mkdtemp(prefix="psmarl-wfbench-"))
@@ -80,7 +81,7 @@ def main() -> None:
     throughput.save_section([{
         "outputs": len(rows), "jobs": jobs,
         "dry_run_s": statistics.median(dry), "noop_rerun_s": statistics.median(noop),
-    }], "workflow", a.label, note=None, digits=2)
+    }], "workflow", a.label, note=a.note, digits=2)
 
 
 if __name__ == "__main__":
