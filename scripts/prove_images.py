@@ -61,9 +61,6 @@ BIN = Path(sys.executable).parent
 STANDIN_BIN = REPO / "tests" / "cluster" / "bin"
 CONFIGS = [REPO / "tests" / "data" / n for n in ("tiny.yaml", "tiny.baselines.yaml",
                                                 "tiny.images.yaml")]
-# what each psmarl subcommand of the workflow runs in
-ANALYSIS_COMMANDS = {"aggregate", "statistics", "figures", "paper-figure", "sharing-figure",
-                     "theory", "dump-config"}
 TIMING = re.compile(r"time|wall|timestamp", re.IGNORECASE)
 BUILD_RECORD = podman_build.CACHE / "builds.json"
 
@@ -219,7 +216,7 @@ def workflow_env(**extra: str) -> dict[str, str]:
 
 
 def snakemake(wd: Path, *args: str, configs: list[Path], env: dict, logfile: Path) -> dict:
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(wd),
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(wd),
            "--configfile", *map(str, configs), "--cores", "2", "--printshellcmds", *args]
     log(f"{wd.name}: {' '.join(shlex.quote(c) for c in cmd[1:])} (log: {logfile})")
     t0 = time.monotonic()
@@ -247,27 +244,43 @@ def image_files(tags: dict[str, str], folder: Path) -> Path:
     return overlay
 
 
-def expected_stage(command: list[str]) -> tuple[str, str]:
+def subcommand_stages(rules: Path = REPO / "workflow" / "rules") -> dict[str, str]:
+    """psmarl subcommand of each rule with a ``container:`` -> the stage of the image the rule
+    names ("method": the stage of the job's method, ``cluster.image_for_method``)."""
+    out = {}
+    for f in sorted(rules.glob("*.smk")):
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(),
+                             re.MULTILINE | re.DOTALL):
+            c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.MULTILINE)
+            if not c:
+                continue
+            fixed = re.search(r'image\(config, "(\w+)"\)', c.group(1))
+            stage = fixed.group(1) if fixed else (
+                "method" if "image_for_method(" in c.group(1) else f"? ({c.group(1).strip()})")
+            for sub in re.findall(r"psmarl ([\w-]+)", m.group(2).split("shell:")[-1]):
+                out[sub] = stage
+    return out
+
+
+def expected_stage(command: list[str], stages: dict[str, str] | None = None) -> tuple[str, str]:
     """(psmarl subcommand, the stage whose image it must run in) of a traced container call."""
+    stages = subcommand_stages() if stages is None else stages
     text = command[-1] if command else ""
     m = re.search(r"psmarl ([\w-]+)", text)
     sub = m.group(1) if m else "?"
-    if sub in ANALYSIS_COMMANDS:
-        return sub, "analysis"
-    if sub == "marl-train":
-        return sub, "marl"
-    if sub == "evaluate":  # --checkpoint results/runs/{env}/{method}/...
+    stage = stages.get(sub, "?")
+    if stage == "method":  # --run-dir / --checkpoint results/runs/{env}/{method}/...
         run = re.search(r"runs/[^/\s]+/([^/\s]+)/", text)
-        return sub, cluster.stage_of_method(run.group(1)) if run else "?"
-    return sub, "rl"  # train, random
+        stage = cluster.stage_of_method(run.group(1)) if run else "?"
+    return sub, stage
 
 
 def check_trace(trace: Path, tags: dict[str, str]) -> dict:
     """Every container call ran the image of its stage, with that image's Python and psmarl."""
     calls = [json.loads(ln) for ln in trace.read_text().splitlines()] if trace.exists() else []
-    problems, per_stage = [], {}
+    problems, per_stage, stages = [], {}, subcommand_stages()
     for c in calls:
-        sub, stage = expected_stage(c["command"])
+        sub, stage = expected_stage(c["command"], stages)
         per_stage.setdefault(stage, {})
         per_stage[stage][sub] = per_stage[stage].get(sub, 0) + 1
         if c["image"] != tags.get(stage):

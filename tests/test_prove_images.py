@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import re
 
 import pandas as pd
 import pytest
@@ -71,34 +70,21 @@ def test_every_recipe_is_built(prove):
     assert "cluster.STAGES" in SCRIPT.read_text()
 
 
-def _rule_commands():
-    """(psmarl subcommand, the rule's container expression) of every rule with an image."""
-    out = []
-    for f in (REPO / "workflow" / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(),
-                             re.MULTILINE | re.DOTALL):
-            body = m.group(2)
-            c = re.search(r"^    container:\n\s+(.*)$", body, re.MULTILINE)
-            for sub in set(re.findall(r"psmarl ([\w-]+)", body.split("shell:")[-1])):
-                out.append((m.group(1), sub, c.group(1).strip()))
-    return out
-
-
 def test_trace_check_expects_the_image_each_rule_names(prove):
-    """The script's check of the traced container calls agrees with the rules' container:."""
-    rules = _rule_commands()
-    assert {r for r, _, _ in rules} >= {"train", "marl_train", "evaluate", "random_baseline",
-                                         "aggregate", "statistics", "theory", "config_record"}
-    for rule, sub, expr in rules:
-        if expr.endswith("image_for_method(config, w.method)"):
-            for method in ("ppo", "sac", "maddpg", "qmix"):
-                cmd = [f"psmarl {sub} --checkpoint results/runs/pursuit/{method}/shared/seed0/x"]
-                assert prove.expected_stage(cmd) == (sub, cluster.stage_of_method(method)) \
-                    or sub == "train", (rule, method)
-            continue
-        stage = re.fullmatch(r'(?:lambda w: )?pscluster\.image\(config, "(\w+)"\)', expr)
-        assert stage, (rule, expr)
-        assert prove.expected_stage([f"psmarl {sub} --x"]) == (sub, stage.group(1)), rule
+    """The script's check of the traced container calls reads the rules' container:."""
+    stages = prove.subcommand_stages()
+    assert {"train", "marl-train", "evaluate", "random-baseline", "aggregate", "statistics",
+            "theory", "config-record", "paper-figure"} <= set(stages)
+    assert set(stages.values()) <= {*cluster.STAGES, "method"}, stages
+    assert stages["train"] == stages["evaluate"] == "method"
+    assert stages["marl-train"] == "marl" and stages["random-baseline"] == "rl"
+    assert stages["aggregate"] == stages["theory"] == "analysis"
+    for sub in ("train", "evaluate"):
+        for method in ("ppo", "sac", "maddpg", "qmix"):
+            cmd = [f"psmarl {sub} --spec x --run-dir results/runs/pursuit/{method}/shared/seed0"]
+            assert prove.expected_stage(cmd) == (sub, cluster.stage_of_method(method))
+    assert prove.expected_stage(["bash", "-c", "psmarl statistics --root results"]) == \
+        ("statistics", "analysis")
 
 
 def test_comparison_ignores_wall_clock_and_catches_a_changed_value(prove, tmp_path):
@@ -124,7 +110,8 @@ def test_trace_check_flags_the_hosts_python(prove, tmp_path):
     tags = {s: f"localhost/psmarl-{s}:x" for s in cluster.STAGES}
     good = {"image": tags["rl"], "psmarl": "/opt/venv/bin/psmarl",
             "python": "/opt/venv/bin/python3 /opt/venv 3.11.2",
-            "command": ["bash", "-c", "psmarl train --spec x"]}
+            "command": ["bash", "-c", "psmarl train --spec x --run-dir "
+                                    "results/runs/pursuit/ppo/shared/seed0"]}
     bad = copy.deepcopy(good)
     bad.update(psmarl="/work/.venv/bin/psmarl", python="/work/.venv/bin/python /work/.venv 3.11")
     wrong = {**good, "image": tags["marl"]}
