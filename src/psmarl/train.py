@@ -103,6 +103,13 @@ def start_processes(runtime: Mapping[str, Any]) -> None:
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
 
 
+def learner_device(algo) -> str:
+    """Where the learner's module lives ("cpu", "cuda:0"): with ``runtime.num_gpus`` > 0
+    RLlib puts the (local) learner on the GPU, and fails if none is visible."""
+    return ",".join(sorted({str(r.get()) for r in
+                            algo.learner_group.foreach_learner(lambda learner: learner.device)}))
+
+
 def _env_creator(env_config):
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
@@ -369,6 +376,8 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
 
     start_processes(runtime)
     algo = config.build_algo()
+    device = learner_device(algo)
+    log(f"learner on {device}")
     state = work.saved_state()
     rows: list[dict[str, Any]] = []
     it, env_steps, episodes, wall = 0, 0, 0, 0.0
@@ -433,6 +442,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
         "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,
+        "learner_device": device,
     }
     results.write_json_atomic(run / "train_summary.json", summary)
     shutil.rmtree(work.root, ignore_errors=True)
