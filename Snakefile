@@ -20,6 +20,10 @@ from psmarl.errors import ConfigError  # noqa: E402
 # config/config.yaml is the default; a --configfile replaces it (no silent merge of the
 # laptop settings into e.g. config/paper.yaml). --config KEY=VALUE still overrides keys.
 if not workflow.overwrite_configfiles:
+    try:  # a YAML error names file and line (Snakemake's own message names neither)
+        pscfg.load("config/config.yaml")
+    except ConfigError as e:
+        raise WorkflowError(f"invalid config: {e}") from None
 
     configfile: "config/config.yaml"
 

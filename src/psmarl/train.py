@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -84,18 +83,24 @@ def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dic
     return rt
 
 
-def start_processes(runtime: Mapping[str, Any]) -> None:
+def start_processes(runtime: Mapping[str, Any], log: Callable[[str], None] | None = None,
+                    runner_cpus: int = 0) -> None:
     """Threads and Ray for a resolved runtime: the learner in this process gets every core
     (remote runners wait while it learns), each runner process one thread (they run side by
-    side). Ray is started here unless it already runs (tests share one session)."""
-    import ray
+    side). Ray is started here (loopback only: :mod:`psmarl.ray_session`) unless it already
+    runs (tests share one session), with CPUs for ``runner_cpus`` (the env runners' demand)
+    even when the job got fewer cores: the runners then share them instead of waiting for
+    ever for a CPU Ray does not have."""
     import torch
 
-    torch.set_num_threads(int(runtime["num_cpus"]))
-    if not ray.is_initialized():
-        ray.init(num_cpus=int(runtime["num_cpus"]), include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR", configure_logging=True,
-                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    from psmarl import ray_session
+
+    cores = int(runtime["num_cpus"])
+    torch.set_num_threads(cores)
+    if runner_cpus > cores and log is not None:
+        log(f"note: the env runners ask for {runner_cpus} CPUs but this job has {cores} "
+            f"core(s) (training.runtime.num_cpus or --cores); they share the cores")
+    ray_session.start(max(cores, runner_cpus), {"OMP_NUM_THREADS": "1"}, log)
 
 
 def _env_creator(env_config):
@@ -304,9 +309,8 @@ class _Work:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def saved_state(self) -> dict[str, Any] | None:
-        meta = self.ckpt / results.RUN_META
-        if meta.exists():
-            return results.read_json(meta)
+        if results.recover_checkpoint(self.ckpt) is not None:
+            return results.read_json(self.ckpt / results.RUN_META)
         return None
 
     def load_progress(self, upto: int) -> list[dict[str, Any]]:
@@ -358,7 +362,21 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
         f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
 
-    start_processes(runtime)
+    start_processes(runtime, log,
+                    int(config.num_env_runners) * int(config.num_cpus_per_env_runner or 1))
+    from psmarl.ray_session import ResourceWaitReporter
+
+    with ResourceWaitReporter(log, hint=RESOURCE_HINT):
+        return _train_loop(spec, run, config, mapping, module_ids, work, runtime, log,
+                           budget_key, budget, every)
+
+
+RESOURCE_HINT = ("Are more env runners (training.runtime.num_env_runners, or a method's "
+                 "env_runners.num_env_runners) asked for than CPUs (training.runtime.num_cpus)?")
+
+
+def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budget_key,
+                budget, every) -> dict[str, Any]:
     algo = config.build_algo()
     state = work.saved_state()
     rows: list[dict[str, Any]] = []
@@ -414,10 +432,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         _save_checkpoint(algo, work.ckpt, meta())
     algo.stop()
 
-    # publish outputs: checkpoint first, progress, then the summary (the last to appear)
-    results.replace_dir_atomic(work.ckpt, run / "checkpoint")
     df = pd.DataFrame(rows)
-    results.write_csv_atomic(run / "progress.csv", df)
     best = summarize_progress(df)
     summary = {
         "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
@@ -425,8 +440,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
         "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,
     }
-    results.write_json_atomic(run / "train_summary.json", summary)
-    shutil.rmtree(work.root, ignore_errors=True)
+    results.publish_run(run, work.ckpt, df, summary, work.root)
     return summary
 
 
