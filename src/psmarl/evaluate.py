@@ -209,8 +209,7 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
 
 def checkpoint_kind(path: str | os.PathLike) -> str:
     """The policy kind of a psmarl checkpoint: "checkpoint" (RLlib) or "benchmarl"."""
-    meta = results.read_json(Path(path) / results.RUN_META, results.RUN_META_KEYS)
-    return meta.get("policy_kind", "checkpoint")
+    return results.read_json(Path(path) / results.RUN_META).get("policy_kind", "checkpoint")
 
 
 # ---------------------------------------------------------------- the play loop

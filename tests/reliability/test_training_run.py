@@ -152,3 +152,31 @@ def test_the_restart_log_keeps_the_first_attempt(attacked_run):
     assert any(line.startswith("iter    1 ") for line in replay), "\n".join(replay)
     assert any(line.startswith("runtime: ") for line in replay)
     assert any(line.startswith("done: ") for line in lines[second[0]:])
+
+
+def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
+    """MADDPG/QMIX (BenchMARL, psmarl marl-train) starts no Ray and listens nowhere."""
+    from conftest import TINY
+
+    from psmarl import marl
+    from psmarl.methods import deep_merge
+
+    c = deep_merge(cfg.load(TINY), cfg.load(TINY.with_name("tiny.baselines.yaml")))
+    c["training"]["budget"] = {"iterations": 50}
+    spec = marl.train_spec(c, "pursuit", "maddpg", "shared", 0)
+    run = Watched([psmarl_bin_module, "marl-train", "--spec", json.dumps(spec), "--run-dir",
+                   str(tmp_path / "run")])
+    try:
+        assert run.wait_for(r"^iter +2 ", timeout=600), run.stderr[-3000:]
+        procs = tree(run.proc.pid)
+        assert procs, "marl-train ended before its sockets could be listed"
+        conns = []
+        for p in procs:
+            try:
+                conns += [(p.name(), c) for c in p.net_connections(kind="all")]
+            except psutil.NoSuchProcess:
+                pass
+    finally:
+        kill_tree(run.proc.pid)
+        run.finish(timeout=60)
+    assert conns == [], conns

@@ -35,8 +35,7 @@ class BenchmarlPolicy:
         _quiet()
         torch.set_num_threads(1)
         ckpt = Path(checkpoint).resolve()
-        meta = results.read_json(ckpt / results.RUN_META,
-                                 (*results.RUN_META_KEYS, "spec", "agents"))
+        meta = results.read_json(ckpt / results.RUN_META, ("spec", "agents"))
         state = ckpt / CHECKPOINT_FILE
         if not state.exists():
             raise InputError(f"checkpoint {ckpt} has no BenchMARL state {state.name} "
