@@ -284,8 +284,8 @@ def validate(config: Mapping[str, Any]) -> None:
 
 def check_results_dir(config: Mapping[str, Any]) -> None:
     """``results_dir`` must be a folder or not exist yet (it is created)."""
-    rd = config.get("results_dir", "results")
-    p = Path(str(rd))
+    rd = results_root(config)
+    p = Path(rd)
     for q in (p, *p.parents):
         if q.exists() and not q.is_dir():
             raise ConfigError(f"{rd!r}: {q} exists and is not a folder", key="results_dir")

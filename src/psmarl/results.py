@@ -245,9 +245,10 @@ def redo_hint(path: str | os.PathLike) -> str:
             f"(e.g. ./run.sh --forcerun {out}, with the same --configfile as before)")
 
 
-def damaged(path: str | os.PathLike, what: str) -> InputError:
-    """The error for a file that exists but cannot be trusted."""
-    return InputError(f"{path}: {what}; {redo_hint(path)}")
+def damaged(path: str | os.PathLike, what: str, redo: str | None = None) -> InputError:
+    """The error for a file that exists but cannot be trusted; ``redo`` says how to make it
+    again (default: :func:`redo_hint`, rerun the job of the workflow that wrote it)."""
+    return InputError(f"{path}: {what}; {redo or redo_hint(path)}")
 
 
 def remove_work_dir(work: str | os.PathLike) -> None:
@@ -271,32 +272,35 @@ def publish_run(run: str | os.PathLike, checkpoint: str | os.PathLike, progress:
     remove_work_dir(work)
 
 
-def read_json(path: str | os.PathLike, required: Sequence[str] = ()) -> dict[str, Any]:
-    """A JSON object with at least the ``required`` keys, or an InputError naming the file."""
+def read_json(path: str | os.PathLike, required: Sequence[str] = (),
+              redo: str | None = None) -> dict[str, Any]:
+    """A JSON object with at least the ``required`` keys, or an InputError naming the file
+    (and ``redo``, how to make it again: see :func:`damaged`)."""
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
         raise InputError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise damaged(path, f"cannot be read ({e})") from None
+        raise damaged(path, f"cannot be read ({e})", redo) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         what = "is empty" if not text.strip() else (
             f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}: cut off "
             "or damaged)")
-        raise damaged(path, what) from None
+        raise damaged(path, what, redo) from None
     if not isinstance(data, dict):
-        raise damaged(path, f"holds a JSON {type(data).__name__}, not an object")
+        raise damaged(path, f"holds a JSON {type(data).__name__}, not an object", redo)
     missing = [k for k in required if k not in data]
     if missing:
-        raise damaged(path, f"lacks the key(s) {', '.join(missing)}")
+        raise damaged(path, f"lacks the key(s) {', '.join(missing)}", redo)
     return data
 
 
-def read_csv(path: str | os.PathLike, required: Sequence[str] = (), **kwargs) -> pd.DataFrame:
+def read_csv(path: str | os.PathLike, required: Sequence[str] = (), redo: str | None = None,
+             **kwargs) -> pd.DataFrame:
     """A CSV table with at least the ``required`` columns that ends with a complete line
-    (a file cut inside a row does not), or an InputError naming the file."""
+    (a file cut inside a row does not), or an InputError naming the file (and ``redo``)."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
@@ -308,54 +312,61 @@ def read_csv(path: str | os.PathLike, required: Sequence[str] = (), **kwargs) ->
     except FileNotFoundError:
         raise InputError(f"{path} does not exist") from None
     except OSError as e:
-        raise damaged(path, f"cannot be read ({e})") from None
+        raise damaged(path, f"cannot be read ({e})", redo) from None
     if not size:
-        raise damaged(path, "is empty")
+        raise damaged(path, "is empty", redo)
     if last != b"\n":
-        raise damaged(path, "ends inside a row (the file was cut off)")
+        raise damaged(path, "ends inside a row (the file was cut off)", redo)
     try:
         df = pd.read_csv(p, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as e:
-        raise damaged(path, f"is not a readable CSV table ({str(e).strip()})") from None
+        raise damaged(path, f"is not a readable CSV table ({str(e).strip()})", redo) from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise damaged(path, f"lacks the column(s) {', '.join(missing)}")
+        raise damaged(path, f"lacks the column(s) {', '.join(missing)}", redo)
     return df
 
 
 def check_progress(df: pd.DataFrame, summary: Mapping[str, Any], path: str | os.PathLike,
-                   summary_path: str | os.PathLike) -> None:
+                   summary_path: str | os.PathLike, redo: str | None = None) -> None:
     """A run's progress rows agree with its train summary: iterations 1..N, N the summary's
     iterations, and the last row's env steps and episodes the summary's totals."""
     n = summary["iterations"]
     for col in ("iteration", "env_steps", "episodes"):
         if df[col].isna().any():
-            raise damaged(path, f"has rows without {col} (cut off or damaged)")
+            raise damaged(path, f"has rows without {col} (cut off or damaged)", redo)
     if len(df) != n or list(df["iteration"]) != list(range(1, n + 1)):
         raise damaged(path, f"has {len(df)} row(s) of iterations, but {summary_path} says "
-                            f"{n} (cut off or damaged)")
+                            f"{n} (cut off or damaged)", redo)
     if n:
         last = df.iloc[-1]
         for col in ("env_steps", "episodes"):
             if int(last[col]) != int(summary[col]):
                 raise damaged(path, f"ends at {col} {int(last[col])}, but {summary_path} "
-                                    f"says {summary[col]} (cut off or damaged)")
+                                    f"says {summary[col]} (cut off or damaged)", redo)
+
+
+def read_progress(progress: str | os.PathLike, summary: str | os.PathLike,
+                  redo: str | None = None, usecols: Callable[[str], bool] | None = None,
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A finished run's progress rows (``progress.csv``), checked against its train summary
+    (both returned); ``usecols`` picks the returned columns."""
+    s = read_json(summary, TRAIN_SUMMARY_KEYS, redo)
+    df = read_csv(progress, PROGRESS_COLUMNS, redo)
+    check_progress(df, s, progress, summary, redo)
+    if usecols is not None:
+        df = df[[c for c in df.columns if usecols(c)]]
+    return df, s
 
 
 def read_run_progress(root: str | os.PathLike, job: Sequence,
-                      **kwargs) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A finished run's progress rows, checked against its train summary (both returned)."""
+                      usecols: Callable[[str], bool] | None = None,
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`read_progress` of the run ``job`` = (env, method, sharing, seed) under ``root``."""
     root = Path(root)
-    spath = root / train_summary_json(*job)
-    ppath = root / progress_csv(*job)
-    summary = read_json(spath, TRAIN_SUMMARY_KEYS)
-    usecols = kwargs.pop("usecols", None)
-    df = read_csv(ppath, PROGRESS_COLUMNS, **kwargs)
-    check_progress(df, summary, ppath, spath)
-    if usecols is not None:
-        df = df[[c for c in df.columns if usecols(c)]]
-    return df, summary
+    return read_progress(root / progress_csv(*job), root / train_summary_json(*job),
+                         usecols=usecols)
 
 
 def find_damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:

@@ -50,7 +50,7 @@ def test_snakemake_names_file_and_line_of_a_broken_default_config(tmp_path, snak
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("seeds: [0\n")
-    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path)],
+    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp_path)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode != 0
     assert "config/config.yaml:2: YAML syntax error at line 2" in r.stdout, r.stdout[-2000:]
@@ -82,7 +82,7 @@ def test_results_dir_that_is_a_file_fails_snakemake_before_any_job(tmp_path, sna
     from conftest import REPO, TINY
 
     (tmp_path / "results").write_text("")
-    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp_path),
                         "--configfile", str(TINY)], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode != 0

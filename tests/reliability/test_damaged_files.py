@@ -200,3 +200,17 @@ def test_an_intact_built_checkpoint_evaluates(checkpoint, tmp_path, capsys):
     rc, err = _evaluate(capsys, spec, good, tmp_path / "out")
     assert rc == 0, err[-3000:]
     assert len(pd.read_csv(tmp_path / "out" / "episodes.csv")) == 2
+
+
+def test_a_kept_run_with_a_cut_progress_file_is_named_with_keep_runs(tmp_path):
+    """psmarl reproduction-report and learning-check read kept runs through the same checks;
+    their redo is psmarl keep-runs."""
+    from psmarl import reproduction
+
+    _study(tmp_path)
+    _cut(tmp_path / results.progress_csv(*JOB), 0.8)
+    with pytest.raises(InputError) as e:
+        reproduction.learning_check_table(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / results.progress_csv(*JOB)}: ends inside a row")
+    assert msg.endswith("keep the run again with psmarl keep-runs")

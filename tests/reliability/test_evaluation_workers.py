@@ -43,7 +43,7 @@ def test_a_process_that_built_an_env_still_dies_on_sigterm(env):
 
 def _random(psmarl_bin, tmp_path, *extra, episodes=3000, max_cycles=20):
     spec = random_spec("pursuit", max_cycles=max_cycles, episodes=episodes)
-    return Watched([psmarl_bin, "random", "--spec", dumps(spec), "--out-dir",
+    return Watched([psmarl_bin, "random-baseline", "--spec", dumps(spec), "--out-dir",
                     str(tmp_path / "out"), "--workers", "2", *extra])
 
 
@@ -56,7 +56,7 @@ def test_a_worker_killed_after_taking_plays_fails_the_evaluation(psmarl_bin, tmp
     rc = run.finish(timeout=60)
     assert rc == 1, run.stderr[-3000:]
     last = run.lines[-1]
-    assert last.startswith("psmarl random: error: evaluation worker 1 "), last
+    assert last.startswith("psmarl random-baseline: error: evaluation worker 1 "), last
     assert f"(pid {worker}) was killed by SIGKILL before returning its plays" in last
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
@@ -157,8 +157,8 @@ def test_stage_error_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
         raise StageError("evaluation worker 1 (pid 1) was killed by SIGKILL before returning")
 
     monkeypatch.setattr(ev, "evaluate", broken)
-    rc = cli.main(["random", "--spec", dumps(random_spec()), "--out-dir", str(tmp_path / "o")])
+    rc = cli.main(["random-baseline", "--spec", dumps(random_spec()), "--out-dir", str(tmp_path / "o")])
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == ("psmarl random: error: evaluation worker 1 (pid 1) was killed by "
+    assert err[-1] == ("psmarl random-baseline: error: evaluation worker 1 (pid 1) was killed by "
                        "SIGKILL before returning")
