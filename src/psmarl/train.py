@@ -12,6 +12,7 @@ only when the budget is reached.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -372,7 +373,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
 
     start_processes(runtime, log,
-                    int(config.num_env_runners) * int(config.num_cpus_per_env_runner or 1))
+                    math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1)))
     from psmarl.ray_session import ResourceWaitReporter
 
     with ResourceWaitReporter(log, hint=RESOURCE_HINT):
