@@ -130,23 +130,23 @@ def test_the_window_that_hung_the_old_evaluator(tmp_path):
     swallowed and join() waited for ever. With a checkpoint policy (seconds to load in a
     fresh worker) and two plays, where that moment falls depends on the play length, so a
     sweep of lengths crosses it: on the development machine (2 cores, 2026-12-01) the old
-    code hung at 60, 120 and 200 cycles of 20..300 (docs/reliability.md). Every
-    evaluation must finish with the one-process rows; then 5 with three workers."""
+    code hung at 60, 120 and 200 of these (docs/reliability.md). Every evaluation must
+    finish with the one-process rows; then 3 with three workers."""
     env = random_spec("pursuit")["env"]
     ckpt = build_checkpoint(tmp_path / "checkpoint", env)  # this process has RLlib loaded
     policy = PolicySpec("checkpoint", str(ckpt))
     durations = []
-    for cycles in (20, 40, 60, 90, 120, 160, 200, 300):
+    for cycles in (20, 60, 120, 200, 300):
         e = {**env, "kwargs": {**env["kwargs"], "max_cycles": cycles}}
         ref = evaluate(e, policy, 2, seed=0, workers=1, envs_per_worker=1, log=lambda m: None)
         df = _timed(durations, e, policy, 2, seed=0, workers=2, envs_per_worker=1)
         pd.testing.assert_frame_equal(df, ref, obj=f"{cycles} cycles")
     e = {**env, "kwargs": {**env["kwargs"], "max_cycles": 30}}
     ref = evaluate(e, policy, 6, seed=0, workers=1, envs_per_worker=2, log=lambda m: None)
-    for i in range(5):
+    for i in range(3):
         df = _timed(durations, e, policy, 6, seed=0, workers=3, envs_per_worker=2)
         pd.testing.assert_frame_equal(df, ref, obj=f"three workers, {i}")
-    print(f"13 evaluations: median {sorted(durations)[6]:.1f} s, max {max(durations):.1f} s")
+    print(f"8 evaluations: median {sorted(durations)[4]:.1f} s, max {max(durations):.1f} s")
 
 
 def test_stage_error_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
