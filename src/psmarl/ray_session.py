@@ -8,8 +8,9 @@ them Ray 2.60 listens on every interface (``::``) and the runtime-env agent on t
 address, reachable by anyone on the network (the class of CVE-2023-48022). No dashboard is
 started (``include_dashboard=False``), no usage report is sent. What still runs: GCS,
 raylet, the runtime-env and dashboard agents (no port open beyond loopback), the
-log monitor and the autoscaler monitor (no port). ``tests/reliability/test_sockets.py``
-lists the listening sockets of a training run.
+log monitor and the autoscaler monitor (no port).
+``tests/reliability/test_training_run.py::test_ray_listens_on_loopback_only`` lists the
+listening sockets of a training run.
 
 Waits: a Ray actor or task that asks for more than the session has (more env runners than
 CPUs) waits for ever and says nothing, since psmarl silences Ray's own warnings.

@@ -48,6 +48,8 @@ from psmarl.errors import InputError
 KEPT_RUN_FILES = ("progress.csv", "train_summary.json", "eval/summary.json", "eval/episodes.csv")
 MACHINE_JSON = "machine.json"
 PAPER_MILESTONES = "paper_milestones.csv"
+#: the keys of a random baseline's summary.json that the report reads
+RANDOM_KEYS = ("mean", "episodes")
 
 
 # ---------------------------------------------------------------- keeping runs
@@ -94,6 +96,10 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
     for env, method, sharing, seed in _finished_runs(root):
         rel = results.run_dir(env, method, sharing, seed)
         src, dst = root / rel, dest / rel
+        # checked before it is kept: a damaged copy would only show in the report, whose
+        # redo (keep again) would copy the same damage; the error names the --forcerun
+        results.read_progress(src / "progress.csv", src / "train_summary.json")
+        results.read_json(src / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
         if dst.exists() and all(
                 (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
                 for f in KEPT_RUN_FILES if (src / f).exists()):
@@ -111,6 +117,7 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
     for summary in sorted(root.glob("baselines/random/*/summary.json")):
         rel = summary.relative_to(root)
         out = dest / rel
+        results.read_json(summary, RANDOM_KEYS)
         if not out.exists() or out.read_bytes() != summary.read_bytes():
             out.parent.mkdir(parents=True, exist_ok=True)
             results.write_text_atomic(out, summary.read_text())
@@ -412,11 +419,13 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
         paper_curves = {log_.sharing: read_paper_log(paper_logs, log_.path)
                         for log_ in study.paper_logs}
     elif milestones_csv.exists():
-        milestones = pd.read_csv(milestones_csv)
+        milestones = results.read_csv(
+            milestones_csv, ("sharing", "measure", "value", "env_steps", "episodes"),
+            "write it again: psmarl reproduction-report --paper-logs <the paper's repository>")
     else:
         milestones = None
     rand_path = data / results.random_summary_json(study.env)
-    rand = (results.read_json(rand_path, ("mean", "episodes"), KEEP_AGAIN)
+    rand = (results.read_json(rand_path, RANDOM_KEYS, KEEP_AGAIN)
             if rand_path.exists() else None)
     random_mean = rand["mean"] if rand else None
 
@@ -635,7 +644,7 @@ def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNI
         ev = (results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
               if ev_path.exists() else None)
         rnd_path = data / results.random_summary_json(env)
-        rnd = (results.read_json(rnd_path, ("mean", "episodes"), KEEP_AGAIN)
+        rnd = (results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN)
                if rnd_path.exists() else None)
         margin = margins.get(env)
         row = {"env": env, "method": method, "sharing": sharing,
