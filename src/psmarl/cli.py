@@ -37,6 +37,16 @@ def _positive(text: str) -> int:
     return v
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return v
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -243,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--workers", type=_positive, default=None,
                         help="processes playing at once (default: the spec's workers, else 1); "
                              "the results do not depend on it")
-        sp.add_argument("--stall-seconds", type=float, default=STALL_SECONDS,
+        sp.add_argument("--stall-seconds", type=_seconds, default=STALL_SECONDS,
                         help="fail when a worker process that took plays makes no progress for "
                              "this long (default %(default)s); a worker that dies fails it at once")
         if name == "evaluate":

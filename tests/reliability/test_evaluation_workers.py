@@ -162,3 +162,15 @@ def test_stage_error_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == ("psmarl random-baseline: error: evaluation worker 1 (pid 1) was killed by "
                        "SIGKILL before returning")
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "soon"])
+def test_a_bad_stall_limit_is_a_usage_error(tmp_path, capsys, value):
+    from psmarl import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["random-baseline", "--spec", dumps(random_spec()), "--out-dir",
+                  str(tmp_path / "o"), "--stall-seconds", value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--stall-seconds" in err and "Traceback" not in err
