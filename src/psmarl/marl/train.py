@@ -26,7 +26,6 @@ import contextlib
 import io
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import warnings
@@ -182,7 +181,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     work = run / ".work"
     work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "checkpoint"
-    restore = ckpt / CHECKPOINT_FILE if (ckpt / results.RUN_META).exists() else None
+    restore = ckpt / CHECKPOINT_FILE if results.recover_checkpoint(ckpt) is not None else None
     if restore is None:
         (work / "progress.csv").unlink(missing_ok=True)
 
@@ -201,9 +200,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         else:
             experiment.close()
 
-    results.replace_dir_atomic(ckpt, run / "checkpoint")
     df = pd.DataFrame(recorder.rows)
-    results.write_csv_atomic(run / "progress.csv", df)
     best = summarize_progress(df)
     summary = {
         "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
@@ -212,6 +209,5 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         "wall_seconds": round(recorder.wall, 2), "modules": [GROUP], **best,
         "spec": dict(spec),
     }
-    results.write_json_atomic(run / "train_summary.json", summary)
-    shutil.rmtree(work, ignore_errors=True)
+    results.publish_run(run, ckpt, df, summary, work)
     return summary
