@@ -20,6 +20,7 @@ from pettingzoo.sisl import multiwalker_v9, pursuit_v4, waterworld_v4
 from psmarl import envs
 from psmarl.envs.fast_sisl import UnsupportedArgument
 from psmarl.errors import ConfigError
+from stepcheck import assert_same_dict, assert_same_step
 
 PETTINGZOO = {"pursuit": pursuit_v4, "waterworld": waterworld_v4, "multiwalker": multiwalker_v9}
 BASE_INIT = {
@@ -68,26 +69,6 @@ def policy(kind: str, seed: int):
     return act
 
 
-def assert_same_value(a, b, where):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), where
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        assert a.tobytes() == b.tobytes(), where  # bitwise
-        return
-    assert type(a) is type(b), (where, type(a), type(b))
-    if isinstance(a, float):
-        assert a == b or (np.isnan(a) and np.isnan(b)), (where, a, b)
-        assert np.signbit(a) == np.signbit(b), (where, a, b)
-    else:
-        assert a == b, (where, a, b)
-
-
-def assert_same_dict(d1, d2, where):
-    assert list(d1) == list(d2), (where, list(d1), list(d2))
-    for k in d1:
-        assert_same_value(d1[k], d2[k], (where, k))
-
-
 def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
              max_steps: int | None = None, reseed: bool = True) -> int:
     """Step PettingZoo's and the fast env together; return the episode's length."""
@@ -108,10 +89,7 @@ def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
         while ref.agents and (max_steps is None or t < max_steps):
             assert ref.agents == new.agents, t
             actions = act(ref, t)
-            r1, r2 = ref.step(actions), new.step(actions)
-            for name, d1, d2 in zip(("obs", "rewards", "terminations", "truncations",
-                                     "infos"), r1, r2):
-                assert_same_dict(d1, d2, (t, name))
+            assert_same_step(ref.step(actions), new.step(actions), t)
             t += 1
         assert ref.agents == new.agents
     ref.close()
@@ -308,8 +286,7 @@ def test_standard_wrappers_see_the_same_observations_on_both_backends(game):
         assert len(a) == len(b)
         assert_same_dict(a[0], b[0], "reset")
         for t, (ra, rb) in enumerate(zip(a[1:], b[1:])):
-            for da, db in zip(ra, rb):
-                assert_same_dict(da, db, t)
+            assert_same_step(ra, rb, t)
 
 
 def test_package_drop_reward_is_paid_identically_on_both_backends():
@@ -326,8 +303,7 @@ def test_package_drop_reward_is_paid_identically_on_both_backends():
         b = _wrapped_episode(dict(settings, backend="pettingzoo"), seed, 500)
         assert len(a) == len(b)
         for ra, rb in zip(a[1:], b[1:]):
-            for da, db in zip(ra, rb):
-                assert_same_dict(da, db, seed)
+            assert_same_step(ra, rb, seed)
         c = _wrapped_episode(plain, seed, 500)
         diff = {k: v - c[-1][1][k] for k, v in a[-1][1].items()}
         dropped = all(v == pytest.approx(-100.0) for v in diff.values())
