@@ -79,6 +79,48 @@ def box_action(space, action):
     return np.clip(action, space.low, space.high)
 
 
+class GameEnv:
+    """What the fast waterworld and multiwalker share: a parallel env around one of
+    PettingZoo's game objects (``self.env``, whose attributes are the game's state), with
+    its spaces, seeding and reset. Mixed into a PettingZoo ``ParallelEnv`` subclass."""
+
+    render_mode = None
+
+    def _set_game(self, game, agent_prefix: str, count: int) -> None:
+        self.env = game
+        self.possible_agents = [f"{agent_prefix}_{r}" for r in range(count)]
+        self.agents: list[str] = []
+        self.observation_spaces = dict(zip(self.possible_agents, game.observation_space))
+        self.action_spaces = dict(zip(self.possible_agents, game.action_space))
+        self._infos = {a: {} for a in self.possible_agents}
+
+    def observation_space(self, agent):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent):
+        return self.action_spaces[agent]
+
+    @property
+    def np_random(self):
+        return self.env.np_random
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        """The game's reset, reseeded as PettingZoo's raw envs reseed it."""
+        if seed is not None:
+            self.env._seed(seed=seed)
+        self.env.reset()
+        self.agents = self.possible_agents[:]
+        self._infos = {a: {} for a in self.agents}
+        obs = {a: self.env.observe(i) for i, a in enumerate(self.agents)}
+        return obs, dict(self._infos)
+
+    def render(self):
+        return self.env.render()
+
+    def close(self):
+        self.env.close()
+
+
 def module(game: str):
     """The fast module of ``game`` (``psmarl.envs.fast_sisl.<game>``)."""
     import importlib

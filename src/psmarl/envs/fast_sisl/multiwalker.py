@@ -42,7 +42,7 @@ from pettingzoo.sisl.multiwalker.multiwalker_base import (
     MultiWalkerEnv,
 )
 
-from psmarl.envs.fast_sisl import box_action, settle_kwargs
+from psmarl.envs.fast_sisl import GameEnv, box_action, settle_kwargs
 
 #: multiwalker_v9's keyword arguments and defaults (PettingZoo 1.25 ``MultiWalkerEnv``)
 DEFAULTS: dict[str, Any] = dict(
@@ -73,45 +73,20 @@ def parallel_env(**kwargs) -> ParallelEnv:
     return FastMultiwalker(**kwargs)
 
 
-class FastMultiwalker(ParallelEnv):
+class FastMultiwalker(GameEnv, ParallelEnv):
     metadata = {"render_modes": [], "name": "multiwalker_v9", "is_parallelizable": True,
                 "render_fps": FPS, "psmarl_backend": "fast"}
 
     def __init__(self, **kwargs):
         kw = settle_kwargs("multiwalker", kwargs, DEFAULTS, unsupported)
         self.kwargs = kw
-        #: PettingZoo's game object (physics, walkers, reset): its attributes are the state
-        self.env = MultiWalkerEnv(**kw)
-        self.render_mode = None
-        self.possible_agents = ["walker_" + str(r) for r in range(self.env.n_walkers)]
-        self.agents: list[str] = []
+        game = MultiWalkerEnv(**kw)
+        self._set_game(game, "walker", game.n_walkers)
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
-        self.observation_spaces = dict(zip(self.possible_agents, self.env.observation_space))
-        self.action_spaces = dict(zip(self.possible_agents, self.env.action_space))
         self.state_space = self.env.state_space
-        self._infos = {a: {} for a in self.possible_agents}
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
-    @property
-    def np_random(self):
-        return self.env.np_random
 
     def state(self):
         return self.env.state()
-
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            self.env._seed(seed=seed)
-        self.env.reset()
-        self.agents = self.possible_agents[:]
-        self._infos = {a: {} for a in self.agents}
-        obs = {a: self.env.observe(i) for i, a in enumerate(self.agents)}
-        return obs, dict(self._infos)
 
     def step(self, actions: Mapping[str, Any]):
         if not self.agents:
@@ -236,9 +211,3 @@ class FastMultiwalker(ParallelEnv):
         elif package.position.x > (game.terrain_length - TERRAIN_GRASS) * TERRAIN_STEP:
             done = [True] * n
         return rewards, done, obs
-
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()

@@ -29,7 +29,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 from pettingzoo.sisl.waterworld.waterworld_base import FPS, WaterworldBase
 
-from psmarl.envs.fast_sisl import box_action, settle_kwargs
+from psmarl.envs.fast_sisl import GameEnv, box_action, settle_kwargs
 
 #: waterworld_v4's keyword arguments and defaults (PettingZoo 1.25 ``WaterworldBase``)
 DEFAULTS: dict[str, Any] = dict(
@@ -139,41 +139,15 @@ def observe_all(game: WaterworldBase) -> np.ndarray:
     return np.concatenate(parts + [np.array(food), np.array(poison)], axis=1)
 
 
-class FastWaterworld(ParallelEnv):
+class FastWaterworld(GameEnv, ParallelEnv):
     metadata = {"render_modes": [], "name": "waterworld_v4", "is_parallelizable": True,
                 "render_fps": FPS, "psmarl_backend": "fast"}
 
     def __init__(self, **kwargs):
         kw = settle_kwargs("waterworld", kwargs, DEFAULTS, unsupported)
         self.kwargs = kw
-        #: PettingZoo's game object (physics, actions, reset): its attributes are the state
-        self.env = WaterworldBase(**kw)
-        self.render_mode = None
-        n = self.env.num_agents
-        self.possible_agents = ["pursuer_" + str(r) for r in range(n)]
-        self.agents: list[str] = []
-        self.observation_spaces = dict(zip(self.possible_agents, self.env.observation_space))
-        self.action_spaces = dict(zip(self.possible_agents, self.env.action_space))
-        self._infos = {a: {} for a in self.possible_agents}
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
-    @property
-    def np_random(self):
-        return self.env.np_random
-
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            self.env._seed(seed=seed)
-        self.env.reset()
-        self.agents = self.possible_agents[:]
-        self._infos = {a: {} for a in self.agents}
-        obs = {a: self.env.observe(i) for i, a in enumerate(self.agents)}
-        return obs, dict(self._infos)
+        game = WaterworldBase(**kw)
+        self._set_game(game, "pursuer", game.num_agents)
 
     def step(self, actions: Mapping[str, Any]):
         if not self.agents:
@@ -214,9 +188,3 @@ class FastWaterworld(ParallelEnv):
         if truncated:
             self.agents = []
         return observations, out_rewards, terminations, truncations, infos
-
-    def render(self):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()
