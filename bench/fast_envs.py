@@ -11,7 +11,11 @@ For each env (the `paper` preset's settings), with PettingZoo's backend and the 
   sampling   env steps/s of one RLlib env runner (8 envs, the [400,300] PPO module, one
              thread): the sampling rate of one core in training
   train      PPO (and any --methods) training env steps/s at the chosen config's settings
-             and runtime, shared and independent (a warm-up iteration is not counted)
+             and runtime, shared and independent (a warm-up iteration is not counted);
+             also per CPU second of the training process and its env runners, which
+             on a loaded machine says more than wall time: ``fast_vs_pettingzoo_raw_cpu``
+             is 2 cores' worth of training (2 x steps per CPU second) over the raw
+             PettingZoo env's steps per CPU second
 
 Raw and wrapped speeds are measured in alternating rounds (PettingZoo, fast, PettingZoo, ...)
 and the median round is kept, so a load change on a shared machine hits both alike; the
@@ -141,10 +145,14 @@ def sampling_speed(spec, steps: int) -> float:
     return done / el
 
 
-def train_speed(spec, iterations: int) -> float:
-    """PPO-style training env steps/s over ``iterations`` after one warm-up iteration, as
-    bench/throughput.py times it, with RLlib's 60 s sampling timeout lifted: on a loaded
-    machine a slow env's sampling round can pass it, and RLlib then drops the samples."""
+def train_speed(spec, iterations: int) -> tuple[float, float]:
+    """(env steps per wall second, per CPU second) of training over ``iterations`` after
+    one warm-up iteration, as bench/throughput.py times it, with RLlib's 60 s sampling
+    timeout lifted (on a loaded machine a slow env's sampling round can pass it, and RLlib
+    then drops the samples). CPU seconds: the training process (learner) and its env-runner
+    processes together."""
+    import psutil
+
     from psmarl.train import build_algorithm_config, resolve_runtime, start_processes
 
     config, _ = build_algorithm_config(spec)
@@ -152,12 +160,19 @@ def train_speed(spec, iterations: int) -> float:
     start_processes(resolve_runtime(spec.get("runtime", {})))
     algo = config.build_algo()
     algo.train()  # warm-up
-    steps, t0 = 0, time.perf_counter()
+    pids = [os.getpid()] + list(algo.env_runner_group.foreach_env_runner(
+        lambda runner: os.getpid(), local_env_runner=False))
+    procs = [psutil.Process(pid) for pid in pids]
+
+    def cpu() -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+    steps, t0, c0 = 0, time.perf_counter(), cpu()
     for _ in range(iterations):
         steps += int(algo.train()["env_runners"]["num_env_steps_sampled"])
-    el = time.perf_counter() - t0
+    el, cpu_s = time.perf_counter() - t0, cpu() - c0
     algo.stop()
-    return steps / el
+    return steps / el, steps / cpu_s
 
 
 def main() -> None:
@@ -182,14 +197,18 @@ def main() -> None:
 
     rows = []
 
-    def add(env, measure, speeds, raw_pz=None):
+    def add(env, measure, speeds, raw_pz=None, raw_pz_cpu=None):
         row = {"env": env, "measure": measure,
                "pettingzoo_steps_per_s": speeds["pettingzoo"], "fast_steps_per_s": speeds["fast"],
                "fast_vs_pettingzoo": speeds["fast"] / speeds["pettingzoo"]}
         if "pettingzoo_cpu" in speeds:
+            row["pettingzoo_steps_per_cpu_s"] = speeds["pettingzoo_cpu"]
+            row["fast_steps_per_cpu_s"] = speeds["fast_cpu"]
             row["fast_vs_pettingzoo_cpu"] = speeds["fast_cpu"] / speeds["pettingzoo_cpu"]
         if raw_pz is not None:
             row["fast_vs_pettingzoo_raw"] = speeds["fast"] / raw_pz
+        if raw_pz_cpu is not None:  # training on 2 cores kept busy, per CPU second of raw
+            row["fast_vs_pettingzoo_raw_cpu"] = 2 * speeds["fast_cpu"] / raw_pz_cpu
         rows.append(row)
         print(f"{env}: {measure}: pettingzoo {speeds['pettingzoo']:.0f}, fast "
               f"{speeds['fast']:.0f} env steps/s ({row['fast_vs_pettingzoo']:.2f}x)", flush=True)
@@ -216,8 +235,8 @@ def main() -> None:
                 sp = {}
                 for b in BACKENDS:
                     run = dict(spec, env=dict(spec["env"], backend=b))
-                    sp[b] = train_speed(run, a.train_iterations)
-                add(env, f"{method} training, {sharing}", sp, raw_pz)
+                    sp[b], sp[f"{b}_cpu"] = train_speed(run, a.train_iterations)
+                add(env, f"{method} training, {sharing}", sp, raw_pz, s["raw_pettingzoo_cpu"])
     save_section(rows, "fastenv", a.label, a.note)
 
 
