@@ -69,9 +69,17 @@ def policy(kind: str, seed: int):
     return act
 
 
+def assert_same_stream(ref, new, where):
+    """PettingZoo's game and the fast env have drawn the same random numbers so far (their
+    generators are in the same state)."""
+    theirs = ref.unwrapped.env.np_random.bit_generator.state
+    assert new.unwrapped.np_random.bit_generator.state == theirs, ("random stream", where)
+
+
 def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
              max_steps: int | None = None, reseed: bool = True) -> int:
-    """Step PettingZoo's and the fast env together; return the episode's length."""
+    """Step PettingZoo's and the fast env together; return the episode's length. After the
+    reset and after every step both have drawn the same random numbers."""
     ref = PETTINGZOO[game].parallel_env(**kwargs)
     new = fast(game).parallel_env(**kwargs)
     assert ref.possible_agents == new.possible_agents
@@ -85,11 +93,13 @@ def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
         o2, i2 = new.reset(seed=seed if reseed else None)
         assert_same_dict(o1, o2, "reset obs")
         assert i1 == i2
+        assert_same_stream(ref, new, "reset")
         t = 0
         while ref.agents and (max_steps is None or t < max_steps):
             assert ref.agents == new.agents, t
             actions = act(ref, t)
             assert_same_step(ref.step(actions), new.step(actions), t)
+            assert_same_stream(ref, new, t)
             t += 1
         assert ref.agents == new.agents
     ref.close()
