@@ -40,7 +40,7 @@ def main() -> None:
     for name in a.envs:
         for preset in a.presets:
             settings = envs.resolve(name, preset, backend=a.backend)
-            backend = settings["backend"]
+            backend = envs.backend_of(settings)
             t0 = time.time()
             df = evaluate(settings, PolicySpec("random"), a.episodes, seed=a.seed,
                           workers=a.workers, envs_per_worker=8, log=lambda m: None)

@@ -228,14 +228,36 @@ def test_invalid_actions_are_refused():
 def test_paper_preset_runs_the_fast_backend_and_pettingzoo_stays_selectable():
     for game in ("pursuit", "waterworld", "multiwalker"):
         s = envs.resolve(game, "paper")
-        assert s["backend"] == "fast"
+        assert envs.backend_of(s) == "fast"
         raw = envs.make_parallel_env(s).unwrapped
         assert raw.metadata.get("psmarl_backend") == "fast"
         p = envs.resolve(game, "paper", backend="pettingzoo")
-        assert p["backend"] == "pettingzoo" and p["kwargs"] == s["kwargs"]
+        assert envs.backend_of(p) == "pettingzoo" and p["kwargs"] == s["kwargs"]
         assert "psmarl_backend" not in envs.make_parallel_env(p).unwrapped.metadata
-        assert envs.resolve(game, "pettingzoo")["backend"] == "pettingzoo"
-        assert envs.resolve(game, "pettingzoo", backend="fast")["backend"] == "fast"
+        assert envs.backend_of(envs.resolve(game, "pettingzoo")) == "pettingzoo"
+        f = envs.resolve(game, "pettingzoo", backend="fast")
+        assert envs.backend_of(f) == "fast"
+        assert envs.make_parallel_env(f).unwrapped.metadata.get("psmarl_backend") == "fast"
+
+
+def test_settings_name_the_backend_only_when_it_is_not_the_presets():
+    """The preset's own backend leaves the settings as they were before backends existed,
+    so runs made with PettingZoo's envs keep their params (Snakemake reruns nothing); a
+    chosen other backend is recorded, and old settings build the preset's backend."""
+    before_backends = {
+        "name": "pursuit", "preset": "paper", "kwargs": dict(paper("pursuit")),
+        "agent_indication": "scalar_over_n", "pad_actions": False, "pad_observations": False,
+        "options": {},
+    }
+    assert envs.resolve("pursuit", "paper") == before_backends
+    assert envs.resolve("pursuit", "paper", backend="fast") == before_backends
+    chosen = envs.resolve("pursuit", "paper", backend="pettingzoo")
+    assert chosen == dict(before_backends, backend="pettingzoo")
+    assert "backend" not in envs.resolve("pursuit", "pettingzoo")
+    assert envs.resolve("pursuit", "pettingzoo", backend="fast")["backend"] == "fast"
+    assert "backend" not in envs.resolve("speaker_listener")
+    raw = envs.make_parallel_env(before_backends).unwrapped
+    assert raw.metadata.get("psmarl_backend") == "fast"
 
 
 def test_backend_errors_name_the_key():
@@ -265,12 +287,6 @@ def test_config_key_reaches_the_settings(tiny_config):
     with pytest.raises(ConfigError) as e:
         cfg.schema_validate(c)
     assert e.value.key == "envs.pursuit.backend"
-
-
-def test_settings_recorded_without_a_backend_build_pettingzoo():
-    s = envs.resolve("pursuit", "paper")
-    del s["backend"]
-    assert "psmarl_backend" not in envs.make_parallel_env(s).unwrapped.metadata
 
 
 # ------------------------------------------------------------------ psmarl's wrappers

@@ -43,7 +43,7 @@ def supersuit_stack(env, agent_indication="none", pad_observations=False, pad_ac
 
 def raw_env(settings):
     spec = envs.get(settings["name"])
-    env = spec.parallel_env_fn(settings.get("backend", "pettingzoo"))(**settings["kwargs"])
+    env = spec.parallel_env_fn(envs.backend_of(settings))(**settings["kwargs"])
     options = settings.get("options") or {}
     return spec.wrap_options(env, options) if options else env
 

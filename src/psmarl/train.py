@@ -366,6 +366,10 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     work = _Work(run)
     log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
         f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
+    from psmarl.envs import backend_of
+
+    backend = backend_of(spec["env"])
+    log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, {backend} backend)")
 
     start_processes(runtime)
     algo = config.build_algo()
@@ -429,7 +433,8 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     results.write_csv_atomic(run / "progress.csv", df)
     best = summarize_progress(df)
     summary = {
-        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
+        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "backend": backend,
+        "method": spec["method"],
         "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
         "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,

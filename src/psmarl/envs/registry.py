@@ -170,7 +170,10 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
 
     ``preset`` None means the env's default preset (``paper`` for the SISL games); the
     other options left None take the preset's value. The result is what the workflow
-    passes as a rule's params and what run folders record.
+    passes as a rule's params and what run folders record. It names the ``backend`` only
+    when it is not the preset's own (:func:`backend_of`): the backends give equal steps, so
+    settings recorded before there were backends, or before a preset changed its own, still
+    describe the same env (and Snakemake reruns nothing for them).
     """
     spec = get(name)
     if preset is None:
@@ -225,16 +228,26 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
             raise ConfigError(f"environment {name!r} has no option(s) {', '.join(bad)}; "
                               f"its options: {known}", key=f"envs.{name}.options")
         opts.update(options)
-    return {
+    out = {
         "name": name,
         "preset": preset,
-        "backend": impl,
         "kwargs": {k: merged[k] for k in sorted(merged)},
         "agent_indication": ind,
         "pad_actions": pads["pad_actions"],
         "pad_observations": pads["pad_observations"],
         "options": {k: opts[k] for k in sorted(opts)},
     }
+    if impl != p.backend:
+        out["backend"] = impl
+    return out
+
+
+def backend_of(settings: Mapping[str, Any]) -> str:
+    """The implementation that ``resolve(...)``'s settings run: their ``backend``, else
+    their preset's own."""
+    if "backend" in settings:
+        return settings["backend"]
+    return get(settings["name"]).presets[settings["preset"]].backend
 
 
 def _check_fast(spec: EnvSpec, name: str, kwargs: Mapping[str, Any]) -> None:
@@ -250,17 +263,15 @@ def _check_fast(spec: EnvSpec, name: str, kwargs: Mapping[str, Any]) -> None:
 
 
 def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = None):
-    """Build the wrapped parallel env described by ``resolve(...)``'s output.
-
-    Settings without a ``backend`` (recorded before backends existed) mean PettingZoo's.
-    """
+    """Build the wrapped parallel env described by ``resolve(...)``'s output (with the
+    backend :func:`backend_of` names)."""
     from psmarl.envs.wrappers import apply_standard_wrappers
 
     spec = get(settings["name"])
     kwargs = dict(settings.get("kwargs", {}))
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = spec.parallel_env_fn(settings.get("backend", "pettingzoo"))(**kwargs)
+    env = spec.parallel_env_fn(backend_of(settings))(**kwargs)
     options = settings.get("options") or {}
     if options:
         env = spec.wrap_options(env, options)
