@@ -43,7 +43,13 @@ def test_pettingzoo_preset_is_library_default(name, size):
 
 
 def test_paper_reward_settings_reach_the_environments():
-    p = envs.make_parallel_env(envs.resolve("pursuit", "paper")).unwrapped.env
+    # the paper preset runs psmarl's fast pursuit (the game is the env itself); the
+    # PettingZoo backend keeps the game in raw_env.env
+    p = envs.make_parallel_env(envs.resolve("pursuit", "paper")).unwrapped
+    assert p.urgency_reward == 0.0 and p.local_ratio == 1.0
+    assert p.catch_reward == 5.0 and p.tag_reward == 0.01 and p.max_cycles == 500
+    p = envs.make_parallel_env(envs.resolve("pursuit", "paper",
+                                            backend="pettingzoo")).unwrapped.env
     assert p.urgency_reward == 0.0 and p.local_ratio == 1.0
     assert p.catch_reward == 5.0 and p.tag_reward == 0.01 and p.max_cycles == 500
     w = envs.make_parallel_env(envs.resolve("waterworld", "paper")).unwrapped.env

@@ -285,8 +285,8 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     assert np.isfinite(prog["avg_total_reward"].iloc[-1])
 
     written = json.loads((run / "train_summary.json").read_text())
-    for key in ("env", "preset", "method", "sharing", "seed", "iterations", "env_steps",
-                "episodes", "wall_seconds", "modules", "best_avg_total_reward",
+    for key in ("env", "preset", "backend", "method", "sharing", "seed", "iterations",
+                "env_steps", "episodes", "wall_seconds", "modules", "best_avg_total_reward",
                 "episodes_at_best", "final_avg_total_reward", "spec"):
         assert key in written, key
     assert written["method"] == method and written["iterations"] == 2

@@ -185,8 +185,10 @@ def cmd_envs(a: argparse.Namespace) -> None:
         spec = envs.get(name)
         print(f"{name}: {spec.description}")
         print(f"  default preset: {spec.default_preset}")
+        print(f"  backends: {', '.join(spec.backends())}")
         for pname, p in sorted(spec.presets.items()):
             print(f"  preset {pname}: {p.description or ''}")
+            print(f"    backend = {p.backend}")
             for k, v in sorted(p.kwargs.items()):
                 print(f"    {k} = {v!r}")
             print(f"    agent_indication = {p.agent_indication}")

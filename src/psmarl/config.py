@@ -90,7 +90,8 @@ def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     entry = entry or {}
     return envs.resolve(env, entry.get("preset"), entry.get("kwargs"),
                         entry.get("agent_indication"), entry.get("pad_observations"),
-                        entry.get("pad_actions"), entry.get("options"))
+                        entry.get("pad_actions"), entry.get("options"),
+                        backend=entry.get("backend"))
 
 
 def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:

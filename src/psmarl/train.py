@@ -378,6 +378,10 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     work = _Work(run)
     log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
         f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
+    from psmarl.envs import backend_of
+
+    backend = backend_of(spec["env"])
+    log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, {backend} backend)")
 
     start_processes(runtime, log,
                     math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1)))
@@ -454,7 +458,8 @@ def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budg
     df = pd.DataFrame(rows)
     best = summarize_progress(df)
     summary = {
-        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
+        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "backend": backend,
+        "method": spec["method"],
         "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
         "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,

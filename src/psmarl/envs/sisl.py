@@ -1,6 +1,9 @@
 """The three SISL environments of the paper, with a `paper` and a `pettingzoo` preset.
 
-Every choice of the `paper` preset is explained in docs/environments.md.
+Every choice of the `paper` preset is explained in docs/environments.md. Each game has two
+backends: PettingZoo's own module and psmarl's fast one (``psmarl.envs.fast_sisl``: same
+arguments, equal steps); the `paper` preset runs the fast one, the `pettingzoo` preset
+PettingZoo's (``envs.<name>.backend`` picks either for any preset).
 """
 
 from psmarl.envs.registry import EnvOption, EnvSpec, Preset, register
@@ -8,6 +11,7 @@ from psmarl.envs.registry import EnvOption, EnvSpec, Preset, register
 PURSUIT = register(EnvSpec(
     name="pursuit",
     module="pettingzoo.sisl.pursuit_v4",
+    fast_module="psmarl.envs.fast_sisl.pursuit",
     description="8 pursuers surround 30 random evaders on a 16x16 grid (discrete actions)",
     paper_random_return=31.04,
     presets={
@@ -18,6 +22,7 @@ PURSUIT = register(EnvSpec(
                 shared_reward=False, max_cycles=500,
             ),
             agent_indication="scalar_over_n",
+            backend="fast",
             description="Appendix B + the paper's code: local rewards, no urgency penalty, "
                         "agent id i/8 appended",
         ),
@@ -28,6 +33,7 @@ PURSUIT = register(EnvSpec(
 WATERWORLD = register(EnvSpec(
     name="waterworld",
     module="pettingzoo.sisl.waterworld_v4",
+    fast_module="psmarl.envs.fast_sisl.waterworld",
     description="5 pursuers eat food together and avoid poison (continuous actions)",
     paper_random_return=-6.82,
     presets={
@@ -38,6 +44,7 @@ WATERWORLD = register(EnvSpec(
                 thrust_penalty=0.0, local_ratio=1.0, max_cycles=500,
             ),
             agent_indication="scalar_plus_one",
+            backend="fast",
             description="Appendix B + the paper's code: local rewards, no thrust penalty, "
                         "agent id i+1 appended",
         ),
@@ -55,6 +62,7 @@ def _multiwalker_options(env, options):
 MULTIWALKER = register(EnvSpec(
     name="multiwalker",
     module="pettingzoo.sisl.multiwalker_v9",
+    fast_module="psmarl.envs.fast_sisl.multiwalker",
     description="3 bipedal walkers carry a package to the right (continuous actions)",
     paper_random_return=-102.05,
     presets={
@@ -65,6 +73,7 @@ MULTIWALKER = register(EnvSpec(
             ),
             agent_indication="scalar_over_n",
             options={"package_drop_reward": -100.0},
+            backend="fast",
             description="Appendix B + the paper's code: -100 for a fall, -100 to every walker "
                         "when the package drops, agent id i/3 appended (docs/environments.md)",
         ),

@@ -202,8 +202,11 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
 
     df = pd.DataFrame(recorder.rows)
     best = summarize_progress(df)
+    from psmarl.envs import backend_of
+
     summary = {
-        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
+        "env": spec["env"]["name"], "preset": spec["env"]["preset"],
+        "backend": backend_of(spec["env"]), "method": spec["method"],
         "sharing": spec["sharing"], "seed": spec["seed"], "iterations": recorder.it,
         "env_steps": recorder.env_steps, "episodes": recorder.episodes,
         "wall_seconds": round(recorder.wall, 2), "modules": [GROUP], **best,
