@@ -80,8 +80,10 @@ def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -
     cfg = dict(method_config or {})
     per_env = cfg.pop("per_env", {}) or {}
     cfg.pop("envs", None)  # which envs to train on: job selection, not a setting
+    cfg.pop("budget", None)  # how long: psmarl.config.budget, not a setting
+    env_cfg = {k: v for k, v in (per_env.get(env_name, {}) or {}).items() if k != "budget"}
     merged = deep_merge(spec.defaults, cfg)
-    merged = deep_merge(merged, per_env.get(env_name, {}) or {})
+    merged = deep_merge(merged, env_cfg)
     return normalize(merged)
 
 
