@@ -201,10 +201,18 @@ def test_paper_hyperparameters_are_the_defaults():
         assert t["train_batch_size_per_learner"] == 512  # train_batch_size
         assert d[n]["env_runners"]["rollout_fragment_length"] == 20  # sample_batch_size
         assert t["num_steps_sampled_before_learning_starts"] == 1000  # learning_starts
-        assert t["double_q"] is True and t["gamma"] == 0.99
-        assert d[n]["model"]["fcnet_hiddens"] == [400, 300]
+        assert t["double_q"] is (n != "dqn") and t["gamma"] == 0.99
+        assert t["replay_buffer_config"]["capacity"] == 100000  # buffer_size
         assert methods.get(n).action_kinds == frozenset({"discrete"})
-    assert d["dqn"]["env_runners"]["batch_mode"] == "complete_episodes"
+    # the scripts' branches (Table 3 is printed shifted): plain DQN no dueling, no double Q,
+    # truncated fragments, the paper's [400, 300] MLP; Rainbow and Ape-X one linear layer
+    assert (d["dqn"]["training"]["dueling"], d["dqn"]["env_runners"]["batch_mode"]) == \
+        (False, "truncate_episodes")
+    assert d["dqn"]["model"]["fcnet_hiddens"] == [400, 300]
+    for n in ("rainbow", "apex_dqn"):
+        assert (d[n]["model"]["fcnet_hiddens"], d[n]["model"]["fcnet_activation"]) == \
+            ([256], "linear")
+    assert d["rainbow"]["env_runners"]["batch_mode"] == "complete_episodes"
     r = d["rainbow"]["training"]
     assert (r["n_step"], r["num_atoms"], r["v_min"], r["v_max"], r["noisy"], r["dueling"]) == \
         (2, 51, 0.0, 1500.0, True, True)
