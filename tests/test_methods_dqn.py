@@ -386,9 +386,12 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
 
     spec = methods.get(name)
     t = dict(spec.defaults["training"])
+    # training_intensity 6.4: one update of 64 per 10-step round, as RLlib's default loop
+    # (the paper's ratios, 0.128-10.89, are for its 500-step episodes and 512-batches)
     t.update(train_batch_size_per_learner=64, num_steps_sampled_before_learning_starts=200,
              target_network_update_freq=100, min_sample_timesteps_per_iteration=200,
-             gamma=gamma, lr=1e-3)
+             gamma=gamma, lr=1e-3, training_intensity=6.4,
+             target_network_update_unit="sampled")
     t["replay_buffer_config"] = dict(t["replay_buffer_config"], capacity=5000)
     if t.get("noisy"):
         t.update(v_min=0.0, v_max=1.0 / (1.0 - gamma))
@@ -396,12 +399,14 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
         t["epsilon"] = [[0, 1.0], [1000, 0.02]]
     t.update(training)
     er = dict(spec.defaults["env_runners"], rollout_fragment_length=10)
+    model = DefaultModelConfig(fcnet_hiddens=[32], fcnet_activation="relu", head_fcnet_hiddens=[])
+    if spec.defaults["model"]["fcnet_activation"] == "linear":  # Rainbow, Ape-X: the paper's net
+        model = DefaultModelConfig(**spec.defaults["model"])
     cfg = (spec.base_config()
            .environment(MatchDiscrete, env_config={"horizon": 10, "n": 4})
            .env_runners(num_env_runners=num_env_runners, **er)
            .training(**t)
-           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[32], fcnet_activation="relu",
-                                                      head_fcnet_hiddens=[]))
+           .rl_module(model_config=model)
            .debugging(seed=0))
     return spec.customize(cfg, {}, {})
 
