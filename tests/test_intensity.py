@@ -197,3 +197,30 @@ def test_apex_logs_its_least_exploring_third_beside_every_runner(tmp_path):
     assert last["paper_episodes"] == pytest.approx(last["episodes"] / 3, rel=0.35)
     assert prog["paper_avg_total_reward"].notna().any()
     assert (prog["samples_trained"] > 0).any()
+
+
+@pytest.mark.slow
+def test_the_held_ratio_survives_a_checkpoint(tmp_path):
+    """A resumed run continues the same env-step and trained-sample counts (no burst of
+    updates, no pause of learning_starts)."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_methods_dqn import _tiny
+
+    ensure_ray()
+    algo = _tiny("dqn").build_algo()
+    for _ in range(3):
+        algo.train()
+    counts = (algo._psmarl_sampled, algo._psmarl_trained)
+    algo.save_to_path(str(tmp_path))
+    algo.stop()
+    again = _tiny("dqn").build_algo()
+    try:
+        again.restore_from_path(str(tmp_path))
+        assert (again._psmarl_sampled, again._psmarl_trained) == counts
+        assert counts[1] == pytest.approx(6.4 * (counts[0] - 200), abs=64)
+    finally:
+        again.stop()

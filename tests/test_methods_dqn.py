@@ -496,6 +496,9 @@ def _smoke_spec(name, sharing, runners=0):
         "training": {"train_batch_size_per_learner": 32,
                      "num_steps_sampled_before_learning_starts": 100,
                      "min_sample_timesteps_per_iteration": 100,
+                     # updates in every iteration after the first (Rainbow's paper ratio
+                     # 0.128 would wait 250 env steps for its first batch of 32)
+                     "training_intensity": 1.0,
                      "replay_buffer_config": {"capacity": 2000}},
         "env_runners": {"rollout_fragment_length": 25},
         "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [8]},
