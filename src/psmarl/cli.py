@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     aggregate.add_cli(add)
     figures.add_cli(add)
+    from psmarl import reproduction
+
+    reproduction.add_cli(add)
     return p
 
 

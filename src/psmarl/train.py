@@ -95,6 +95,11 @@ def start_processes(runtime: Mapping[str, Any]) -> None:
     import torch
 
     torch.set_num_threads(int(runtime["num_cpus"]))
+    # Ray starts its workers (the env runners) at niceness 15, so on a machine with anything
+    # else to do they sample at a fraction of the learner's priority and stall the run
+    # (seen here with 2 runners beside a pip install: no sample within RLlib's timeout).
+    # A job's runners are as important as its learner: same niceness.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     if not ray.is_initialized():
         ray.init(num_cpus=int(runtime["num_cpus"]), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR", configure_logging=True,
@@ -165,6 +170,10 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
             "num_env_runners": runtime["num_env_runners"],
             "num_envs_per_env_runner": runtime["num_envs_per_env_runner"],
             "num_cpus_per_env_runner": 1,
+            # wait for the runners' samples however long they take: with RLlib's default
+            # (60 s) a loaded machine made iterations return no samples at all, over and over
+            # (seen here: multiwalker PPO stalled at one env step count for minutes)
+            "sample_timeout_s": None,
             **ms.get("env_runners", {}),  # a method's own values win (e.g. Ape-X's runners)
         })
         .learners(num_learners=0, num_gpus_per_learner=runtime["num_gpus"])

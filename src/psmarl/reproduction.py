@@ -1,0 +1,693 @@
+"""Keep finished runs in the repository and build a reproduction report from them.
+
+Training outputs live under ``results/`` (not in git), and a later sitting may be on another
+machine. ``psmarl keep-runs`` copies each *finished* run's small files (progress.csv,
+train_summary.json, eval/summary.json, eval/episodes.csv) and the random baseline into a
+folder of the repository (``docs/reproduction/``, laid out as ``results/``: the paths of
+``psmarl.results``), with the machine that produced them. ``psmarl reproduction-report``
+builds ``docs/reproduction.md`` and its figures from that folder alone, without rerunning
+anything:
+
+- curves of every seed and their IQM with a 95% bootstrap band, shared and independent, the
+  paper's own two curves on the same axes (from its repository's training logs, when
+  ``--paper-logs`` points at a copy of it) and the random policy;
+- env steps and episodes to first reach each threshold, per seed and as IQM with CI, beside
+  the paper's;
+- the maximum average total reward per seed and its IQM, beside the paper's;
+- the probability that a shared seed beats an independent one;
+- the held-out evaluation of the final checkpoints, and each run's wall time and speed.
+
+The paper's logs are not part of psmarl (its repository's data stays there): what the report
+quotes from them (first crossings, maxima) is written to ``paper_milestones.csv`` beside the
+kept runs when ``--paper-logs`` is given, and read from there otherwise, so the tables can be
+rebuilt from committed files; only the paper's curves need the logs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psmarl import results
+from psmarl.errors import InputError
+
+#: the files of a finished run that are kept (relative to its run folder)
+KEPT_RUN_FILES = ("progress.csv", "train_summary.json", "eval/summary.json", "eval/episodes.csv")
+MACHINE_JSON = "machine.json"
+PAPER_MILESTONES = "paper_milestones.csv"
+
+
+# ---------------------------------------------------------------- keeping runs
+def machine_info() -> dict[str, Any]:
+    """What a reader needs to weigh a wall time: CPU model and count, OS, Python, date."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"machine": platform.machine(), "cpu": cpu, "cpus": os.cpu_count(),
+            "system": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(),
+            "kept_at": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def _finished_runs(root: Path) -> list[tuple[str, str, str, str]]:
+    """(env, method, sharing, seed) of every run under ``root`` with a training summary and
+    an evaluation summary (both written last, atomically, by their stages)."""
+    found = []
+    for summary in sorted(root.glob("runs/*/*/*/seed*/train_summary.json")):
+        run = summary.parent
+        env, method, sharing, seed = run.parts[-4:]
+        if (run / "eval" / "summary.json").exists():
+            found.append((env, method, sharing, seed.removeprefix("seed")))
+    return found
+
+
+def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = print) -> list:
+    """Copy every finished run under ``root`` (and the random baselines) into ``dest``.
+
+    A run already kept with the same files is left alone; a run whose kept copy differs is
+    replaced as a whole (the copy is assembled beside it and swapped in). Returns the runs
+    copied now.
+    """
+    root, dest = Path(root), Path(dest)
+    if not (root / "runs").is_dir():
+        raise InputError(f"{root}: no runs/ folder here (is it the config's results_dir?)")
+    copied = []
+    machine = machine_info()
+    for env, method, sharing, seed in _finished_runs(root):
+        rel = results.run_dir(env, method, sharing, seed)
+        src, dst = root / rel, dest / rel
+        if dst.exists() and all(
+                (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
+                for f in KEPT_RUN_FILES if (src / f).exists()):
+            continue
+        with tempfile.TemporaryDirectory() as staging:
+            tmp = Path(staging)
+            for f in KEPT_RUN_FILES:
+                if (src / f).exists():
+                    (tmp / f).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src / f, tmp / f)
+            results.write_json_atomic(tmp / MACHINE_JSON, machine)
+            results.replace_dir_atomic(tmp, dst)
+        copied.append((env, method, sharing, seed))
+        log(f"kept {rel}")
+    for summary in sorted(root.glob("baselines/random/*/summary.json")):
+        rel = summary.relative_to(root)
+        out = dest / rel
+        if not out.exists() or out.read_bytes() != summary.read_bytes():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            results.write_text_atomic(out, summary.read_text())
+            log(f"kept {rel}")
+    return copied
+
+
+# ---------------------------------------------------------------- the paper's logs
+@dataclass(frozen=True)
+class PaperLog:
+    """One training log of the paper's repository (old RLlib's progress.csv columns)."""
+
+    sharing: str
+    path: str  # inside the repository
+    label: str
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a reproduction report compares: one (env, method) in both modes."""
+
+    env: str
+    method: str
+    title: str
+    thresholds: tuple[float, ...]
+    paper_logs: tuple[PaperLog, ...]
+    paper_claims: Mapping[str, str] = field(default_factory=dict)
+
+
+MULTIWALKER_PPO = Study(
+    env="multiwalker", method="ppo",
+    title="Multiwalker, PPO: parameter sharing vs independent learning",
+    thresholds=(0.0, 20.0, 30.0),
+    paper_logs=(PaperLog("shared", "plot/data/multi_walker/ppo1.csv", "paper, shared (ppo1.csv)"),
+                PaperLog("independent", "plot/data/multi_walker/sa_ppo.csv",
+                         "paper, independent (sa_ppo.csv)")),
+    paper_claims={
+        "shared": "Figure 3c: maximum average total reward 41 after 9.2k episodes",
+        "independent": "Figure 4c: maximum average total reward 38 after 14.6k episodes",
+    },
+)
+
+
+def read_paper_log(source: str | Path, path: str) -> pd.DataFrame:
+    """A log of the paper's repository from a checkout folder or a bare git directory
+    (``git show HEAD:<path>``): columns env_steps, episodes, avg_total_reward."""
+    source = Path(source)
+    if (source / path).exists():
+        text = (source / path).read_text()
+    elif (source / "HEAD").exists() or source.name.endswith(".git"):
+        r = subprocess.run(["git", "--git-dir", str(source), "show", f"HEAD:{path}"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise InputError(f"{source}: no {path} in its HEAD ({r.stderr.strip()})")
+        text = r.stdout
+    else:
+        raise InputError(f"{source}: neither a checkout of the paper's repository with {path} "
+                         "nor its git directory")
+    df = pd.read_csv(io.StringIO(text))
+    return pd.DataFrame({"env_steps": df["timesteps_total"].astype(float),
+                         "episodes": df["episodes_total"].astype(float),
+                         "avg_total_reward": df["episode_reward_mean"].astype(float)})
+
+
+def first_reaching(curve: pd.DataFrame, threshold: float) -> tuple[float, float]:
+    """(env steps, episodes) of the first logged point whose average reaches ``threshold``;
+    NaN, NaN if it never does."""
+    hit = curve[curve["avg_total_reward"] >= threshold]
+    if hit.empty:
+        return float("nan"), float("nan")
+    row = hit.iloc[0]
+    return float(row["env_steps"]), float(row["episodes"])
+
+
+def curve_milestones(curve: pd.DataFrame, thresholds: Sequence[float]) -> list[dict[str, Any]]:
+    """First crossings of each threshold and the maximum, as rows."""
+    rows = []
+    for t in thresholds:
+        steps, eps = first_reaching(curve, t)
+        rows.append({"measure": f"first >= {t:g}", "value": t, "env_steps": steps,
+                     "episodes": eps})
+    i = curve["avg_total_reward"].idxmax()
+    rows.append({"measure": "maximum", "value": float(curve.loc[i, "avg_total_reward"]),
+                 "env_steps": float(curve.loc[i, "env_steps"]),
+                 "episodes": float(curve.loc[i, "episodes"])})
+    return rows
+
+
+def paper_milestones(study: Study, paper_logs: str | Path) -> pd.DataFrame:
+    rows = []
+    for log in study.paper_logs:
+        curve = read_paper_log(paper_logs, log.path)
+        for r in curve_milestones(curve, study.thresholds):
+            rows.append({"sharing": log.sharing, **r, "source": log.path,
+                         "last_env_steps": float(curve["env_steps"].iloc[-1]),
+                         "last_episodes": float(curve["episodes"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- the kept runs
+@dataclass
+class KeptRun:
+    sharing: str
+    seed: int
+    curve: pd.DataFrame  # env_steps, episodes, avg_total_reward (rows with a value)
+    summary: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    machine: dict[str, Any] | None
+
+
+def load_kept(data: str | Path, study: Study) -> list[KeptRun]:
+    data = Path(data)
+    runs = []
+    for sharing in ("shared", "independent"):
+        base = data / "runs" / study.env / study.method / sharing
+        kept = [p for p in base.glob("seed*") if p.name.removeprefix("seed").isdigit()]
+        for run in sorted(kept, key=lambda p: int(p.name.removeprefix("seed"))):
+            seed = int(run.name.removeprefix("seed"))
+            progress = run / "progress.csv"
+            summary = run / "train_summary.json"
+            if not progress.exists() or not summary.exists():
+                raise InputError(f"{run}: a kept run needs progress.csv and train_summary.json; "
+                                 f"keep it again with psmarl keep-runs")
+            df = pd.read_csv(progress)
+            missing = {"env_steps", "episodes", "avg_total_reward"} - set(df.columns)
+            if missing:
+                raise InputError(f"{progress}: missing column(s) {', '.join(sorted(missing))}")
+            s = results.read_json(summary)
+            if len(df) != s.get("iterations") or int(df["env_steps"].iloc[-1]) != s.get("env_steps"):
+                raise InputError(f"{progress}: {len(df)} rows up to {df['env_steps'].iloc[-1]} env "
+                                 f"steps, but {summary.name} says {s.get('iterations')} iterations "
+                                 f"and {s.get('env_steps')} env steps: keep the run again")
+            curve = df.dropna(subset=["avg_total_reward"])[
+                ["env_steps", "episodes", "avg_total_reward"]].reset_index(drop=True)
+            ev = run / "eval" / "summary.json"
+            mj = run / MACHINE_JSON
+            runs.append(KeptRun(sharing, seed, curve, s,
+                                results.read_json(ev) if ev.exists() else None,
+                                results.read_json(mj) if mj.exists() else None))
+    if not runs:
+        raise InputError(f"{data}: no kept {study.env}/{study.method} runs "
+                         f"(psmarl keep-runs copies finished runs here)")
+    return runs
+
+
+# ---------------------------------------------------------------- statistics
+def _iqm_axis0(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    from scipy import stats as sp_stats
+
+    return sp_stats.trim_mean(x, proportiontocut=0.25, axis=axis)
+
+
+def iqm_band(values: np.ndarray, reps: int = 2000, seed: int = 0
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM over seeds (rows) at every grid point (columns), with a 95% percentile bootstrap
+    band that resamples seeds; with one seed the band is the curve itself."""
+    from scipy import stats as sp_stats
+
+    mid = _iqm_axis0(values, axis=0)
+    if values.shape[0] < 2:
+        return mid, mid.copy(), mid.copy()
+    lo, hi = mid.copy(), mid.copy()
+    varied = np.ptp(values, axis=0) > 0
+    if varied.any():
+        ci = sp_stats.bootstrap((values[:, varied],), _iqm_axis0, axis=0, vectorized=True,
+                                n_resamples=reps, confidence_level=0.95, method="percentile",
+                                rng=np.random.default_rng(seed)).confidence_interval
+        lo[varied] = np.minimum(ci.low, mid[varied])
+        hi[varied] = np.maximum(ci.high, mid[varied])
+    return mid, lo, hi
+
+
+def on_grid(runs: Sequence[KeptRun], x: str, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """The runs' curves interpolated onto a common grid of ``x`` (env_steps or episodes)
+    over the range every run covers (never extrapolated)."""
+    lo = max(r.curve[x].iloc[0] for r in runs)
+    hi = min(r.curve[x].iloc[-1] for r in runs)
+    grid = np.linspace(lo, hi, points)
+    values = np.vstack([np.interp(grid, r.curve[x].to_numpy(float),
+                                  r.curve["avg_total_reward"].to_numpy(float)) for r in runs])
+    return grid, values
+
+
+def _fmt(v: Any, digits: int = 1) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    return f"{v:,.{digits}f}"
+
+
+def _steps(v: float) -> str:
+    return "-" if not np.isfinite(v) else f"{v / 1e6:.2f}M"
+
+
+def _ci(point: float, lo: float, hi: float, fmt: Callable[[float], str]) -> str:
+    if not np.isfinite(lo):
+        return fmt(point)
+    return f"{fmt(point)} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def milestone_rows(runs: Sequence[KeptRun], study: Study, spec: dict) -> list[dict[str, Any]]:
+    """Per mode and threshold: each seed's first crossing (steps, episodes) and their IQM."""
+    from psmarl.stats import iqm_interval
+
+    rows = []
+    for sharing in ("shared", "independent"):
+        mode = [r for r in runs if r.sharing == sharing]
+        if not mode:
+            continue
+        for t in study.thresholds:
+            hits = [first_reaching(r.curve, t) for r in mode]
+            steps = np.array([h[0] for h in hits])
+            eps = np.array([h[1] for h in hits])
+            reached = np.isfinite(steps)
+            row = {"sharing": sharing, "threshold": t, "seeds": [r.seed for r in mode],
+                   "steps": steps, "episodes": eps, "reached": int(reached.sum()),
+                   "budget": max(float(r.curve["env_steps"].iloc[-1]) for r in mode)}
+            if reached.all():
+                row["steps_iqm"] = iqm_interval(steps, spec)
+                row["episodes_iqm"] = iqm_interval(eps, spec)
+            rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- figure
+def draw_curves(runs: Sequence[KeptRun], study: Study, outputs: Sequence[Path],
+                paper: Mapping[str, pd.DataFrame], random_mean: float | None) -> None:
+    from psmarl.figures import _setup, save_figure
+
+    plt = _setup()
+    colors = {"shared": "tab:blue", "independent": "tab:orange"}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    for ax, x, xlabel in ((axes[0], "env_steps", "env steps"),
+                          (axes[1], "episodes", "training episodes")):
+        for sharing in ("shared", "independent"):
+            mode = [r for r in runs if r.sharing == sharing]
+            if not mode:
+                continue
+            c = colors[sharing]
+            for r in mode:
+                ax.plot(r.curve[x], r.curve["avg_total_reward"], color=c, lw=0.6, alpha=0.35)
+            grid, values = on_grid(mode, x)
+            mid, lo, hi = iqm_band(values)
+            ax.plot(grid, mid, color=c, lw=2.0,
+                    label=f"psmarl {sharing}: IQM of {len(mode)} seed(s), 95% CI")
+            ax.fill_between(grid, lo, hi, color=c, alpha=0.2, lw=0)
+            if sharing in paper:
+                p = paper[sharing]
+                xmax = max(float(r.curve[x].iloc[-1]) for r in runs) * 1.15
+                p = p[p[x] <= xmax]
+                ax.plot(p[x], p["avg_total_reward"], color=c, lw=1.0, ls="--",
+                        label=f"paper {sharing} (its training log)")
+        if random_mean is not None:
+            ax.axhline(random_mean, color="0.4", ls=":", lw=1.2,
+                       label=f"random policy ({random_mean:.1f})")
+        ax.set_xlabel(xlabel)
+        ax.grid(True, alpha=0.4)
+    axes[0].set_ylabel("average total reward (last 100 episodes)")
+    axes[1].legend(loc="lower right", fontsize="x-small", frameon=True)
+    fig.suptitle(study.title + "\nthin lines: seeds; thick: IQM over seeds with 95% bootstrap "
+                 "band; dashed: the paper's runs", fontsize="medium")
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- the report
+def _paper_rows(milestones: pd.DataFrame | None, sharing: str, measure: str) -> dict | None:
+    if milestones is None:
+        return None
+    m = milestones[(milestones["sharing"] == sharing) & (milestones["measure"] == measure)]
+    return None if m.empty else m.iloc[0].to_dict()
+
+
+def _crossing(steps: float, eps: float) -> str:
+    if not np.isfinite(steps):
+        return "not reached"
+    return f"{_steps(steps)} ({eps / 1000:.1f}k ep.)"
+
+
+def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_PPO,
+                 paper_logs: str | Path | None = None, spec: dict | None = None,
+                 command: str = "", log: Callable[[str], None] = print) -> Path:
+    """Write the report (markdown) and its figure from the kept runs in ``data``."""
+    from psmarl.stats import check_spec, improvement_interval, iqm_interval
+
+    spec = check_spec(spec)
+    data, out = Path(data), Path(out)
+    runs = load_kept(data, study)
+    milestones_csv = data / PAPER_MILESTONES
+    paper_curves: dict[str, pd.DataFrame] = {}
+    if paper_logs is not None:
+        milestones = paper_milestones(study, paper_logs)
+        results.write_csv_atomic(milestones_csv, milestones)
+        paper_curves = {log_.sharing: read_paper_log(paper_logs, log_.path)
+                        for log_ in study.paper_logs}
+    elif milestones_csv.exists():
+        milestones = pd.read_csv(milestones_csv)
+    else:
+        milestones = None
+    rand_path = data / results.random_summary_json(study.env)
+    random_mean = results.read_json(rand_path)["mean"] if rand_path.exists() else None
+
+    fig_rel = Path(out.stem) / f"curves_{study.env}_{study.method}"
+    figures = [out.parent / f"{fig_rel}.png", out.parent / f"{fig_rel}.pdf"]
+    draw_curves(runs, study, figures, paper_curves, random_mean)
+
+    by_mode = {s: [r for r in runs if r.sharing == s] for s in ("shared", "independent")}
+    lines = [f"# Reproduction: {study.title}", "",
+             f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
+             f"`{data}` (do not edit this file: the discussion comes from "
+             f"`{data}/notes.md`). Statistics over seeds: IQM with a 95% percentile bootstrap "
+             f"CI that resamples seeds ({spec['bootstrap_reps']} resamples, seed "
+             f"{spec['bootstrap_seed']}); with 3 seeds the IQM is their mean and the CI is "
+             "coarse. \"Average total reward\" is the paper's measure: the sum over agents of an "
+             "episode's rewards, averaged over the last 100 training episodes.", ""]
+    s0 = runs[0].summary.get("spec", {})
+    env = s0.get("env", {})
+    lines += ["## Setup", "",
+              f"- env `{study.env}`, preset `{env.get('preset')}` "
+              f"(kwargs {json.dumps(env.get('kwargs', {}), sort_keys=True)}, options "
+              f"{json.dumps(env.get('options', {}), sort_keys=True)}, agent indication "
+              f"`{env.get('agent_indication')}`)",
+              f"- method `{study.method}`, settings "
+              f"`{json.dumps(s0.get('method', {}).get('training', {}), sort_keys=True)}`",
+              f"- budget {json.dumps(s0.get('budget', {}))} per run; kept runs: "
+              + ", ".join(f"{s} seeds {[r.seed for r in m]}" for s, m in by_mode.items() if m),
+              ""]
+    if not paper_curves:
+        lines += ["The paper's curves are not drawn: this build had no copy of its repository "
+                  "(`--paper-logs`); its numbers below come from "
+                  f"`{milestones_csv}`." if milestones is not None else
+                  "No copy of the paper's logs and no kept milestones: paper columns are empty.",
+                  ""]
+    lines += [f"![curves]({fig_rel}.png)", ""]
+
+    # thresholds
+    lines += ["## Env steps (and episodes) to first reach an average total reward", ""]
+    header = ["mode", "threshold"] + [f"seed {s}" for s in sorted({r.seed for r in runs})] + [
+        "IQM [95% CI] env steps", "IQM episodes", "paper (its log)"]
+    rows = []
+    seeds_all = sorted({r.seed for r in runs})
+    for m in milestone_rows(runs, study, spec):
+        cells = {seed: _crossing(st, ep) for seed, st, ep in zip(m["seeds"], m["steps"],
+                                                                 m["episodes"])}
+        if "steps_iqm" in m:
+            iq_s = _ci(*m["steps_iqm"], _steps)
+            iq_e = _ci(*m["episodes_iqm"], lambda v: f"{v / 1000:.1f}k")
+        else:
+            iq_s = f"{m['reached']} of {len(m['seeds'])} seeds reached it within " \
+                   f"{_steps(m['budget'])}"
+            iq_e = "-"
+        p = _paper_rows(milestones, m["sharing"], f"first >= {m['threshold']:g}")
+        rows.append([m["sharing"], f">= {m['threshold']:g}"]
+                    + [cells.get(s, "-") for s in seeds_all]
+                    + [iq_s, iq_e, _crossing(p["env_steps"], p["episodes"]) if p else "-"])
+    lines += [markdown_table(header, rows), ""]
+
+    # maxima
+    lines += ["## Maximum average total reward", "",
+              "The paper's numbers are the maxima of one run per mode (its Figures 3c and 4c); "
+              "ours are per seed, within this budget.", ""]
+    header = ["mode"] + [f"seed {s}" for s in seeds_all] + ["IQM [95% CI]", "paper (its log)",
+                                                            "paper (text)"]
+    rows = []
+    best = {}
+    for sharing, mode in by_mode.items():
+        if not mode:
+            continue
+        cells = {}
+        vals = []
+        for r in mode:
+            i = r.curve["avg_total_reward"].idxmax()
+            v = float(r.curve.loc[i, "avg_total_reward"])
+            vals.append(v)
+            cells[r.seed] = f"{v:.1f} at {_steps(r.curve.loc[i, 'env_steps'])}"
+        best[sharing] = vals
+        p = _paper_rows(milestones, sharing, "maximum")
+        rows.append([sharing] + [cells.get(s, "-") for s in seeds_all]
+                    + [_ci(*iqm_interval(vals, spec), lambda v: f"{v:.1f}"),
+                       f"{p['value']:.1f} at {_steps(p['env_steps'])} "
+                       f"({p['episodes'] / 1000:.1f}k ep.)" if p else "-",
+                       study.paper_claims.get(sharing, "-")])
+    lines += [markdown_table(header, rows), ""]
+
+    # evaluation
+    evals = {s: [r.evaluation["mean"] for r in m if r.evaluation] for s, m in by_mode.items()}
+    lines += ["## Held-out evaluation of the final checkpoints", "",
+              "Deterministic actions, plays seeded from the evaluation seed (the same plays for "
+              "every run); mean with a Student-t 95% CI over plays.", ""]
+    rows = []
+    for sharing, mode in by_mode.items():
+        for r in mode:
+            if r.evaluation:
+                e = r.evaluation
+                rows.append([sharing, r.seed, e["episodes"],
+                             _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}")])
+        if evals.get(sharing):
+            rows.append([sharing, "IQM over seeds", "",
+                         _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}")])
+    if random_mean is not None:
+        rows.append(["random policy", "", results.read_json(rand_path)["episodes"],
+                     f"{random_mean:.1f}"])
+    lines += [markdown_table(["mode", "seed", "plays", "mean return [95% CI]"], rows), ""]
+
+    # shared vs independent
+    if best.get("shared") and best.get("independent"):
+        lines += ["## Does a shared seed beat an independent one?", "",
+                  "Probability of improvement P(shared > independent) over pairs of seeds "
+                  "(ties count 1/2), with a bootstrap CI resampling the seeds of each mode; "
+                  "0.5 means no difference.", ""]
+        rows = [["maximum average total reward",
+                 _ci(*improvement_interval([(best["shared"], best["independent"])], spec),
+                     lambda v: f"{v:.2f}")]]
+        if evals.get("shared") and evals.get("independent"):
+            rows.append(["held-out evaluation return",
+                         _ci(*improvement_interval([(evals["shared"], evals["independent"])],
+                                                   spec), lambda v: f"{v:.2f}")])
+        lines += [markdown_table(["measure", "P(shared > independent) [95% CI]"], rows), ""]
+
+    # throughput
+    lines += ["## Throughput", "",
+              "Wall time of each training run (resumed runs: the sum of their attempts) on the "
+              "machine that ran it; this machine's speed varies up to 3x from day to day.", ""]
+    rows = []
+    for sharing, mode in by_mode.items():
+        for r in mode:
+            s = r.summary
+            mach = r.machine or {}
+            rt = s.get("runtime", {})
+            wall = float(s.get("wall_seconds") or float("nan"))
+            rows.append([sharing, r.seed, _fmt(int(s["env_steps"])), _fmt(int(s["episodes"])),
+                         f"{wall / 3600:.2f} h", _fmt(s["env_steps"] / wall, 0),
+                         f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
+                         f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
+                         str(mach.get("kept_at", "?"))[:10]])
+    lines += [markdown_table(["mode", "seed", "env steps", "episodes", "wall time",
+                              "env steps/s", "runners x envs", "machine", "date"], rows), ""]
+
+    notes = data / "notes.md"
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text_atomic(out, "\n".join(lines))
+    log(f"wrote {out} and {', '.join(str(f) for f in figures)}")
+    return out
+
+
+# ---------------------------------------------------------------- command line
+def add_cli(add: Callable) -> None:
+    """``psmarl keep-runs`` and ``psmarl reproduction-report`` (registered by psmarl.cli)."""
+
+    def keep(a):
+        keep_runs(a.root, a.to)
+
+    sp = add("keep-runs", keep, "copy every finished run's small files into the repository",
+             "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
+             "--root whose training and evaluation finished (and the random baselines) into "
+             "--to, with the machine that ran them, so that a report can be built later on "
+             "any machine. Runs already kept unchanged are skipped.")
+    sp.add_argument("--root", required=True, help="a results folder (the config's results_dir)")
+    sp.add_argument("--to", required=True, help="where to keep them, e.g. docs/reproduction")
+
+    def report(a):
+        build_report(a.data, a.out, paper_logs=a.paper_logs,
+                     command="psmarl reproduction-report " + " ".join(
+                         f"--{k.replace('_', '-')} {v}" for k, v in
+                         (("data", a.data), ("out", a.out)) if v))
+
+    sp = add("reproduction-report", report,
+             "build docs/reproduction.md and its figure from kept runs (no training)",
+             "Reads the runs kept by `psmarl keep-runs` and writes a markdown report with "
+             "curves, thresholds, maxima, evaluation and throughput, beside the paper's runs.")
+    sp.add_argument("--data", default="docs/reproduction", help="folder of kept runs")
+    sp.add_argument("--out", default="docs/reproduction.md", help="the report to write")
+    sp.add_argument("--paper-logs", default=None,
+                    help="a checkout (or git directory) of github.com/parametersharingmadrl/"
+                         "parametersharingmadrl: draws its curves and refreshes "
+                         f"<data>/{PAPER_MILESTONES}")
+
+    def check(a):
+        write_learning_check(a.data, a.out, command=f"psmarl learning-check --data {a.data} "
+                                                    f"--out {a.out}")
+
+    sp = add("learning-check", check, "the learning-check table from kept runs (no training)",
+             "One row per kept run: best training average, held-out evaluation with CI, the "
+             "random policy's mean and the verdict (learns / does not learn at this budget).")
+    sp.add_argument("--data", default="docs/reproduction/learning_check",
+                    help="folder of kept runs (psmarl keep-runs --to ...)")
+    sp.add_argument("--out", default="docs/reproduction/learning_check.md",
+                    help="the table to write (markdown; a .csv beside it)")
+
+
+# ---------------------------------------------------------------- the learning check
+#: "learns" means: the final checkpoint's held-out evaluation beats the random policy by at
+#: least this margin, with its 95% CI above random + margin. The margin is 5% of the way from
+#: the paper's random return to the best average total reward any of its runs logged on
+#: that env (scripts/paper_log_milestones.py): pursuit (772.25 - 31.04), waterworld
+#: (74.40 + 6.82), multiwalker (41.03 + 102.05).
+LEARNING_MARGIN = {"pursuit": 0.05 * (772.25 - 31.04), "waterworld": 0.05 * (74.40 + 6.82),
+                   "multiwalker": 0.05 * (41.03 + 102.05)}
+
+
+def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNING_MARGIN
+                         ) -> pd.DataFrame:
+    """One row per kept run under ``data``: its best training average, its evaluation with
+    CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`)."""
+    data = Path(data)
+    rows = []
+    for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
+        run = summary.parent
+        env, method, sharing, seed = run.parts[-4:]
+        s = results.read_json(summary)
+        df = pd.read_csv(run / "progress.csv")
+        curve = df.dropna(subset=["avg_total_reward"])
+        ev_path = run / "eval" / "summary.json"
+        ev = results.read_json(ev_path) if ev_path.exists() else None
+        rnd_path = data / results.random_summary_json(env)
+        rnd = results.read_json(rnd_path) if rnd_path.exists() else None
+        margin = margins.get(env)
+        row = {"env": env, "method": method, "sharing": sharing,
+               "seed": int(seed.removeprefix("seed")), "env_steps": s.get("env_steps"),
+               "episodes": s.get("episodes"), "wall_hours": (s.get("wall_seconds") or 0) / 3600,
+               "best_training_average": float(curve["avg_total_reward"].max())
+               if len(curve) else float("nan"),
+               "eval_mean": ev["mean"] if ev else float("nan"),
+               "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
+               "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
+               "eval_plays": ev["episodes"] if ev else 0,
+               "random_mean": rnd["mean"] if rnd else float("nan"),
+               "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
+               "margin": margin}
+        if ev is None or rnd is None or margin is None:
+            row["verdict"] = "not evaluated"
+        elif ev["ci95_low"] > max(rnd["mean"] + margin, rnd.get("ci95_high", rnd["mean"])):
+            row["verdict"] = "learns"
+        else:
+            row["verdict"] = "does not learn at this budget"
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{data}: no kept runs (psmarl keep-runs copies finished runs here)")
+    return pd.DataFrame(rows)
+
+
+def write_learning_check(data: str | Path, out: str | Path, command: str = "",
+                         log: Callable[[str], None] = print) -> pd.DataFrame:
+    """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`."""
+    table = learning_check_table(data)
+    out = Path(out)
+    results.write_csv_atomic(out.with_suffix(".csv"), table)
+    rows = []
+    for r in table.sort_values(["env", "method", "sharing"]).itertuples():
+        rows.append([r.env, r.method, r.sharing, f"{r.env_steps / 1e6:.2f}M",
+                     f"{r.wall_hours:.2f} h", _fmt(r.best_training_average),
+                     _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
+                     _fmt(r.random_mean), f"{r.margin:.1f}", f"**{r.verdict}**"])
+    n_learn = int((table["verdict"] == "learns").sum())
+    text = [f"# Learning check: every method of the paper grid, one seed", "",
+            f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
+            "**learns** when the held-out evaluation of its final checkpoint (deterministic "
+            "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
+            "margin of 5% of the way from the paper's random return to the best average any "
+            "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2).",
+            "", f"{n_learn} of {len(table)} runs learn.", "",
+            markdown_table(["env", "method", "sharing", "env steps", "wall time",
+                            "best training average", "eval mean [95% CI]", "random mean",
+                            "margin", "verdict"], rows), ""]
+    notes = Path(data) / "notes.md"
+    if notes.exists():
+        text += [notes.read_text().strip(), ""]
+    results.write_text_atomic(out, "\n".join(text))
+    log(f"wrote {out} and {out.with_suffix('.csv')}")
+    return table

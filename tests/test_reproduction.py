@@ -1,0 +1,162 @@
+"""Keeping finished runs in the repository and the reproduction report built from them."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psmarl import reproduction as rep
+from psmarl import results
+from psmarl.errors import InputError
+
+
+def _fake_run(root: Path, sharing: str, seed: int, rewards, steps_per_iter=6400,
+              eps_per_iter=50, evaluated=True):
+    run = root / results.run_dir("multiwalker", "ppo", sharing, seed)
+    (run / "eval").mkdir(parents=True)
+    n = len(rewards)
+    df = pd.DataFrame({"iteration": np.arange(1, n + 1),
+                       "env_steps": steps_per_iter * np.arange(1, n + 1),
+                       "episodes": eps_per_iter * np.arange(1, n + 1),
+                       "wall_seconds": 10.0 * np.arange(1, n + 1),
+                       "avg_total_reward": rewards})
+    df.to_csv(run / "progress.csv", index=False)
+    spec = {"env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "options": {}},
+            "method": {"training": {"train_batch_size_per_learner": 6400}},
+            "budget": {"env_steps": steps_per_iter * n}}
+    (run / "train_summary.json").write_text(json.dumps({
+        "iterations": n, "env_steps": int(steps_per_iter * n), "episodes": int(eps_per_iter * n),
+        "wall_seconds": 10.0 * n, "spec": spec,
+        "runtime": {"num_env_runners": 2, "num_envs_per_env_runner": 8}}))
+    if evaluated:
+        (run / "eval" / "summary.json").write_text(json.dumps({
+            "episodes": 100, "mean": float(rewards[-1]), "std": 1.0,
+            "ci95_low": float(rewards[-1]) - 0.2, "ci95_high": float(rewards[-1]) + 0.2}))
+        (run / "eval" / "episodes.csv").write_text("episode,seed,total_reward,length\n")
+    return run
+
+
+def _paper_checkout(tmp: Path) -> Path:
+    repo = tmp / "paper"
+    d = repo / "plot/data/multi_walker"
+    d.mkdir(parents=True)
+    for name, rewards in (("ppo1", [-100, -50, 5, 25, 35, 41, 30]),
+                          ("sa_ppo", [-100, -90, -40, 10, 22, 31, 38.8])):
+        n = len(rewards)
+        pd.DataFrame({"episode_reward_mean": rewards,
+                      "timesteps_total": 6400 * np.arange(1, n + 1),
+                      "episodes_total": 100 * np.arange(1, n + 1)}).to_csv(d / f"{name}.csv",
+                                                                          index=False)
+    return repo
+
+
+@pytest.fixture
+def kept(tmp_path):
+    root = tmp_path / "results"
+    curves = {("shared", 0): [-100, -20, 10, 25, 31, 33],
+              ("shared", 1): [-100, -60, 5, 21, 29, 32],
+              ("shared", 2): [-100, -30, 1, 15, 22, 24],
+              ("independent", 0): [-100, -80, -50, -10, 5, 12],
+              ("independent", 1): [-100, -90, -70, -30, -5, 2],
+              ("independent", 2): [-100, -70, -40, -20, 0, 21]}
+    for (sharing, seed), r in curves.items():
+        _fake_run(root, sharing, seed, r)
+    _fake_run(root, "shared", 3, [-100, -90], evaluated=False)  # still being evaluated
+    rand = root / results.random_summary_json("multiwalker")
+    rand.parent.mkdir(parents=True)
+    rand.write_text(json.dumps({"episodes": 1000, "mean": -102.5}))
+    dest = tmp_path / "docs" / "reproduction"
+    copied = rep.keep_runs(root, dest, log=lambda m: None)
+    return tmp_path, root, dest, copied
+
+
+def test_keep_runs_copies_finished_runs_only_and_once(kept):
+    tmp, root, dest, copied = kept
+    assert sorted(copied) == sorted((("multiwalker", "ppo", s, str(k)) for s in
+                                     ("shared", "independent") for k in range(3)))
+    run = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
+    for f in rep.KEPT_RUN_FILES:
+        assert (run / f).read_bytes() == (root / results.run_dir(
+            "multiwalker", "ppo", "shared", 0) / f).read_bytes()
+    assert json.loads((run / rep.MACHINE_JSON).read_text())["cpus"] >= 1
+    assert not (dest / results.run_dir("multiwalker", "ppo", "shared", 3)).exists()
+    assert (dest / results.random_summary_json("multiwalker")).exists()
+    assert rep.keep_runs(root, dest, log=lambda m: None) == []  # nothing new
+    # a run that changed (retrained) is kept again, as a whole
+    p = root / results.progress_csv("multiwalker", "ppo", "shared", 0)
+    p.write_text(p.read_text().rstrip("\n") + "4\n")  # last reward 33 -> 334
+    assert rep.keep_runs(root, dest, log=lambda m: None) == [("multiwalker", "ppo", "shared", "0")]
+
+
+def test_first_reaching_and_milestones():
+    curve = pd.DataFrame({"env_steps": [10.0, 20, 30, 40], "episodes": [1.0, 2, 3, 4],
+                          "avg_total_reward": [-5.0, 0.0, 40, 30]})
+    assert rep.first_reaching(curve, 0) == (20.0, 2.0)
+    assert rep.first_reaching(curve, 30) == (30.0, 3.0)
+    assert all(np.isnan(rep.first_reaching(curve, 50)))
+    rows = {r["measure"]: r for r in rep.curve_milestones(curve, (0, 30))}
+    assert rows["maximum"]["value"] == 40 and rows["maximum"]["env_steps"] == 30
+
+
+def test_iqm_band_contains_the_iqm_and_one_seed_has_no_width():
+    values = np.array([[0.0, 1.0, 2.0], [1.0, 3.0, 2.0], [2.0, 2.0, 2.0], [9.0, 4.0, 2.0]])
+    mid, lo, hi = rep.iqm_band(values, reps=500)
+    np.testing.assert_allclose(mid, [1.5, 2.5, 2.0])  # mean of the middle two
+    assert (lo <= mid).all() and (mid <= hi).all() and lo[2] == hi[2] == 2.0
+    mid1, lo1, hi1 = rep.iqm_band(values[:1])
+    assert (lo1 == mid1).all() and (hi1 == mid1).all()
+
+
+def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
+    tmp, _, dest, _ = kept
+    out = tmp / "docs" / "reproduction.md"
+    rep.build_report(dest, out, paper_logs=_paper_checkout(tmp), spec={"bootstrap_reps": 200},
+                     log=lambda m: None)
+    text = out.read_text()
+    assert (tmp / "docs/reproduction/curves_multiwalker_ppo.png").stat().st_size > 10_000
+    # shared seed 0 first reaches 30 at its 5th iteration (32,000 env steps, 250 episodes)
+    row30 = next(ln for ln in text.splitlines() if ln.startswith("| shared | >= 30 |"))
+    assert "0.03M (0.2k ep.)" in row30 and "2 of 3 seeds reached it" in row30
+    # paper's shared log first reaches 30 at its 5th row: 32,000 steps, 500 episodes
+    assert row30.endswith("0.03M (0.5k ep.) |")
+    row0 = next(ln for ln in text.splitlines() if ln.startswith("| shared | >= 0 |"))
+    assert "not reached" not in row0 and "[" in row0  # all seeds: an IQM with its CI
+    assert "| independent | 12.0 at 0.04M | 2.0 at 0.04M | 21.0 at 0.04M |" in text
+    assert "41.0 at 0.04M (0.6k ep.)" in text
+    assert "| random policy |  | 1000 | -102.5 |" in text
+    # every shared maximum beats every independent one
+    assert "| maximum average total reward | 1.00" in text
+    milestones = pd.read_csv(dest / rep.PAPER_MILESTONES)
+    assert set(milestones["sharing"]) == {"shared", "independent"}
+    # without the paper's logs, the kept milestones are used and the report says so
+    rep.build_report(dest, out, spec={"bootstrap_reps": 200}, log=lambda m: None)
+    text2 = out.read_text()
+    assert "The paper's curves are not drawn" in text2
+    assert row30 in text2
+
+
+def test_a_kept_run_cut_short_is_an_error_naming_the_file(kept):
+    tmp, _, dest, _ = kept
+    p = dest / results.progress_csv("multiwalker", "ppo", "independent", 1)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines[:-2]) + "\n")
+    with pytest.raises(InputError, match="progress.csv"):
+        rep.build_report(dest, tmp / "r.md", log=lambda m: None)
+
+
+def test_learning_check_verdicts(kept, tmp_path):
+    _, root, dest, _ = kept
+    # a run whose final checkpoint plays like the random policy
+    _fake_run(root, "shared", 4, [-100, -101, -99.5])
+    rep.keep_runs(root, dest, log=lambda m: None)
+    table = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
+    verdict = {(r.sharing, r.seed): r.verdict for r in table.itertuples()}
+    assert verdict[("shared", 4)] == "does not learn at this budget"
+    assert verdict[("independent", 1)] == "learns"  # 2.0 >> -102.5 + 7.2
+    assert len(table) == 7 and (tmp_path / "lc.csv").exists()
+    assert "6 of 7 runs learn." in (tmp_path / "lc.md").read_text()
+    # the margin is what decides: the same run with a margin beyond its lead does not learn
+    strict = rep.learning_check_table(dest, {"multiwalker": 200.0})
+    assert set(strict["verdict"]) == {"does not learn at this budget"}
