@@ -36,19 +36,22 @@ from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import (
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import Learner
-from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.core.models.base import ENCODER_OUT
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
-from ray.rllib.utils.metrics import LAST_TARGET_UPDATE_TS, NUM_TARGET_UPDATES
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from psmarl.methods import noisy as nz
 from psmarl.methods.apex import apex_epsilon
 from psmarl.methods.offpolicy import SeededReplayBuffer
-from psmarl.methods.replay_step import HeldIntensity, ReplayLoopSettings, target_clock
+from psmarl.methods.replay_step import (
+    HeldIntensity,
+    ReplayLoopSettings,
+    target_clock,
+    update_targets,
+)
 
 
 # ---------------------------------------------------------------- Rainbow module
@@ -142,15 +145,10 @@ class PsmarlDQNTorchLearner(DQNTorchLearner):
         clock = target_clock(self.config, timesteps)
         for module_id, module in self.module._rl_modules.items():
             config = self.config.get_config_for_module(module_id)
-            if (not isinstance(module.unwrapped(), TargetNetworkAPI)
-                    or clock - self.last_update_ts_by_mid[module_id]
-                    < config.target_network_update_freq):
-                continue
-            for main_net, target_net in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main_net, target_net=target_net, tau=config.tau)
-            self.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
-            self.last_update_ts_by_mid[module_id] = clock
-            self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), clock, reduce="max")
+            if (isinstance(module.unwrapped(), TargetNetworkAPI)
+                    and clock - self.last_update_ts_by_mid[module_id]
+                    >= config.target_network_update_freq):
+                update_targets(self, module_id, module, clock)
 
 
 class PsmarlDQN(HeldIntensity, SeededReplayBuffer, DQN):

@@ -35,7 +35,7 @@ from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.algorithms.sac import SAC, SACConfig
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import POLICY_LOSS_KEY, Learner
-from ray.rllib.core.learner.utils import make_target_network, update_target_network
+from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -43,14 +43,17 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from ray.rllib.models.utils import get_activation_fn
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
-    LAST_TARGET_UPDATE_TS,
-    NUM_TARGET_UPDATES,
     TD_ERROR_KEY,
 )
 from torch import nn
 
 from psmarl.methods.apex import apex_epsilon
-from psmarl.methods.replay_step import HeldIntensity, ReplayLoopSettings, target_clock
+from psmarl.methods.replay_step import (
+    HeldIntensity,
+    ReplayLoopSettings,
+    target_clock,
+    update_targets,
+)
 
 QF_PREDS = "qf_preds"
 QF_TWIN_PREDS = "qf_twin_preds"
@@ -367,13 +370,8 @@ class DDPGTorchLearner(DQNTorchLearner):
             config = self.config.get_config_for_module(module_id)
             due = self.actor_update_due(module_id, config)
             self.num_updates[module_id] += 1
-            if not due or timestep - self.last_update_ts_by_mid[module_id] < config.target_network_update_freq:
-                continue
-            for main_net, target_net in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main_net, target_net=target_net, tau=config.tau)
-            self.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
-            self.last_update_ts_by_mid[module_id] = timestep
-            self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), timestep, reduce="max")
+            if due and timestep - self.last_update_ts_by_mid[module_id] >= config.target_network_update_freq:
+                update_targets(self, module_id, module, timestep)
 
 
 # ------------------------------------------------------------------ Config / Algorithm

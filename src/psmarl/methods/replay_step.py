@@ -24,15 +24,18 @@ from typing import Any
 
 import numpy as np
 from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
+    LAST_TARGET_UPDATE_TS,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_AGENT_STEPS_SAMPLED_LIFETIME,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    NUM_TARGET_UPDATES,
     REPLAY_BUFFER_ADD_DATA_TIMER,
     REPLAY_BUFFER_RESULTS,
     REPLAY_BUFFER_SAMPLE_TIMER,
@@ -58,6 +61,17 @@ def target_clock(config, timesteps: dict[str, Any]) -> float:
     if getattr(config, "target_network_update_unit", "sampled") == "trained":
         return float(timesteps.get(SAMPLES_TRAINED_LIFETIME, 0) or 0)
     return float(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0) or 0)
+
+
+def update_targets(learner, module_id: str, module, clock: float) -> None:
+    """Move ``module``'s target networks towards its online ones (``tau``; 1 = copy) and
+    record the update at ``clock`` (:func:`target_clock`) in the learner's metrics."""
+    config = learner.config.get_config_for_module(module_id)
+    for main_net, target_net in module.unwrapped().get_target_network_pairs():
+        update_target_network(main_net=main_net, target_net=target_net, tau=config.tau)
+    learner.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
+    learner.last_update_ts_by_mid[module_id] = clock
+    learner.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), clock, reduce="max")
 
 
 class ReplayLoopSettings:
