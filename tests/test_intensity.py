@@ -139,6 +139,7 @@ def test_same_trained_samples_per_env_step_on_one_and_two_cores(tmp_path):
         assert prog["samples_trained"].is_monotonic_increasing
         since_start = summary["env_steps"] - 200
         ratios[cores] = prog["samples_trained"].iloc[-1] / since_start
+    print(f"trained samples per env step after learning started, by cores: {ratios}")
     assert ratios[1] == pytest.approx(0.5, rel=0.05)
     assert ratios[2] == pytest.approx(ratios[1], rel=0.05), ratios
 
