@@ -29,7 +29,7 @@ REPO = HERE.parent
 def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("snakemake")
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "Snakefile")],
+    r = subprocess.run([str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "workflow" / "Snakefile")],
                        capture_output=True, text=True, cwd=REPO)
     el = time.perf_counter() - t0
     if r.returncode != 0:
@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--configfile", nargs="+", default=["config/paper.yaml", "config/paper.baselines.yaml"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--label", default="paper-grid")
+    p.add_argument("--note", default=None, help="what to know about the machine or the run")
     a = p.parse_args()
     cfg = ["--configfile", *[str(REPO / c) for c in a.configfile]]
     work = Path(tempfile.mkdtemp(prefix="psmarl-wfbench-"))
@@ -80,7 +81,7 @@ def main() -> None:
     throughput.save_section([{
         "outputs": len(rows), "jobs": jobs,
         "dry_run_s": statistics.median(dry), "noop_rerun_s": statistics.median(noop),
-    }], "workflow", a.label, note=None, digits=2)
+    }], "workflow", a.label, note=a.note, digits=2)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ import pytest
 
 from psmarl.cli import build_parser, main
 
-STAGES = ["train", "evaluate", "random", "aggregate", "figures", "validate", "envs", "methods"]
+STAGES = ["train", "marl-train", "evaluate", "random-baseline", "aggregate", "statistics",
+          "learning-curve", "paper-figure", "sharing-summary", "theory", "config-record",
+          "validate", "envs", "methods"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -34,7 +36,7 @@ def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
 
 def test_bad_play_count_on_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        main(["random", "--spec", "{}", "--out-dir", str(tmp_path), "--episodes", "0"])
+        main(["random-baseline", "--spec", "{}", "--out-dir", str(tmp_path), "--episodes", "0"])
     assert e.value.code == 2
     assert "positive integer" in capsys.readouterr().err
 
@@ -45,3 +47,26 @@ def test_validate_command(psmarl_bin):
     r = subprocess.run([psmarl_bin, "validate", str(REPO / "config/config.yaml")],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "config OK" in r.stderr
+
+
+@pytest.mark.parametrize("old,new", [("random", "random-baseline"), ("figures", "learning-curve"),
+                                     ("dump-config", "config-record"),
+                                     ("sharing-figure", "sharing-summary")])
+def test_a_renamed_subcommand_names_its_new_name(old, new, capsys):
+    assert main([old, "--spec", "{}"]) == 2
+    err = capsys.readouterr().err
+    assert f"`psmarl {old}` is now `psmarl {new}`" in err
+
+
+def test_a_renamed_subcommand_from_the_shell(psmarl_bin):
+    r = subprocess.run([psmarl_bin, "random", "--help"], capture_output=True, text=True)
+    assert r.returncode == 2 and "`psmarl random-baseline`" in r.stderr
+
+
+def test_config_record_writes_the_config_as_yaml(tmp_path):
+    import yaml
+
+    config = {"seeds": [0, 1], "envs": {"pursuit": {"preset": "paper"}}}
+    out = tmp_path / "report" / "config.yaml"
+    assert main(["config-record", "--config", json.dumps(config), "--out", str(out)]) == 0
+    assert yaml.safe_load(out.read_text()) == config

@@ -116,8 +116,11 @@ def test_schema_gives_defaults_and_rejects_unknown_stages():
         cfg.schema_validate({**yaml.safe_load((REPO / "tests/data/tiny.yaml").read_text()),
                              "containers": {"gpu": "x.sif"}})
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    assert schema["properties"]["containers"]["default"] == {
-        s: f"containers/{s}.sif" for s in cluster.STAGES}
+    props = schema["properties"]["containers"]["properties"]
+    for s in cluster.STAGES:
+        # the schema names the default, and the code applies it (the config stays as given)
+        assert props[s]["default"] == f"containers/{s}.sif"
+        assert cluster.image({}, s) == cluster.image({"containers": {}}, s) == props[s]["default"]
 
 
 def test_missing_image_file_fails_before_any_job(tmp_path):
@@ -134,11 +137,18 @@ def test_missing_image_file_fails_before_any_job(tmp_path):
 
 def test_check_images_cli_names_the_missing_file(tmp_path, psmarl_bin):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"containers": {"analysis": "img/analysis.sif"}}))
+    cfg.write_text(yaml.safe_dump({"containers": {"rl": None, "marl": None,
+                                                  "analysis": "img/analysis.sif"}}))
     r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg),
                         "--workdir", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2
     assert "containers.analysis: image file" in r.stderr and "analysis.sif" in r.stderr
+    # a stage the config leaves out has its default image, as in the workflow
+    cfg.write_text(yaml.safe_dump({"containers": {"analysis": None, "marl": None}}))
+    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg),
+                        "--workdir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and "containers.rl: image file" in r.stderr
+    assert "containers/rl.sif" in r.stderr
     with pytest.raises(InputError, match="rl"):
         cluster.check_image_files({"containers": {"rl": "nope.sif"}}, tmp_path)
 
@@ -171,8 +181,8 @@ def analysis_image_file(path: Path) -> Path:
 # they call (paper_figure runs twice: Figures 3 and 4 of the one env)
 ANALYSIS_RULES = {"aggregate", "statistics", "learning_curve", "paper_figure", "theory",
                   "config_record"}
-ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "figures", "paper-figure",
-                            "paper-figure", "theory", "dump-config"])
+ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "learning-curve", "paper-figure",
+                            "paper-figure", "theory", "config-record"])
 
 
 def psmarl_commands(calls):
@@ -206,8 +216,9 @@ def test_image_lacking_the_stage_packages_is_caught(tmp_path, psmarl_bin):
                              "podman", "run", "--rm", base], "analysis")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"containers": {"analysis": base}}))
+    # only the analysis stage: the others default to image files this test does not build
     r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg), "--runner",
-                        "podman"], capture_output=True, text=True,
+                        "podman", "--stage", "analysis"], capture_output=True, text=True,
                        env=workflow_env(**PODMAN_ENV))
     assert r.returncode == 2 and "lacks packages" in r.stderr and "seaborn" in r.stderr
 

@@ -236,7 +236,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, psmarl_bin):
 
 @pytest.mark.slow
 def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
-    r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), "--directory",
+    r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory",
                         str(tmp_path), "--configfile", str(TINY), str(TINY_BASELINES), "-n"],
                        check=False, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -81,7 +81,7 @@ def test_report_has_every_table_and_figure_with_captions(tmp_path, snakemake_bin
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     synthetic_results(tmp_path)
-    base = [snakemake_bin, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    base = [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path),
             "--configfile", str(cfg)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run(base + ["--cores", "2", *targets()], capture_output=True, text=True,

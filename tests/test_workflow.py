@@ -17,7 +17,7 @@ ENVS = ["pursuit", "waterworld", "multiwalker", "speaker_listener"]
 
 
 def snakemake(snakemake_bin, workdir, *args, configfile=TINY, timeout=900):
-    cmd = [snakemake_bin, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+    cmd = [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(configfile), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -157,7 +157,7 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
     specs = {}
     for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]), ("default", [])):
         # --force: print the job even when a previous ./run.sh already made the target
-        r = subprocess.run([snakemake_bin, "-s", str(REPO / "Snakefile"), target, "-n", "-p", "--force", *extra],
+        r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), target, "-n", "-p", "--force", *extra],
                            capture_output=True, text=True, cwd=REPO, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))

@@ -13,15 +13,17 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.errors import InputError
+from psmarl.results import (  # noqa: F401  (the tables' paths; results.py holds the layout)
+    DIFFERENCES_TABLE,
+    IMPROVEMENT_TABLE,
+    MISSING_TABLE,
+    PAPER_TABLE,
+    STATISTICS_TABLE,
+)
 from psmarl.train import summarize_progress
 
 #: The envs of the paper's Section 4 (Figures 3-5); other envs have no paper numbers.
 PAPER_ENVS = ("pursuit", "waterworld", "multiwalker")
-STATISTICS_TABLE = "tables/statistics.csv"
-DIFFERENCES_TABLE = "tables/sharing_differences.csv"
-IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"
-PAPER_TABLE = "tables/paper_comparison.csv"
-MISSING_TABLE = "tables/missing_runs.csv"
 
 
 def _label(job: Sequence) -> str:
@@ -351,12 +353,3 @@ def add_cli(add: Callable) -> None:
                     help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, env presets)")
     sp.add_argument("--configfile", default=None,
                     help="take those settings from this config (instead of --spec)")
-
-    def dump(a):
-        import yaml
-
-        results.write_text_atomic(a.out, yaml.safe_dump(json.loads(a.config), sort_keys=False))
-
-    sp = add("dump-config", dump, "write the workflow's config (JSON) as YAML, for the report")
-    sp.add_argument("--config", required=True, help="the config as JSON")
-    sp.add_argument("--out", required=True, help="YAML file to write")

@@ -101,7 +101,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                  {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True})
 
 
-def cmd_random(a: argparse.Namespace) -> None:
+def cmd_random_baseline(a: argparse.Namespace) -> None:
     from psmarl.evaluate import PolicySpec
 
     _eval_common(a, PolicySpec("random"), {"policy": "random", "deterministic": False})
@@ -122,11 +122,19 @@ def cmd_aggregate(a: argparse.Namespace) -> None:
     aggregate(a.root, [tuple(j) for j in jobs], envs, log=_log, allow_missing=a.allow_missing)
 
 
-def cmd_figures(a: argparse.Namespace) -> None:
+def cmd_learning_curve(a: argparse.Namespace) -> None:
     from psmarl.figures import learning_curve_figure
 
     learning_curve_figure(a.root, a.env, [tuple(j) for j in a.runs], a.out, spec=a.spec or {},
                           log=_log)
+
+
+def cmd_config_record(a: argparse.Namespace) -> None:
+    import yaml
+
+    from psmarl.results import write_text_atomic
+
+    write_text_atomic(a.out, yaml.safe_dump(a.config, sort_keys=False))
 
 
 def cmd_validate(a: argparse.Namespace) -> None:
@@ -204,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
-        ("random", cmd_random, "N plays of a uniform random policy (the random baseline)"),
+        ("random-baseline", cmd_random_baseline,
+         "N plays of a uniform random policy (the random baseline)"),
     ):
         sp = add(name, fn, help_)
         sp.add_argument("--spec", type=_json_arg, required=True,
@@ -229,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave out runs with missing results (listed in the log and in "
                          "tables/missing_runs.csv) instead of failing")
 
-    sp = add("figures", cmd_figures, "learning-curve figure of one env")
+    sp = add("learning-curve", cmd_learning_curve, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--env", required=True)
     sp.add_argument("--runs", type=_json_arg, required=True,
@@ -237,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
 
+    sp = add("config-record", cmd_config_record,
+             "write the workflow's config (JSON) as YAML, for the report")
+    sp.add_argument("--config", type=_json_arg, required=True, help="the config as JSON")
+    sp.add_argument("--out", required=True, help="YAML file to write")
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
@@ -259,7 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Stages whose results depend on random draws made by RLlib/BenchMARL code
-SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "random")
+SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "random-baseline")
+#: old subcommand name -> new one (each workflow rule is named as its subcommand, `_` for `-`)
+RENAMED = {"random": "random-baseline", "figures": "learning-curve",
+           "dump-config": "config-record", "sharing-figure": "sharing-summary"}
+
+
+def renamed_command(args: list[str]) -> str | None:
+    """The error for a subcommand that was renamed (None: not a renamed one)."""
+    if args and args[0] in RENAMED:
+        return (f"psmarl: `psmarl {args[0]}` is now `psmarl {RENAMED[args[0]]}` (same "
+                f"options); run `psmarl {RENAMED[args[0]]} --help`")
+    return None
 
 
 def _pin_hash_seed(argv: list[str] | None) -> None:
@@ -280,6 +304,10 @@ def _pin_hash_seed(argv: list[str] | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    moved = renamed_command(sys.argv[1:] if argv is None else list(argv))
+    if moved:
+        print(moved, file=sys.stderr)
+        return 2
     _pin_hash_seed(argv)
     _quiet_libraries()
     parser = build_parser()

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from psmarl.defaults import get as setting
 from psmarl.errors import ConfigError, InputError
 
 STAGES = ("rl", "marl", "analysis")
@@ -47,7 +48,7 @@ def image(config: Mapping[str, Any], stage: str) -> str | None:
     if stage not in STAGES:
         raise ConfigError(f"unknown container stage {stage!r}; stages are {list(STAGES)}",
                           key="containers")
-    value = (config.get("containers") or {}).get(stage)
+    value = setting(config, f"containers.{stage}")
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -193,10 +194,11 @@ def _set_resources(value: Any) -> dict[str, dict[str, Any]]:
 
 
 def workflow_rules(repo: Path | str) -> set[str]:
-    """Names of the rules in the Snakefile and workflow/rules/*.smk."""
+    """Names of the rules in workflow/Snakefile and workflow/rules/*.smk."""
     repo = Path(repo)
     names: set[str] = set()
-    for f in [repo / "Snakefile", *sorted((repo / "workflow" / "rules").glob("*.smk"))]:
+    wf = repo / "workflow"
+    for f in [wf / "Snakefile", *sorted((wf / "rules").glob("*.smk"))]:
         if f.exists():
             names.update(re.findall(r"^(?:local)?rule\s+(\w+)\s*:", f.read_text(), re.MULTILINE))
     return names

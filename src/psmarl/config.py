@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from psmarl import envs, methods
+from psmarl.defaults import get as setting
 from psmarl.errors import ConfigError
 from psmarl.methods import SHARING_MODES, normalize
 
@@ -110,8 +111,8 @@ def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
         for method in (config.get("methods") or {}):
             if env not in method_envs(config, method):
                 continue
-            for sharing in config.get("sharing", list(SHARING_MODES)):
-                for seed in config.get("seeds", [0]):
+            for sharing in setting(config, "sharing"):
+                for seed in setting(config, "seeds"):
                     out.append((env, method, sharing, int(seed)))
     return out
 
@@ -146,7 +147,7 @@ def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
         "sharing": sharing,
         "seed": int(seed),
         "budget": budget(config, env, method),
-        "checkpoint_every": int(training.get("checkpoint_every", 10)),
+        "checkpoint_every": int(setting(config, "training.checkpoint_every")),
         "runtime": dict(training.get("runtime") or {}),
     })
 
@@ -155,19 +156,34 @@ def eval_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     """What an evaluation's results depend on. The number of worker processes is not part of
     it (a play's return does not depend on the split: ``psmarl.evaluate``), so changing
     ``evaluation.workers`` reruns nothing; see :func:`eval_workers`."""
-    ev = config.get("evaluation") or {}
     return normalize({
         "env": env_settings(config, env),
-        "episodes": int(ev.get("episodes", 1000)),
-        "seed": int(ev.get("seed", 1_000_000)),
-        "envs_per_worker": int(ev.get("envs_per_worker", 8)),
+        "episodes": int(setting(config, "evaluation.episodes")),
+        "seed": int(setting(config, "evaluation.seed")),
+        "envs_per_worker": int(setting(config, "evaluation.envs_per_worker")),
     })
+
+
+def results_root(config: Mapping[str, Any]) -> str:
+    """The results folder (``results_dir``): every output of the workflow is under it."""
+    return str(setting(config, "results_dir"))
+
+
+def train_threads(config: Mapping[str, Any]) -> int:
+    """CPUs of one training job (its Snakemake ``threads``, passed to ``psmarl train
+    --cores``): ``training.runtime.num_cpus``."""
+    return int(setting(config, "training.runtime.num_cpus"))
+
+
+def figure_formats(config: Mapping[str, Any]) -> list[str]:
+    """File formats of every figure (``figures.formats``)."""
+    return list(setting(config, "figures.formats"))
 
 
 def eval_workers(config: Mapping[str, Any]) -> int:
     """Processes per evaluation job (its Snakemake ``threads``; Snakemake lowers it to
     ``--cores`` on a smaller machine and passes the result to ``psmarl evaluate --workers``)."""
-    return int((config.get("evaluation") or {}).get("workers", 1))
+    return int(setting(config, "evaluation.workers"))
 
 
 def random_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
@@ -195,7 +211,7 @@ def validate(config: Mapping[str, Any]) -> None:
     settings = {e: env_settings(config, e) for e in env_list}  # unknown env / preset / kwargs
     probes = {e: _probe(s) for e, s in settings.items()}  # padding/indication that can't apply
     kinds = {e: {methods.action_kind(sp) for sp in p[1].values()} for e, p in probes.items()}
-    if "shared" in config.get("sharing", list(SHARING_MODES)):
+    if "shared" in setting(config, "sharing"):
         from psmarl.envs.wrappers import shared_policy_problem
 
         for e, (obs_spaces, act_spaces) in probes.items():

@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.aggregate import DIFFERENCES_TABLE, STATISTICS_TABLE, load_curves
+from psmarl.defaults import section
 from psmarl.errors import ConfigError, InputError
 from psmarl.train import summarize_progress
 
@@ -40,8 +41,12 @@ SHARING_STYLE = {"shared": "-", "independent": "--"}
 BASELINES = ("maddpg", "qmix")
 METHOD_ORDER = ["ppo", "impala", "a2c", "trpo", "sac", "ddpg", "td3", "apex_ddpg", "dqn",
                 "rainbow", "apex_dqn", "maddpg", "qmix"]
-DEFAULTS = {"formats": ["png", "pdf"], "smoothing": 1, "band": "ci95", "grid_points": 200,
-            "paper_x_max_episodes": None}
+#: ``figures.*`` of the config (psmarl.defaults)
+DEFAULTS = section("figures")
+#: the sharing mode of the runs each of the paper's figures draws: 3 every method with
+#: parameter sharing, 4 every method learning independently, 5 the best shared method (vs
+#: MADDPG and QMIX, whatever their modes)
+PAPER_FIGURE_SHARING = {3: "shared", 4: "independent", 5: "shared"}
 BANDS = {"ci95": ("ci", 95), "range": ("pi", 100), "sd": ("sd", 1), "none": None}
 RANDOM_STYLE = {"color": "0.35", "ls": ":", "lw": 1.6}
 
@@ -80,6 +85,17 @@ def paper_measure_curves(curves: pd.DataFrame) -> pd.DataFrame:
     out.loc[has, "avg_total_reward"] = out.loc[has, "paper_avg_total_reward"]
     out.loc[has, "episodes"] = out.loc[has, "paper_episodes"]
     return out
+
+
+def paper_figures(sharing: Iterable[str]) -> list[int]:
+    """The paper's figures (3, 4, 5) a config with these sharing modes can draw."""
+    modes = set(sharing)
+    return [f for f, mode in PAPER_FIGURE_SHARING.items() if mode in modes]
+
+
+def draws_sharing_summary(sharing: Iterable[str]) -> bool:
+    """The shared-vs-independent summary figure needs runs of both modes."""
+    return {"shared", "independent"} <= set(sharing)
 
 
 def method_label(method: str) -> str:
@@ -258,7 +274,7 @@ def paper_figure(root: str | Path, figure: int, env: str, runs: Sequence[tuple],
     curves = paper_measure_curves(_curves(root, env, runs))
     note = ""
     if figure in (3, 4):
-        sharing = "shared" if figure == 3 else "independent"
+        sharing = PAPER_FIGURE_SHARING[figure]
         curves = curves[(curves["sharing"] == sharing) & ~curves["method"].isin(BASELINES)]
         if curves.empty:
             raise InputError(f"Figure {figure} of {env}: no {sharing} runs among the runs given")
@@ -376,7 +392,7 @@ def sharing_summary_figure(root: str | Path, outputs: Sequence[str],
 
 
 def add_cli(add: Callable) -> None:
-    """``psmarl paper-figure`` and ``psmarl sharing-figure`` (registered by psmarl.cli)."""
+    """``psmarl paper-figure`` and ``psmarl sharing-summary`` (registered by psmarl.cli)."""
     import json
 
     def run_paper(a):
@@ -397,7 +413,7 @@ def add_cli(add: Callable) -> None:
     def run_summary(a):
         sharing_summary_figure(a.root, a.out, spec=json.loads(a.spec) if a.spec else None)
 
-    sp = add("sharing-figure", run_summary, "shared vs independent per method with CIs",
+    sp = add("sharing-summary", run_summary, "shared vs independent per method with CIs",
              "Reads tables/statistics.csv, sharing_differences.csv and summary.csv.")
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")

@@ -45,25 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from psmarl.defaults import section
 from psmarl.errors import ConfigError
 
 LearningFunction = Callable[[np.ndarray], np.ndarray]
 
-#: Figure 1 of the paper: C_env = 0.1, epsilon = 0.001, I0 = 0.01, N = 3, plus a K_* grid.
-DEFAULTS: dict[str, Any] = {
-    "C_env": 0.1,           # coordination coefficient with the environment
-    "C_star": None,         # coordination coefficient per agent pair; None: (1 - C_env)/(N - 1)
-    "I0": 0.01,             # initial information: I_{*,*}(0) (Thm 2, 3) and I^0 (Thm 1)
-    "K_max": 1.0,           # largest K_* of the grid (1 = parameter sharing)
-    "K_min": 0.001,         # smallest K_* of the grid
-    "K_num": 31,            # number of grid points
-    "K_spacing": "log",     # "log" (geometric) or "linear"
-    "N": 3,                 # number of agents
-    "epsilon": 0.001,       # learning is complete at I_i >= 1 - epsilon
-    "learning_function": "identity",  # Lambda: identity | scaled | power
-    "learning_param": 1.0,  # a of scaled (a*x, 0 < a <= 1) or p of power (x**p, p >= 1)
-    "max_steps": 10_000_000,  # simulator guard
-}
+#: Figure 1 of the paper (C_env 0.1, epsilon 0.001, I0 0.01, N 3) plus a K_* grid; the
+#: values live in psmarl.defaults (``theory``), with the other config defaults.
+DEFAULTS: dict[str, Any] = section("theory")
 
 #: Names accepted by :func:`learning_function`.
 LEARNING_FUNCTIONS = ("identity", "scaled", "power")

@@ -10,9 +10,13 @@ Layout under the results root (``results/`` by default)::
         eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
         eval/summary.json     mean, std, 95% CI of the plays
     baselines/random/{env}/episodes.csv, summary.json
-    tables/summary.csv, tables/learning_curves.csv
-    figures/learning_curve_{env}.png|pdf
-    logs/...
+    tables/summary.csv, learning_curves.csv       (psmarl aggregate)
+    tables/statistics.csv, sharing_differences.csv, probability_of_improvement.csv,
+        paper_comparison.csv                      (psmarl statistics)
+    figures/learning_curve_{env}.{ext}, figure{3,4,5}_{env}.{ext}, sharing_summary.{ext}
+    figures/figure1_mailp.{png,pdf}, theory/mailp_bounds.csv   (psmarl theory)
+    report/config.yaml                            (psmarl config-record)
+    logs/{stage}/...
 
 Outputs are written to a temporary name and renamed into place, so an interrupted stage
 never leaves a file that a later run would take as finished.
@@ -101,14 +105,46 @@ def random_summary_json(env) -> str:
 
 SUMMARY_TABLE = "tables/summary.csv"
 CURVES_TABLE = "tables/learning_curves.csv"
+STATISTICS_TABLE = "tables/statistics.csv"
+DIFFERENCES_TABLE = "tables/sharing_differences.csv"
+IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"
+PAPER_TABLE = "tables/paper_comparison.csv"
+MISSING_TABLE = "tables/missing_runs.csv"
+THEORY_TABLE = "theory/mailp_bounds.csv"
+CONFIG_RECORD = "report/config.yaml"
 
 
 def learning_curve_figure(env: str, ext: str) -> str:
     return f"figures/learning_curve_{env}.{ext}"
 
 
+def paper_figure(figure: int | str, env: str, ext: str) -> str:
+    """The paper's Figure 3, 4 or 5 of one env."""
+    return f"figures/figure{figure}_{env}.{ext}"
+
+
+def sharing_summary_figure(ext: str) -> str:
+    return f"figures/sharing_summary.{ext}"
+
+
+def theory_figure(ext: str) -> str:
+    """Figure 1 of the paper (MAILP theory)."""
+    return f"figures/figure1_mailp.{ext}"
+
+
 def log_file(stage: str, *parts: Any) -> str:
     return "logs/" + stage + "/" + "/".join(str(p) for p in parts) + ".log"
+
+
+def root_of(path: str | os.PathLike, rel: str) -> str:
+    """The results root of ``path``, a file at layout path ``rel`` under it (the workflow
+    derives a job's ``--root`` from its own input or output files this way)."""
+    p, r = Path(path).as_posix(), Path(rel).as_posix()
+    if p == r:
+        return "."
+    if not p.endswith("/" + r):
+        raise ValueError(f"{path} is not at the layout path {rel} of a results folder")
+    return p[: -len(r) - 1]
 
 
 # ---------------------------------------------------------------- atomic writers

@@ -26,6 +26,7 @@ import pandas as pd
 from rliable import metrics as rl_metrics
 from scipy import stats as sp_stats
 
+from psmarl.defaults import section
 from psmarl.errors import ConfigError, InputError
 
 #: Per-run measures that are aggregated over seeds: name -> column of tables/summary.csv.
@@ -37,7 +38,8 @@ MEASURE_TEXT = {
     "eval_return": "final evaluation return (mean over held-out plays of the final checkpoint)",
     "best_training_average": "best training average total reward (maximum of the 100-episode curve)",
 }
-DEFAULTS = {"bootstrap_reps": 10000, "bootstrap_seed": 0, "confidence": 0.95}
+#: ``report.*`` of the config (psmarl.defaults)
+DEFAULTS = section("report")
 
 
 def check_spec(spec: dict | None) -> dict:

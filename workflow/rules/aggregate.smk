@@ -1,19 +1,6 @@
-# Aggregation: every run, evaluation and baseline into tidy tables; statistics over seeds
-# and the comparison with the paper's numbers (psmarl.aggregate, psmarl.stats).
-from psmarl import aggregate as agg
-
-
-report: "../report/workflow.rst"
-
-
-try:
-    REPORT_SPEC = agg.report_spec(config)  # report.* (bootstrap) + per-env presets
-except ConfigError as e:
-    raise WorkflowError(f"invalid config: {e}") from None
-
-STATS_TABLES = [R(t) for t in (agg.STATISTICS_TABLE, agg.DIFFERENCES_TABLE,
-                               agg.IMPROVEMENT_TABLE, agg.PAPER_TABLE)]
-CONFIG_RECORD = R("report/config.yaml")
+# Tables: every run, evaluation and random baseline into tidy tables (psmarl aggregate);
+# statistics over seeds and the comparison with the paper's numbers (psmarl statistics).
+# Both read the results folder's layout (psmarl.results) under the root of their files.
 
 
 rule aggregate:
@@ -23,61 +10,70 @@ rule aggregate:
         evals=[R(res.eval_summary_json(*j)) for j in JOBS],
         randoms=[R(res.random_summary_json(e)) for e in ENVS],
     output:
-        summary=report(R(res.SUMMARY_TABLE), caption="../report/summary.rst",
-                       category="Tables", labels={"table": "runs (summary.csv)"}),
-        curves=report(R(res.CURVES_TABLE), caption="../report/learning_curves.rst",
-                      category="Tables", labels={"table": "learning curves"}),
-    params:
-        root=ROOT,
-        jobs=as_json([list(j) for j in JOBS]),
-        envs=ENVS,
+        summary=report(
+            R(res.SUMMARY_TABLE),
+            caption="../report/summary.rst",
+            category="Tables",
+            labels={"table": "runs (summary.csv)"},
+        ),
+        curves=report(
+            R(res.CURVES_TABLE),
+            caption="../report/learning_curves.rst",
+            category="Tables",
+            labels={"table": "learning curves"},
+        ),
     log:
         R(res.log_file("aggregate", "all")),
+    container:
+        pscluster.image(config, "analysis")
     resources:
         mem_mb=1000,
         runtime=10,
-    container:
-        pscluster.image(config, "analysis")
+    params:
+        root=lambda w, output: root_of(output.summary, res.SUMMARY_TABLE),
+        jobs=as_json([list(j) for j in JOBS]),
+        envs=ENVS,
     shell:
         "psmarl aggregate --root {params.root} --jobs {params.jobs:q} --envs {params.envs} 2> {log}"
 
 
 rule statistics:
     input:
-        R(res.SUMMARY_TABLE),
+        summary=R(res.SUMMARY_TABLE),
     output:
-        stats=report(STATS_TABLES[0], caption="../report/statistics.rst", category="Tables",
-                     labels={"table": "IQM and CIs over seeds"}),
-        diffs=report(STATS_TABLES[1], caption="../report/sharing_differences.rst",
-                     category="Tables", labels={"table": "shared minus independent"}),
-        improvement=report(STATS_TABLES[2], caption="../report/probability_of_improvement.rst",
-                           category="Tables", labels={"table": "probability of improvement"}),
-        paper=report(STATS_TABLES[3], caption="../report/paper_comparison.rst",
-                     category="Tables", labels={"table": "comparison with the paper"}),
-    params:
-        root=ROOT,
-        spec=as_json(REPORT_SPEC),
+        stats=report(
+            R(res.STATISTICS_TABLE),
+            caption="../report/statistics.rst",
+            category="Tables",
+            labels={"table": "IQM and CIs over seeds"},
+        ),
+        diffs=report(
+            R(res.DIFFERENCES_TABLE),
+            caption="../report/sharing_differences.rst",
+            category="Tables",
+            labels={"table": "shared minus independent"},
+        ),
+        improvement=report(
+            R(res.IMPROVEMENT_TABLE),
+            caption="../report/probability_of_improvement.rst",
+            category="Tables",
+            labels={"table": "probability of improvement"},
+        ),
+        paper=report(
+            R(res.PAPER_TABLE),
+            caption="../report/paper_comparison.rst",
+            category="Tables",
+            labels={"table": "comparison with the paper"},
+        ),
     log:
         R(res.log_file("statistics", "all")),
+    container:
+        pscluster.image(config, "analysis")
     resources:
         mem_mb=1000,
         runtime=10,
-    container:
-        pscluster.image(config, "analysis")
+    params:
+        root=lambda w, input: root_of(input.summary, res.SUMMARY_TABLE),
+        spec=as_json(REPORT_SPEC),
     shell:
         "psmarl statistics --root {params.root} --spec {params.spec:q} 2> {log}"
-
-
-rule config_record:
-    output:
-        report(CONFIG_RECORD, caption="../report/config.rst", category="Configuration",
-               labels={"file": "config"}),
-    params:
-        config=as_json(config),
-    log:
-        R(res.log_file("report", "config")),
-    localrule: True
-    container:
-        pscluster.image(config, "analysis")
-    shell:
-        "psmarl dump-config --config {params.config:q} --out {output} 2> {log}"

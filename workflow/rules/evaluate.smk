@@ -7,17 +7,17 @@ rule evaluate:
     output:
         episodes=R(res.eval_episodes_csv("{env}", "{method}", "{sharing}", "{seed}")),
         summary=R(res.eval_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
-    params:
-        spec=lambda w: as_json(pscfg.eval_spec(config, w.env)),
-        out_dir=lambda w: R(res.eval_dir(w.env, w.method, w.sharing, w.seed)),
     log:
         R(res.log_file("evaluate", "{env}", "{method}", "{sharing}", "seed{seed}")),
+    container:
+        lambda w: pscluster.image_for_method(config, w.method)
     threads: pscfg.eval_workers(config)
     resources:
         mem_mb=2000,
         runtime=120,
-    container:
-        lambda w: pscluster.image_for_method(config, w.method)
+    params:
+        spec=lambda w: as_json(pscfg.eval_spec(config, w.env)),
+        out_dir=lambda w: R(res.eval_dir(w.env, w.method, w.sharing, w.seed)),
     shell:
         "OMP_NUM_THREADS=1 psmarl evaluate --spec {params.spec:q} "
         "--checkpoint {input.checkpoint} --out-dir {params.out_dir} --workers {threads} 2> {log}"

@@ -1,5 +1,5 @@
-# Training: one job per (env, method, sharing, seed). Resumable: an interrupted job
-# started again continues from <run>/.work (not an output, so Snakemake keeps it).
+# Training with RLlib: one job per (env, method, sharing, seed). Resumable: an interrupted
+# job started again continues from <run>/.work (not an output, so Snakemake keeps it).
 
 
 rule train:
@@ -7,19 +7,19 @@ rule train:
         progress=R(res.progress_csv("{env}", "{method}", "{sharing}", "{seed}")),
         checkpoint=directory(R(res.checkpoint_dir("{env}", "{method}", "{sharing}", "{seed}"))),
         summary=R(res.train_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
-    wildcard_constraints:
-        method=RLLIB_METHOD,
-    params:
-        spec=lambda w: as_json(pscfg.train_spec(config, w.env, w.method, w.sharing, w.seed)),
-        run_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed)),
     log:
         R(res.log_file("train", "{env}", "{method}", "{sharing}", "seed{seed}")),
-    threads: _train_threads
+    wildcard_constraints:
+        method=RLLIB_METHOD,
+    container:
+        lambda w: pscluster.image_for_method(config, w.method)
+    threads: train_threads
     resources:
         mem_mb=4000,
         runtime=240,
-    container:
-        lambda w: pscluster.image_for_method(config, w.method)
+    params:
+        spec=lambda w: as_json(pscfg.train_spec(config, w.env, w.method, w.sharing, w.seed)),
+        run_dir=lambda w: R(res.run_dir(w.env, w.method, w.sharing, w.seed)),
     shell:
         "psmarl train --spec {params.spec:q} --run-dir {params.run_dir} --cores {threads} "
         "2> {log}"

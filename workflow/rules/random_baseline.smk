@@ -1,0 +1,21 @@
+# The random baseline: the evaluator with a uniform random policy, per env.
+
+
+rule random_baseline:
+    output:
+        episodes=R(res.random_episodes_csv("{env}")),
+        summary=R(res.random_summary_json("{env}")),
+    log:
+        R(res.log_file("random", "{env}")),
+    container:
+        pscluster.image(config, "rl")
+    threads: pscfg.eval_workers(config)
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        spec=lambda w: as_json(pscfg.random_spec(config, w.env)),
+        out_dir=lambda w: R(res.random_dir(w.env)),
+    shell:
+        "psmarl random-baseline --spec {params.spec:q} --out-dir {params.out_dir} "
+        "--workers {threads} 2> {log}"
