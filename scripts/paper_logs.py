@@ -12,11 +12,14 @@ per run log to ``docs/data/paper_logs.csv``:
 - ``env_steps_per_iteration``: the median ``timesteps_this_iter`` (PPO: the batch it
   trained on, 8 workers x 8 envs x 100 = 6400 where Table 1 says 5000).
 - the maximum of ``episode_reward_mean`` and the episodes and env steps where it was
-  reached; ``episodes_total`` and ``timesteps_total`` at the end. For Ape-X these episodes
-  are those of the last third of workers only (old RLlib's reporting rule, docs/fidelity.md).
+  reached; the env steps, trained samples and episodes at the run's end. For Ape-X these
+  episodes are those of the last third of workers only (old RLlib's reporting rule,
+  docs/fidelity.md).
 
+Each row names its log (``log``) and the repository commit it was read at (``commit``).
 Logs missing from the repository snapshot are listed with ``status`` naming why. The
-repository is read, never copied: only these derived numbers are written.
+repository is read, never copied: only these derived numbers (ratios, medians, maxima and
+where they were reached, end-of-run totals) are written, never a log row.
 
     .venv/bin/python scripts/paper_logs.py --repo /path/to/parametersharingmadrl[.git]
 """
@@ -45,10 +48,12 @@ _PLOT_COPIES = {
     ("waterworld", "sac", "shared"): "plot/data/waterworld/sac.csv",
     ("waterworld", "td3", "shared"): "plot/data/waterworld/td3_1.csv",
 }
-COLUMNS = ["env", "method", "sharing", "log", "status", "iterations", "env_steps_sampled",
-           "samples_trained", "trained_per_sampled", "env_steps_per_iteration",
-           "episodes_total", "timesteps_total", "max_episode_reward_mean", "episodes_at_max",
-           "env_steps_at_max"]
+COLUMNS = ["env", "method", "sharing", "log", "commit", "status", "iterations",
+           "env_steps_at_end", "samples_trained_at_end", "trained_per_sampled",
+           "env_steps_per_iteration", "episodes_at_end", "max_episode_reward_mean",
+           "episodes_at_max", "env_steps_at_max"]
+_INTEGER = ("iterations", "env_steps_at_end", "samples_trained_at_end", "episodes_at_end",
+            "episodes_at_max", "env_steps_at_max")
 
 
 class Repo:
@@ -63,6 +68,11 @@ class Repo:
         out = subprocess.run(self.git + ["ls-tree", "-r", "--name-only", "HEAD"],
                              capture_output=True, text=True, check=True).stdout
         return out.split()
+
+    def commit(self) -> str:
+        out = subprocess.run(self.git + ["rev-parse", "--short=7", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout
+        return out.strip()
 
     def read(self, rel: str) -> str | None:
         r = subprocess.run(self.git + ["show", f"HEAD:{rel}"], capture_output=True)
@@ -90,12 +100,13 @@ def summarize(text: str) -> dict:
     df = pd.read_csv(io.StringIO(text))
     row: dict = {"iterations": len(df)}
     last = df.iloc[-1]
-    for col, key in (("info/num_steps_sampled", "env_steps_sampled"),
-                     ("info/num_steps_trained", "samples_trained"),
-                     ("episodes_total", "episodes_total"), ("timesteps_total", "timesteps_total")):
+    for col, key in (("info/num_steps_sampled", "env_steps_at_end"),
+                     ("info/num_steps_trained", "samples_trained_at_end"),
+                     ("episodes_total", "episodes_at_end")):
         row[key] = int(last[col]) if col in df and pd.notna(last[col]) else None
-    if row["env_steps_sampled"] and row["samples_trained"] is not None:
-        row["trained_per_sampled"] = round(row["samples_trained"] / row["env_steps_sampled"], 4)
+    if row["env_steps_at_end"] and row["samples_trained_at_end"] is not None:
+        row["trained_per_sampled"] = round(
+            row["samples_trained_at_end"] / row["env_steps_at_end"], 4)
     if "timesteps_this_iter" in df:
         row["env_steps_per_iteration"] = float(df["timesteps_this_iter"].median())
     if "episode_reward_mean" in df and df["episode_reward_mean"].notna().any():
@@ -116,14 +127,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(OUT), help="CSV to write (default: %(default)s)")
     a = ap.parse_args(argv)
     repo = Repo(a.repo)
-    rows = []
+    rows, commit = [], repo.commit()
     for env, method, sharing, candidates in _logs(repo.list()):
         rel, text = candidates[0], None
         for rel in candidates:
             text = repo.read(rel)
             if text is not None:
                 break
-        row = {"env": env, "method": method, "sharing": sharing, "log": rel}
+        row = {"env": env, "method": method, "sharing": sharing, "log": rel, "commit": commit}
         if text is None:
             row["status"] = "missing from the repository snapshot"
         else:
@@ -133,8 +144,7 @@ def main(argv=None) -> int:
                 row["status"] = f"unreadable: {e}"
         rows.append(row)
     out = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for col in ("iterations", "env_steps_sampled", "samples_trained", "episodes_total",
-                "timesteps_total", "episodes_at_max", "env_steps_at_max"):
+    for col in _INTEGER:
         out[col] = out[col].astype("Int64")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(a.out, index=False)
