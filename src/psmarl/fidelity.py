@@ -124,6 +124,17 @@ _HELD = ("psmarl holds the ratio itself (RLlib 2.60 does one update per round, s
 _APEX_ASYNC = ("Ape-X's learner ran asynchronously on a GPU; its ratio is what that learner "
                "kept up with. psmarl alternates sampling and learning synchronously at that ratio")
 
+def _apex_ddpg_ratio(env: str, effect: str, expect: Mapping[str, float]) -> Entry:
+    """The Ape-X DDPG row of one env: its logs' trained samples per env step, both modes."""
+    return Entry(
+        RUNS, "apex_ddpg", env, "trained samples per sampled env step (shared / independent)",
+        f"{{log:{env}/apex_ddpg/shared/trained_per_sampled}} / "
+        f"{{log:{env}/apex_ddpg/independent/trained_per_sampled}}",
+        f"ray_results/{env}/{{APEX_DDPG,SA_APEX_DDPG}}/progress.csv",
+        method("apex_ddpg", env, "training.training_intensity"), "held", _APEX_ASYNC,
+        f"{effect} the updates per env step psmarl did before", expect=dict(expect))
+
+
 ENTRIES: list[Entry] = [
     # ---- updates per env step (issue item 1)
     Entry(RUNS, "apex_dqn", "pursuit", "trained samples per sampled env step, shared",
@@ -141,20 +152,9 @@ ENTRIES: list[Entry] = [
           method("apex_dqn", "pursuit", "training.training_intensity.independent"), "held",
           "the same learner updated 8 policies per replayed batch, so fewer batches per env "
           "step; " + _HELD, "as above", expect=2.96),
-    Entry(RUNS, "apex_ddpg", "waterworld", "trained samples per sampled env step (shared / independent)",
-          "{log:waterworld/apex_ddpg/shared/trained_per_sampled} / "
-          "{log:waterworld/apex_ddpg/independent/trained_per_sampled}",
-          "ray_results/waterworld/{APEX_DDPG,SA_APEX_DDPG}/progress.csv",
-          method("apex_ddpg", "waterworld", "training.training_intensity"), "held",
-          _APEX_ASYNC, "26x / 8x the updates per env step psmarl did before",
-          expect={"shared": 10.6, "independent": 3.09}),
-    Entry(RUNS, "apex_ddpg", "multiwalker", "trained samples per sampled env step (shared / independent)",
-          "{log:multiwalker/apex_ddpg/shared/trained_per_sampled} / "
-          "{log:multiwalker/apex_ddpg/independent/trained_per_sampled}",
-          "ray_results/multiwalker/{APEX_DDPG,SA_APEX_DDPG}/progress.csv",
-          method("apex_ddpg", "multiwalker", "training.training_intensity"), "held",
-          _APEX_ASYNC, "16x / 6x the updates per env step psmarl did before",
-          expect={"shared": 6.26, "independent": 2.25}),
+    *(_apex_ddpg_ratio(env, effect, expect) for env, effect, expect in (
+        ("waterworld", "26x / 8x", {"shared": 10.6, "independent": 3.09}),
+        ("multiwalker", "16x / 6x", {"shared": 6.26, "independent": 2.25}))),
     Entry(RUNS, "sac, ddpg, td3", "waterworld, multiwalker", "trained samples per sampled env step",
           "{log:multiwalker/sac/shared/trained_per_sampled} (SAC), "
           "{log:multiwalker/ddpg/shared/trained_per_sampled} (DDPG), "
