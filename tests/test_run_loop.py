@@ -179,3 +179,52 @@ def test_summaries_of_empty_and_paperless_curves():
 def test_durations():
     assert [format_duration(x) for x in (37.2, 252, 3900, float("nan"))] == \
         ["37s", "4m12s", "1h05m", "?"]
+
+
+# ---------------------------------------------------------------- TensorBoard
+def tensorboard_curve(run: Path, tag: str) -> list[tuple[int, float]]:
+    """A tag's (step, value) points as TensorBoard shows them (its reader applies the
+    purge of a resumed run)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / results.TENSORBOARD_DIR), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def test_tensorboard_has_every_progress_column_at_its_env_step(tmp_path):
+    train(tmp_path)
+    df = pd.read_csv(tmp_path / "progress.csv")
+    steps = list(df["env_steps"])
+    for column, tag in (("avg_total_reward", "run/avg_total_reward"),
+                        ("paper_avg_total_reward", "run/paper_avg_total_reward"),
+                        ("shared/loss", "shared/loss"), ("episodes", "run/episodes")):
+        curve = tensorboard_curve(tmp_path, tag)
+        assert [s for s, _ in curve] == steps, tag
+        np.testing.assert_allclose([v for _, v in curve], df[column], rtol=1e-6)
+    speed = tensorboard_curve(tmp_path, "run/env_steps_per_s")
+    assert len(speed) >= 9 and all(v > 0 for _, v in speed)
+
+
+@pytest.mark.parametrize("crash_at", [2, 5, 10])
+def test_tensorboard_curves_survive_a_crash_without_duplicate_or_missing_steps(tmp_path,
+                                                                               crash_at):
+    with pytest.raises(Crash):
+        train(tmp_path, crash_at=crash_at)
+    # the crashed attempt wrote points after its last checkpoint (iterations 4, 5; ...)
+    train(tmp_path)
+    df = pd.read_csv(tmp_path / "progress.csv")
+    curve = tensorboard_curve(tmp_path, "run/avg_total_reward")
+    assert [s for s, _ in curve] == list(df["env_steps"])
+    np.testing.assert_allclose([v for _, v in curve], df["avg_total_reward"], rtol=1e-6)
+
+
+def test_a_fresh_start_drops_old_event_files(tmp_path):
+    train(tmp_path)
+    for f in ("train_summary.json", "progress.csv"):
+        (tmp_path / f).unlink()
+    import shutil as _sh
+    _sh.rmtree(tmp_path / "checkpoint")
+    train(tmp_path)  # the workflow's --forcerun: the run starts again from nothing
+    curve = tensorboard_curve(tmp_path, "run/avg_total_reward")
+    assert [s for s, _ in curve] == [30 * k for k in range(1, 11)]

@@ -7,6 +7,7 @@ Layout under the results root (``results/`` by default)::
         checkpoint/           final RLlib checkpoint (+ psmarl_run.json)
         train_summary.json    what was trained, with which settings, for how long
         .work/                resumable state of an unfinished run (never a workflow output)
+        tensorboard/          TensorBoard event files, written as the run trains
         eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
         eval/summary.json     mean, std, 95% CI of the plays
     baselines/random/{env}/episodes.csv, summary.json
@@ -50,6 +51,9 @@ SUMMARY_COLUMNS = [
     "random_mean", "random_ci95_low", "random_ci95_high",
 ]
 RUN_META = "psmarl_run.json"
+#: a run's TensorBoard event files (psmarl.live_metrics), beside its outputs; not a
+#: workflow output (written while the run trains, kept when it is published)
+TENSORBOARD_DIR = "tensorboard"
 
 
 # ---------------------------------------------------------------- paths (relative to root)

@@ -8,7 +8,8 @@ module owns everything else, once for both:
   episodes of every runner) and the paper's (old RLlib's ``episode_reward_mean``: its
   window, and for Ape-X only its last third of runners);
 - the checkpoint cadence, and resuming a run that was cut off (SIGKILL included);
-- the log line (progress, speed and time left);
+- the log line (progress, speed and time left) and the TensorBoard curves
+  (:mod:`psmarl.live_metrics`);
 - publishing the outputs and the summary.
 
 State of an unfinished run lives in ``<run>/.work``: the latest checkpoint (replaced
@@ -41,6 +42,7 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.errors import ConfigError
+from psmarl.live_metrics import TensorBoardLog
 
 #: RLlib 0.x's ``metrics_smoothing_episodes``: the window of the paper's measure
 SMOOTHING_EPISODES = 100
@@ -164,7 +166,8 @@ class RunLoop:
     """
 
     def __init__(self, spec: Mapping[str, Any], run_dir: str | os.PathLike,
-                 log: Callable[[str], None] | None = None, paper_window: int = SMOOTHING_EPISODES):
+                 log: Callable[[str], None] | None = None, paper_window: int = SMOOTHING_EPISODES,
+                 tensorboard: bool = True):
         self.spec = spec
         self.run = Path(run_dir)
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -181,6 +184,8 @@ class RunLoop:
         self.rows: list[dict[str, Any]] = []
         self.last_ckpt = 0
         self.backend: Backend | None = None
+        self.tensorboard = tensorboard
+        self.tb: TensorBoardLog | None = None
         # this attempt's start: its speed gives the time left (earlier attempts of a resumed
         # run may have run on another machine)
         self._t0 = time.time()
@@ -204,6 +209,7 @@ class RunLoop:
         if state is None:
             results.write_text_atomic(self.progress_file, "")
             self._t0 = time.time()
+            self._open_tensorboard(None)
             return None
         loop = state.get("loop", state)  # older checkpoints kept the counters at the top
         self.it, self.env_steps = int(loop["iteration"]), int(loop["env_steps"])
@@ -218,9 +224,15 @@ class RunLoop:
                                   "".join(json.dumps(r) + "\n" for r in self.rows))
         self._t0, self._progress0, self._steps0 = time.time(), self.progress(), self.env_steps
         self._wall0 = self.wall
+        self._open_tensorboard(self.env_steps)
         self.log(f"resumed from iteration {self.it} ({self.env_steps} env steps, "
                  f"{self.episodes} episodes)")
         return self.ckpt
+
+    def _open_tensorboard(self, resume_after_step: int | None) -> None:
+        if self.tensorboard:
+            self.tb = TensorBoardLog(self.run / results.TENSORBOARD_DIR, resume_after_step,
+                                     self.wall)
 
     def _load_rows(self, upto: int) -> list[dict[str, Any]]:
         """Rows up to iteration ``upto`` (a torn last line from a kill is skipped)."""
@@ -255,6 +267,8 @@ class RunLoop:
                 self.save()
         finally:
             backend.close()
+            if self.tb is not None:
+                self.tb.close()
         return self.publish()
 
     def record(self, step: Iteration) -> bool:
@@ -290,6 +304,8 @@ class RunLoop:
         self.rows.append(row)
         with open(self.progress_file, "a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            self.tb.row(row)
         self.log(self.progress_line(row))
         done = self.reached()
         if done or self.it - self.last_ckpt >= self.every:
