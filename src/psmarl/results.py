@@ -12,6 +12,7 @@ Layout under the results root (``results/`` by default)::
         eval/summary.json     mean, std, 95% CI of the plays
     baselines/random/{env}/episodes.csv, summary.json
     tables/summary.csv, learning_curves.csv       (psmarl aggregate)
+    tables/marl_eval.json                         (psmarl marl-eval-export)
     tables/statistics.csv, sharing_differences.csv, probability_of_improvement.csv,
         paper_comparison.csv                      (psmarl statistics)
     figures/learning_curve_{env}.{ext}, figure{3,4,5}_{env}.{ext}, sharing_summary.{ext}
@@ -103,6 +104,8 @@ def random_summary_json(env) -> str:
 
 SUMMARY_TABLE = "tables/summary.csv"
 CURVES_TABLE = "tables/learning_curves.csv"
+#: every evaluation in marl-eval's JSON structure (psmarl.exports)
+MARL_EVAL_JSON = "tables/marl_eval.json"
 STATISTICS_TABLE = "tables/statistics.csv"
 DIFFERENCES_TABLE = "tables/sharing_differences.csv"
 IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"

@@ -131,6 +131,7 @@ def all_targets():
     return [
         R(res.SUMMARY_TABLE),
         R(res.CURVES_TABLE),
+        R(res.MARL_EVAL_JSON),
         *[R(res.learning_curve_figure(env, ext)) for env in ENVS for ext in FIG_FORMATS],
         *theory_files().values(),
         *statistics_tables().values(),
