@@ -145,6 +145,21 @@ def test_more_evaluation_workers_rerun_no_evaluation(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_switching_wandb_on_reruns_no_training(finished_run, tmp_path):
+    """W&B reaches the jobs through the environment, not a rule's params."""
+    exe, wd = finished_run
+    c = yaml.safe_load(TINY.read_text())
+    c["wandb"] = {"mode": "offline", "project": "tiny"}
+    changed = tmp_path / "wandb.yaml"
+    changed.write_text(yaml.safe_dump(c))
+    r = snakemake(exe, wd, "-n", configfile=changed)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stages = {j[0] for j in planned_jobs(r.stdout)}
+    assert not stages & {"train", "marl_train", "evaluate", "random_baseline"}, \
+        r.stdout[-3000:]
+
+
+@pytest.mark.slow
 def test_bad_config_fails_before_any_job(tmp_path, snakemake_bin):
     c = yaml.safe_load(TINY.read_text())
     c["envs"]["pursuit"]["preset"] = "nonsense"

@@ -192,6 +192,9 @@ def validate(config: Mapping[str, Any]) -> None:
     env_list = env_names(config)
     if not env_list:
         raise ConfigError("no environment configured", key="envs")
+    from psmarl.live_metrics import check_wandb
+
+    check_wandb(config.get("wandb"))
     for sharing in config.get("sharing", []):
         if sharing not in SHARING_MODES:
             raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "

@@ -42,7 +42,7 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.errors import ConfigError
-from psmarl.live_metrics import TensorBoardLog
+from psmarl.live_metrics import TensorBoardLog, WandbLog, wandb_settings_from_env
 
 #: RLlib 0.x's ``metrics_smoothing_episodes``: the window of the paper's measure
 SMOOTHING_EPISODES = 100
@@ -185,7 +185,8 @@ class RunLoop:
         self.last_ckpt = 0
         self.backend: Backend | None = None
         self.tensorboard = tensorboard
-        self.tb: TensorBoardLog | None = None
+        # where each row's curves go as the run trains (psmarl.live_metrics)
+        self.sinks: list[TensorBoardLog | WandbLog] = []
         # this attempt's start: its speed gives the time left (earlier attempts of a resumed
         # run may have run on another machine)
         self._t0 = time.time()
@@ -230,9 +231,16 @@ class RunLoop:
         return self.ckpt
 
     def _open_tensorboard(self, resume_after_step: int | None) -> None:
+        """Open the live curves: TensorBoard, and W&B when the job was started with it
+        (:data:`psmarl.live_metrics.WANDB_ENV`)."""
         if self.tensorboard:
-            self.tb = TensorBoardLog(self.run / results.TENSORBOARD_DIR, resume_after_step,
-                                     self.wall)
+            self.sinks.append(TensorBoardLog(self.run / results.TENSORBOARD_DIR,
+                                             resume_after_step, self.wall))
+        wandb = wandb_settings_from_env()
+        if wandb is not None:
+            s = self.spec
+            name = f"{s['env']['name']}/{s['method']}/{s['sharing']}/seed{s['seed']}"
+            self.sinks.append(WandbLog(wandb, self.run, name, s))
 
     def _load_rows(self, upto: int) -> list[dict[str, Any]]:
         """Rows up to iteration ``upto`` (a torn last line from a kill is skipped)."""
@@ -267,8 +275,8 @@ class RunLoop:
                 self.save()
         finally:
             backend.close()
-            if self.tb is not None:
-                self.tb.close()
+            for sink in self.sinks:
+                sink.close()
         return self.publish()
 
     def record(self, step: Iteration) -> bool:
@@ -304,8 +312,8 @@ class RunLoop:
         self.rows.append(row)
         with open(self.progress_file, "a") as fh:
             fh.write(json.dumps(row) + "\n")
-        if self.tb is not None:
-            self.tb.row(row)
+        for sink in self.sinks:
+            sink.row(row)
         self.log(self.progress_line(row))
         done = self.reached()
         if done or self.it - self.last_ckpt >= self.every:
