@@ -25,8 +25,8 @@ def make_run(root, env, method, sharing, seed, curve, eval_mean, preset="paper")
                          "avg_total_reward": curve})
     results.write_csv_atomic(root / results.progress_csv(env, method, sharing, seed), prog)
     results.write_json_atomic(root / results.train_summary_json(env, method, sharing, seed),
-                              {"preset": preset, "env_steps": 1000 * n, "episodes": 10 * n,
-                               "wall_seconds": n})
+                              {"preset": preset, "iterations": n, "env_steps": 1000 * n,
+                               "episodes": 10 * n, "wall_seconds": n})
     results.write_json_atomic(root / results.eval_summary_json(env, method, sharing, seed),
                               {"mean": eval_mean, "std": 1.0, "ci95_low": eval_mean - 1,
                                "ci95_high": eval_mean + 1, "episodes": 20})

@@ -180,7 +180,7 @@ def _draw(ax, tidy: pd.DataFrame, spec: Mapping[str, Any], sharing_in_label: boo
 
 
 def _random_line(ax, root: Path, env: str) -> None:
-    rand = results.read_json(root / results.random_summary_json(env))
+    rand = results.read_json(root / results.random_summary_json(env), results.RANDOM_SUMMARY_KEYS)
     ax.axhline(rand["mean"], **RANDOM_STYLE, label=f"random policy ({rand['mean']:.2f})")
 
 
@@ -305,9 +305,11 @@ def sharing_summary_figure(root: str | Path, outputs: Sequence[str],
     for rel in (STATISTICS_TABLE, DIFFERENCES_TABLE, results.SUMMARY_TABLE):
         if not (root / rel).exists():
             raise InputError(f"{root / rel} does not exist: run the statistics stage first")
-    st = pd.read_csv(root / STATISTICS_TABLE, dtype={"sharing": str})
-    diffs = pd.read_csv(root / DIFFERENCES_TABLE)
-    summary = pd.read_csv(root / results.SUMMARY_TABLE)
+    st = results.read_csv(root / STATISTICS_TABLE, ("env", "method", "sharing", "measure", "iqm",
+                                                    "ci_low", "ci_high"), dtype={"sharing": str})
+    diffs = results.read_csv(root / DIFFERENCES_TABLE, ("env", "method", "measure",
+                                                        "prob_improvement"))
+    summary = results.read_csv(root / results.SUMMARY_TABLE, ("env", "random_mean"))
     st = st[~st["method"].isin(BASELINES)]
     if st.empty:
         raise InputError(f"{root / STATISTICS_TABLE} has no rows of single-agent methods")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -196,9 +195,8 @@ class RunLoop:
     # ------------------------------------------------------------ resume
     def saved_state(self) -> dict[str, Any] | None:
         """The loop state of the last checkpoint of an unfinished run, else None."""
-        meta = self.ckpt / results.RUN_META
-        if meta.exists():
-            return results.read_json(meta)
+        if results.recover_checkpoint(self.ckpt) is not None:  # a kill between two renames
+            return results.read_json(self.ckpt / results.RUN_META)
         return None
 
     def start(self) -> Path | None:
@@ -368,8 +366,5 @@ class RunLoop:
             **summarize_progress(df), "spec": dict(self.spec),
             **meta.get("summary", {}), **(extra or {}),
         }
-        results.replace_dir_atomic(self.ckpt, self.run / "checkpoint")
-        results.write_csv_atomic(self.run / "progress.csv", df)
-        results.write_json_atomic(self.run / "train_summary.json", summary)
-        shutil.rmtree(self.work, ignore_errors=True)
+        results.publish_run(self.run, self.ckpt, df, summary, self.work)
         return summary

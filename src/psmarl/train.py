@@ -12,8 +12,8 @@ only when the budget is reached.
 from __future__ import annotations
 
 import json
+import math
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -84,23 +84,29 @@ def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dic
     return rt
 
 
-def start_processes(runtime: Mapping[str, Any]) -> None:
+def start_processes(runtime: Mapping[str, Any], log: Callable[[str], None] | None = None,
+                    runner_cpus: int = 0) -> None:
     """Threads and Ray for a resolved runtime: the learner in this process gets every core
     (remote runners wait while it learns), each runner process one thread (they run side by
-    side). Ray is started here unless it already runs (tests share one session)."""
-    import ray
+    side). Ray is started here (loopback only: :mod:`psmarl.ray_session`) unless it already
+    runs (tests share one session), with CPUs for ``runner_cpus`` (the env runners' demand)
+    even when the job got fewer cores: the runners then share them instead of waiting for
+    ever for a CPU Ray does not have."""
     import torch
 
-    torch.set_num_threads(int(runtime["num_cpus"]))
+    from psmarl import ray_session
+
+    cores = int(runtime["num_cpus"])
+    torch.set_num_threads(cores)
     # Ray starts its workers (the env runners) at niceness 15, so on a machine with anything
     # else to do they sample at a fraction of the learner's priority and stall the run
     # (seen here with 2 runners beside a pip install: no sample within RLlib's timeout).
     # A job's runners are as important as its learner: same niceness.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    if not ray.is_initialized():
-        ray.init(num_cpus=int(runtime["num_cpus"]), include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR", configure_logging=True,
-                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    if runner_cpus > cores and log is not None:
+        log(f"note: the env runners ask for {runner_cpus} CPUs but this job has {cores} "
+            f"core(s) (training.runtime.num_cpus or --cores); they share the cores")
+    ray_session.start(max(cores, runner_cpus), {"OMP_NUM_THREADS": "1"}, log)
 
 
 def _env_creator(env_config):
@@ -313,9 +319,8 @@ class _Work:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def saved_state(self) -> dict[str, Any] | None:
-        meta = self.ckpt / results.RUN_META
-        if meta.exists():
-            return results.read_json(meta)
+        if results.recover_checkpoint(self.ckpt) is not None:
+            return results.read_json(self.ckpt / results.RUN_META)
         return None
 
     def load_progress(self, upto: int) -> list[dict[str, Any]]:
@@ -367,7 +372,21 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
         f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
 
-    start_processes(runtime)
+    start_processes(runtime, log,
+                    math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1)))
+    from psmarl.ray_session import ResourceWaitReporter
+
+    with ResourceWaitReporter(log, hint=RESOURCE_HINT):
+        return _train_loop(spec, run, config, mapping, module_ids, work, runtime, log,
+                           budget_key, budget, every)
+
+
+RESOURCE_HINT = ("Are more env runners (training.runtime.num_env_runners, or a method's "
+                 "env_runners.num_env_runners) asked for than CPUs (training.runtime.num_cpus)?")
+
+
+def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budget_key,
+                budget, every) -> dict[str, Any]:
     algo = config.build_algo()
     state = work.saved_state()
     rows: list[dict[str, Any]] = []
@@ -423,10 +442,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         _save_checkpoint(algo, work.ckpt, meta())
     algo.stop()
 
-    # publish outputs: checkpoint first, progress, then the summary (the last to appear)
-    results.replace_dir_atomic(work.ckpt, run / "checkpoint")
     df = pd.DataFrame(rows)
-    results.write_csv_atomic(run / "progress.csv", df)
     best = summarize_progress(df)
     summary = {
         "env": spec["env"]["name"], "preset": spec["env"]["preset"], "method": spec["method"],
@@ -434,8 +450,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
         "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,
     }
-    results.write_json_atomic(run / "train_summary.json", summary)
-    shutil.rmtree(work.root, ignore_errors=True)
+    results.publish_run(run, work.ckpt, df, summary, work.root)
     return summary
 
 
