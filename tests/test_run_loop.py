@@ -4,6 +4,7 @@ windows, checkpoint cadence, resume after a crash at any iteration, publishing."
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ class ToyBackend:
 
     def run(self, record):
         while True:
+            time.sleep(0.002)  # iterations take time (the speed curve needs it)
             self.k += 1
             if self.crash_at is not None and self.k == self.crash_at:
                 raise Crash()
