@@ -39,7 +39,9 @@ def test_summarize_progress_picks_maximum():
     df = pd.DataFrame({"iteration": [1, 2, 3], "episodes": [0, 4, 9],
                        "avg_total_reward": [float("nan"), 5.0, 3.0]})
     s = summarize_progress(df)
-    assert s == {"best_avg_total_reward": 5.0, "episodes_at_best": 4, "final_avg_total_reward": 3.0}
+    assert s == {"best_avg_total_reward": 5.0, "episodes_at_best": 4, "final_avg_total_reward": 3.0,
+                 # no paper_* columns: the paper's measure is psmarl's
+                 "paper_best_avg_total_reward": 5.0, "paper_episodes_at_best": 4}
 
 
 def test_resolve_runtime_scales_auto_to_the_cores_given():

@@ -192,7 +192,7 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
                            capture_output=True, text=True, cwd=REPO, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))
-    assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 5000
+    assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 6400
     assert specs["paper"]["method_settings"]["training"]["num_epochs"] == 10
     assert specs["default"]["method_settings"]["training"]["train_batch_size_per_learner"] == 1000
     assert specs["paper"]["budget"] == {"episodes": 60000}

@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
         "smoothing": 1,
         "band": "ci95",
         "grid_points": 200,
+        "paper_x_max_episodes": None,
     },
     "report": {
         "bootstrap_reps": 10000,

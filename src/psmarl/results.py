@@ -44,11 +44,17 @@ PROGRESS_COLUMNS = [
     "episodes",
     "wall_seconds",
     "avg_total_reward",
+    # the paper's measure (psmarl.train.old_rllib_mean; absent from MADDPG/QMIX runs) and
+    # the samples trained so far (replay-based methods)
+    "paper_avg_total_reward",
+    "paper_episodes",
+    "samples_trained",
 ]
 EPISODE_COLUMNS = ["episode", "seed", "total_reward", "length"]
 SUMMARY_COLUMNS = [
     "env", "method", "sharing", "seed", "preset",
     "best_avg_total_reward", "episodes_at_best", "final_avg_total_reward",
+    "paper_best_avg_total_reward", "paper_episodes_at_best",
     "train_env_steps", "train_episodes", "train_wall_seconds",
     "eval_mean", "eval_std", "eval_ci95_low", "eval_ci95_high", "eval_episodes",
     "random_mean", "random_ci95_low", "random_ci95_high",

@@ -28,6 +28,9 @@ from psmarl import results
 from psmarl.errors import ConfigError
 
 ENV_KEY_PREFIX = "psmarl_"
+#: samples trained in an iteration (psmarl.methods.replay_step logs it; kept here so that
+#: reading results does not import RLlib)
+SAMPLES_TRAINED_KEY = "psmarl_samples_trained"
 
 
 # ---------------------------------------------------------------- spec helpers
@@ -187,7 +190,7 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=module_specs))
         .debugging(seed=int(spec["seed"]), log_level="WARN")
-        .callbacks(_episode_returns_callback())
+        .callbacks(_episode_returns_callback(paper_measure(ms)["runners"]))
     )
     training = dict(ms.get("training", {}))
     clip = ms.get("clip_rewards", False)
@@ -200,14 +203,38 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
 
 
 EPISODE_RETURNS_KEY = "psmarl_episode_returns"
+#: the episodes of the runners old RLlib reported (all, or Ape-X's last third)
+PAPER_RETURNS_KEY = "psmarl_paper_episode_returns"
 SMOOTHING_EPISODES = 100  # RLlib 0.x's episode_reward_mean window, which the paper reported
 
 
-def _episode_returns_callback():
+def paper_measure(method_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The method's ``paper_measure`` (window, runners), defaults filled in."""
+    from psmarl.methods import check_paper_measure
+
+    return check_paper_measure(method_settings.get("paper_measure") or {}, "paper_measure")
+
+
+def old_rllib_mean(history: Sequence[float], new: Sequence[float], window: int) -> float:
+    """Old RLlib's ``episode_reward_mean``: the mean over the episodes that ended in this
+    iteration, topped up with the latest earlier ones (``history``) to ``window`` episodes
+    when fewer ended (``metrics_smoothing_episodes``)."""
+    vals = list(new)
+    missing = window - len(vals)
+    if missing > 0 and len(history):
+        vals = list(history)[-missing:] + vals
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _episode_returns_callback(runners: str = "all"):
     from ray.rllib.callbacks.callbacks import RLlibCallback
 
+    from psmarl.methods.apex import reporting_runner
+
     class EpisodeReturns(RLlibCallback):
-        """Logs every finished episode's total reward (sum over agents and over chunks).
+        """Logs every finished episode's total reward (sum over agents and over chunks),
+        and again under the paper's key when the paper's RLlib reported this runner's
+        episodes (``runners``: ``all``, or ``last_third`` for Ape-X).
 
         RLlib 2.60 reports ``episode_return_mean`` per iteration only (NaN when no episode
         finished), not over the last 100 episodes as the paper's RLlib did; psmarl keeps
@@ -215,10 +242,13 @@ def _episode_returns_callback():
         """
 
         def on_episode_end(self, *, episode, prev_episode_chunks=None, metrics_logger=None,
-                           **kwargs):
+                           env_runner=None, **kwargs):
             total = float(episode.get_return())
             total += sum(float(c.get_return()) for c in (prev_episode_chunks or []))
             metrics_logger.log_value(EPISODE_RETURNS_KEY, total, reduce="item_series")
+            if runners == "all" or env_runner is None or reporting_runner(
+                    env_runner.worker_index or 0, env_runner.config.num_env_runners):
+                metrics_logger.log_value(PAPER_RETURNS_KEY, total, reduce="item_series")
 
     return EpisodeReturns
 
@@ -278,23 +308,33 @@ LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_los
                  "qf_loss", "td_error_mean", "curr_entropy_coeff")
 
 
-def episode_returns(result: Mapping[str, Any]) -> list[float]:
-    """Total rewards of the episodes that finished in this iteration (our callback's)."""
-    v = _get(result, "env_runners", EPISODE_RETURNS_KEY, default=[])
+def episode_returns(result: Mapping[str, Any], key: str = EPISODE_RETURNS_KEY) -> list[float]:
+    """Total rewards of the episodes that finished in this iteration (our callback's; with
+    ``key=PAPER_RETURNS_KEY`` those of the runners the paper's RLlib reported)."""
+    v = _get(result, "env_runners", key, default=[])
     if isinstance(v, (int, float)):
         v = [v]
     return [float(x) for x in (v or [])]
 
 
 def progress_row(result: Mapping[str, Any], iteration: int, env_steps: int, episodes: int,
-                 wall: float, module_ids: list[str], window: Sequence[float]) -> dict[str, Any]:
+                 wall: float, module_ids: list[str], window: Sequence[float],
+                 paper: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One progress.csv row. ``paper``: the paper's measure of this iteration
+    (``avg_total_reward`` and ``episodes`` as old RLlib reported them) and the samples
+    trained so far (replay-based methods)."""
+    paper = paper or {}
     row = {
         "iteration": iteration,
         "env_steps": env_steps,
         "episodes": episodes,
         "wall_seconds": round(wall, 3),
-        # the paper's measure: mean total reward of the last 100 training episodes
+        # psmarl's measure: mean total reward of the last 100 training episodes of every runner
         "avg_total_reward": float(np.mean(window)) if len(window) else float("nan"),
+        # the paper's: old RLlib's episode_reward_mean (paper_measure: its window, its runners)
+        "paper_avg_total_reward": paper.get("avg_total_reward", float("nan")),
+        "paper_episodes": paper.get("episodes", episodes),
+        "samples_trained": paper.get("samples_trained", float("nan")),
         "iteration_return_mean": _scalar(_get(result, "env_runners", "episode_return_mean")),
         "episode_len_mean": _scalar(_get(result, "env_runners", "episode_len_mean")),
     }
@@ -392,11 +432,17 @@ def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budg
     rows: list[dict[str, Any]] = []
     it, env_steps, episodes, wall = 0, 0, 0, 0.0
     window: deque[float] = deque(maxlen=SMOOTHING_EPISODES)
+    measure = paper_measure(spec["method_settings"])
+    paper_window: deque[float] = deque(maxlen=measure["window"])
+    paper_episodes, trained = 0, None
     if state is not None:
         algo.restore_from_path(str(work.ckpt.resolve()))
         it, env_steps, episodes = state["iteration"], state["env_steps"], state["episodes"]
         wall = state["wall_seconds"]
         window.extend(state.get("return_window", []))
+        paper_window.extend(state.get("paper_return_window", []))
+        paper_episodes = int(state.get("paper_episodes", 0))
+        trained = state.get("samples_trained")
         rows = work.load_progress(it)
         work.write_progress(rows)
         log(f"resumed from iteration {it} ({env_steps} env steps, {episodes} episodes)")
@@ -407,6 +453,8 @@ def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budg
         return {
             "iteration": it, "env_steps": env_steps, "episodes": episodes,
             "wall_seconds": wall, "agent_to_module": mapping, "return_window": list(window),
+            "paper_return_window": list(paper_window), "paper_episodes": paper_episodes,
+            "samples_trained": trained,
             "normalize_actions": bool(config.normalize_actions),
             "clip_actions": bool(config.clip_actions), "spec": dict(spec), "runtime": runtime,
         }
@@ -427,8 +475,17 @@ def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budg
         env_steps += d_steps
         episodes += d_eps
         window.extend(episode_returns(result))
+        new = episode_returns(result, PAPER_RETURNS_KEY)
+        paper = {"avg_total_reward": old_rllib_mean(paper_window, new, measure["window"])}
+        paper_window.extend(new)
+        paper_episodes += len(new)
+        paper["episodes"] = paper_episodes
+        step_trained = _scalar(result.get(SAMPLES_TRAINED_KEY))
+        if np.isfinite(step_trained):
+            trained = int(trained or 0) + int(step_trained)
+        paper["samples_trained"] = float("nan") if trained is None else trained
         wall = time.time() - t_start
-        row = progress_row(result, it, env_steps, episodes, wall, module_ids, window)
+        row = progress_row(result, it, env_steps, episodes, wall, module_ids, window, paper)
         rows.append(row)
         work.append_progress(row)
         done_frac = {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] / budget
@@ -455,14 +512,29 @@ def _train_loop(spec, run, config, mapping, module_ids, work, runtime, log, budg
 
 
 def summarize_progress(df: pd.DataFrame) -> dict[str, Any]:
-    """Best (maximum) average total reward of a training curve and where it was reached."""
-    if df.empty or df["avg_total_reward"].isna().all():
-        return {"best_avg_total_reward": None, "episodes_at_best": None,
-                "final_avg_total_reward": None}
-    i = df["avg_total_reward"].idxmax()
-    final = df["avg_total_reward"].dropna().iloc[-1]
-    return {
-        "best_avg_total_reward": float(df.loc[i, "avg_total_reward"]),
-        "episodes_at_best": int(df.loc[i, "episodes"]),
-        "final_avg_total_reward": float(final),
-    }
+    """Best (maximum) average total reward of a training curve and where it was reached:
+    psmarl's measure (every runner, last 100 episodes) and the paper's (``paper_*`` columns:
+    old RLlib's window and runners; a curve without them has the paper's measure = psmarl's)."""
+    out = {"best_avg_total_reward": None, "episodes_at_best": None,
+           "final_avg_total_reward": None, "paper_best_avg_total_reward": None,
+           "paper_episodes_at_best": None}
+    if df.empty:
+        return out
+    for prefix, y, x in (("", "avg_total_reward", "episodes"),
+                         ("paper_", *paper_columns(df))):
+        if y not in df or df[y].isna().all():
+            continue
+        i = df[y].idxmax()
+        out[f"{prefix}best_avg_total_reward"] = float(df.loc[i, y])
+        out[f"{prefix}episodes_at_best"] = int(df.loc[i, x])
+        if not prefix:
+            out["final_avg_total_reward"] = float(df[y].dropna().iloc[-1])
+    return out
+
+
+def paper_columns(df: pd.DataFrame) -> tuple[str, str]:
+    """(reward, episodes) columns of the paper's measure in a progress table: the
+    ``paper_*`` ones, or psmarl's where a run has none (MADDPG/QMIX, older runs)."""
+    if "paper_avg_total_reward" in df and df["paper_avg_total_reward"].notna().any():
+        return "paper_avg_total_reward", "paper_episodes"
+    return "avg_total_reward", "episodes"

@@ -120,9 +120,32 @@ def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
     c.keep_checkpoints_num = None
     c.exclude_buffer_from_checkpoint = True  # a full buffer made a 9.85 GB checkpoint
     c.parallel_collection = False
-    return Experiment(task=_make_task(spec), algorithm_config=algo, model_config=model,
-                      critic_model_config=model, seed=int(spec["seed"]), config=c,
-                      callbacks=list(callbacks))
+    c.adam_eps = float(s["optim_eps"])
+    cls = Experiment if s["optimizer"] == "adam" else _rmsprop_experiment(float(s["optim_alpha"]))
+    return cls(task=_make_task(spec), algorithm_config=algo, model_config=model,
+               critic_model_config=model, seed=int(spec["seed"]), config=c,
+               callbacks=list(callbacks))
+
+
+def _rmsprop_experiment(alpha: float):
+    """BenchMARL's Experiment with RMSprop (smoothing ``alpha``, BenchMARL's ``lr`` and
+    ``adam_eps`` as its epsilon) in place of the Adam it always builds: pymarl's optimiser,
+    which the paper's QMIX runs used. Set before a checkpoint is restored, so a resumed run
+    restores RMSprop's state."""
+    import torch
+    from benchmarl.experiment import Experiment
+
+    class RMSpropExperiment(Experiment):
+        def _setup_algorithm(self):
+            super()._setup_algorithm()
+            self.optimizers = {
+                group: {name: torch.optim.RMSprop(
+                    [p for g in opt.param_groups for p in g["params"]], lr=self.config.lr,
+                    alpha=alpha, eps=self.config.adam_eps)
+                    for name, opt in optimizers.items()}
+                for group, optimizers in self.optimizers.items()}
+
+    return RMSpropExperiment
 
 
 def _quiet() -> None:
