@@ -117,7 +117,7 @@ def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> di
     )
     key, b = next(((k, v) for k, v in candidates if v), ("training.budget", {}))
     b = dict(b)
-    from psmarl.train import check_budget
+    from psmarl.run_loop import check_budget
 
     try:
         check_budget(b)

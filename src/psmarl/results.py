@@ -44,7 +44,7 @@ PROGRESS_COLUMNS = [
     "episodes",
     "wall_seconds",
     "avg_total_reward",
-    # the paper's measure (psmarl.train.old_rllib_mean; absent from MADDPG/QMIX runs) and
+    # the paper's measure (psmarl.run_loop.old_rllib_mean; absent from MADDPG/QMIX runs) and
     # the samples trained so far (replay-based methods)
     "paper_avg_total_reward",
     "paper_episodes",

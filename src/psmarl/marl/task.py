@@ -9,7 +9,6 @@ TorchRL as ``PettingZooWrapper(env=<parallel env>)``, every agent in one group; 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from benchmarl.environments.pettingzoo.common import PettingZooClass
