@@ -12,7 +12,7 @@ from psmarl import methods
 from psmarl.errors import ConfigError
 from psmarl.methods import intensity
 from psmarl.methods.apex import reporting_runner
-from psmarl.train import old_rllib_mean, summarize_progress
+from psmarl.run_loop import old_rllib_mean, summarize_progress
 
 
 # ---------------------------------------------------------------- the arithmetic

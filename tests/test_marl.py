@@ -120,7 +120,7 @@ def test_decoder_clips_box_actions_and_passes_discrete_ones():
 
 # ---------------------------------------------------------------- reward scale
 def test_total_from_agent_mean_is_the_sum_over_agents():
-    from psmarl.marl.train import total_from_agent_mean
+    from psmarl.marl.task import total_from_agent_mean
 
     per_agent = np.array([3.0, -1.0, 0.5, 7.5, 2.0])  # one episode, 5 agents
     assert total_from_agent_mean(per_agent.mean(), 5) == pytest.approx(per_agent.sum())
@@ -130,7 +130,7 @@ def test_episode_totals_sum_agents_at_episode_ends():
     import torch
     from tensordict import TensorDict
 
-    from psmarl.marl.train import episode_totals
+    from psmarl.marl.task import episode_totals
 
     # 2 envs x 4 steps x 3 agents; env 0 ends at t=1 and t=3, env 1 at t=2
     done = torch.zeros(2, 4, 1, dtype=torch.bool)
@@ -143,7 +143,7 @@ def test_episode_totals_sum_agents_at_episode_ends():
     assert totals == [ep[0, 1].sum().item(), ep[1, 2].sum().item(), ep[0, 3].sum().item()]
     # BenchMARL's per-agent mean of the same episodes, converted, gives the same mean
     agent_mean = torch.stack([ep[0, 1], ep[1, 2], ep[0, 3]]).mean().item()
-    from psmarl.marl.train import total_from_agent_mean
+    from psmarl.marl.task import total_from_agent_mean
 
     assert total_from_agent_mean(agent_mean, 3) == pytest.approx(np.mean(totals))
 

@@ -13,12 +13,8 @@ import pytest
 from psmarl import config as cfg
 from psmarl import results
 from psmarl.errors import ConfigError
-from psmarl.train import (
-    agent_to_module,
-    check_budget,
-    resolve_runtime,
-    summarize_progress,
-)
+from psmarl.run_loop import check_budget, summarize_progress
+from psmarl.train import agent_to_module, resolve_runtime
 
 
 def test_agent_to_module_modes():

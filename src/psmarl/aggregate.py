@@ -20,7 +20,7 @@ from psmarl.results import (  # noqa: F401  (the tables' paths; results.py holds
     PAPER_TABLE,
     STATISTICS_TABLE,
 )
-from psmarl.train import summarize_progress
+from psmarl.run_loop import summarize_progress
 
 #: The envs of the paper's Section 4 (Figures 3-5); other envs have no paper numbers.
 PAPER_ENVS = ("pursuit", "waterworld", "multiwalker")

@@ -118,7 +118,7 @@ def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> di
     )
     key, b = next(((k, v) for k, v in candidates if v), ("training.budget", {}))
     b = dict(b)
-    from psmarl.train import check_budget
+    from psmarl.run_loop import check_budget
 
     try:
         check_budget(b)
@@ -239,6 +239,9 @@ def validate(config: Mapping[str, Any]) -> None:
     env_list = env_names(config)
     if not env_list:
         raise ConfigError("no environment configured", key="envs")
+    from psmarl.live_metrics import check_wandb
+
+    check_wandb(config.get("wandb"))
     for sharing in config.get("sharing", []):
         if sharing not in SHARING_MODES:
             raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "

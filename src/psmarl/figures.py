@@ -34,7 +34,7 @@ from psmarl import results
 from psmarl.aggregate import DIFFERENCES_TABLE, STATISTICS_TABLE, load_curves
 from psmarl.defaults import section
 from psmarl.errors import ConfigError, InputError
-from psmarl.train import summarize_progress
+from psmarl.run_loop import summarize_progress
 
 SHARING_STYLE = {"shared": "-", "independent": "--"}
 #: methods that are baselines of Figure 5, not single-agent methods under sharing

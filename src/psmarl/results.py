@@ -7,10 +7,12 @@ Layout under the results root (``results/`` by default)::
         checkpoint/           final RLlib checkpoint (+ psmarl_run.json)
         train_summary.json    what was trained, with which settings, for how long
         .work/                resumable state of an unfinished run (never a workflow output)
+        tensorboard/          TensorBoard event files, written as the run trains
         eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
         eval/summary.json     mean, std, 95% CI of the plays
     baselines/random/{env}/episodes.csv, summary.json
     tables/summary.csv, learning_curves.csv       (psmarl aggregate)
+    tables/marl_eval.json                         (psmarl marl-eval-export)
     tables/statistics.csv, sharing_differences.csv, probability_of_improvement.csv,
         paper_comparison.csv                      (psmarl statistics)
     figures/learning_curve_{env}.{ext}, figure{3,4,5}_{env}.{ext}, sharing_summary.{ext}
@@ -42,7 +44,7 @@ PROGRESS_COLUMNS = [
     "episodes",
     "wall_seconds",
     "avg_total_reward",
-    # the paper's measure (psmarl.train.old_rllib_mean; absent from MADDPG/QMIX runs) and
+    # the paper's measure (psmarl.run_loop.old_rllib_mean; absent from MADDPG/QMIX runs) and
     # the samples trained so far (replay-based methods)
     "paper_avg_total_reward",
     "paper_episodes",
@@ -58,6 +60,9 @@ SUMMARY_COLUMNS = [
     "random_mean", "random_ci95_low", "random_ci95_high",
 ]
 RUN_META = "psmarl_run.json"
+#: a run's TensorBoard event files (psmarl.live_metrics), beside its outputs; not a
+#: workflow output (written while the run trains, kept when it is published)
+TENSORBOARD_DIR = "tensorboard"
 
 
 # ---------------------------------------------------------------- paths (relative to root)
@@ -112,6 +117,8 @@ def random_summary_json(env) -> str:
 
 SUMMARY_TABLE = "tables/summary.csv"
 CURVES_TABLE = "tables/learning_curves.csv"
+#: every evaluation in marl-eval's JSON structure (psmarl.exports)
+MARL_EVAL_JSON = "tables/marl_eval.json"
 STATISTICS_TABLE = "tables/statistics.csv"
 DIFFERENCES_TABLE = "tables/sharing_differences.csv"
 IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"
