@@ -16,12 +16,10 @@ from typing import Any
 import numpy as np
 
 from psmarl.errors import ConfigError
+from psmarl.methods import SAMPLES_TRAINED_KEY
 from psmarl.run_loop import Iteration, RunLoop
 
 ENV_KEY_PREFIX = "psmarl_"
-#: samples trained in an iteration (psmarl.methods.replay_step logs it; kept here so that
-#: reading results does not import RLlib)
-SAMPLES_TRAINED_KEY = "psmarl_samples_trained"
 
 
 # ---------------------------------------------------------------- spec helpers

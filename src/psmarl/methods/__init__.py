@@ -20,6 +20,9 @@ from psmarl.errors import ConfigError
 from psmarl.registry import Registry
 
 SHARING_MODES = ("shared", "independent")
+#: samples trained in an iteration, in an RLlib result (psmarl.methods.replay_step logs it,
+#: psmarl.train reads it)
+SAMPLES_TRAINED_KEY = "psmarl_samples_trained"
 ACTION_KINDS = ("discrete", "continuous")
 
 
