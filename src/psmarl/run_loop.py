@@ -166,7 +166,7 @@ class RunLoop:
 
     def __init__(self, spec: Mapping[str, Any], run_dir: str | os.PathLike,
                  log: Callable[[str], None] | None = None, paper_window: int = SMOOTHING_EPISODES,
-                 tensorboard: bool = True):
+                 tensorboard: bool = True, summary: Mapping[str, Any] | None = None):
         self.spec = spec
         self.run = Path(run_dir)
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -184,6 +184,8 @@ class RunLoop:
         self.last_ckpt = 0
         self.backend: Backend | None = None
         self.tensorboard = tensorboard
+        # the trainer's own entries of train_summary.json (e.g. the env backend)
+        self.summary_extra = dict(summary or {})
         # where each row's curves go as the run trains (psmarl.live_metrics)
         self.sinks: list[TensorBoardLog | WandbLog] = []
         # this attempt's start: its speed gives the time left (earlier attempts of a resumed
@@ -357,11 +359,9 @@ class RunLoop:
         to appear, so a run with a summary is complete); remove ``.work``."""
         df = pd.DataFrame(self.rows)
         meta = self.backend.meta() if self.backend is not None else {}
-        from psmarl.envs import backend_of
-
         summary = {
             "env": self.spec["env"]["name"], "preset": self.spec["env"]["preset"],
-            "backend": backend_of(self.spec["env"]), "method": self.spec["method"], "sharing": self.spec["sharing"],
+            **self.summary_extra, "method": self.spec["method"], "sharing": self.spec["sharing"],
             "seed": self.spec["seed"], "iterations": self.it, "env_steps": self.env_steps,
             "episodes": self.episodes, "wall_seconds": round(self.wall, 2),
             "modules": sorted(set(meta.get("agent_to_module", {}).values())),

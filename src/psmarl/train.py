@@ -364,15 +364,15 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     ``cores``: CPUs the job is given (default ``runtime.num_cpus``); the runner layout and
     thread counts follow it (:func:`resolve_runtime`).
     """
-    loop = RunLoop(spec, run_dir, log, paper_window=paper_measure(spec["method_settings"])[
-        "window"])
+    from psmarl.envs import backend_of
+
+    loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])},
+                   paper_window=paper_measure(spec["method_settings"])["window"])
     runtime = resolve_runtime(spec.get("runtime", {}), cores)
     config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
     loop.log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env "
              f"runner process(es) x {runtime['num_envs_per_env_runner']} envs, "
              f"{runtime['num_gpus']} GPU(s)")
-    from psmarl.envs import backend_of
-
     loop.log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, "
              f"{backend_of(spec['env'])} backend)")
     start_processes(runtime, loop.log,

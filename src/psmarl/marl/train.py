@@ -210,6 +210,8 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    loop = RunLoop(spec, run_dir, log)
+    from psmarl.envs import backend_of
+
+    loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])})
     restore = loop.start()
     return loop.train(BenchmarlBackend(spec, loop.work, restore))
