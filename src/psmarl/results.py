@@ -38,14 +38,24 @@ import pandas as pd
 
 from psmarl.errors import InputError
 
+#: the columns every progress.csv has (readers require these; runs written before the
+#: paper's measure existed have only them)
+REQUIRED_PROGRESS_COLUMNS = [
+    "iteration",
+    "env_steps",
+    "episodes",
+    "wall_seconds",
+    "avg_total_reward",
+]
 PROGRESS_COLUMNS = [
     "iteration",
     "env_steps",
     "episodes",
     "wall_seconds",
     "avg_total_reward",
-    # the paper's measure (psmarl.run_loop.old_rllib_mean; absent from MADDPG/QMIX runs) and
-    # the samples trained so far (replay-based methods)
+    # the paper's measure (psmarl.run_loop.old_rllib_mean; absent from runs written before
+    # it, whose paper measure is psmarl's: psmarl.run_loop.paper_columns) and the samples
+    # trained so far (replay-based methods)
     "paper_avg_total_reward",
     "paper_episodes",
     "samples_trained",
@@ -366,7 +376,7 @@ def read_progress(progress: str | os.PathLike, summary: str | os.PathLike,
     """A finished run's progress rows (``progress.csv``), checked against its train summary
     (both returned); ``usecols`` picks the returned columns."""
     s = read_json(summary, TRAIN_SUMMARY_KEYS, redo)
-    df = read_csv(progress, PROGRESS_COLUMNS, redo)
+    df = read_csv(progress, REQUIRED_PROGRESS_COLUMNS, redo)
     check_progress(df, s, progress, summary, redo)
     if usecols is not None:
         df = df[[c for c in df.columns if usecols(c)]]
