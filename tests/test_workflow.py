@@ -123,7 +123,8 @@ def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path
     for sharing in ("shared", "independent"):
         wc = f"env=waterworld, method=ppo, sharing={sharing}, seed=0"
         expected |= {("train", wc), ("evaluate", wc)}
-    expected |= {("aggregate", ""), ("learning_curve", "env=waterworld"), ("all", ""),
+    expected |= {("aggregate", ""), ("marl_eval_export", ""),
+                 ("learning_curve", "env=waterworld"), ("all", ""),
                  ("statistics", ""), ("sharing_summary", ""), ("config_record", "")}
     expected |= {("paper_figure", f"figure={f}, env=waterworld") for f in (3, 4, 5)}
     jobs = {j for j in jobs if j[0] not in ("theory",)}

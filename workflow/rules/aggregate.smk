@@ -45,9 +45,11 @@ rule marl_eval_export:
         R(res.MARL_EVAL_JSON),
     log:
         R(res.log_file("aggregate", "marl_eval")),
-    localrule: True
     container:
         pscluster.image(config, "analysis")
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         root=lambda w, output: root_of(output[0], res.MARL_EVAL_JSON),
         jobs=as_json([list(j) for j in JOBS]),
