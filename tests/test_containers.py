@@ -207,10 +207,10 @@ def analysis_image_file(path: Path) -> Path:
 
 # the analysis stage of the reduced tiny workflow: its rules, and the psmarl subcommands
 # they call (paper_figure runs twice: Figures 3 and 4 of the one env)
-ANALYSIS_RULES = {"aggregate", "statistics", "learning_curve", "paper_figure", "theory",
-                  "config_record"}
-ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "learning-curve", "paper-figure",
-                            "paper-figure", "theory", "config-record"])
+ANALYSIS_RULES = {"aggregate", "marl_eval_export", "statistics", "learning_curve",
+                  "paper_figure", "theory", "config_record"}
+ANALYSIS_COMMANDS = sorted(["aggregate", "marl-eval-export", "statistics", "learning-curve",
+                            "paper-figure", "paper-figure", "theory", "config-record"])
 
 
 def psmarl_commands(calls):
