@@ -31,7 +31,9 @@ from psmarl.evaluate import PolicySpec, evaluate
 
 # (label, substring of "file:function") whose cumulative time is reported; they may overlap
 BUCKETS = [
-    ("env step (pettingzoo + wrappers)", "pettingzoo/utils/conversions.py:step"),
+    ("env step (psmarl's wrappers + env)", "psmarl/envs/wrappers.py:step"),
+    ("env step (pettingzoo's conversion)", "pettingzoo/utils/conversions.py:step"),
+    ("env step (psmarl's fast env)", "psmarl/envs/fast_sisl/"),
     ("learner update", "learner.py:update"),
     ("env runner sample", "single_agent_env_runner.py:sample"),
     ("multi-agent env runner sample", "multi_agent_env_runner.py:sample"),

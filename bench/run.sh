@@ -3,12 +3,12 @@
 # (about 45 min on 2 cores), each writing its CSV under bench/results/ and RESULTS.md.
 # Needs the bench extra (SB3 + SuperSuit, the peer): .venv/bin/pip install -e ".[bench]"
 #   bench/run.sh            # everything
-#   bench/run.sh ppo eval   # some parts: ppo eval methods methods-table4 layouts workflow
+#   bench/run.sh ppo eval   # some parts: ppo eval methods methods-table4 layouts workflow fast cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(ppo eval methods methods-table4 layouts workflow)
+[ ${#parts[@]} -eq 0 ] && parts=(ppo eval methods methods-table4 layouts workflow fast cost)
 RUNTIME=(--config config/paper.yaml --runtime-from config/config.yaml)
 for part in "${parts[@]}"; do
   case "$part" in
@@ -40,6 +40,12 @@ for part in "${parts[@]}"; do
         --note "PPO at the paper's settings (batch 5000, 10 epochs of 500, [400,300]), shared; idle machine apart from this benchmark." ;;
     workflow)  # snakemake -n and a no-op rerun of the paper grid
       $PY bench/workflow.py --repeats 3 ;;
-    *) echo "unknown part: $part (ppo eval methods methods-table4 layouts workflow)" >&2; exit 2 ;;
+    fast)  # psmarl's fast envs against PettingZoo's: stepping, sampling, PPO training
+      $PY bench/fast_envs.py "${RUNTIME[@]}" --envs pursuit waterworld multiwalker \
+        --seconds 4 --rounds 3 --sample-steps 3000 --methods ppo --train-iterations 2 \
+        --label fast-envs --note "PettingZoo's backend and psmarl's fast one, side by side in one run, paper presets (see bench/fast_envs.py). Idle machine apart from this benchmark." ;;
+    cost)  # the paper grid's compute before and after the fast envs (needs fast's CSV)
+      $PY bench/grid_cost.py fast-envs ;;
+    *) echo "unknown part: $part (ppo eval methods methods-table4 layouts workflow fast cost)" >&2; exit 2 ;;
   esac
 done

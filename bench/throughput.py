@@ -44,6 +44,16 @@ def override_runtime(c, pairs) -> None:
         rt[key] = int(value) if value.lstrip("-").isdigit() else value
 
 
+def bench_config(path: str, runtime_from: str | None, runtime: list[str]):
+    """The config at ``path``, its training.runtime taken from ``runtime_from`` (if given)
+    and overridden by KEY=VALUE pairs (``--runtime``)."""
+    c = cfg.load(path)
+    if runtime_from:
+        c["training"]["runtime"] = cfg.load(runtime_from)["training"]["runtime"]
+    override_runtime(c, runtime)
+    return c
+
+
 def raw_speed(settings, min_steps: int, seed: int = 0) -> float:
     env = envs.make_parallel_env(settings)
     rng_spaces = {a: env.action_space(a) for a in env.possible_agents}
@@ -149,10 +159,7 @@ def main() -> None:
     p.add_argument("--note", default="", help="conditions of the run, printed under its table")
     a = p.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    c = cfg.load(a.config)
-    if a.runtime_from:
-        c["training"]["runtime"] = cfg.load(a.runtime_from)["training"]["runtime"]
-    override_runtime(c, a.runtime)
+    c = bench_config(a.config, a.runtime_from, a.runtime)
     eval_plays: dict[str, int] = {}
     for item in a.eval_episodes:
         env_name, sep, n = item.rpartition("=")
@@ -329,6 +336,33 @@ def targets_table() -> str:
             + _md_table(pd.DataFrame(rows)) + "\n")
 
 
+def fast_env_targets() -> str:
+    """Issue 16's targets against the fast-envs section (bench/fast_envs.py)."""
+    fast = _csv("fastenv_fast-envs")
+    if fast is None:
+        return ""
+    fast = fast.set_index(["env", "measure"])
+    rows = []
+
+    def add(target, env, measure, col, goal):
+        if (env, measure) not in fast.index:
+            return
+        v = fast.loc[(env, measure), col]
+        rows.append({"target": target, "measured": f"{v:.2f}x",
+                     "met": "yes" if v >= goal else "**no**", "section": "fast-envs"})
+
+    add("pursuit: fast env >= 10x PettingZoo's", "pursuit", "raw env", "fast_vs_pettingzoo", 10)
+    for env in ("waterworld", "multiwalker"):
+        add(f"{env}: fast env >= 1.3x PettingZoo's", env, "raw env", "fast_vs_pettingzoo", 1.3)
+    for sharing in ("shared", "independent"):
+        add(f"pursuit: PPO training ({sharing}) with the fast env >= 1.5x PettingZoo's raw "
+            "env speed", "pursuit", f"ppo training, {sharing}", "fast_vs_pettingzoo_raw", 1.5)
+    if not rows:
+        return ""
+    return ("## Targets (issue 16: fast envs)\n\nComputed from the section fast-envs (ratios "
+            "measured side by side in one run).\n\n" + _md_table(pd.DataFrame(rows)) + "\n")
+
+
 def write_results_md() -> None:
     """Rewrite bench/RESULTS.md from every CSV under bench/results/."""
     parts = [
@@ -341,6 +375,7 @@ def write_results_md() -> None:
         "benchmark process does not give memory back, so after its first runs it bounds, not",
         "measures, one run.\n",
         targets_table(),
+        fast_env_targets(),
     ]
     for csv in sorted((HERE / "results").glob("*.csv")):
         df = pd.read_csv(csv)

@@ -20,7 +20,7 @@ from psmarl.results import (  # noqa: F401  (the tables' paths; results.py holds
     PAPER_TABLE,
     STATISTICS_TABLE,
 )
-from psmarl.train import summarize_progress
+from psmarl.run_loop import summarize_progress
 
 #: The envs of the paper's Section 4 (Figures 3-5); other envs have no paper numbers.
 PAPER_ENVS = ("pursuit", "waterworld", "multiwalker")
@@ -209,12 +209,18 @@ def _preset_match(env: str, preset: str | None, changed: Sequence[str]) -> str:
 
 def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
                      envs_info: Mapping[str, Mapping[str, Any]] | None = None,
-                     reference: pd.DataFrame | None = None) -> pd.DataFrame:
+                     reference: pd.DataFrame | None = None,
+                     spec: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One row per (env, method, sharing) that we ran or the paper reports, for the envs run:
     the paper's number and episodes (text of Figures 3-5) and its repository's log maximum,
-    each with its source; ours under the paper's definition (maximum of the training curve:
-    IQM over seeds with CI, and the largest over seeds, as one run of the paper); our held-out
-    evaluation; whether the env preset is the paper's."""
+    each with its source; ours under the paper's definition (maximum of the training curve
+    of the paper's measure, ``paper_best_avg_total_reward``: old RLlib's window over the
+    runners it reported, Ape-X's last third; IQM over seeds with CI, and the largest over
+    seeds, as one run of the paper; the episodes counted as the paper counted them); psmarl's
+    every-runner measure beside it; our held-out evaluation; whether the env preset is the
+    paper's. ``spec``: bootstrap settings (``report.*``)."""
+    from psmarl.stats import iqm_interval
+
     ref = paper_reference() if reference is None else reference
     envs_info = envs_info or {}
     envs = list(dict.fromkeys(summary["env"]))
@@ -266,12 +272,16 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
         best = st(env, method, sharing, "best_training_average")
         ev = st(env, method, sharing, "eval_return")
         row["n_seeds"] = None if best is None else int(best["n_seeds"])
-        row["ours_max_avg_total_reward_iqm"] = None if best is None else best["iqm"]
-        row["ours_max_avg_total_reward_ci_low"] = None if best is None else best["ci_low"]
-        row["ours_max_avg_total_reward_ci_high"] = None if best is None else best["ci_high"]
-        row["ours_max_avg_total_reward_best_seed"] = None if best is None else best["max"]
-        row["ours_episodes_at_max_median"] = (float(runs["episodes_at_best"].median())
-                                              if len(runs) else None)
+        maxima, at = _paper_measure_maxima(runs)
+        point = lo = hi = None
+        if len(maxima):
+            point, lo, hi = iqm_interval(maxima, spec)
+        row["ours_max_avg_total_reward_iqm"] = point
+        row["ours_max_avg_total_reward_ci_low"] = lo
+        row["ours_max_avg_total_reward_ci_high"] = hi
+        row["ours_max_avg_total_reward_best_seed"] = float(maxima.max()) if len(maxima) else None
+        row["ours_episodes_at_max_median"] = float(at.median()) if len(at) else None
+        row["ours_all_runners_max_iqm"] = None if best is None else best["iqm"]
         if method == "random":
             r = summary[summary["env"] == env]["random_mean"]
             row["ours_eval_iqm"] = float(r.iloc[0]) if len(r) else None
@@ -295,6 +305,16 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
                                                                ).reset_index(drop=True)
 
 
+def _paper_measure_maxima(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per seed: the maximum of the paper's measure and the (paper-counted) episodes where it
+    was reached; psmarl's every-runner columns for a summary without them."""
+    cols = ("paper_best_avg_total_reward", "paper_episodes_at_best")
+    if not set(cols) <= set(runs.columns) or runs[cols[0]].isna().all():
+        cols = ("best_avg_total_reward", "episodes_at_best")
+    runs = runs.sort_values("seed")
+    return runs[cols[0]].dropna().astype(float), runs[cols[1]].dropna().astype(float)
+
+
 def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
                log: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
     """Read tables/summary.csv and write the statistics tables and the paper comparison."""
@@ -315,7 +335,8 @@ def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
         DIFFERENCES_TABLE: st.sharing_differences(summary, bs),
         IMPROVEMENT_TABLE: st.improvement_by_method(summary, bs),
     }
-    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"))
+    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"),
+                                        spec=bs)
     few = out[STATISTICS_TABLE]
     few = few[few["n_seeds"] < 2][["env", "method", "sharing"]].drop_duplicates()
     if len(few):

@@ -134,6 +134,13 @@ def cmd_random_baseline(a: argparse.Namespace) -> None:
     _eval_common(a, PolicySpec("random"), {"policy": "random", "deterministic": False})
 
 
+def cmd_marl_eval_export(a: argparse.Namespace) -> None:
+    from psmarl.exports import write_marl_eval
+
+    n = write_marl_eval(a.root, [tuple(j) for j in a.jobs], a.out)
+    _log(f"wrote {a.out}: {n} runs in marl-eval's structure")
+
+
 def cmd_aggregate(a: argparse.Namespace) -> None:
     from psmarl.aggregate import aggregate
 
@@ -185,8 +192,10 @@ def cmd_envs(a: argparse.Namespace) -> None:
         spec = envs.get(name)
         print(f"{name}: {spec.description}")
         print(f"  default preset: {spec.default_preset}")
+        print(f"  backends: {', '.join(spec.backends())}")
         for pname, p in sorted(spec.presets.items()):
             print(f"  preset {pname}: {p.description or ''}")
+            print(f"    backend = {p.backend}")
             for k, v in sorted(p.kwargs.items()):
                 print(f"    {k} = {v!r}")
             print(f"    agent_indication = {p.agent_indication}")
@@ -258,6 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "this long (default %(default)s); a worker that dies fails it at once")
         if name == "evaluate":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
+
+    sp = add("marl-eval-export", cmd_marl_eval_export,
+             "write every run's evaluation in marl-eval's JSON structure",
+             "Write the evaluations of the given runs as marl-eval reads them "
+             "(environment/task/algorithm/run_<seed>/step_0 and absolute_metrics, metric "
+             "'return' per play); see psmarl.exports.")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--jobs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed]')
+    sp.add_argument("--out", required=True, help="the JSON file to write")
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")

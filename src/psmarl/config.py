@@ -90,7 +90,8 @@ def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     entry = entry or {}
     return envs.resolve(env, entry.get("preset"), entry.get("kwargs"),
                         entry.get("agent_indication"), entry.get("pad_observations"),
-                        entry.get("pad_actions"), entry.get("options"))
+                        entry.get("pad_actions"), entry.get("options"),
+                        backend=entry.get("backend"))
 
 
 def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
@@ -100,13 +101,25 @@ def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[st
     return methods.resolve(method, mcfg or {}, env)
 
 
-def budget(config: Mapping[str, Any], env: str) -> dict[str, int]:
+def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> dict[str, int]:
+    """The training budget of ``method`` on ``env``: the first one given of
+    ``methods.<m>.per_env.<env>.budget``, ``methods.<m>.budget``,
+    ``training.per_env.<env>.budget``, ``training.budget`` (a method can need another unit:
+    the paper's Ape-X budgets are env steps, docs/fidelity.md)."""
     training = config.get("training") or {}
-    per_env = ((training.get("per_env") or {}).get(env) or {}).get("budget")
-    b = dict(per_env or training.get("budget") or {})
-    from psmarl.train import check_budget
+    mcfg = ((config.get("methods") or {}).get(method) or {}) if method else {}
+    candidates = (
+        (f"methods.{method}.per_env.{env}.budget",
+         ((mcfg.get("per_env") or {}).get(env) or {}).get("budget")),
+        (f"methods.{method}.budget", mcfg.get("budget")),
+        (f"training.per_env.{env}.budget",
+         ((training.get("per_env") or {}).get(env) or {}).get("budget")),
+        ("training.budget", training.get("budget")),
+    )
+    key, b = next(((k, v) for k, v in candidates if v), ("training.budget", {}))
+    b = dict(b)
+    from psmarl.run_loop import check_budget
 
-    key = f"training.per_env.{env}.budget" if per_env else "training.budget"
     try:
         check_budget(b)
     except ConfigError as e:
@@ -167,7 +180,7 @@ def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
         "method_settings": method_settings(config, method, env),
         "sharing": sharing,
         "seed": int(seed),
-        "budget": budget(config, env),
+        "budget": budget(config, env, method),
         "checkpoint_every": int(setting(config, "training.checkpoint_every")),
         "runtime": dict(training.get("runtime") or {}),
     })
@@ -226,6 +239,9 @@ def validate(config: Mapping[str, Any]) -> None:
     env_list = env_names(config)
     if not env_list:
         raise ConfigError("no environment configured", key="envs")
+    from psmarl.live_metrics import check_wandb
+
+    check_wandb(config.get("wandb"))
     for sharing in config.get("sharing", []):
         if sharing not in SHARING_MODES:
             raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "
@@ -245,12 +261,13 @@ def validate(config: Mapping[str, Any]) -> None:
         per_env = (mcfg or {}).get("per_env") or {}
         where = f"methods.{method}"
         methods.check_settings(method, {k: v for k, v in (mcfg or {}).items()
-                                        if k not in ("per_env", "envs")}, where)
+                                        if k not in ("per_env", "envs", "budget")}, where)
         for e in (mcfg or {}).get("envs") or []:
             if e not in settings:
                 raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
         for e in per_env:
-            methods.check_settings(method, per_env[e] or {}, f"{where}.per_env.{e}")
+            methods.check_settings(method, {k: v for k, v in (per_env[e] or {}).items()
+                                            if k != "budget"}, f"{where}.per_env.{e}")
             if e not in settings:
                 raise ConfigError(f"per_env names {e!r}, which is not in envs",
                                   key=f"methods.{method}.per_env")
@@ -261,6 +278,8 @@ def validate(config: Mapping[str, Any]) -> None:
                     f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
                     f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
                     f"fits under methods.{method}.envs)", key=f"methods.{method}")
+            method_settings(config, method, e)
+            budget(config, e, method)
             check_runner_cpus(config, method, e)
     for e in env_list:
         budget(config, e)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.errors import InputError, StageError
+from psmarl.run_loop import format_duration
 
 
 # ---------------------------------------------------------------- statistics
@@ -500,7 +501,10 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
     def report(done: int) -> None:
         if done // step > logged[0] // step or done == episodes:
             logged[0] = done
-            log(f"  {done}/{episodes} plays ({time.time() - t0:.1f}s)")
+            elapsed = time.time() - t0
+            eta = elapsed / done * (episodes - done) if done else float("nan")
+            log(f"  {done}/{episodes} plays ({done / episodes:.0%}, {elapsed:.1f}s, "
+                f"ETA {format_duration(eta)})")
 
     if workers == 1:
         queue = iter([(i, seed + i) for i in range(episodes)])

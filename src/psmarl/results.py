@@ -7,10 +7,12 @@ Layout under the results root (``results/`` by default)::
         checkpoint/           final RLlib checkpoint (+ psmarl_run.json)
         train_summary.json    what was trained, with which settings, for how long
         .work/                resumable state of an unfinished run (never a workflow output)
+        tensorboard/          TensorBoard event files, written as the run trains
         eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
         eval/summary.json     mean, std, 95% CI of the plays
     baselines/random/{env}/episodes.csv, summary.json
     tables/summary.csv, learning_curves.csv       (psmarl aggregate)
+    tables/marl_eval.json                         (psmarl marl-eval-export)
     tables/statistics.csv, sharing_differences.csv, probability_of_improvement.csv,
         paper_comparison.csv                      (psmarl statistics)
     figures/learning_curve_{env}.{ext}, figure{3,4,5}_{env}.{ext}, sharing_summary.{ext}
@@ -36,22 +38,41 @@ import pandas as pd
 
 from psmarl.errors import InputError
 
-PROGRESS_COLUMNS = [
+#: the columns every progress.csv has (readers require these; runs written before the
+#: paper's measure existed have only them)
+REQUIRED_PROGRESS_COLUMNS = [
     "iteration",
     "env_steps",
     "episodes",
     "wall_seconds",
     "avg_total_reward",
 ]
+PROGRESS_COLUMNS = [
+    "iteration",
+    "env_steps",
+    "episodes",
+    "wall_seconds",
+    "avg_total_reward",
+    # the paper's measure (psmarl.run_loop.old_rllib_mean; absent from runs written before
+    # it, whose paper measure is psmarl's: psmarl.run_loop.paper_columns) and the samples
+    # trained so far (replay-based methods)
+    "paper_avg_total_reward",
+    "paper_episodes",
+    "samples_trained",
+]
 EPISODE_COLUMNS = ["episode", "seed", "total_reward", "length"]
 SUMMARY_COLUMNS = [
     "env", "method", "sharing", "seed", "preset",
     "best_avg_total_reward", "episodes_at_best", "final_avg_total_reward",
+    "paper_best_avg_total_reward", "paper_episodes_at_best",
     "train_env_steps", "train_episodes", "train_wall_seconds",
     "eval_mean", "eval_std", "eval_ci95_low", "eval_ci95_high", "eval_episodes",
     "random_mean", "random_ci95_low", "random_ci95_high",
 ]
 RUN_META = "psmarl_run.json"
+#: a run's TensorBoard event files (psmarl.live_metrics), beside its outputs; not a
+#: workflow output (written while the run trains, kept when it is published)
+TENSORBOARD_DIR = "tensorboard"
 
 
 # ---------------------------------------------------------------- paths (relative to root)
@@ -106,6 +127,8 @@ def random_summary_json(env) -> str:
 
 SUMMARY_TABLE = "tables/summary.csv"
 CURVES_TABLE = "tables/learning_curves.csv"
+#: every evaluation in marl-eval's JSON structure (psmarl.exports)
+MARL_EVAL_JSON = "tables/marl_eval.json"
 STATISTICS_TABLE = "tables/statistics.csv"
 DIFFERENCES_TABLE = "tables/sharing_differences.csv"
 IMPROVEMENT_TABLE = "tables/probability_of_improvement.csv"
@@ -353,7 +376,7 @@ def read_progress(progress: str | os.PathLike, summary: str | os.PathLike,
     """A finished run's progress rows (``progress.csv``), checked against its train summary
     (both returned); ``usecols`` picks the returned columns."""
     s = read_json(summary, TRAIN_SUMMARY_KEYS, redo)
-    df = read_csv(progress, PROGRESS_COLUMNS, redo)
+    df = read_csv(progress, REQUIRED_PROGRESS_COLUMNS, redo)
     check_progress(df, s, progress, summary, redo)
     if usecols is not None:
         df = df[[c for c in df.columns if usecols(c)]]

@@ -105,7 +105,7 @@ def test_a_kill_while_a_run_is_published_leaves_it_resumable_or_complete(tmp_pat
         if (run / "train_summary.json").exists():
             # complete: the summary is the last output to appear
             summary = results.read_json(run / "train_summary.json", results.TRAIN_SUMMARY_KEYS)
-            prog = results.read_csv(run / "progress.csv", results.PROGRESS_COLUMNS)
+            prog = results.read_csv(run / "progress.csv", results.REQUIRED_PROGRESS_COLUMNS)
             results.check_progress(prog, summary, run / "progress.csv",
                                    run / "train_summary.json")
             assert (run / "checkpoint" / results.RUN_META).exists()

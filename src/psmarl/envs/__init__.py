@@ -9,6 +9,7 @@ from psmarl.envs.registry import (  # noqa: F401
     EnvSpec,
     Preset,
     agent_ids,
+    backend_of,
     get,
     make_parallel_env,
     names,

@@ -3,6 +3,8 @@
 Adding an environment is one call to :func:`register` (see ``docs/environments.md``).
 Every environment is built as a PettingZoo *parallel* env, with the same wrappers in
 training, evaluation and the random baseline, so the three see identical observations.
+An env can have two implementations (``backend``): ``pettingzoo``, the library's own, and
+``fast``, psmarl's step-for-step equal one (``psmarl.envs.fast_sisl``, the SISL games).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from psmarl.registry import Registry
 # on pursuit and multiwalker and i + 1 on waterworld), or a one-hot vector.
 AGENT_INDICATION = ("none", "scalar", "scalar_over_n", "scalar_plus_one", "onehot")
 
+# Implementations of an env: PettingZoo's module (EnvSpec.module), or psmarl's fast one
+# (EnvSpec.fast_module: same keyword arguments, equal steps, tests/test_fast_sisl.py).
+BACKENDS = ("fast", "pettingzoo")
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -36,6 +42,8 @@ class Preset:
     # psmarl's own options for this env (EnvSpec.options names them), applied by wrappers
     # around the raw env: what the paper's env copies did that the library's kwargs cannot
     options: Mapping[str, Any] = field(default_factory=dict)
+    # which implementation builds the env (BACKENDS); "pettingzoo" unless the preset says
+    backend: str = "pettingzoo"
 
 
 @dataclass(frozen=True)
@@ -62,14 +70,27 @@ class EnvSpec:
     options: Mapping[str, EnvOption] = field(default_factory=dict)
     wrap_options: Callable[[Any, Mapping[str, Any]], Any] | None = field(default=None,
                                                                         compare=False)
+    # psmarl's fast implementation (backend "fast"): a module with parallel_env(**kwargs)
+    # taking `module`'s arguments, DEFAULTS (those arguments) and unsupported(kwargs)
+    # (the arguments it cannot reproduce: {name: why}); None: no fast backend
+    fast_module: str | None = None
 
-    def parallel_env_fn(self) -> Callable[..., Any]:
+    def backends(self) -> tuple[str, ...]:
+        return BACKENDS if self.fast_module else ("pettingzoo",)
+
+    def parallel_env_fn(self, backend: str = "pettingzoo") -> Callable[..., Any]:
+        if backend == "fast":
+            if not self.fast_module:
+                raise ValueError(f"environment {self.name!r} has no fast backend")
+            return importlib.import_module(self.fast_module).parallel_env
         if self.constructor is not None:
             return self.constructor
         return importlib.import_module(self.module).parallel_env
 
-    def accepted_kwargs(self) -> set[str] | None:
+    def accepted_kwargs(self, backend: str = "pettingzoo") -> set[str] | None:
         """Keyword arguments the raw environment accepts (None if it takes **kwargs)."""
+        if backend == "fast":
+            return set(importlib.import_module(self.fast_module).DEFAULTS)
         if self.constructor is not None:
             fn = self.constructor
         else:
@@ -128,6 +149,9 @@ def register(spec: EnvSpec) -> EnvSpec:
         unknown = sorted(set(preset.options) - set(spec.options))
         if unknown:
             raise ValueError(f"{spec.name}.{pname}: unknown option(s) {unknown}")
+        if preset.backend not in spec.backends():
+            raise ValueError(f"{spec.name}.{pname}: backend {preset.backend!r} is not one of "
+                             f"{spec.backends()}")
     if spec.options and spec.wrap_options is None:
         raise ValueError(f"environment {spec.name!r} has options but no wrap_options")
     return _REGISTRY.add(spec.name, spec)
@@ -140,12 +164,16 @@ get = _REGISTRY.get
 def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | None = None,
             agent_indication: str | None = None, pad_observations: bool | None = None,
             pad_actions: bool | None = None,
-            options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            options: Mapping[str, Any] | None = None,
+            backend: str | None = None) -> dict[str, Any]:
     """Resolve an env choice into the plain settings dict that fully defines it.
 
     ``preset`` None means the env's default preset (``paper`` for the SISL games); the
     other options left None take the preset's value. The result is what the workflow
-    passes as a rule's params and what run folders record.
+    passes as a rule's params and what run folders record. It names the ``backend`` only
+    when it is not the preset's own (:func:`backend_of`): the backends give equal steps, so
+    settings recorded before there were backends, or before a preset changed its own, still
+    describe the same env (and Snakemake reruns nothing for them).
     """
     spec = get(name)
     if preset is None:
@@ -157,10 +185,16 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
             key=f"envs.{name}.preset",
         )
     p = spec.presets[preset]
+    impl = p.backend if backend is None else backend
+    if impl not in spec.backends():
+        why = "" if impl in BACKENDS else f" (backends: {', '.join(BACKENDS)})"
+        raise ConfigError(f"environment {name!r} has no backend {impl!r}{why}; "
+                          f"choose one of: {', '.join(spec.backends())}",
+                          key=f"envs.{name}.backend")
     merged = dict(p.kwargs)
     extra = dict(kwargs or {})
     if extra:
-        accepted = spec.accepted_kwargs()
+        accepted = spec.accepted_kwargs(impl)
         if accepted is not None:
             bad = sorted(set(extra) - accepted)
             if bad:
@@ -170,6 +204,8 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
                     key=f"envs.{name}.kwargs",
                 )
         merged.update(extra)
+    if impl == "fast":
+        _check_fast(spec, name, merged)
     ind = p.agent_indication if agent_indication is None else agent_indication
     if ind not in AGENT_INDICATION:
         raise ConfigError(
@@ -192,7 +228,7 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
             raise ConfigError(f"environment {name!r} has no option(s) {', '.join(bad)}; "
                               f"its options: {known}", key=f"envs.{name}.options")
         opts.update(options)
-    return {
+    out = {
         "name": name,
         "preset": preset,
         "kwargs": {k: merged[k] for k in sorted(merged)},
@@ -201,17 +237,41 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
         "pad_observations": pads["pad_observations"],
         "options": {k: opts[k] for k in sorted(opts)},
     }
+    if impl != p.backend:
+        out["backend"] = impl
+    return out
+
+
+def backend_of(settings: Mapping[str, Any]) -> str:
+    """The implementation that ``resolve(...)``'s settings run: their ``backend``, else
+    their preset's own."""
+    if "backend" in settings:
+        return settings["backend"]
+    return get(settings["name"]).presets[settings["preset"]].backend
+
+
+def _check_fast(spec: EnvSpec, name: str, kwargs: Mapping[str, Any]) -> None:
+    """The fast backend runs these kwargs, or a ConfigError names the ones it cannot."""
+    mod = importlib.import_module(spec.fast_module)
+    problems = mod.unsupported({**mod.DEFAULTS, **kwargs})
+    if problems:
+        detail = "; ".join(f"{k}: {why}" for k, why in sorted(problems.items()))
+        raise ConfigError(
+            f"the fast {name} does not support {', '.join(sorted(problems))} ({detail}); "
+            f"set envs.{name}.backend: pettingzoo to run PettingZoo's own env",
+            key=f"envs.{name}.kwargs")
 
 
 def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = None):
-    """Build the wrapped parallel env described by ``resolve(...)``'s output."""
+    """Build the wrapped parallel env described by ``resolve(...)``'s output (with the
+    backend :func:`backend_of` names)."""
     from psmarl.envs.wrappers import apply_standard_wrappers
 
     spec = get(settings["name"])
     kwargs = dict(settings.get("kwargs", {}))
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = spec.parallel_env_fn()(**kwargs)
+    env = spec.parallel_env_fn(backend_of(settings))(**kwargs)
     options = settings.get("options") or {}
     if options:
         env = spec.wrap_options(env, options)

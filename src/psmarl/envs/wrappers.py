@@ -1,4 +1,11 @@
-"""Wrappers applied identically in training, evaluation and baselines (SuperSuit based).
+"""Wrappers applied identically in training, evaluation and baselines.
+
+The standard stack is one parallel wrapper for the observations (:class:`ObservationMap`)
+and one for padded actions (:class:`ActionMap`): SuperSuit's parallel wrappers convert a
+parallel env to an AEC env and back, which cost more than a step of psmarl's fast envs.
+Each transform is SuperSuit's (flatten, dtype, padding: the same functions and spaces)
+or psmarl's own (the agent indications); ``tests/test_wrappers.py`` checks the stack
+against SuperSuit's wrappers observation for observation.
 
 Order (see docs/heterogeneous.md): flatten box observations and cast them to float32,
 then pad observations (``pad_observations``), then add the agent indication (``scalar``:
@@ -54,14 +61,13 @@ SCALAR_INDEX = {
 }
 
 
-def _append_scalar_index(env, kind: str = "scalar"):
+def _scalar_index(agents: list[str], kind: str = "scalar"):
     """Append one number that names the agent to its observation (``SCALAR_INDEX[kind]``
-    of its position i among the N ``possible_agents``).
+    of its position i among the N ``possible_agents``): (obs_fn, space_fn).
 
     The paper's code did this (a scalar id as the last observation entry): i / N on
     pursuit and multiwalker, i + 1 on waterworld.
     """
-    agents = list(env.possible_agents)
     index = {a: np.float32(SCALAR_INDEX[kind](i, len(agents))) for i, a in enumerate(agents)}
     hi = max(index.values(), default=np.float32(0.0))
 
@@ -73,18 +79,18 @@ def _append_scalar_index(env, kind: str = "scalar"):
         high = np.append(np.asarray(space.high, dtype=np.float32).ravel(), hi)
         return Box(low=low, high=high, dtype=np.float32)
 
-    return ss.observation_lambda_v0(env, obs_fn, space_fn)
+    return obs_fn, space_fn
 
 
-def _append_onehot_index(env):
-    """Append a one-hot vector of the agent's index (length N, entries 0 and 1).
+def _onehot_index(agents: list[str]):
+    """Append a one-hot vector of the agent's index (length N, entries 0 and 1):
+    (obs_fn, space_fn).
 
     SuperSuit's ``agent_indicator_v0`` writes ``max(high)`` of the observation space
     instead of 1 where the bounds are finite, which is 0 (no indication at all) for a
     space whose upper bounds are all 0, and it needs one space for all agents; this one
     always writes 1 and works per agent. Discrete observations still use SuperSuit's.
     """
-    agents = list(env.possible_agents)
     n = len(agents)
     eye = np.eye(n, dtype=np.float32)
     row = {a: eye[i] for i, a in enumerate(agents)}
@@ -99,7 +105,71 @@ def _append_onehot_index(env):
                                np.ones(n, np.float32)])
         return Box(low=low, high=high, dtype=np.float32)
 
-    return ss.observation_lambda_v0(env, obs_fn, space_fn)
+    return obs_fn, space_fn
+
+
+def _converted_box(convert, space):
+    """SuperSuit's ``convert_box``: a Box whose bounds are the converted bounds."""
+    low, high = convert(space.low), convert(space.high)
+    return Box(low=low, high=high, dtype=low.dtype)
+
+
+def _flatten():
+    """SuperSuit's ``flatten_v0`` transform: (obs_fn, space_fn)."""
+    return (lambda obs, space, agent: obs.flatten(),
+            lambda space, agent: _converted_box(lambda x: x.flatten(), space))
+
+
+def _float32():
+    """SuperSuit's ``dtype_v0(np.float32)`` transform: (obs_fn, space_fn)."""
+    return (lambda obs, space, agent: obs.astype(np.float32),
+            lambda space, agent: _converted_box(lambda x: x.astype(np.float32), space))
+
+
+def _padded(spaces: list[Any]):
+    """SuperSuit's ``pad_observations_v0`` transform over these spaces: (obs_fn, space_fn)."""
+    homogenize_ops.check_homogenize_spaces(spaces)
+    padded = homogenize_ops.homogenize_spaces(spaces)
+    return (lambda obs, space, agent: homogenize_ops.homogenize_observations(padded, obs),
+            lambda space, agent: padded)
+
+
+class ObservationMap(BaseParallelWrapper):
+    """Every agent's observation through a chain of transforms in one parallel wrapper.
+
+    ``transforms``: (obs_fn(obs, space_in, agent), space_fn(space_in, agent)) pairs,
+    applied in order; ``space_in`` is the agent's space before that transform.
+    """
+
+    def __init__(self, env, transforms):
+        super().__init__(env)
+        self._chain: dict[str, list] = {}
+        self._spaces: dict[str, Any] = {}
+        for agent in env.possible_agents:
+            space, chain = env.observation_space(agent), []
+            for obs_fn, space_fn in transforms:
+                chain.append((obs_fn, space))
+                space = space_fn(space, agent)
+            self._chain[agent], self._spaces[agent] = chain, space
+
+    def observation_space(self, agent):
+        return self._spaces[agent]
+
+    def _map(self, observations):
+        out = {}
+        for agent, obs in observations.items():
+            for obs_fn, space in self._chain[agent]:
+                obs = obs_fn(obs, space, agent)
+            out[agent] = obs
+        return out
+
+    def reset(self, seed=None, options=None):
+        observations, infos = self.env.reset(seed=seed, options=options)
+        return self._map(observations), infos
+
+    def step(self, actions):
+        observations, rewards, terminations, truncations, infos = self.env.step(actions)
+        return self._map(observations), rewards, terminations, truncations, infos
 
 
 # ---------------------------------------------------------------- action padding
@@ -136,18 +206,20 @@ def trim_action(action, real_space):
     raise TypeError(f"cannot trim an action for {real_space}")
 
 
-def _pad_actions(env, name: str | None):
-    real = {a: env.action_space(a) for a in env.possible_agents}
-    padded = padded_action_space(list(real.values()), name)
+class ActionMap(BaseParallelWrapper):
+    """One padded action space for every agent (``pad_actions``): actions of the padded
+    space are mapped to each agent's own space by :func:`trim_action`."""
 
-    def action_fn(action, act_space, agent=None):
-        return trim_action(action, act_space)
+    def __init__(self, env, name: str | None):
+        super().__init__(env)
+        self.real = {a: env.action_space(a) for a in env.possible_agents}
+        self.padded = padded_action_space(list(self.real.values()), name)
 
-    def space_fn(act_space, agent=None):
-        return padded
+    def action_space(self, agent):
+        return self.padded
 
-    wrapped = ss.action_lambda_v1(env, action_fn, space_fn)
-    return wrapped, real
+    def step(self, actions):
+        return self.env.step({a: trim_action(act, self.real[a]) for a, act in actions.items()})
 
 
 class PackageDropReward(BaseParallelWrapper):
@@ -177,6 +249,31 @@ class PackageDropReward(BaseParallelWrapper):
         return obs, rewards, terms, truncs, infos
 
 
+class SquaredThrustPenalty(BaseParallelWrapper):
+    """Add ``coef * sum(a ** 2)`` to each agent's reward for its own action ``a`` (clipped to
+    [-1, 1]) at every step.
+
+    The paper's waterworld copy (``sisl_games/waterworld/waterworld_base.py``) charged each
+    pursuer ``control_penalty * sum((action_scale * a) ** 2)`` with ``control_penalty -0.5``
+    and ``action_scale 0.01``: ``coef = -0.5 * 0.01 ** 2 = -5e-5``. ``waterworld_v4``'s own
+    ``thrust_penalty`` is linear in the norm of the (differently scaled) thrust, so it cannot
+    express it; the paper preset sets that one to 0 and this wrapper adds the paper's.
+    """
+
+    def __init__(self, env, coef: float):
+        super().__init__(env)
+        self.coef = float(coef)
+
+    def step(self, actions):
+        obs, rewards, terms, truncs, infos = self.env.step(actions)
+        rewards = dict(rewards)
+        for agent, action in actions.items():
+            if agent in rewards and action is not None:
+                a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+                rewards[agent] = rewards[agent] + self.coef * float(np.sum(a * a))
+        return obs, rewards, terms, truncs, infos
+
+
 # ---------------------------------------------------------------- the standard stack
 def apply_standard_wrappers(env, agent_indication: str = "none", pad_observations: bool = False,
                             pad_actions: bool = False, name: str | None = None):
@@ -188,47 +285,60 @@ def apply_standard_wrappers(env, agent_indication: str = "none", pad_observation
     agents = list(env.possible_agents)
     obs_spaces = {a: env.observation_space(a) for a in agents}
     all_box = all(isinstance(s, Box) for s in obs_spaces.values())
+    transforms = []
+
+    def spaces_now():  # each agent's space after the transforms chosen so far
+        out = {}
+        for a, space in obs_spaces.items():
+            for _, space_fn in transforms:
+                space = space_fn(space, a)
+            out[a] = space
+        return out
+
     if all_box:
         if any(len(s.shape) > 1 for s in obs_spaces.values()):
-            env = ss.flatten_v0(env)
+            transforms.append(_flatten())
         if any(s.dtype != np.float32 for s in obs_spaces.values()):
-            env = ss.dtype_v0(env, np.float32)
-        obs_spaces = {a: env.observation_space(a) for a in agents}
+            transforms.append(_float32())
 
     if pad_observations:
         if not all_box:
             raise ConfigError(
                 "observation padding needs Box observations for every agent, got "
                 + _describe(obs_spaces), key=_key(name, "pad_observations"))
-        env = ss.pad_observations_v0(env)
-        obs_spaces = {a: env.observation_space(a) for a in agents}
+        transforms.append(_padded(list(spaces_now().values())))
 
+    discrete_onehot = False
     if agent_indication in SCALAR_INDEX:
-        if not all(isinstance(s, Box) for s in obs_spaces.values()):
+        if not all_box:
             raise ConfigError(
                 f"agent_indication {agent_indication!r} appends a number to a Box "
-                "observation, but the observations are " + _describe(obs_spaces)
+                "observation, but the observations are " + _describe(spaces_now())
                 + "; use 'onehot' or 'none'", key=_key(name, "agent_indication"))
-        env = _append_scalar_index(env, agent_indication)
+        transforms.append(_scalar_index(agents, agent_indication))
     elif agent_indication == "onehot":
-        if all(isinstance(s, Box) for s in obs_spaces.values()):
-            env = _append_onehot_index(env)
+        if all_box:
+            transforms.append(_onehot_index(agents))
         elif all(isinstance(s, Discrete) for s in obs_spaces.values()) and len(
                 {repr(s) for s in obs_spaces.values()}) == 1:
-            env = ss.agent_indicator_v0(env, type_only=False)  # obs * N + index
+            discrete_onehot = True
         else:
             raise ConfigError(
                 "agent_indication 'onehot' needs Box observations, or one Discrete "
-                "observation space for all agents; got " + _describe(obs_spaces),
+                "observation space for all agents; got " + _describe(spaces_now()),
                 key=_key(name, "agent_indication"))
     elif agent_indication != "none":
         raise ConfigError(f"agent_indication must be one of none, {', '.join(SCALAR_INDEX)} "
                           f"or onehot, got {agent_indication!r}",
                           key=_key(name, "agent_indication"))
 
+    if transforms:
+        env = ObservationMap(env, transforms)
+    if discrete_onehot:
+        env = ss.agent_indicator_v0(env, type_only=False)  # obs * N + index
     real_actions = {a: env.action_space(a) for a in agents}
     if pad_actions:
-        env, real_actions = _pad_actions(env, name)
+        env = ActionMap(env, name)
     setattr(env, REAL_ACTION_SPACES, real_actions)
     return env
 
