@@ -113,7 +113,7 @@ def test_finished_run_has_nothing_to_do(finished_run):
 def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path):
     exe, wd = finished_run
     c = yaml.safe_load(TINY.read_text())
-    c["methods"]["ppo"]["per_env"] = {"waterworld": {"training": {"lr": 0.001}}}
+    c["methods"]["ppo"]["per_env"]["waterworld"] = {"training": {"lr": 0.001}}
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(c))
     r = snakemake(exe, wd, "-n", configfile=changed)
