@@ -237,7 +237,9 @@ def main() -> None:
                     run = dict(spec, env=dict(spec["env"], backend=b))
                     sp[b], sp[f"{b}_cpu"] = train_speed(run, a.train_iterations)
                 add(env, f"{method} training, {sharing}", sp, raw_pz, s["raw_pettingzoo_cpu"])
-    save_section(rows, "fastenv", a.label, a.note)
+        # after every env, so that a long run on a loaded machine loses nothing measured
+        partial = "" if env == a.envs[-1] else "(partial: the envs measured so far)"
+        save_section(rows, "fastenv", a.label, " ".join(filter(None, [a.note, partial])))
 
 
 if __name__ == "__main__":
