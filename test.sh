@@ -5,7 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh || exit 1
 export PATH="$PWD/.venv/bin:$PATH" SDL_VIDEODRIVER=dummy
-.venv/bin/python -m pytest -m "slow or not slow" "$@"
+# --durations: the slowest tests, to keep the suite within its time (README, Tests)
+.venv/bin/python -m pytest -m "slow or not slow" --durations=30 "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "test.sh: pytest collected no tests; failing on purpose" >&2

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import psmarl  # noqa: F401  (its process defaults, e.g. loopback-only Ray, before Ray loads)
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 

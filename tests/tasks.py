@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from pettingzoo import ParallelEnv
 
 
 class _Unrolled(gym.Env):
@@ -73,3 +74,52 @@ class TargetContinuous(_Unrolled):
     def _reward(self, action):
         a = np.clip(np.asarray(action, np.float32), -1.0, 1.0)
         return -float(np.sum((a - self._ctx) ** 2))
+
+
+class MatchTeam(ParallelEnv):
+    """A multi-agent :class:`MatchDiscrete` as a PettingZoo parallel env (for the MADDPG/QMIX
+    baselines): every agent sees a one-hot class of its own, drawn afresh each step, and gets
+    1 when its ``Discrete(n)`` action names it. Episodes last ``max_cycles`` steps. Random
+    total over agents: ``n_agents * max_cycles / n``; optimum ``n_agents * max_cycles``."""
+
+    metadata = {"name": "match_team_v0", "is_parallelizable": True, "render_modes": []}
+
+    def __init__(self, max_cycles: int = 10, n: int = 3, n_agents: int = 2, render_mode=None):
+        self.max_cycles, self.n = int(max_cycles), int(n)
+        self.possible_agents = [f"agent_{i}" for i in range(int(n_agents))]
+        self.agents = list(self.possible_agents)
+        self.render_mode = render_mode
+        self._rng = np.random.default_rng()
+        self._t = 0
+        self._ctx: dict[str, int] = {}
+
+    def observation_space(self, agent):
+        return gym.spaces.Box(0.0, 1.0, (self.n,), np.float32)
+
+    def action_space(self, agent):
+        return gym.spaces.Discrete(self.n)
+
+    def _obs(self):
+        self._ctx = {a: int(self._rng.integers(self.n)) for a in self.agents}
+        return {a: np.eye(self.n, dtype=np.float32)[c] for a, c in self._ctx.items()}
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self.agents, self._t = list(self.possible_agents), 0
+        return self._obs(), {a: {} for a in self.agents}
+
+    def step(self, actions):
+        rewards = {a: float(int(actions[a]) == self._ctx[a]) for a in self.agents}
+        self._t += 1
+        obs = self._obs()
+        over = self._t >= self.max_cycles
+        terms = {a: False for a in self.agents}
+        truncs = {a: over for a in self.agents}
+        infos = {a: {} for a in self.agents}
+        if over:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def close(self):
+        pass

@@ -25,8 +25,8 @@ def make_run(root, env, method, sharing, seed, curve, eval_mean, preset="paper")
                          "avg_total_reward": curve})
     results.write_csv_atomic(root / results.progress_csv(env, method, sharing, seed), prog)
     results.write_json_atomic(root / results.train_summary_json(env, method, sharing, seed),
-                              {"preset": preset, "env_steps": 1000 * n, "episodes": 10 * n,
-                               "wall_seconds": n})
+                              {"preset": preset, "iterations": n, "env_steps": 1000 * n,
+                               "episodes": 10 * n, "wall_seconds": n})
     results.write_json_atomic(root / results.eval_summary_json(env, method, sharing, seed),
                               {"mean": eval_mean, "std": 1.0, "ci95_low": eval_mean - 1,
                                "ci95_high": eval_mean + 1, "episodes": 20})
@@ -295,3 +295,29 @@ def test_cli_takes_runs_from_a_config_and_names_missing_runs(tmp_path, capsys):
     assert (pc["settings_changed_over_preset"] == "max_cycles").all()
     assert main(["statistics", "--root", str(tmp_path / "nothing")]) == 2
     assert "run the aggregate stage first" in capsys.readouterr().err
+
+
+def test_paper_comparison_uses_the_papers_measure_for_apex(tmp_path):
+    """An Ape-X run logs the paper's measure (its least-exploring runners, their episodes)
+    beside psmarl's every-runner measure: the comparison takes the paper's, and shows both."""
+    jobs = []
+    make_random(tmp_path, "pursuit", 30.0)
+    for seed in (0, 1):
+        make_run(tmp_path, "pursuit", "apex_dqn", "shared", seed, [100.0, 300.0, 200.0], 250.0)
+        p = tmp_path / results.progress_csv("pursuit", "apex_dqn", "shared", seed)
+        prog = pd.read_csv(p)
+        prog["paper_avg_total_reward"] = [150.0, 400.0 + seed, 600.0 + seed]
+        prog["paper_episodes"] = [4, 8, 12]
+        prog.to_csv(p, index=False)
+        jobs.append(("pursuit", "apex_dqn", "shared", seed))
+    agg.aggregate(tmp_path, jobs, ["pursuit"], log=lambda m: None)
+    summary = pd.read_csv(tmp_path / results.SUMMARY_TABLE)
+    assert list(summary["paper_best_avg_total_reward"]) == [600.0, 601.0]
+    assert list(summary["best_avg_total_reward"]) == [300.0, 300.0]
+    pc = agg.statistics(tmp_path, {"stats": FAST}, log=lambda m: None)[agg.PAPER_TABLE]
+    row = pc[(pc["method"] == "apex_dqn") & (pc["sharing"] == "shared")].iloc[0]
+    assert row["paper_value"] == 621
+    assert row["ours_max_avg_total_reward_iqm"] == pytest.approx(600.5)
+    assert row["ours_max_avg_total_reward_best_seed"] == 601.0
+    assert row["ours_episodes_at_max_median"] == 12  # the reported runners' episodes
+    assert row["ours_all_runners_max_iqm"] == pytest.approx(300.0)

@@ -78,6 +78,7 @@ def test_every_rule_names_its_stage_image_from_the_config():
             "evaluate": "image_for_method(config, w.method)",
             "random_baseline": 'image(config, "rl")',
             "aggregate": 'image(config, "analysis")',
+            "marl_eval_export": 'image(config, "analysis")',
             "learning_curve": 'image(config, "analysis")',
             "theory": 'image(config, "analysis")',
             "marl_train": 'image(config, "marl")',
@@ -153,6 +154,33 @@ def test_check_images_cli_names_the_missing_file(tmp_path, psmarl_bin):
         cluster.check_image_files({"containers": {"rl": "nope.sif"}}, tmp_path)
 
 
+def test_gpu_probe_says_why_torch_sees_no_gpu():
+    """The probe of `check-images --gpu`, run on the host's CPU torch (no `--nv`): it fails
+    naming torch, its CUDA build and what to do, instead of passing or a traceback."""
+    with pytest.raises(InputError, match=r"torch 2\.13\.0\S* \(CUDA None\) sees no GPU.*"
+                                         r"--nv.*driver >= 580.*compute capability 7\.5"):
+        cluster.probe_gpu([], "rl")
+
+
+def test_check_images_gpu_needs_a_runner(tmp_path, psmarl_bin):
+    cfg = tmp_path / "c.yaml"
+    (tmp_path / "rl.sif").write_text("x")
+    cfg.write_text(yaml.safe_dump({"containers": {"rl": str(tmp_path / "rl.sif")}}))
+    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg), "--gpu"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--gpu needs --runner" in r.stderr
+
+
+@pytest.mark.slow
+def test_gpu_training_check_puts_the_learner_where_num_gpus_says():
+    """`check-images --gpu`'s training run, on the host (no image): num_gpus 0 trains with the
+    learner on the CPU; num_gpus 1 without a visible GPU fails with RLlib's reason."""
+    s = cluster.gpu_training_run([], num_gpus=0)
+    assert s["learner_device"] == "cpu" and s["iterations"] == 1
+    with pytest.raises(InputError, match=r"(?s)not a valid GPU ID.*driver >= 580"):
+        cluster.gpu_training_run([], num_gpus=1)
+
+
 # ---------------------------------------------------------------- slow: podman
 _IMAGE: dict[str, str] = {}
 
@@ -179,10 +207,10 @@ def analysis_image_file(path: Path) -> Path:
 
 # the analysis stage of the reduced tiny workflow: its rules, and the psmarl subcommands
 # they call (paper_figure runs twice: Figures 3 and 4 of the one env)
-ANALYSIS_RULES = {"aggregate", "statistics", "learning_curve", "paper_figure", "theory",
-                  "config_record"}
-ANALYSIS_COMMANDS = sorted(["aggregate", "statistics", "learning-curve", "paper-figure",
-                            "paper-figure", "theory", "config-record"])
+ANALYSIS_RULES = {"aggregate", "marl_eval_export", "statistics", "learning_curve",
+                  "paper_figure", "theory", "config_record"}
+ANALYSIS_COMMANDS = sorted(["aggregate", "marl-eval-export", "statistics", "learning-curve",
+                            "paper-figure", "paper-figure", "theory", "config-record"])
 
 
 def psmarl_commands(calls):

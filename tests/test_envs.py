@@ -91,6 +91,26 @@ def test_multiwalker_paper_preset_pays_the_drop_reward_to_every_walker():
         assert r1[a] == pytest.approx(r0[a] - 100.0)
 
 
+def test_waterworld_paper_preset_charges_the_papers_squared_control_penalty():
+    """The paper's copy: control_penalty -0.5 on actions scaled by 0.01, per pursuer and step;
+    waterworld_v4's own thrust penalty stays off."""
+    runs = {}
+    for name, options in (("paper", {}), ("plain", {"squared_thrust_penalty": 0.0})):
+        env = envs.make_parallel_env(envs.resolve("waterworld", "paper", options=options))
+        env.reset(seed=3)
+        rng = np.random.default_rng(0)
+        steps = []
+        for _ in range(20):
+            acts = {a: rng.uniform(-1.5, 1.5, 2).astype(np.float32) for a in env.agents}
+            steps.append((acts, env.step(acts)[1]))
+        env.close()
+        runs[name] = steps
+    for (acts, r1), (_, r0) in zip(runs["paper"], runs["plain"]):
+        for a, act in acts.items():
+            clipped = np.clip(act.astype(np.float64), -1, 1)
+            assert r1[a] == pytest.approx(r0[a] - 0.5 * float(np.sum((0.01 * clipped) ** 2)))
+
+
 def test_unknown_env_option_names_the_key():
     with pytest.raises(ConfigError) as e:
         envs.resolve("multiwalker", "paper", options={"drop": -1})

@@ -125,3 +125,31 @@ def test_bands_over_seeds():
     assert (lo <= v.mean(axis=0)).all() and (v.mean(axis=0) <= hi).all()
     assert lo[0] >= 1 and hi[0] <= 3  # a CI of the mean lies within the data's range
     assert fg.band_limits(v[:1], "ci95") is None and fg.band_limits(v, "none") is None
+
+
+def test_paper_figures_use_the_papers_measure_and_axes(tmp_path, monkeypatch):
+    """Figures 3-5 draw the paper's measure (Ape-X: its reported runners' average against
+    their episodes) where a run logged it, psmarl's where it did not, on the paper's x-axis."""
+    c = curves_of([("apex_dqn", "shared", 0, [10, 20, 30], [1.0, 2.0, 3.0]),
+                   ("qmix", "shared", 0, [10, 20, 30], [5.0, 6.0, 7.0])])
+    c["paper_avg_total_reward"] = [10.0, 20.0, 30.0, np.nan, np.nan, np.nan]
+    c["paper_episodes"] = [4, 8, 12, np.nan, np.nan, np.nan]
+    p = fg.paper_measure_curves(c)
+    apex = p[p["method"] == "apex_dqn"]
+    assert list(apex["avg_total_reward"]) == [10.0, 20.0, 30.0]
+    assert list(apex["episodes"]) == [4, 8, 12]
+    assert list(p[p["method"] == "qmix"]["avg_total_reward"]) == [5.0, 6.0, 7.0]
+
+    jobs = make_study(tmp_path, envs=("pursuit",), methods=("ppo",), seeds=(0,))
+    agg.aggregate(tmp_path, jobs, ["pursuit"], log=lambda m: None)
+    limits = []
+    import matplotlib.axes
+
+    real = matplotlib.axes.Axes.set_xlim
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlim",
+                        lambda self, *a, **k: limits.append(a) or real(self, *a, **k))
+    fg.paper_figure(tmp_path, 3, "pursuit", jobs, [tmp_path / "f3.png"],
+                    {"paper_x_max_episodes": 60000}, log=lambda m: None)
+    assert (0, 60000) in limits
+    with pytest.raises(ConfigError, match="figures.paper_x_max_episodes"):
+        fg.check_spec({"paper_x_max_episodes": 0})

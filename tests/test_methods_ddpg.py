@@ -336,7 +336,10 @@ def test_learns_target_continuous(name, ray_local):
     overrides, iterations = LEARN[name]
     training = {**spec.defaults["training"], **overrides,
                 "num_steps_sampled_before_learning_starts": 200,
-                "train_batch_size_per_learner": 64, "min_sample_timesteps_per_iteration": 500}
+                "train_batch_size_per_learner": 64, "min_sample_timesteps_per_iteration": 500,
+                # one update of 64 per 10-step round (RLlib's default loop); Ape-X's target
+                # clock in env steps (its overrides above move the targets every update)
+                "training_intensity": 6.4, "target_network_update_unit": "sampled"}
     if name != "sac":
         training.update(pure_exploration_steps=200, critic_hiddens=[64, 64])
     training["replay_buffer_config"] = {**training["replay_buffer_config"], "capacity": 10000}

@@ -201,10 +201,18 @@ def test_paper_hyperparameters_are_the_defaults():
         assert t["train_batch_size_per_learner"] == 512  # train_batch_size
         assert d[n]["env_runners"]["rollout_fragment_length"] == 20  # sample_batch_size
         assert t["num_steps_sampled_before_learning_starts"] == 1000  # learning_starts
-        assert t["double_q"] is True and t["gamma"] == 0.99
-        assert d[n]["model"]["fcnet_hiddens"] == [400, 300]
+        assert t["double_q"] is (n != "dqn") and t["gamma"] == 0.99
+        assert t["replay_buffer_config"]["capacity"] == 100000  # buffer_size
         assert methods.get(n).action_kinds == frozenset({"discrete"})
-    assert d["dqn"]["env_runners"]["batch_mode"] == "complete_episodes"
+    # the scripts' branches (Table 3 is printed shifted): plain DQN no dueling, no double Q,
+    # truncated fragments, the paper's [400, 300] MLP; Rainbow and Ape-X one linear layer
+    assert (d["dqn"]["training"]["dueling"], d["dqn"]["env_runners"]["batch_mode"]) == \
+        (False, "truncate_episodes")
+    assert d["dqn"]["model"]["fcnet_hiddens"] == [400, 300]
+    for n in ("rainbow", "apex_dqn"):
+        assert (d[n]["model"]["fcnet_hiddens"], d[n]["model"]["fcnet_activation"]) == \
+            ([256], "linear")
+    assert d["rainbow"]["env_runners"]["batch_mode"] == "complete_episodes"
     r = d["rainbow"]["training"]
     assert (r["n_step"], r["num_atoms"], r["v_min"], r["v_max"], r["noisy"], r["dueling"]) == \
         (2, 51, 0.0, 1500.0, True, True)
@@ -378,9 +386,12 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
 
     spec = methods.get(name)
     t = dict(spec.defaults["training"])
+    # training_intensity 6.4: one update of 64 per 10-step round, as RLlib's default loop
+    # (the paper's ratios, 0.128-10.89, are for its 500-step episodes and 512-batches)
     t.update(train_batch_size_per_learner=64, num_steps_sampled_before_learning_starts=200,
              target_network_update_freq=100, min_sample_timesteps_per_iteration=200,
-             gamma=gamma, lr=1e-3)
+             gamma=gamma, lr=1e-3, training_intensity=6.4,
+             target_network_update_unit="sampled")
     t["replay_buffer_config"] = dict(t["replay_buffer_config"], capacity=5000)
     if t.get("noisy"):
         t.update(v_min=0.0, v_max=1.0 / (1.0 - gamma))
@@ -388,12 +399,14 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
         t["epsilon"] = [[0, 1.0], [1000, 0.02]]
     t.update(training)
     er = dict(spec.defaults["env_runners"], rollout_fragment_length=10)
+    model = DefaultModelConfig(fcnet_hiddens=[32], fcnet_activation="relu", head_fcnet_hiddens=[])
+    if spec.defaults["model"]["fcnet_activation"] == "linear":  # Rainbow, Ape-X: the paper's net
+        model = DefaultModelConfig(**spec.defaults["model"])
     cfg = (spec.base_config()
            .environment(MatchDiscrete, env_config={"horizon": 10, "n": 4})
            .env_runners(num_env_runners=num_env_runners, **er)
            .training(**t)
-           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[32], fcnet_activation="relu",
-                                                      head_fcnet_hiddens=[]))
+           .rl_module(model_config=model)
            .debugging(seed=0))
     return spec.customize(cfg, {}, {})
 
@@ -483,6 +496,9 @@ def _smoke_spec(name, sharing, runners=0):
         "training": {"train_batch_size_per_learner": 32,
                      "num_steps_sampled_before_learning_starts": 100,
                      "min_sample_timesteps_per_iteration": 100,
+                     # updates in every iteration after the first (Rainbow's paper ratio
+                     # 0.128 would wait 250 env steps for its first batch of 32)
+                     "training_intensity": 1.0,
                      "replay_buffer_config": {"capacity": 2000}},
         "env_runners": {"rollout_fragment_length": 25},
         "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [8]},

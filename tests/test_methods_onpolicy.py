@@ -43,9 +43,9 @@ def test_defaults_are_valid_settings_and_build_a_config(name):
 def test_paper_learning_rate_schedules_and_batches():
     a2c = methods.resolve("a2c", {}, "pursuit")["training"]
     impala = methods.resolve("impala", {}, "pursuit")
-    assert a2c["lr"] == [[0, 7e-4], [20_000_000, 1e-12]] and a2c["train_batch_size_per_learner"] == 512
+    assert a2c["lr"] == [[0, 7e-4], [20_000_000, 1e-12]] and a2c["train_batch_size_per_learner"] == 1280
     assert impala["training"]["lr"] == [[0, 5e-4], [20_000_000, 1e-12]]
-    assert impala["training"]["train_batch_size_per_learner"] == 512
+    assert impala["training"]["train_batch_size_per_learner"] == 640
     assert impala["env_runners"]["rollout_fragment_length"] == 20
     assert impala["clip_rewards"] is True and methods.resolve("a2c", {}, "pursuit")["clip_rewards"] is True
 

@@ -160,3 +160,13 @@ def test_learning_check_verdicts(kept, tmp_path):
     # the margin is what decides: the same run with a margin beyond its lead does not learn
     strict = rep.learning_check_table(dest, {"multiwalker": 200.0})
     assert set(strict["verdict"]) == {"does not learn at this budget"}
+
+
+def test_a_cut_paper_milestones_file_is_an_error_naming_the_file(kept):
+    tmp, _, dest, _ = kept
+    p = dest / rep.PAPER_MILESTONES
+    p.write_text("sharing,measure,value,env_steps,episodes,source\nshared,maximum,41.0,4")
+    with pytest.raises(InputError) as e:
+        rep.build_report(dest, tmp / "r.md", log=lambda m: None)
+    assert str(e.value).startswith(f"{p}: ends inside a row")
+    assert "psmarl reproduction-report --paper-logs" in str(e.value)

@@ -193,6 +193,7 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
     local = set(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     assert local <= {"all", "config_record"}, local
     want = {"train": 1, "evaluate": 1, "random_baseline": 1, "aggregate": 1,
+            "marl_eval_export": 1,
             "statistics": 1, "learning_curve": 1, "paper_figure": 2, "theory": 1}
     got: dict[str, int] = {}
     for _, rule in submitted:

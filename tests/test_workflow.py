@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -80,6 +81,21 @@ def test_tiny_workflow_produces_every_output(finished_run):
             assert (root / f"figures/figure{figure}_{env}.png").stat().st_size > 1000
     assert (root / "figures/sharing_summary.pdf").stat().st_size > 1000
     assert (root / "report/config.yaml").exists()
+    # marl-eval's file: every run's evaluation plays, in its documented structure
+    from psmarl.exports import check_marl_eval
+
+    me = json.loads((root / results.MARL_EVAL_JSON).read_text())
+    check_marl_eval(me)
+    for _, row in summary.iterrows():
+        run = me[row["env"]][row["preset"]][f"{row['method']}_{row['sharing']}"][
+            f"run_{row['seed']}"]
+        assert len(run["absolute_metrics"]["return"]) == 3
+        assert run["step_0"]["step_count"] == row["train_env_steps"]
+        assert np.mean(run["step_0"]["return"]) == pytest.approx(row["eval_mean"])
+    # TensorBoard event files of every run, written as it trained
+    for _, row in summary.iterrows():
+        tb = root / results.run_dir(row["env"], row["method"], row["sharing"], row["seed"])
+        assert list((tb / results.TENSORBOARD_DIR).glob("events.out.tfevents.*")), tb
     for log in (root / "logs").rglob("*.log"):
         assert "Traceback" not in log.read_text(), log
     assert not list(root.rglob(".work"))
@@ -107,7 +123,8 @@ def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path
     for sharing in ("shared", "independent"):
         wc = f"env=waterworld, method=ppo, sharing={sharing}, seed=0"
         expected |= {("train", wc), ("evaluate", wc)}
-    expected |= {("aggregate", ""), ("learning_curve", "env=waterworld"), ("all", ""),
+    expected |= {("aggregate", ""), ("marl_eval_export", ""),
+                 ("learning_curve", "env=waterworld"), ("all", ""),
                  ("statistics", ""), ("sharing_summary", ""), ("config_record", "")}
     expected |= {("paper_figure", f"figure={f}, env=waterworld") for f in (3, 4, 5)}
     jobs = {j for j in jobs if j[0] not in ("theory",)}
@@ -126,6 +143,21 @@ def test_more_evaluation_workers_rerun_no_evaluation(finished_run, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     stages = {j[0] for j in planned_jobs(r.stdout)}
     assert not stages & {"train", "evaluate", "random_baseline"}, r.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_switching_wandb_on_reruns_no_training(finished_run, tmp_path):
+    """W&B reaches the jobs through the environment, not a rule's params."""
+    exe, wd = finished_run
+    c = yaml.safe_load(TINY.read_text())
+    c["wandb"] = {"mode": "offline", "project": "tiny"}
+    changed = tmp_path / "wandb.yaml"
+    changed.write_text(yaml.safe_dump(c))
+    r = snakemake(exe, wd, "-n", configfile=changed)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stages = {j[0] for j in planned_jobs(r.stdout)}
+    assert not stages & {"train", "marl_train", "evaluate", "random_baseline"}, \
+        r.stdout[-3000:]
 
 
 @pytest.mark.slow
@@ -161,7 +193,7 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
                            capture_output=True, text=True, cwd=REPO, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))
-    assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 5000
+    assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 6400
     assert specs["paper"]["method_settings"]["training"]["num_epochs"] == 10
     assert specs["default"]["method_settings"]["training"]["train_batch_size_per_learner"] == 1000
     assert specs["paper"]["budget"] == {"episodes": 60000}

@@ -20,7 +20,7 @@ from psmarl.results import (  # noqa: F401  (the tables' paths; results.py holds
     PAPER_TABLE,
     STATISTICS_TABLE,
 )
-from psmarl.train import summarize_progress
+from psmarl.run_loop import summarize_progress
 
 #: The envs of the paper's Section 4 (Figures 3-5); other envs have no paper numbers.
 PAPER_ENVS = ("pursuit", "waterworld", "multiwalker")
@@ -46,56 +46,75 @@ def run_files(job: Sequence) -> list[str]:
             results.eval_summary_json(*job)]
 
 
-def missing_runs(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
-    """One row per run with a missing result file: env, method, sharing, seed, missing."""
+def run_problem(root: str | Path, job: Sequence) -> tuple[list[str], str]:
+    """Why one run cannot go into the tables: its missing files, or else the first damaged
+    file with what is wrong (``psmarl.results`` checks); ([], "") for a complete run."""
     root = Path(root)
+    gone = [f for f in run_files(job) if not (root / f).exists()]
+    if gone:
+        return gone, ""
+    try:
+        results.read_run_progress(root, job)
+        results.read_json(root / results.eval_summary_json(*job), results.EVAL_SUMMARY_KEYS)
+    except InputError as e:
+        return [], str(e)
+    return [], ""
+
+
+def missing_runs(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
+    """One row per run with a missing or damaged result file: env, method, sharing, seed,
+    missing (the missing files), damaged (the damaged file and what is wrong with it)."""
     rows = []
     for job in jobs:
-        gone = [f for f in run_files(job) if not (root / f).exists()]
-        if gone:
+        gone, damage = run_problem(root, job)
+        if gone or damage:
             env, method, sharing, seed = job
             rows.append({"env": env, "method": method, "sharing": sharing, "seed": int(seed),
-                         "missing": " ".join(gone)})
-    return pd.DataFrame(rows, columns=["env", "method", "sharing", "seed", "missing"])
+                         "missing": " ".join(gone), "damaged": damage})
+    return pd.DataFrame(rows, columns=["env", "method", "sharing", "seed", "missing",
+                                       "damaged"])
 
 
 def check_runs(root: str | Path, jobs: Sequence[tuple], allow_missing: bool = False,
                log: Callable[[str], None] | None = None) -> list[tuple]:
-    """The jobs whose results are all there. A missing run is an error naming every missing
-    run (and its files), unless ``allow_missing``: then they are logged, written to
-    ``tables/missing_runs.csv`` and left out."""
+    """The jobs whose results are all there and intact. A missing or damaged run is an error
+    naming every such run (and its files), unless ``allow_missing``: then they are logged,
+    written to ``tables/missing_runs.csv`` and left out."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     if not jobs:
         raise InputError("no runs to aggregate: the config asks for no training run")
     gone = missing_runs(root, jobs)
     if gone.empty:
         return list(jobs)
-    names = [f"{_label((r.env, r.method, r.sharing, r.seed))} (missing {r.missing})"
+    names = [f"{_label((r.env, r.method, r.sharing, r.seed))} "
+             + (f"(missing {r.missing})" if r.missing else f"(damaged: {r.damaged})")
              for r in gone.itertuples()]
     if not allow_missing:
-        raise InputError(f"{len(names)} of {len(jobs)} run(s) have missing results (did they "
-                         "fail?); rerun them, or pass --allow-missing to tabulate the rest: "
-                         + "; ".join(names))
+        raise InputError(f"{len(names)} of {len(jobs)} run(s) have missing or damaged results "
+                         "(did they fail?); rerun them, or pass --allow-missing to tabulate "
+                         "the rest: " + "; ".join(names))
     results.write_csv_atomic(Path(root) / MISSING_TABLE, gone)
-    log(f"WARNING: leaving out {len(names)} run(s) with missing results "
+    log(f"WARNING: leaving out {len(names)} run(s) with missing or damaged results "
         f"(listed in {Path(root) / MISSING_TABLE}): " + "; ".join(names))
     keep = {(r.env, r.method, r.sharing, int(r.seed)) for r in gone.itertuples()}
     kept = [j for j in jobs if (j[0], j[1], j[2], int(j[3])) not in keep]
     if not kept:
-        raise InputError("every run has missing results; nothing to aggregate")
+        raise InputError("every run has missing or damaged results; nothing to aggregate")
     return kept
 
 
 def load_curves(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
-    """Tidy learning curves: one row per (run, iteration)."""
+    """Tidy learning curves: one row per (run, iteration), each run's rows checked against
+    its train summary (:func:`psmarl.results.read_run_progress`)."""
     root = Path(root)
-    paths = [root / results.progress_csv(*j) for j in jobs]
-    _require(paths)
+    _require([root / results.progress_csv(*j) for j in jobs])
     frames = []
-    for (env, method, sharing, seed), p in zip(jobs, paths):
-        df = pd.read_csv(p, usecols=lambda c: c in results.PROGRESS_COLUMNS)
+    for job in jobs:
+        env, method, sharing, seed = job
+        df, _ = results.read_run_progress(root, job,
+                                          usecols=lambda c: c in results.PROGRESS_COLUMNS)
         if df.empty:
-            raise InputError(f"{p} has no iterations")
+            raise InputError(f"{root / results.progress_csv(*job)} has no iterations")
         df.insert(0, "seed", int(seed))
         df.insert(0, "sharing", sharing)
         df.insert(0, "method", method)
@@ -112,12 +131,13 @@ def summary_table(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str]) 
     need += [root / results.eval_summary_json(*j) for j in jobs]
     need += [root / results.random_summary_json(e) for e in envs]
     _require(need)
-    rand = {e: results.read_json(root / results.random_summary_json(e)) for e in envs}
+    rand = {e: results.read_json(root / results.random_summary_json(e),
+                                 results.RANDOM_SUMMARY_KEYS) for e in envs}
     rows = []
     for env, method, sharing, seed in jobs:
-        tr = results.read_json(root / results.train_summary_json(env, method, sharing, seed))
-        ev = results.read_json(root / results.eval_summary_json(env, method, sharing, seed))
-        prog = pd.read_csv(root / results.progress_csv(env, method, sharing, seed))
+        prog, tr = results.read_run_progress(root, (env, method, sharing, seed))
+        ev = results.read_json(root / results.eval_summary_json(env, method, sharing, seed),
+                               results.EVAL_SUMMARY_KEYS)
         best = summarize_progress(prog)
         r = rand.get(env, {})
         rows.append({
@@ -189,12 +209,18 @@ def _preset_match(env: str, preset: str | None, changed: Sequence[str]) -> str:
 
 def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
                      envs_info: Mapping[str, Mapping[str, Any]] | None = None,
-                     reference: pd.DataFrame | None = None) -> pd.DataFrame:
+                     reference: pd.DataFrame | None = None,
+                     spec: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One row per (env, method, sharing) that we ran or the paper reports, for the envs run:
     the paper's number and episodes (text of Figures 3-5) and its repository's log maximum,
-    each with its source; ours under the paper's definition (maximum of the training curve:
-    IQM over seeds with CI, and the largest over seeds, as one run of the paper); our held-out
-    evaluation; whether the env preset is the paper's."""
+    each with its source; ours under the paper's definition (maximum of the training curve
+    of the paper's measure, ``paper_best_avg_total_reward``: old RLlib's window over the
+    runners it reported, Ape-X's last third; IQM over seeds with CI, and the largest over
+    seeds, as one run of the paper; the episodes counted as the paper counted them); psmarl's
+    every-runner measure beside it; our held-out evaluation; whether the env preset is the
+    paper's. ``spec``: bootstrap settings (``report.*``)."""
+    from psmarl.stats import iqm_interval
+
     ref = paper_reference() if reference is None else reference
     envs_info = envs_info or {}
     envs = list(dict.fromkeys(summary["env"]))
@@ -246,12 +272,16 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
         best = st(env, method, sharing, "best_training_average")
         ev = st(env, method, sharing, "eval_return")
         row["n_seeds"] = None if best is None else int(best["n_seeds"])
-        row["ours_max_avg_total_reward_iqm"] = None if best is None else best["iqm"]
-        row["ours_max_avg_total_reward_ci_low"] = None if best is None else best["ci_low"]
-        row["ours_max_avg_total_reward_ci_high"] = None if best is None else best["ci_high"]
-        row["ours_max_avg_total_reward_best_seed"] = None if best is None else best["max"]
-        row["ours_episodes_at_max_median"] = (float(runs["episodes_at_best"].median())
-                                              if len(runs) else None)
+        maxima, at = _paper_measure_maxima(runs)
+        point = lo = hi = None
+        if len(maxima):
+            point, lo, hi = iqm_interval(maxima, spec)
+        row["ours_max_avg_total_reward_iqm"] = point
+        row["ours_max_avg_total_reward_ci_low"] = lo
+        row["ours_max_avg_total_reward_ci_high"] = hi
+        row["ours_max_avg_total_reward_best_seed"] = float(maxima.max()) if len(maxima) else None
+        row["ours_episodes_at_max_median"] = float(at.median()) if len(at) else None
+        row["ours_all_runners_max_iqm"] = None if best is None else best["iqm"]
         if method == "random":
             r = summary[summary["env"] == env]["random_mean"]
             row["ours_eval_iqm"] = float(r.iloc[0]) if len(r) else None
@@ -275,6 +305,16 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
                                                                ).reset_index(drop=True)
 
 
+def _paper_measure_maxima(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per seed: the maximum of the paper's measure and the (paper-counted) episodes where it
+    was reached; psmarl's every-runner columns for a summary without them."""
+    cols = ("paper_best_avg_total_reward", "paper_episodes_at_best")
+    if not set(cols) <= set(runs.columns) or runs[cols[0]].isna().all():
+        cols = ("best_avg_total_reward", "episodes_at_best")
+    runs = runs.sort_values("seed")
+    return runs[cols[0]].dropna().astype(float), runs[cols[1]].dropna().astype(float)
+
+
 def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
                log: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
     """Read tables/summary.csv and write the statistics tables and the paper comparison."""
@@ -287,7 +327,7 @@ def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
     path = root / results.SUMMARY_TABLE
     if not path.exists():
         raise InputError(f"{path} does not exist: run the aggregate stage first")
-    summary = pd.read_csv(path, dtype={"sharing": str})
+    summary = results.read_csv(path, results.SUMMARY_COLUMNS, dtype={"sharing": str})
     if summary.empty:
         raise InputError(f"{path} has no runs")
     out = {
@@ -295,7 +335,8 @@ def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
         DIFFERENCES_TABLE: st.sharing_differences(summary, bs),
         IMPROVEMENT_TABLE: st.improvement_by_method(summary, bs),
     }
-    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"))
+    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"),
+                                        spec=bs)
     few = out[STATISTICS_TABLE]
     few = few[few["n_seeds"] < 2][["env", "method", "sharing"]].drop_duplicates()
     if len(few):

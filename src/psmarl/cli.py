@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from psmarl.errors import ConfigError, InputError
+from psmarl.errors import ConfigError, InputError, StageError
 
 
 def _json_arg(text: str) -> Any:
@@ -37,6 +37,16 @@ def _positive(text: str) -> int:
     return v
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return v
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -49,13 +59,32 @@ def _quiet_libraries() -> None:
 
 
 # ---------------------------------------------------------------- subcommands
+def _attempt_log(a: argparse.Namespace, stage: str):
+    """The log of a resumable training job: earlier attempts replayed, a marker per start
+    (psmarl.runlog)."""
+    from psmarl import results
+    from psmarl.runlog import AttemptLog
+
+    log = AttemptLog(results.attempt_log(a.run_dir), stage)
+    log.start()
+    return log
+
+
+def _train_with(log, fn, *args, **kwargs) -> None:
+    try:
+        summary = fn(*args, log=log, **kwargs)
+    except BaseException as e:  # noqa: BLE001 - recorded for the next attempt, then raised
+        log.failed(f"{type(e).__name__}: {e}")
+        raise
+    log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+        f"{summary['episodes']} episodes, best avg total reward "
+        f"{summary['best_avg_total_reward']}")
+
+
 def cmd_train(a: argparse.Namespace) -> None:
     from psmarl.train import train
 
-    summary = train(a.spec, a.run_dir, log=_log, cores=a.cores)
-    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
-         f"{summary['episodes']} episodes, best avg total reward "
-         f"{summary['best_avg_total_reward']}")
+    _train_with(_attempt_log(a, "psmarl train"), train, a.spec, a.run_dir, cores=a.cores)
 
 
 def cmd_marl_train(a: argparse.Namespace) -> None:
@@ -67,10 +96,7 @@ def cmd_marl_train(a: argparse.Namespace) -> None:
                          f"({e})") from None
     from psmarl.marl.train import train
 
-    summary = train(a.spec, a.run_dir, log=_log)
-    _log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
-         f"{summary['episodes']} episodes, best avg total reward "
-         f"{summary['best_avg_total_reward']}")
+    _train_with(_attempt_log(a, "psmarl marl-train"), train, a.spec, a.run_dir)
 
 
 def _eval_common(a, policy_spec, extra) -> None:
@@ -83,7 +109,8 @@ def _eval_common(a, policy_spec, extra) -> None:
     _log(f"evaluating {extra.get('policy')} on {spec['env']['name']} ({spec['env']['preset']}): "
          f"{episodes} plays, {workers} worker(s) x {envs_per_worker} envs")
     df = evaluate(spec["env"], policy_spec, episodes, seed=spec["seed"],
-                  workers=workers, envs_per_worker=envs_per_worker, log=_log)
+                  workers=workers, envs_per_worker=envs_per_worker, log=_log,
+                  stall_seconds=a.stall_seconds)
     out = Path(a.out_dir)
     summary = write_evaluation(df, out / "episodes.csv", out / "summary.json",
                                {**extra, "env": spec["env"]["name"],
@@ -105,6 +132,13 @@ def cmd_random_baseline(a: argparse.Namespace) -> None:
     from psmarl.evaluate import PolicySpec
 
     _eval_common(a, PolicySpec("random"), {"policy": "random", "deterministic": False})
+
+
+def cmd_marl_eval_export(a: argparse.Namespace) -> None:
+    from psmarl.exports import write_marl_eval
+
+    n = write_marl_eval(a.root, [tuple(j) for j in a.jobs], a.out)
+    _log(f"wrote {a.out}: {n} runs in marl-eval's structure")
 
 
 def cmd_aggregate(a: argparse.Namespace) -> None:
@@ -212,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run spec as JSON or @file (see psmarl.marl.train_spec)")
     sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
+    from psmarl.evaluate import STALL_SECONDS
+
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
         ("random-baseline", cmd_random_baseline,
@@ -226,8 +262,21 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--workers", type=_positive, default=None,
                         help="processes playing at once (default: the spec's workers, else 1); "
                              "the results do not depend on it")
+        sp.add_argument("--stall-seconds", type=_seconds, default=STALL_SECONDS,
+                        help="fail when a worker process that took plays makes no progress for "
+                             "this long (default %(default)s); a worker that dies fails it at once")
         if name == "evaluate":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
+
+    sp = add("marl-eval-export", cmd_marl_eval_export,
+             "write every run's evaluation in marl-eval's JSON structure",
+             "Write the evaluations of the given runs as marl-eval reads them "
+             "(environment/task/algorithm/run_<seed>/step_0 and absolute_metrics, metric "
+             "'return' per play); see psmarl.exports.")
+    sp.add_argument("--root", default="results", help="results folder")
+    sp.add_argument("--jobs", type=_json_arg, required=True,
+                    help='JSON list of [env, method, sharing, seed]')
+    sp.add_argument("--out", required=True, help="the JSON file to write")
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
@@ -259,10 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("envs", cmd_envs, "list registered environments and their presets")
     add("methods", cmd_methods, "list registered methods and their defaults")
 
-    from psmarl import cluster, mailp
+    from psmarl import cluster, mailp, preflight
 
     mailp.add_cli(add)
     cluster.add_cli(add)
+    preflight.add_cli(add)
     from psmarl import aggregate, figures
 
     aggregate.add_cli(add)
@@ -319,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InputError) as e:
         print(f"psmarl {a.command}: error: {e}", file=sys.stderr)
         return 2
+    except StageError as e:
+        print(f"psmarl {a.command}: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

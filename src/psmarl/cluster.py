@@ -105,6 +105,18 @@ def check_workflow_images(workflow: Any, config: Mapping[str, Any],
         check_image_files(config, ".", used_stages(jobs))
 
 
+def _run_json(cmd: Sequence[str], what: str, timeout: float) -> dict[str, Any]:
+    """Run a command that prints one JSON line last; its parsed object."""
+    try:
+        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as e:
+        raise InputError(f"cannot run {cmd[0]!r} for {what}: {e}") from None
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise InputError(f"{what} failed (exit {r.returncode}): {r.stderr.strip()[-1500:]}")
+    return json.loads(lines[-1])
+
+
 PROBE = """\
 import importlib, json, sys
 missing = []
@@ -126,20 +138,100 @@ def probe_image(run_prefix: Sequence[str], stage: str, python: str = "python3",
     (executable, prefix); raises InputError naming the missing modules.
     """
     code = PROBE.format(modules=list(STAGE_MODULES[stage]))
-    cmd = [*run_prefix, python, "-c", code]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError as e:
-        raise InputError(f"cannot run {cmd[0]!r} to inspect the {stage} image: {e}") from None
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    if r.returncode != 0 or not lines:
-        raise InputError(f"the {stage} image did not run its Python ({' '.join(run_prefix)}): "
-                         f"exit {r.returncode}: {r.stderr.strip()[-800:]}")
-    info = json.loads(lines[-1])
+    info = _run_json([*run_prefix, python, "-c", code],
+                     f"running the {stage} image's Python ({' '.join(run_prefix)})", timeout)
     if info["missing"]:
         raise InputError(f"the {stage} image ({' '.join(run_prefix)}) lacks packages of its "
                          f"stage: {'; '.join(info['missing'])}")
     return info
+
+
+# ---------------------------------------------------------------- GPU nodes
+# The rl and marl images carry PyPI's torch 2.13.0 for Linux: the CUDA 13.0 build, whose
+# kernels are compiled for compute capability 7.5 and newer (Turing, Ampere, Hopper,
+# Blackwell: `torch.cuda.get_arch_list()`); CUDA 13 needs an NVIDIA driver >= 580 on the
+# host (NVIDIA's CUDA minor-version compatibility table). Only the driver comes from the
+# host, through `apptainer exec --nv`.
+GPU_STAGES = ("rl", "marl")
+GPU_HINT = ("run the check on a GPU node (e.g. `srun --gpus=1 ...`) with the GPU passed into "
+            "the container (`--runner apptainer --gpu` adds `--nv`); the image's CUDA 13.0 "
+            "torch needs an NVIDIA driver >= 580 and a GPU of compute capability 7.5 or newer")
+GPU_PROBE = """\
+import json, warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import torch
+    available = torch.cuda.is_available()
+d = {"torch": torch.__version__, "cuda": torch.version.cuda, "available": available,
+     "warnings": [str(w.message)[:300] for w in caught]}
+if available:
+    try:
+        d["device"] = torch.cuda.get_device_name(0)
+        d["capability"] = "sm_%d%d" % torch.cuda.get_device_capability(0)
+        d["archs"] = torch.cuda.get_arch_list()
+        x = torch.ones(64, 64, device="cuda")
+        d["matmul"] = float((x @ x)[0, 0].cpu())
+    except Exception as e:
+        d["error"] = type(e).__name__ + ": " + str(e)[:300]
+print(json.dumps(d))
+"""
+
+
+def probe_gpu(run_prefix: Sequence[str], stage: str, timeout: float = 300) -> dict[str, Any]:
+    """Inside an image: torch sees a GPU and computes on it. ``run_prefix`` must pass the GPU
+    in (``apptainer exec --nv IMAGE``). Returns torch's version, CUDA build and the device;
+    raises InputError saying why not."""
+    d = _run_json([*run_prefix, "python3", "-c", GPU_PROBE],
+                  f"the GPU probe of the {stage} image ({' '.join(run_prefix)})", timeout)
+    if not d["available"]:
+        why = "; ".join(d["warnings"]) or "torch.cuda.is_available() is False"
+        raise InputError(f"the {stage} image's torch {d['torch']} (CUDA {d['cuda']}) sees no "
+                         f"GPU ({why}): {GPU_HINT}")
+    if "error" in d:
+        raise InputError(f"the {stage} image's torch {d['torch']} sees {d.get('device')} "
+                         f"({d.get('capability')}) but cannot compute on it: {d['error']} "
+                         f"(its kernels: {', '.join(d.get('archs') or [])})")
+    return d
+
+
+# One PPO iteration on a short multiwalker, the learner on the GPU (training.runtime.num_gpus)
+GPU_TRAIN_CONFIG: dict[str, Any] = {
+    "seeds": [0], "sharing": ["shared"],
+    "envs": {"multiwalker": {"preset": "paper", "kwargs": {"max_cycles": 25}}},
+    "methods": {"ppo": {"training": {"train_batch_size_per_learner": 100,
+                                     "minibatch_size": 50, "num_epochs": 1},
+                        "model": {"fcnet_hiddens": [16, 16]}}},
+    "training": {"budget": {"iterations": 1}, "checkpoint_every": 1,
+                 "runtime": {"num_cpus": 1, "num_env_runners": 0,
+                             "num_envs_per_env_runner": 1, "num_gpus": 1}},
+}
+TRAIN_IN_TMP = ('d=$(mktemp -d) && psmarl train --spec "$1" --run-dir "$d/run" --cores 1 '
+                '>&2; rc=$?; [ $rc = 0 ] && python3 -c "import json, sys; '
+                'print(json.dumps(json.load(open(sys.argv[1]))))" "$d/run/train_summary.json"; '
+                'rm -rf "$d"; exit $rc')
+
+
+def gpu_training_run(run_prefix: Sequence[str], num_gpus: int = 1,
+                     timeout: float = 900) -> dict[str, Any]:
+    """Inside the rl image: `psmarl train` one PPO iteration with ``num_gpus`` GPUs for the
+    learner, in a temporary folder. Returns its train summary; raises InputError unless the
+    learner ran on the device asked for (cuda with num_gpus > 0, else cpu)."""
+    from psmarl import config as cfg
+
+    conf = json.loads(json.dumps(GPU_TRAIN_CONFIG))
+    conf["training"]["runtime"]["num_gpus"] = num_gpus
+    spec = cfg.train_spec(conf, "multiwalker", "ppo", "shared", 0)
+    try:
+        s = _run_json([*run_prefix, "sh", "-c", TRAIN_IN_TMP, "sh", json.dumps(spec)],
+                      f"one PPO iteration with num_gpus {num_gpus} in the rl image "
+                      f"({' '.join(run_prefix)})", timeout)
+    except InputError as e:
+        raise InputError(f"{e}\n({GPU_HINT})" if num_gpus else str(e)) from None
+    want = "cuda" if num_gpus > 0 else "cpu"
+    if not str(s.get("learner_device", "")).startswith(want):
+        raise InputError(f"the rl image trained with the learner on {s.get('learner_device')}, "
+                         f"not {want}")
+    return s
 
 
 # ---------------------------------------------------------------- the Slurm profile
@@ -262,21 +354,35 @@ def _cmd_check_images(a) -> None:
 
     data = cfg.load(a.configfile) if a.configfile else {}
     stages = a.stage or [s for s in STAGES if image(data, s)]
+    if a.gpu and not a.runner:
+        raise InputError("--gpu needs --runner (apptainer on a cluster)")
     if a.runner != "podman":  # with podman, the values are podman image names
         check_image_files(data, a.workdir, stages)
     for stage in stages:
         uri = image(data, stage)
         if uri is None:
             raise ConfigError("no image configured", key=f"containers.{stage}")
+        gpu = a.gpu and stage in GPU_STAGES
         if a.runner == "apptainer":
-            prefix = ["apptainer", "exec", uri]
-        elif a.runner == "podman":
-            prefix = ["podman", "run", "--rm", uri]
+            prefix = ["apptainer", "exec", *(["--nv"] if gpu else []), uri]
+        elif a.runner == "podman":  # GPUs through the NVIDIA container toolkit's CDI names
+            prefix = ["podman", "run", "--rm", *(["--device", "nvidia.com/gpu=all"] if gpu
+                                                 else []), uri]
         else:
             print(f"{stage}: {uri} (files only; --runner inspects the packages)")
             continue
         info = probe_image(prefix, stage)
-        print(f"{stage}: {uri} OK (python {info['executable']})")
+        print(f"{stage}: {uri} OK (python {info['executable']})", flush=True)
+        if gpu:
+            d = probe_gpu(prefix, stage)
+            print(f"{stage}: torch {d['torch']} (CUDA {d['cuda']}) computes on {d['device']} "
+                  f"({d['capability']})", flush=True)
+            if stage == "rl":
+                s = gpu_training_run(prefix)
+                print(f"rl: one PPO iteration with training.runtime.num_gpus 1: learner on "
+                      f"{s['learner_device']}, {s['env_steps']} env steps", flush=True)
+        elif a.gpu:
+            print(f"{stage}: no GPU check (this stage runs on CPUs)")
 
 
 def add_cli(add: Callable) -> None:
@@ -294,3 +400,7 @@ def add_cli(add: Callable) -> None:
                     help="run each image's Python to check its packages (podman: the "
                          "containers.* values are podman image names)")
     sp.add_argument("--workdir", default=".", help="relative image paths start here")
+    sp.add_argument("--gpu", action="store_true",
+                    help="on a GPU node: also check that torch in the rl and marl images "
+                         "computes on the GPU (apptainer --nv) and train one PPO iteration "
+                         "with the learner on it (training.runtime.num_gpus: 1)")

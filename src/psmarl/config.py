@@ -25,14 +25,47 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 
 
 def load(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a dict; a syntax error is a ConfigError naming the file, line
+    and column (Snakemake's own message names neither)."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"config file not found: {p}")
-    with open(p) as fh:
-        data = yaml.safe_load(fh) or {}
+    if not p.is_file():
+        raise ConfigError(f"{p} is not a file")
+    try:
+        with open(p, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(_yaml_message(p, e)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping")
     return data
+
+
+def check_yaml(path: str | Path) -> None:
+    """For the Snakefile: a config file's YAML error as Snakemake's WorkflowError, naming
+    file and line (Snakemake's own message names neither)."""
+    try:
+        load(path)
+    except ConfigError as e:
+        from snakemake.exceptions import WorkflowError
+
+        raise WorkflowError(f"invalid config: {e}") from None
+
+
+def _yaml_message(path: Path, e: yaml.YAMLError) -> str:
+    """``file:line: YAML syntax error at line L, column C: problem (context at ...)``."""
+    mark = getattr(e, "problem_mark", None)
+    if mark is None:
+        return f"{path}: YAML syntax error: {str(e).splitlines()[0] if str(e) else e!r}"
+    msg = (f"{path}:{mark.line + 1}: YAML syntax error at line {mark.line + 1}, column "
+           f"{mark.column + 1}: {getattr(e, 'problem', None) or 'invalid YAML'}")
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if context and cmark is not None:
+        msg += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
+    return msg
 
 
 def schema_validate(config: Mapping[str, Any], schema_path: str | Path = SCHEMA) -> None:
@@ -68,13 +101,25 @@ def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[st
     return methods.resolve(method, mcfg or {}, env)
 
 
-def budget(config: Mapping[str, Any], env: str) -> dict[str, int]:
+def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> dict[str, int]:
+    """The training budget of ``method`` on ``env``: the first one given of
+    ``methods.<m>.per_env.<env>.budget``, ``methods.<m>.budget``,
+    ``training.per_env.<env>.budget``, ``training.budget`` (a method can need another unit:
+    the paper's Ape-X budgets are env steps, docs/fidelity.md)."""
     training = config.get("training") or {}
-    per_env = ((training.get("per_env") or {}).get(env) or {}).get("budget")
-    b = dict(per_env or training.get("budget") or {})
-    from psmarl.train import check_budget
+    mcfg = ((config.get("methods") or {}).get(method) or {}) if method else {}
+    candidates = (
+        (f"methods.{method}.per_env.{env}.budget",
+         ((mcfg.get("per_env") or {}).get(env) or {}).get("budget")),
+        (f"methods.{method}.budget", mcfg.get("budget")),
+        (f"training.per_env.{env}.budget",
+         ((training.get("per_env") or {}).get(env) or {}).get("budget")),
+        ("training.budget", training.get("budget")),
+    )
+    key, b = next(((k, v) for k, v in candidates if v), ("training.budget", {}))
+    b = dict(b)
+    from psmarl.run_loop import check_budget
 
-    key = f"training.per_env.{env}.budget" if per_env else "training.budget"
     try:
         check_budget(b)
     except ConfigError as e:
@@ -135,7 +180,7 @@ def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
         "method_settings": method_settings(config, method, env),
         "sharing": sharing,
         "seed": int(seed),
-        "budget": budget(config, env),
+        "budget": budget(config, env, method),
         "checkpoint_every": int(setting(config, "training.checkpoint_every")),
         "runtime": dict(training.get("runtime") or {}),
     })
@@ -190,9 +235,13 @@ def figure_spec(config: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- semantic validation
 def validate(config: Mapping[str, Any]) -> None:
     """Checks a schema cannot express. Raises ConfigError naming the key."""
+    check_results_dir(config)
     env_list = env_names(config)
     if not env_list:
         raise ConfigError("no environment configured", key="envs")
+    from psmarl.live_metrics import check_wandb
+
+    check_wandb(config.get("wandb"))
     for sharing in config.get("sharing", []):
         if sharing not in SHARING_MODES:
             raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "
@@ -212,12 +261,13 @@ def validate(config: Mapping[str, Any]) -> None:
         per_env = (mcfg or {}).get("per_env") or {}
         where = f"methods.{method}"
         methods.check_settings(method, {k: v for k, v in (mcfg or {}).items()
-                                        if k not in ("per_env", "envs")}, where)
+                                        if k not in ("per_env", "envs", "budget")}, where)
         for e in (mcfg or {}).get("envs") or []:
             if e not in settings:
                 raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
         for e in per_env:
-            methods.check_settings(method, per_env[e] or {}, f"{where}.per_env.{e}")
+            methods.check_settings(method, {k: v for k, v in (per_env[e] or {}).items()
+                                            if k != "budget"}, f"{where}.per_env.{e}")
             if e not in settings:
                 raise ConfigError(f"per_env names {e!r}, which is not in envs",
                                   key=f"methods.{method}.per_env")
@@ -229,6 +279,8 @@ def validate(config: Mapping[str, Any]) -> None:
                     f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
                     f"fits under methods.{method}.envs)", key=f"methods.{method}")
             method_settings(config, method, e)
+            budget(config, e, method)
+            check_runner_cpus(config, method, e)
     for e in env_list:
         budget(config, e)
     if config.get("baselines"):
@@ -247,6 +299,45 @@ def validate(config: Mapping[str, Any]) -> None:
     if "episodes" in rb and (not isinstance(rb["episodes"], int) or rb["episodes"] < 1):
         raise ConfigError(f"must be a positive integer, got {rb['episodes']!r}",
                           key="random_baseline.episodes")
+
+
+def check_results_dir(config: Mapping[str, Any]) -> None:
+    """``results_dir`` must be a folder or not exist yet (it is created)."""
+    rd = results_root(config)
+    p = Path(rd)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            raise ConfigError(f"{rd!r}: {q} exists and is not a folder", key="results_dir")
+
+
+def check_runner_cpus(config: Mapping[str, Any], method: str, env: str) -> None:
+    """Every env runner process takes a CPU of the job's Ray session (one each, or the
+    method's ``env_runners.num_cpus_per_env_runner``): more runners than
+    ``training.runtime.num_cpus`` would wait for CPUs for ever."""
+    rt = (config.get("training") or {}).get("runtime") or {}
+    cpus = rt.get("num_cpus", 1)
+    own = method_settings(config, method, env).get("env_runners") or {}
+    runners = own.get("num_env_runners", rt.get("num_env_runners", "auto"))
+    per = own.get("num_cpus_per_env_runner", 1)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for v in (cpus, runners, per)):
+        return  # 'auto' fits the cores by construction; wrong types are the schema's
+    if runners * per > cpus:
+        where = ("training.runtime.num_env_runners" if "num_env_runners" not in own
+                 else _method_key(config, method, env, "num_env_runners"))
+        raise ConfigError(
+            f"{runners} env runner process(es) need {runners * per:g} CPU(s), but "
+            f"training.runtime.num_cpus is {cpus}: raise training.runtime.num_cpus to at least "
+            f"{runners * per:g}, lower {where}, or set it to auto (training would otherwise "
+            f"wait for CPUs for ever)", key=where)
+
+
+def _method_key(config: Mapping[str, Any], method: str, env: str, key: str) -> str:
+    per_env = ((((config.get("methods") or {}).get(method) or {}).get("per_env") or {})
+               .get(env) or {})
+    if key in (per_env.get("env_runners") or {}):
+        return f"methods.{method}.per_env.{env}.env_runners.{key}"
+    return f"methods.{method}.env_runners.{key}"
 
 
 def _probe(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

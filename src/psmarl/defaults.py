@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
             "num_gpus": 0,
         },
     },
+    # off unless the config has a wandb section; these fill in what that section leaves out
+    "wandb": {"project": "psmarl", "mode": "offline"},
     "evaluation": {
         "episodes": 1000,
         "seed": 1_000_000,
@@ -51,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
         "smoothing": 1,
         "band": "ci95",
         "grid_points": 200,
+        "paper_x_max_episodes": None,
     },
     "report": {
         "bootstrap_reps": 10000,

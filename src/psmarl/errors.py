@@ -13,3 +13,8 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """A file or path given to a stage is missing or malformed."""
+
+
+class StageError(RuntimeError):
+    """A stage could not finish for a reason outside its inputs (a worker process died or
+    stalled, a lock stayed held). The message says what happened and what to do."""

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from psmarl import results
-from psmarl.errors import InputError
+from psmarl.errors import InputError, StageError
+from psmarl.run_loop import format_duration
 
 
 # ---------------------------------------------------------------- statistics
@@ -119,14 +120,22 @@ class CheckpointPolicy:
 
         torch.set_num_threads(1)
         ckpt = Path(checkpoint).resolve()
-        meta = results.read_json(ckpt / results.RUN_META)
+        meta = results.read_json(ckpt / results.RUN_META, results.RUN_META_KEYS)
         self.mapping: dict[str, str] = meta["agent_to_module"]
         self.normalize_actions = bool(meta.get("normalize_actions", True))
         self.clip_actions = bool(meta.get("clip_actions", False))
         module_path = ckpt / "learner_group" / "learner" / "rl_module"
         if not module_path.exists():
-            raise InputError(f"checkpoint {ckpt} has no RLModule at {module_path}")
-        self.multi = RLModule.from_checkpoint(str(module_path))
+            raise InputError(f"checkpoint {ckpt} has no RLModule at {module_path}; "
+                             + results.redo_hint(module_path))
+        try:
+            self.multi = RLModule.from_checkpoint(str(module_path))
+        except Exception as e:  # noqa: BLE001 - named below, as one line
+            raise_damaged_checkpoint(module_path, e)
+        missing = sorted(set(self.mapping.values()) - set(self.multi.keys()))
+        if missing:
+            raise results.damaged(module_path, f"has no module(s) {', '.join(missing)} of "
+                                               f"{results.RUN_META}'s agent_to_module")
         self.spaces = {a: env.action_space(a) for a in env.possible_agents}
         self._torch = torch
 
@@ -159,6 +168,15 @@ class CheckpointPolicy:
                 actions = np.clip(actions, space.low, space.high)
             return [a.astype(space.dtype) for a in actions]
         return [int(a) for a in actions]
+
+
+def raise_damaged_checkpoint(folder: Path, error: Exception):
+    """A library failed to load a checkpoint ``folder``: raise one InputError that names the
+    damaged file in it (:func:`psmarl.results.find_damaged_file`), or the folder."""
+    bad = results.find_damaged_file(folder)
+    if bad is not None:
+        raise results.damaged(*bad) from None
+    raise results.damaged(folder, f"does not load ({type(error).__name__}: {error})") from None
 
 
 @dataclass(frozen=True)
@@ -198,16 +216,19 @@ def checkpoint_kind(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- the play loop
 def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
           next_play: Callable[[], tuple[int, int] | None], n_envs: int, worker_seed: int,
-          progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+          progress: Callable[[int], None] | None = None,
+          tick: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Play until ``next_play()`` returns None, with ``n_envs`` envs stepped in lockstep.
 
     ``next_play`` hands out (episode, seed) pairs; an env that finishes a play takes the next
-    one at once, so the batch stays full until the plays run out.
+    one at once, so the batch stays full until the plays run out. ``tick`` is called once
+    before the first play and once per lockstep (the watchdog's heartbeat).
     """
     from psmarl.envs import make_parallel_env
 
     envs = [make_parallel_env(env_settings) for _ in range(max(1, n_envs))]
     policy = policy_spec.build(envs[0], worker_seed)
+    tick = tick or (lambda: None)
     rows: list[dict[str, Any]] = []
     slots: list[dict[str, Any] | None] = [None] * len(envs)
 
@@ -221,9 +242,11 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
         policy.start_episode(i, seed)
         slots[i] = {"episode": ep, "seed": seed, "obs": obs, "ret": 0.0, "len": 0}
 
+    tick()
     for i in range(len(envs)):
         start(i)
     while any(s is not None for s in slots):
+        tick()
         # group live agents of all envs by module, one forward pass per module
         groups: dict[str, list[tuple[int, str]]] = {}
         for i, s in enumerate(slots):
@@ -255,64 +278,219 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
     return rows
 
 
+# ---------------------------------------------------------------- several processes
+#: A worker that has taken a play and then reports no lockstep for this long fails the
+#: evaluation (``psmarl evaluate --stall-seconds``). One lockstep is milliseconds to
+#: seconds; the limit only has to be far above that on a loaded machine.
+STALL_SECONDS = 300.0
+#: Seconds a worker that has sent its plays gets to exit before it is killed.
+EXIT_GRACE_SECONDS = 10.0
+
+
 class _SharedPlays:
     """Plays handed out across processes from one shared counter (no fixed split: a process
-    that starts late or meets long plays simply takes fewer). ``claimed[w]`` marks the
-    processes that took at least one play; ``done`` counts finished plays, for progress."""
+    that starts late or meets long plays simply takes fewer). Per process ``w``:
+    ``claimed[w]`` marks that it took at least one play, ``done[w]`` counts its finished
+    plays, ``beat[w]`` is the ``time.monotonic()`` of its last lockstep. Each process writes
+    only its own slots; only the play counter needs the lock, which is never waited on
+    for longer than ``lock_seconds``."""
 
-    def __init__(self, ctx, episodes: int, processes: int):
+    def __init__(self, ctx, episodes: int, processes: int, lock_seconds: float):
         self.episodes = episodes
+        self.lock_seconds = lock_seconds
         self.next = ctx.Value("q", 0)
-        self.done = ctx.Value("q", 0, lock=False)
         self.claimed = ctx.Array("b", processes, lock=False)
+        self.done = ctx.Array("q", processes, lock=False)
+        self.beat = ctx.Array("d", processes, lock=False)
 
     def taker(self, w: int, base_seed: int) -> Callable[[], tuple[int, int] | None]:
         def take() -> tuple[int, int] | None:
-            with self.next.get_lock():
+            lock = self.next.get_lock()
+            if not lock.acquire(timeout=self.lock_seconds):
+                raise StageError(
+                    f"evaluation: the shared play counter stayed locked for "
+                    f"{self.lock_seconds:.0f} s (a worker process stalled or died holding it)")
+            try:
                 i = self.next.value
                 if i >= self.episodes:
                     return None
                 self.next.value = i + 1
                 self.claimed[w] = 1
+            finally:
+                lock.release()
             return i, base_seed + i
         return take
 
-    def finished(self, k: int) -> int:
-        with self.next.get_lock():
-            self.done.value += k
-            return self.done.value
+    def finished(self, w: int, k: int) -> None:
+        self.done[w] += k
+
+    def total_done(self) -> int:
+        return int(sum(self.done[:]))
 
 
-_SHARED: _SharedPlays | None = None
-
-
-def _init_worker(shared: _SharedPlays) -> None:
-    global _SHARED
+def _worker_main(shared: _SharedPlays, conn, env_settings: Mapping[str, Any],
+                 policy_spec: PolicySpec, n_envs: int, base_seed: int, w: int,
+                 parent: int) -> None:
+    """Entry point of worker process ``w``: play, then send ("rows", rows) or
+    ("error", exception) through ``conn``. Exits as soon as its parent is gone."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _SHARED = shared
+
+    def tick() -> None:
+        shared.beat[w] = time.monotonic()
+        if os.getppid() != parent:  # the evaluation was killed: stop playing
+            os._exit(1)
+
+    try:
+        rows = _play(env_settings, policy_spec, shared.taker(w, base_seed), n_envs,
+                     base_seed + 104729 * w, lambda k: shared.finished(w, k), tick)
+        message: tuple[str, Any] = ("rows", rows)
+    except Exception as e:  # noqa: BLE001 - sent to the parent, which raises it
+        message = ("error", e)
+    try:
+        conn.send(message)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle
+        conn.send(("error", StageError(f"{type(message[1]).__name__}: {message[1]}")))
+    conn.close()
 
 
-def _worker(args) -> list[dict[str, Any]]:
-    env_settings, policy_spec, n_envs, base_seed, w = args
-    assert _SHARED is not None
-    return _play(env_settings, policy_spec, _SHARED.taker(w, base_seed), n_envs,
-                 base_seed + 104729 * w, _SHARED.finished)
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"was killed by {name}"
+    return f"exited with code {code}"
+
+
+class _Workers:
+    """``n - 1`` spawned worker processes (process 0 is the caller) and their watchdog.
+
+    A worker that has taken a play must send its rows. :meth:`check` raises StageError when
+    one died first (its plays would be lost), sent an error, or made no lockstep for
+    ``stall_seconds``; a worker that dies before taking a play is only logged (the others
+    play its share). Nothing here waits without a time limit."""
+
+    def __init__(self, ctx, shared: _SharedPlays, n: int, args: tuple, stall_seconds: float,
+                 log: Callable[[str], None]):
+        self.shared, self.stall, self.log = shared, stall_seconds, log
+        self.t0 = time.monotonic()
+        self.procs: dict[int, Any] = {}
+        self.conns: dict[int, Any] = {}
+        self.rows: dict[int, list[dict[str, Any]]] = {}
+        self.joined: set[int] = set()
+        self.lost: set[int] = set()
+        self.last_check = 0.0
+        for w in range(1, n):
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker_main, name=f"psmarl-eval-{w}", daemon=True,
+                            args=(shared, send, *args, w, os.getpid()))
+            p.start()
+            send.close()
+            self.procs[w], self.conns[w] = p, recv
+
+    def _receive(self, w: int) -> None:
+        try:
+            kind, payload = self.conns[w].recv()
+        except (EOFError, OSError):
+            kind, payload = "died", None
+        if kind == "rows":
+            self.rows[w] = payload
+        elif kind == "error":
+            raise payload if isinstance(payload, Exception) else StageError(str(payload))
+        else:
+            self._died(w)
+
+    def _died(self, w: int) -> None:
+        p = self.procs[w]
+        p.join(timeout=1.0)
+        what = f"evaluation worker {w} (pid {p.pid}) {_describe_exit(p.exitcode)}"
+        if self.shared.claimed[w]:
+            raise StageError(f"{what} before returning its plays; its plays are lost, so the "
+                             "evaluation fails (rerun it; see docs/reliability.md)")
+        if w not in self.lost:
+            self.lost.add(w)
+            self.log(f"  WARNING: {what} before taking a play; the other processes play "
+                     "its share")
+
+    def check(self, every: float = 0.0) -> None:
+        """Raise StageError if a worker failed (see the class); at most once per ``every`` s."""
+        now = time.monotonic()
+        if now - self.last_check < every:
+            return
+        self.last_check = now
+        for w, p in self.procs.items():
+            if w in self.rows or w in self.lost:
+                continue
+            if self.shared.claimed[w] and w not in self.joined:
+                self.joined.add(w)
+                self.log(f"  worker {w} (pid {p.pid}) took its first play after "
+                         f"{now - self.t0:.1f}s")
+            if self.conns[w].poll():
+                self._receive(w)
+            elif p.exitcode is not None:
+                self._died(w)
+            elif self.shared.claimed[w] and now - self.shared.beat[w] > self.stall:
+                raise StageError(
+                    f"evaluation worker {w} (pid {p.pid}) made no progress for "
+                    f"{now - self.shared.beat[w]:.0f} s (limit {self.stall:.0f} s, "
+                    "--stall-seconds): it stalled, so the evaluation fails (rerun it; see "
+                    "docs/reliability.md)")
+
+    def collect(self, report: Callable[[], None]) -> list[dict[str, Any]]:
+        """Rows of every worker that took plays (all plays are taken when this is called,
+        so a worker still starting up would find none and is not waited for)."""
+        while True:
+            self.check()
+            waiting = [w for w in self.procs
+                       if self.shared.claimed[w] and w not in self.rows]
+            if not waiting:
+                break
+            self.conns[waiting[0]].poll(1.0)
+            report()
+        return [r for w in sorted(self.rows) for r in self.rows[w]]
+
+    def stop(self) -> None:
+        """End every worker: those that sent their rows get a moment to exit, the rest are
+        killed (SIGKILL, which no handler can swallow)."""
+        deadline = time.monotonic() + EXIT_GRACE_SECONDS
+        for w, p in self.procs.items():
+            if w in self.rows:
+                p.join(timeout=max(0.0, deadline - time.monotonic()))
+        for p in self.procs.values():
+            if p.exitcode is None:
+                p.kill()
+        for w, p in self.procs.items():
+            p.join(timeout=5.0)
+            if p.exitcode is None:
+                self.log(f"  WARNING: evaluation worker {w} (pid {p.pid}) did not exit after "
+                         "SIGKILL; left behind")
+            self.conns[w].close()
 
 
 def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes: int,
              seed: int = 0, workers: int = 1, envs_per_worker: int = 8,
-             log: Callable[[str], None] | None = None) -> pd.DataFrame:
+             log: Callable[[str], None] | None = None,
+             stall_seconds: float = STALL_SECONDS) -> pd.DataFrame:
     """Play ``episodes`` episodes; returns one row per episode, sorted by episode index.
 
     Play ``i`` always uses seed ``seed + i`` and its policy draws depend only on that seed,
     so the rows do not depend on ``workers`` or ``envs_per_worker``. With several workers
     this process plays too, from the first second, while ``workers - 1`` spawned processes
     start up (a few seconds of imports each) and join in; plays are handed out one at a time.
+    A worker that dies or makes no progress for ``stall_seconds`` after taking a play fails
+    the evaluation with :class:`~psmarl.errors.StageError` (:class:`_Workers`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
     if workers < 1 or envs_per_worker < 1:
         raise ValueError("workers and envs_per_worker must be positive")
+    if not stall_seconds > 0:
+        raise ValueError(f"stall_seconds must be positive, got {stall_seconds}")
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     workers = min(workers, episodes)
     n_envs = min(envs_per_worker, -(-episodes // workers))
@@ -323,7 +501,10 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
     def report(done: int) -> None:
         if done // step > logged[0] // step or done == episodes:
             logged[0] = done
-            log(f"  {done}/{episodes} plays ({time.time() - t0:.1f}s)")
+            elapsed = time.time() - t0
+            eta = elapsed / done * (episodes - done) if done else float("nan")
+            log(f"  {done}/{episodes} plays ({done / episodes:.0%}, {elapsed:.1f}s, "
+                f"ETA {format_duration(eta)})")
 
     if workers == 1:
         queue = iter([(i, seed + i) for i in range(episodes)])
@@ -336,29 +517,23 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
         rows = _play(env_settings, policy_spec, lambda: next(queue, None), n_envs, seed, progress)
     else:
         ctx = mp.get_context("spawn")
-        shared = _SharedPlays(ctx, episodes, workers)
-        pool = ctx.Pool(workers - 1, initializer=_init_worker, initargs=(shared,))
+        shared = _SharedPlays(ctx, episodes, workers, lock_seconds=stall_seconds)
+        pool = _Workers(ctx, shared, workers, (dict(env_settings), policy_spec, n_envs, seed),
+                        stall_seconds, log)
         try:
-            pending = {w: pool.apply_async(_worker, ((dict(env_settings), policy_spec, n_envs,
-                                                      seed, w),))
-                       for w in range(1, workers)}
+            def progress(k: int) -> None:
+                shared.finished(0, k)
+                report(shared.total_done())
+
             rows = _play(env_settings, policy_spec, shared.taker(0, seed), n_envs, seed,
-                         lambda k: report(shared.finished(k)))
-            # every play is claimed now; wait only for the workers that took some (one still
-            # importing would find none left)
-            for w, res in pending.items():
-                if shared.claimed[w]:
-                    while not res.ready():
-                        res.wait(2.0)
-                        report(shared.done.value)
-                    rows.extend(res.get())
+                         progress, tick=lambda: pool.check(every=1.0))
+            rows += pool.collect(lambda: report(shared.total_done()))
         finally:
-            pool.terminate()
-            pool.join()
+            pool.stop()
         report(episodes)
     df = pd.DataFrame(rows, columns=results.EPISODE_COLUMNS).sort_values("episode")
     if len(df) != episodes:
-        raise RuntimeError(f"evaluation returned {len(df)} plays, expected {episodes}")
+        raise StageError(f"evaluation returned {len(df)} plays, expected {episodes}")
     return df.reset_index(drop=True)
 
 

@@ -34,7 +34,7 @@ from psmarl import results
 from psmarl.aggregate import DIFFERENCES_TABLE, STATISTICS_TABLE, load_curves
 from psmarl.defaults import section
 from psmarl.errors import ConfigError, InputError
-from psmarl.train import summarize_progress
+from psmarl.run_loop import summarize_progress
 
 SHARING_STYLE = {"shared": "-", "independent": "--"}
 #: methods that are baselines of Figure 5, not single-agent methods under sharing
@@ -65,6 +65,25 @@ def check_spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
     gp = out["grid_points"]
     if not isinstance(gp, int) or isinstance(gp, bool) or gp < 2:
         raise ConfigError(f"must be an integer >= 2, got {gp!r}", key="figures.grid_points")
+    xm = out["paper_x_max_episodes"]
+    if xm is not None and (not isinstance(xm, int) or isinstance(xm, bool) or xm < 1):
+        raise ConfigError(f"must be a positive integer or null, got {xm!r}",
+                          key="figures.paper_x_max_episodes")
+    return out
+
+
+def paper_measure_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves in the paper's measure: ``avg_total_reward`` and ``episodes`` replaced by
+    ``paper_avg_total_reward`` and ``paper_episodes`` (old RLlib's window and reporting runners:
+    for Ape-X its least-exploring third) for every run that logged them; other runs (MADDPG,
+    QMIX) keep theirs."""
+    if "paper_avg_total_reward" not in curves:
+        return curves
+    out = curves.copy()
+    has = out.groupby(["env", "method", "sharing", "seed"])["paper_avg_total_reward"].transform(
+        lambda v: v.notna().any())
+    out.loc[has, "avg_total_reward"] = out.loc[has, "paper_avg_total_reward"]
+    out.loc[has, "episodes"] = out.loc[has, "paper_episodes"]
     return out
 
 
@@ -180,7 +199,7 @@ def _draw(ax, tidy: pd.DataFrame, spec: Mapping[str, Any], sharing_in_label: boo
 
 
 def _random_line(ax, root: Path, env: str) -> None:
-    rand = results.read_json(root / results.random_summary_json(env))
+    rand = results.read_json(root / results.random_summary_json(env), results.RANDOM_SUMMARY_KEYS)
     ax.axhline(rand["mean"], **RANDOM_STYLE, label=f"random policy ({rand['mean']:.2f})")
 
 
@@ -247,11 +266,12 @@ def paper_figure(root: str | Path, figure: int, env: str, runs: Sequence[tuple],
                  outputs: Sequence[str], spec: Mapping[str, Any] | None = None,
                  log: Callable[[str], None] | None = None) -> None:
     """The paper's Figure 3 (shared methods), 4 (independent) or 5 (best shared method vs
-    MADDPG vs QMIX) for one env, from the runs given (every seed)."""
+    MADDPG vs QMIX) for one env, from the runs given (every seed), in the paper's measure
+    (:func:`paper_measure_curves`), the x-axis up to ``figures.paper_x_max_episodes``."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     spec = check_spec(spec)
     root = Path(root)
-    curves = _curves(root, env, runs)
+    curves = paper_measure_curves(_curves(root, env, runs))
     note = ""
     if figure in (3, 4):
         sharing = PAPER_FIGURE_SHARING[figure]
@@ -281,6 +301,8 @@ def paper_figure(root: str | Path, figure: int, env: str, runs: Sequence[tuple],
     _draw(ax, tidy, spec, sharing_in_label=in_label)
     _random_line(ax, root, env)
     _finish(ax, title)
+    if spec["paper_x_max_episodes"]:  # the paper's axes: 0 to 60k episodes
+        ax.set_xlim(0, max(spec["paper_x_max_episodes"], float(tidy["episodes"].max())))
     if note:
         ax.text(0.5, 0.02, note, transform=ax.transAxes, ha="center", va="bottom",
                 fontsize="small", color="firebrick",
@@ -305,9 +327,11 @@ def sharing_summary_figure(root: str | Path, outputs: Sequence[str],
     for rel in (STATISTICS_TABLE, DIFFERENCES_TABLE, results.SUMMARY_TABLE):
         if not (root / rel).exists():
             raise InputError(f"{root / rel} does not exist: run the statistics stage first")
-    st = pd.read_csv(root / STATISTICS_TABLE, dtype={"sharing": str})
-    diffs = pd.read_csv(root / DIFFERENCES_TABLE)
-    summary = pd.read_csv(root / results.SUMMARY_TABLE)
+    st = results.read_csv(root / STATISTICS_TABLE, ("env", "method", "sharing", "measure", "iqm",
+                                                    "ci_low", "ci_high"), dtype={"sharing": str})
+    diffs = results.read_csv(root / DIFFERENCES_TABLE, ("env", "method", "measure",
+                                                        "prob_improvement"))
+    summary = results.read_csv(root / results.SUMMARY_TABLE, ("env", "random_mean"))
     st = st[~st["method"].isin(BASELINES)]
     if st.empty:
         raise InputError(f"{root / STATISTICS_TABLE} has no rows of single-agent methods")

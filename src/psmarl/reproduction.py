@@ -48,6 +48,8 @@ from psmarl.errors import InputError
 KEPT_RUN_FILES = ("progress.csv", "train_summary.json", "eval/summary.json", "eval/episodes.csv")
 MACHINE_JSON = "machine.json"
 PAPER_MILESTONES = "paper_milestones.csv"
+#: the keys of a random baseline's summary.json that the report reads
+RANDOM_KEYS = ("mean", "episodes")
 
 
 # ---------------------------------------------------------------- keeping runs
@@ -94,6 +96,10 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
     for env, method, sharing, seed in _finished_runs(root):
         rel = results.run_dir(env, method, sharing, seed)
         src, dst = root / rel, dest / rel
+        # checked before it is kept: a damaged copy would only show in the report, whose
+        # redo (keep again) would copy the same damage; the error names the --forcerun
+        results.read_progress(src / "progress.csv", src / "train_summary.json")
+        results.read_json(src / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
         if dst.exists() and all(
                 (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
                 for f in KEPT_RUN_FILES if (src / f).exists()):
@@ -111,6 +117,7 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
     for summary in sorted(root.glob("baselines/random/*/summary.json")):
         rel = summary.relative_to(root)
         out = dest / rel
+        results.read_json(summary, RANDOM_KEYS)
         if not out.exists() or out.read_bytes() != summary.read_bytes():
             out.parent.mkdir(parents=True, exist_ok=True)
             results.write_text_atomic(out, summary.read_text())
@@ -221,6 +228,10 @@ class KeptRun:
     machine: dict[str, Any] | None
 
 
+#: how to redo a damaged file of a kept run (psmarl.results' checked readers)
+KEEP_AGAIN = "keep the run again with psmarl keep-runs"
+
+
 def load_kept(data: str | Path, study: Study) -> list[KeptRun]:
     data = Path(data)
     runs = []
@@ -234,22 +245,15 @@ def load_kept(data: str | Path, study: Study) -> list[KeptRun]:
             if not progress.exists() or not summary.exists():
                 raise InputError(f"{run}: a kept run needs progress.csv and train_summary.json; "
                                  f"keep it again with psmarl keep-runs")
-            df = pd.read_csv(progress)
-            missing = {"env_steps", "episodes", "avg_total_reward"} - set(df.columns)
-            if missing:
-                raise InputError(f"{progress}: missing column(s) {', '.join(sorted(missing))}")
-            s = results.read_json(summary)
-            if len(df) != s.get("iterations") or int(df["env_steps"].iloc[-1]) != s.get("env_steps"):
-                raise InputError(f"{progress}: {len(df)} rows up to {df['env_steps'].iloc[-1]} env "
-                                 f"steps, but {summary.name} says {s.get('iterations')} iterations "
-                                 f"and {s.get('env_steps')} env steps: keep the run again")
+            df, s = results.read_progress(progress, summary, KEEP_AGAIN)
             curve = df.dropna(subset=["avg_total_reward"])[
                 ["env_steps", "episodes", "avg_total_reward"]].reset_index(drop=True)
             ev = run / "eval" / "summary.json"
             mj = run / MACHINE_JSON
             runs.append(KeptRun(sharing, seed, curve, s,
-                                results.read_json(ev) if ev.exists() else None,
-                                results.read_json(mj) if mj.exists() else None))
+                                results.read_json(ev, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+                                if ev.exists() else None,
+                                results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None))
     if not runs:
         raise InputError(f"{data}: no kept {study.env}/{study.method} runs "
                          f"(psmarl keep-runs copies finished runs here)")
@@ -415,11 +419,15 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
         paper_curves = {log_.sharing: read_paper_log(paper_logs, log_.path)
                         for log_ in study.paper_logs}
     elif milestones_csv.exists():
-        milestones = pd.read_csv(milestones_csv)
+        milestones = results.read_csv(
+            milestones_csv, ("sharing", "measure", "value", "env_steps", "episodes"),
+            "write it again: psmarl reproduction-report --paper-logs <the paper's repository>")
     else:
         milestones = None
     rand_path = data / results.random_summary_json(study.env)
-    random_mean = results.read_json(rand_path)["mean"] if rand_path.exists() else None
+    rand = (results.read_json(rand_path, RANDOM_KEYS, KEEP_AGAIN)
+            if rand_path.exists() else None)
+    random_mean = rand["mean"] if rand else None
 
     fig_rel = Path(out.stem) / f"curves_{study.env}_{study.method}"
     figures = [out.parent / f"{fig_rel}.png", out.parent / f"{fig_rel}.pdf"]
@@ -519,7 +527,7 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
             rows.append([sharing, "IQM over seeds", "",
                          _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}")])
     if random_mean is not None:
-        rows.append(["random policy", "", results.read_json(rand_path)["episodes"],
+        rows.append(["random policy", "", rand["episodes"],
                      f"{random_mean:.1f}"])
     lines += [markdown_table(["mode", "seed", "plays", "mean return [95% CI]"], rows), ""]
 
@@ -630,13 +638,14 @@ def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNI
     for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
         run = summary.parent
         env, method, sharing, seed = run.parts[-4:]
-        s = results.read_json(summary)
-        df = pd.read_csv(run / "progress.csv")
+        df, s = results.read_progress(run / "progress.csv", summary, KEEP_AGAIN)
         curve = df.dropna(subset=["avg_total_reward"])
         ev_path = run / "eval" / "summary.json"
-        ev = results.read_json(ev_path) if ev_path.exists() else None
+        ev = (results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+              if ev_path.exists() else None)
         rnd_path = data / results.random_summary_json(env)
-        rnd = results.read_json(rnd_path) if rnd_path.exists() else None
+        rnd = (results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN)
+               if rnd_path.exists() else None)
         margin = margins.get(env)
         row = {"env": env, "method": method, "sharing": sharing,
                "seed": int(seed.removeprefix("seed")), "env_steps": s.get("env_steps"),
@@ -675,7 +684,7 @@ def write_learning_check(data: str | Path, out: str | Path, command: str = "",
                      _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
                      _fmt(r.random_mean), f"{r.margin:.1f}", f"**{r.verdict}**"])
     n_learn = int((table["verdict"] == "learns").sum())
-    text = [f"# Learning check: every method of the paper grid, one seed", "",
+    text = ["# Learning check: every method of the paper grid, one seed", "",
             f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
             "**learns** when the held-out evaluation of its final checkpoint (deterministic "
             "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "

@@ -1,31 +1,23 @@
-"""Training of one (env, method, sharing, seed) run with RLlib, resumable at any moment.
+"""Training of one (env, method, sharing, seed) run with RLlib: the AlgorithmConfig of a
+run spec, and the RLlib backend of psmarl's run loop.
 
-State of an unfinished run lives in ``<run>/.work``: the latest checkpoint (replaced
-atomically every ``checkpoint_every`` iterations) and the progress rows so far
-(``progress.jsonl``, one line appended per iteration). A run that
-is killed (SIGKILL included) and started again restores that checkpoint and drops progress
-rows newer than it, so ``progress.csv`` never has duplicate or missing iterations. The
-workflow outputs (``progress.csv``, ``checkpoint/``, ``train_summary.json``) are written
-only when the budget is reached.
+Budget, progress rows, checkpoints, resume (SIGKILL included) and publishing are the run
+loop's (:mod:`psmarl.run_loop`), the same for the BenchMARL baselines.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
-import shutil
-import sys
-import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from psmarl import results
 from psmarl.errors import ConfigError
+from psmarl.methods import SAMPLES_TRAINED_KEY
+from psmarl.run_loop import Iteration, RunLoop
 
 ENV_KEY_PREFIX = "psmarl_"
 
@@ -38,18 +30,6 @@ def agent_to_module(agents: list[str], sharing: str) -> dict[str, str]:
         return {a: a for a in agents}
     raise ConfigError(f"unknown sharing mode {sharing!r}; use 'shared' or 'independent'",
                       key="sharing")
-
-
-def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
-    keys = [k for k in ("env_steps", "episodes", "iterations") if budget.get(k) is not None]
-    if len(keys) != 1:
-        raise ConfigError("give exactly one of env_steps, episodes or iterations",
-                          key="training.budget")
-    k = keys[0]
-    v = budget[k]
-    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-        raise ConfigError(f"must be a positive integer, got {v!r}", key=f"training.budget.{k}")
-    return k, v
 
 
 AUTO = "auto"
@@ -84,23 +64,36 @@ def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dic
     return rt
 
 
-def start_processes(runtime: Mapping[str, Any]) -> None:
+def start_processes(runtime: Mapping[str, Any], log: Callable[[str], None] | None = None,
+                    runner_cpus: int = 0) -> None:
     """Threads and Ray for a resolved runtime: the learner in this process gets every core
     (remote runners wait while it learns), each runner process one thread (they run side by
-    side). Ray is started here unless it already runs (tests share one session)."""
-    import ray
+    side). Ray is started here (loopback only: :mod:`psmarl.ray_session`) unless it already
+    runs (tests share one session), with CPUs for ``runner_cpus`` (the env runners' demand)
+    even when the job got fewer cores: the runners then share them instead of waiting for
+    ever for a CPU Ray does not have."""
     import torch
 
-    torch.set_num_threads(int(runtime["num_cpus"]))
+    from psmarl import ray_session
+
+    cores = int(runtime["num_cpus"])
+    torch.set_num_threads(cores)
     # Ray starts its workers (the env runners) at niceness 15, so on a machine with anything
     # else to do they sample at a fraction of the learner's priority and stall the run
     # (seen here with 2 runners beside a pip install: no sample within RLlib's timeout).
     # A job's runners are as important as its learner: same niceness.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    if not ray.is_initialized():
-        ray.init(num_cpus=int(runtime["num_cpus"]), include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR", configure_logging=True,
-                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    if runner_cpus > cores and log is not None:
+        log(f"note: the env runners ask for {runner_cpus} CPUs but this job has {cores} "
+            f"core(s) (training.runtime.num_cpus or --cores); they share the cores")
+    ray_session.start(max(cores, runner_cpus), {"OMP_NUM_THREADS": "1"}, log)
+
+
+def learner_device(algo) -> str:
+    """Where the learner's module lives ("cpu", "cuda:0"): with ``runtime.num_gpus`` > 0
+    RLlib puts the (local) learner on the GPU, and fails if none is visible."""
+    return ",".join(sorted({str(r.get()) for r in
+                            algo.learner_group.foreach_learner(lambda learner: learner.device)}))
 
 
 def _env_creator(env_config):
@@ -181,7 +174,7 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=module_specs))
         .debugging(seed=int(spec["seed"]), log_level="WARN")
-        .callbacks(_episode_returns_callback())
+        .callbacks(_episode_returns_callback(paper_measure(ms)["runners"]))
     )
     training = dict(ms.get("training", {}))
     clip = ms.get("clip_rewards", False)
@@ -194,14 +187,26 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
 
 
 EPISODE_RETURNS_KEY = "psmarl_episode_returns"
-SMOOTHING_EPISODES = 100  # RLlib 0.x's episode_reward_mean window, which the paper reported
+#: the episodes of the runners old RLlib reported (all, or Ape-X's last third)
+PAPER_RETURNS_KEY = "psmarl_paper_episode_returns"
 
 
-def _episode_returns_callback():
+def paper_measure(method_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The method's ``paper_measure`` (window, runners), defaults filled in."""
+    from psmarl.methods import check_paper_measure
+
+    return check_paper_measure(method_settings.get("paper_measure") or {}, "paper_measure")
+
+
+def _episode_returns_callback(runners: str = "all"):
     from ray.rllib.callbacks.callbacks import RLlibCallback
 
+    from psmarl.methods.apex import reporting_runner
+
     class EpisodeReturns(RLlibCallback):
-        """Logs every finished episode's total reward (sum over agents and over chunks).
+        """Logs every finished episode's total reward (sum over agents and over chunks),
+        and again under the paper's key when the paper's RLlib reported this runner's
+        episodes (``runners``: ``all``, or ``last_third`` for Ape-X).
 
         RLlib 2.60 reports ``episode_return_mean`` per iteration only (NaN when no episode
         finished), not over the last 100 episodes as the paper's RLlib did; psmarl keeps
@@ -209,10 +214,13 @@ def _episode_returns_callback():
         """
 
         def on_episode_end(self, *, episode, prev_episode_chunks=None, metrics_logger=None,
-                           **kwargs):
+                           env_runner=None, **kwargs):
             total = float(episode.get_return())
             total += sum(float(c.get_return()) for c in (prev_episode_chunks or []))
             metrics_logger.log_value(EPISODE_RETURNS_KEY, total, reduce="item_series")
+            if runners == "all" or env_runner is None or reporting_runner(
+                    env_runner.worker_index or 0, env_runner.config.num_env_runners):
+                metrics_logger.log_value(PAPER_RETURNS_KEY, total, reduce="item_series")
 
     return EpisodeReturns
 
@@ -272,23 +280,19 @@ LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_los
                  "qf_loss", "td_error_mean", "curr_entropy_coeff")
 
 
-def episode_returns(result: Mapping[str, Any]) -> list[float]:
-    """Total rewards of the episodes that finished in this iteration (our callback's)."""
-    v = _get(result, "env_runners", EPISODE_RETURNS_KEY, default=[])
+def episode_returns(result: Mapping[str, Any], key: str = EPISODE_RETURNS_KEY) -> list[float]:
+    """Total rewards of the episodes that finished in this iteration (our callback's; with
+    ``key=PAPER_RETURNS_KEY`` those of the runners the paper's RLlib reported)."""
+    v = _get(result, "env_runners", key, default=[])
     if isinstance(v, (int, float)):
         v = [v]
     return [float(x) for x in (v or [])]
 
 
-def progress_row(result: Mapping[str, Any], iteration: int, env_steps: int, episodes: int,
-                 wall: float, module_ids: list[str], window: Sequence[float]) -> dict[str, Any]:
+def result_columns(result: Mapping[str, Any], module_ids: Sequence[str]) -> dict[str, float]:
+    """RLlib's own columns of a progress row: the iteration's mean return and episode length,
+    each module's return and learner statistics, each agent's return."""
     row = {
-        "iteration": iteration,
-        "env_steps": env_steps,
-        "episodes": episodes,
-        "wall_seconds": round(wall, 3),
-        # the paper's measure: mean total reward of the last 100 training episodes
-        "avg_total_reward": float(np.mean(window)) if len(window) else float("nan"),
         "iteration_return_mean": _scalar(_get(result, "env_runners", "episode_return_mean")),
         "episode_len_mean": _scalar(_get(result, "env_runners", "episode_len_mean")),
     }
@@ -299,51 +303,58 @@ def progress_row(result: Mapping[str, Any], iteration: int, env_steps: int, epis
             v = _get(result, "learners", mid, stat, default=None)
             if v is not None:
                 row[f"{mid}/{stat}"] = _scalar(v)
+    agents = _get(result, "env_runners", "agent_episode_returns_mean", default={})
+    for aid in sorted(agents) if isinstance(agents, Mapping) else ():
+        row[f"agent/{aid}/return_mean"] = _scalar(agents[aid])
     return row
 
 
-# ---------------------------------------------------------------- resumable loop
-class _Work:
-    def __init__(self, run: Path):
-        self.root = run / ".work"
-        self.ckpt = self.root / "checkpoint"
-        # one JSON object per iteration, appended as it happens (constant cost per
-        # iteration, however long the run); progress.csv is written once at the end
-        self.progress = self.root / "progress.jsonl"
-        self.root.mkdir(parents=True, exist_ok=True)
+# ---------------------------------------------------------------- the RLlib backend
+class RLlibBackend:
+    """An RLlib Algorithm as a backend of psmarl's run loop (:mod:`psmarl.run_loop`).
 
-    def saved_state(self) -> dict[str, Any] | None:
-        meta = self.ckpt / results.RUN_META
-        if meta.exists():
-            return results.read_json(meta)
-        return None
+    ``restore``: a checkpoint folder of this run to continue from, or None (fresh)."""
 
-    def load_progress(self, upto: int) -> list[dict[str, Any]]:
-        """Rows up to iteration `upto` (a torn last line from a kill is skipped)."""
-        if not self.progress.exists():
-            return []
-        rows: dict[int, dict[str, Any]] = {}
-        for line in self.progress.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if row.get("iteration", upto + 1) <= upto:
-                rows[row["iteration"]] = row
-        return [rows[i] for i in sorted(rows)]
+    def __init__(self, config, mapping: Mapping[str, str], runtime: Mapping[str, Any],
+                 restore: Path | None = None):
+        self.config, self.mapping, self.runtime = config, dict(mapping), dict(runtime)
+        self.module_ids = sorted(set(self.mapping.values()))
+        self.algo = config.build_algo()
+        self.learner_device = learner_device(self.algo)
+        if restore is not None:
+            self.algo.restore_from_path(str(Path(restore).resolve()))
+        # lifetime counters of this process's Algorithm (0 for a fresh one; unknown after a
+        # restore, where RLlib may or may not carry them over)
+        known = 0.0 if restore is None else None
+        self.life: dict[str, float | None] = {"steps": known, "episodes": known}
 
-    def write_progress(self, rows: list[dict[str, Any]]) -> None:
-        """Replace the rows (start or resume)."""
-        results.write_text_atomic(self.progress, "".join(json.dumps(r) + "\n" for r in rows))
+    def run(self, record: Callable[[Iteration], bool]) -> None:
+        while not record(self.iteration(self.algo.train())):
+            pass
 
-    def append_progress(self, row: Mapping[str, Any]) -> None:
-        with open(self.progress, "a") as fh:
-            fh.write(json.dumps(dict(row)) + "\n")
+    def iteration(self, result: Mapping[str, Any]) -> Iteration:
+        """What one ``Algorithm.train()`` result reports, for the run loop."""
+        d_steps, self.life["steps"] = _increment(result, "num_env_steps_sampled",
+                                                 self.life["steps"])
+        d_eps, self.life["episodes"] = _increment(result, "num_episodes", self.life["episodes"])
+        trained = _scalar(result.get(SAMPLES_TRAINED_KEY))
+        return Iteration(
+            env_steps=d_steps, episodes=d_eps, episode_returns=episode_returns(result),
+            paper_returns=episode_returns(result, PAPER_RETURNS_KEY),
+            samples_trained=int(trained) if np.isfinite(trained) else None,
+            columns=result_columns(result, self.module_ids))
 
+    def save(self, folder: Path) -> None:
+        self.algo.save_to_path(str(Path(folder).resolve()))
 
-def _save_checkpoint(algo, target: Path, meta: Mapping[str, Any]) -> None:
-    results.write_checkpoint_atomic(target, lambda tmp: algo.save_to_path(str(tmp.resolve())),
-                                    meta)
+    def meta(self) -> dict[str, Any]:
+        return {"agent_to_module": self.mapping,
+                "normalize_actions": bool(self.config.normalize_actions),
+                "clip_actions": bool(self.config.clip_actions), "runtime": self.runtime,
+                "summary": {"runtime": self.runtime, "learner_device": self.learner_device}}
+
+    def close(self) -> None:
+        self.algo.stop()
 
 
 def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
@@ -353,106 +364,27 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     ``cores``: CPUs the job is given (default ``runtime.num_cpus``); the runner layout and
     thread counts follow it (:func:`resolve_runtime`).
     """
-    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
-    run = Path(run_dir)
-    budget_key, budget = check_budget(spec["budget"])
-    every = int(spec.get("checkpoint_every", 10))
-    if every < 1:
-        raise ConfigError("must be a positive integer", key="training.checkpoint_every")
-    runtime = resolve_runtime(spec.get("runtime", {}), cores)
-
-    config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
-    module_ids = sorted(set(mapping.values()))
-    work = _Work(run)
-    log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env runner "
-        f"process(es) x {runtime['num_envs_per_env_runner']} envs, {runtime['num_gpus']} GPU(s)")
     from psmarl.envs import backend_of
 
-    backend = backend_of(spec["env"])
-    log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, {backend} backend)")
+    loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])},
+                   paper_window=paper_measure(spec["method_settings"])["window"])
+    runtime = resolve_runtime(spec.get("runtime", {}), cores)
+    config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
+    loop.log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env "
+             f"runner process(es) x {runtime['num_envs_per_env_runner']} envs, "
+             f"{runtime['num_gpus']} GPU(s)")
+    loop.log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, "
+             f"{backend_of(spec['env'])} backend)")
+    start_processes(runtime, loop.log,
+                    math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1)))
+    from psmarl.ray_session import ResourceWaitReporter
 
-    start_processes(runtime)
-    algo = config.build_algo()
-    state = work.saved_state()
-    rows: list[dict[str, Any]] = []
-    it, env_steps, episodes, wall = 0, 0, 0, 0.0
-    window: deque[float] = deque(maxlen=SMOOTHING_EPISODES)
-    if state is not None:
-        algo.restore_from_path(str(work.ckpt.resolve()))
-        it, env_steps, episodes = state["iteration"], state["env_steps"], state["episodes"]
-        wall = state["wall_seconds"]
-        window.extend(state.get("return_window", []))
-        rows = work.load_progress(it)
-        work.write_progress(rows)
-        log(f"resumed from iteration {it} ({env_steps} env steps, {episodes} episodes)")
-    else:
-        work.write_progress([])
-
-    def meta() -> dict[str, Any]:
-        return {
-            "iteration": it, "env_steps": env_steps, "episodes": episodes,
-            "wall_seconds": wall, "agent_to_module": mapping, "return_window": list(window),
-            "normalize_actions": bool(config.normalize_actions),
-            "clip_actions": bool(config.clip_actions), "spec": dict(spec), "runtime": runtime,
-        }
-
-    def reached() -> bool:
-        return {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] >= budget
-
-    t_start = time.time() - wall
-    last_ckpt = it
-    # lifetime counters of this process's Algorithm (0 for a fresh one; unknown after a
-    # restore, where RLlib may or may not carry them over)
-    life = {"steps": 0.0 if state is None else None, "episodes": 0.0 if state is None else None}
-    while not reached():
-        result = algo.train()
-        it += 1
-        d_steps, life["steps"] = _increment(result, "num_env_steps_sampled", life["steps"])
-        d_eps, life["episodes"] = _increment(result, "num_episodes", life["episodes"])
-        env_steps += d_steps
-        episodes += d_eps
-        window.extend(episode_returns(result))
-        wall = time.time() - t_start
-        row = progress_row(result, it, env_steps, episodes, wall, module_ids, window)
-        rows.append(row)
-        work.append_progress(row)
-        done_frac = {"env_steps": env_steps, "episodes": episodes, "iterations": it}[budget_key] / budget
-        log(f"iter {it:4d}  env_steps {env_steps:8d}  episodes {episodes:6d}  "
-            f"avg_total_reward {row['avg_total_reward']:9.2f}  "
-            f"{min(done_frac, 1) * 100:5.1f}% of {budget} {budget_key}  {wall:7.1f}s")
-        if it - last_ckpt >= every or reached():
-            _save_checkpoint(algo, work.ckpt, meta())
-            last_ckpt = it
-    if last_ckpt != it or not work.ckpt.exists():
-        _save_checkpoint(algo, work.ckpt, meta())
-    algo.stop()
-
-    # publish outputs: checkpoint first, progress, then the summary (the last to appear)
-    results.replace_dir_atomic(work.ckpt, run / "checkpoint")
-    df = pd.DataFrame(rows)
-    results.write_csv_atomic(run / "progress.csv", df)
-    best = summarize_progress(df)
-    summary = {
-        "env": spec["env"]["name"], "preset": spec["env"]["preset"], "backend": backend,
-        "method": spec["method"],
-        "sharing": spec["sharing"], "seed": spec["seed"], "iterations": it,
-        "env_steps": env_steps, "episodes": episodes, "wall_seconds": round(wall, 2),
-        "modules": module_ids, **best, "spec": dict(spec), "runtime": runtime,
-    }
-    results.write_json_atomic(run / "train_summary.json", summary)
-    shutil.rmtree(work.root, ignore_errors=True)
-    return summary
+    with ResourceWaitReporter(loop.log, hint=RESOURCE_HINT):
+        restore = loop.start()
+        backend = RLlibBackend(config, mapping, runtime, restore)
+        loop.log(f"learner on {backend.learner_device}")
+        return loop.train(backend)
 
 
-def summarize_progress(df: pd.DataFrame) -> dict[str, Any]:
-    """Best (maximum) average total reward of a training curve and where it was reached."""
-    if df.empty or df["avg_total_reward"].isna().all():
-        return {"best_avg_total_reward": None, "episodes_at_best": None,
-                "final_avg_total_reward": None}
-    i = df["avg_total_reward"].idxmax()
-    final = df["avg_total_reward"].dropna().iloc[-1]
-    return {
-        "best_avg_total_reward": float(df.loc[i, "avg_total_reward"]),
-        "episodes_at_best": int(df.loc[i, "episodes"]),
-        "final_avg_total_reward": float(final),
-    }
+RESOURCE_HINT = ("Are more env runners (training.runtime.num_env_runners, or a method's "
+                 "env_runners.num_env_runners) asked for than CPUs (training.runtime.num_cpus)?")

@@ -8,7 +8,7 @@ runs as one `/bin/sh -e` script, byte for byte what spython read. Only the base 
 
 Images are cached by tag ``psmarl-<stage>:<hash of recipe, copied files, base image id>``.
 
-    python tests/cluster/podman_build.py containers/analysis.def   # prints the image tag
+    python tests/cluster/podman_build.py containers/analysis.def [LOG]  # prints the image tag
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def containerfile(recipe, base: str) -> tuple[str, list[tuple[str, str]], str]:
     return "\n".join(lines) + "\n", files, post
 
 
-def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE) -> str:
+def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE, *,
+          timeout: float = 1200, log: Path | None = None) -> str:
+    """Build (or reuse) the image of a recipe; returns its tag. ``log``: a file that gets
+    podman's build output as it comes (the rl and marl builds take many minutes)."""
     recipe_path = Path(recipe_path)
     recipe = parse(recipe_path)
     text, files, post = containerfile(recipe, base)
@@ -114,10 +117,20 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE) -> str:
         # recipe's): the container's own bundle may not know this network's proxy CA
         pipconf = ctx / "pip.conf"
         pipconf.write_text("[global]\ncert = /etc/ssl/certs/host-ca.crt\n")
-        podman("build", "--network", "host", "--pull=never",
-               "-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca.crt:ro",
-               "-v", f"{pipconf}:/etc/pip.conf:ro",
-               "-t", tag, "-f", str(ctx / "Containerfile"), str(ctx), timeout=1200)
+        args = ["build", "--network", "host", "--pull=never",
+                "-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca.crt:ro",
+                "-v", f"{pipconf}:/etc/pip.conf:ro",
+                "-t", tag, "-f", str(ctx / "Containerfile"), str(ctx)]
+        if log is None:
+            podman(*args, timeout=timeout)
+        else:
+            with open(log, "a") as f:
+                r = subprocess.run(["podman", *args], stdout=f, stderr=subprocess.STDOUT,
+                                   env=podman_env(), timeout=timeout)
+            if r.returncode != 0:
+                tail = Path(log).read_text()[-3000:]
+                raise BuildError(f"podman build of {recipe_path} failed ({r.returncode}); "
+                                 f"log {log}:\n{tail}")
     # keep one image per stage: older builds of it only fill the disk
     old = podman("images", "--format", "{{.Repository}}:{{.Tag}}",
                  f"localhost/psmarl-{stage}", check=False).stdout.split()
@@ -129,4 +142,5 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE) -> str:
 
 if __name__ == "__main__":
     path = Path(sys.argv[1])
-    print(build(path, path.stem))
+    print(build(path, path.stem, timeout=float(os.environ.get("PSMARL_BUILD_TIMEOUT", 1200)),
+                log=Path(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -37,6 +37,26 @@ rule aggregate:
         "psmarl aggregate --root {params.root} --jobs {params.jobs:q} --envs {params.envs} 2> {log}"
 
 
+rule marl_eval_export:
+    input:
+        summaries=[R(res.train_summary_json(*j)) for j in JOBS],
+        evals=[R(res.eval_episodes_csv(*j)) for j in JOBS],
+    output:
+        R(res.MARL_EVAL_JSON),
+    log:
+        R(res.log_file("aggregate", "marl_eval")),
+    container:
+        pscluster.image(config, "analysis")
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        root=lambda w, output: root_of(output[0], res.MARL_EVAL_JSON),
+        jobs=as_json([list(j) for j in JOBS]),
+    shell:
+        "psmarl marl-eval-export --root {params.root} --jobs {params.jobs:q} --out {output} 2> {log}"
+
+
 rule statistics:
     input:
         summary=R(res.SUMMARY_TABLE),

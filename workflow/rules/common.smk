@@ -1,6 +1,7 @@
 # The config and its checks, the targets, and the helpers of the rule files (functions
 # only: every rule lives in the file named after it). Paths come from psmarl.results.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from psmarl import mailp  # noqa: E402
 from psmarl import results as res  # noqa: E402
 from psmarl.defaults import get as setting  # noqa: E402
 from psmarl.errors import ConfigError  # noqa: E402
+from psmarl.live_metrics import WANDB_ENV, check_wandb  # noqa: E402
 
 # Shapes and types against the schema; its `default:`s are psmarl.defaults, which the code
 # applies itself, so the config stays as given (set_default=False). Then what a schema
@@ -31,6 +33,11 @@ try:
     psfig.check_spec(FIG_SPEC)
     REPORT_SPEC = agg.report_spec(config)  # report.* (bootstrap) + per-env presets
     THEORY_SPEC = mailp.theory_spec(config)
+    # W&B (psmarl.live_metrics): the training jobs inherit it from the environment, so that
+    # switching it changes no rule's params and reruns nothing
+    WANDB = check_wandb(config.get("wandb"))
+    if WANDB is not None:
+        os.environ[WANDB_ENV] = json.dumps(WANDB)
 except ConfigError as e:
     raise WorkflowError(f"invalid config: {e}") from None
 try:  # under --sdm apptainer: every stage image the jobs need exists (containers: key)
@@ -131,6 +138,7 @@ def all_targets():
     return [
         R(res.SUMMARY_TABLE),
         R(res.CURVES_TABLE),
+        R(res.MARL_EVAL_JSON),
         *[R(res.learning_curve_figure(env, ext)) for env in ENVS for ext in FIG_FORMATS],
         *theory_files().values(),
         *statistics_tables().values(),

@@ -249,6 +249,31 @@ class PackageDropReward(BaseParallelWrapper):
         return obs, rewards, terms, truncs, infos
 
 
+class SquaredThrustPenalty(BaseParallelWrapper):
+    """Add ``coef * sum(a ** 2)`` to each agent's reward for its own action ``a`` (clipped to
+    [-1, 1]) at every step.
+
+    The paper's waterworld copy (``sisl_games/waterworld/waterworld_base.py``) charged each
+    pursuer ``control_penalty * sum((action_scale * a) ** 2)`` with ``control_penalty -0.5``
+    and ``action_scale 0.01``: ``coef = -0.5 * 0.01 ** 2 = -5e-5``. ``waterworld_v4``'s own
+    ``thrust_penalty`` is linear in the norm of the (differently scaled) thrust, so it cannot
+    express it; the paper preset sets that one to 0 and this wrapper adds the paper's.
+    """
+
+    def __init__(self, env, coef: float):
+        super().__init__(env)
+        self.coef = float(coef)
+
+    def step(self, actions):
+        obs, rewards, terms, truncs, infos = self.env.step(actions)
+        rewards = dict(rewards)
+        for agent, action in actions.items():
+            if agent in rewards and action is not None:
+                a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+                rewards[agent] = rewards[agent] + self.coef * float(np.sum(a * a))
+        return obs, rewards, terms, truncs, infos
+
+
 # ---------------------------------------------------------------- the standard stack
 def apply_standard_wrappers(env, agent_indication: str = "none", pad_observations: bool = False,
                             pad_actions: bool = False, name: str | None = None):

@@ -35,11 +35,11 @@ class BenchmarlPolicy:
         _quiet()
         torch.set_num_threads(1)
         ckpt = Path(checkpoint).resolve()
-        meta = results.read_json(ckpt / results.RUN_META)
+        meta = results.read_json(ckpt / results.RUN_META, ("spec", "agents"))
         state = ckpt / CHECKPOINT_FILE
         if not state.exists():
             raise InputError(f"checkpoint {ckpt} has no BenchMARL state {state.name} "
-                             f"(expected {state})")
+                             f"(expected {state}); " + results.redo_hint(state))
         spec = dict(meta["spec"])
         # one collector env is enough to rebuild the networks
         spec["settings"] = {**spec["settings"], "n_envs": 1,
@@ -47,6 +47,9 @@ class BenchmarlPolicy:
         self.agents: list[str] = list(meta["agents"])
         self.index = {a: i for i, a in enumerate(self.agents)}
         self._tmp = tempfile.TemporaryDirectory(prefix="psmarl-benchmarl-")
+        bad = results.find_damaged_file(ckpt)  # BenchMARL's own error names no file
+        if bad is not None:
+            raise results.damaged(*bad)
         experiment = build_experiment(spec, self._tmp.name, restore_file=state)
         self.policy = experiment.policy
         experiment.close()

@@ -1,4 +1,5 @@
-"""A psmarl env as a BenchMARL task, and the callback that records a psmarl run.
+"""A psmarl env as a BenchMARL task, and the callback that reports its iterations to psmarl's
+run loop (:mod:`psmarl.run_loop`).
 
 Module-level (BenchMARL pickles the task into its experiment folder). The env reaches
 TorchRL as ``PettingZooWrapper(env=<parallel env>)``, every agent in one group; TorchRL's
@@ -7,20 +8,14 @@ TorchRL as ``PettingZooWrapper(env=<parallel env>)``, every agent in one group; 
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 from benchmarl.environments.pettingzoo.common import PettingZooClass
 from benchmarl.experiment.callback import Callback
 
-from psmarl import results
-from psmarl.marl import CHECKPOINT_FILE, GROUP, POLICY_KIND
-from psmarl.marl.train import episode_totals, total_from_agent_mean
-from psmarl.train import SMOOTHING_EPISODES, check_budget
+from psmarl.marl import GROUP
+from psmarl.run_loop import Iteration
 
 
 class BudgetReached(Exception):
@@ -90,111 +85,69 @@ class PsmarlTask(PettingZooClass):
         return "psmarl"
 
 
-class Recorder(Callback):
-    """psmarl's progress rows, the 100-episode window, budget and checkpoints."""
+def total_from_agent_mean(agent_mean: float, n_agents: int) -> float:
+    """BenchMARL's per-agent mean episode return -> psmarl's total (sum over agents).
 
-    def __init__(self, spec, work: Path, log):
+    Exact when every agent of an episode has a return (all agents live until the episode
+    ends, as in the SISL games): mean_i R_i * N = sum_i R_i.
+    """
+    return float(agent_mean) * int(n_agents)
+
+
+def episode_totals(batch, group: str = GROUP) -> list[float]:
+    """Total rewards (sum over agents) of the episodes that end in a collected batch.
+
+    ``batch`` is a TorchRL collector batch of shape ``[n_envs, T]`` (or ``[T]``) with
+    BenchMARL's ``RewardSum`` entries ``("next", group, "episode_reward")``; episodes are
+    returned in the order they ended (time-major).
+    """
+    done = batch.get(("next", "done"))  # [*B, 1]
+    ep = batch.get(("next", group, "episode_reward"))  # [*B, n_agents, 1]
+    if done.ndim == 3:  # [n_envs, T, 1] -> time-major
+        done = done.transpose(0, 1)
+        ep = ep.transpose(0, 1)
+    mask = done.reshape(done.shape[:-1])
+    totals = ep[mask].sum(dim=(-2, -1))
+    return [float(x) for x in totals.cpu().numpy()]
+
+
+class LoopHook(Callback):
+    """Reports each BenchMARL iteration (a collected batch, then training) to psmarl's run
+    loop, and ends BenchMARL's loop (:class:`BudgetReached`) when the run loop says the
+    budget is met."""
+
+    def __init__(self):
         super().__init__()
-        self.spec = spec
-        self.work = work
-        self.log = log
-        self.budget_key, self.budget = check_budget(spec["budget"])
-        self.every = int(spec.get("checkpoint_every", 10))
-        self.rows: list[dict[str, Any]] = []
-        self.window: deque[float] = deque(maxlen=SMOOTHING_EPISODES)
-        self.it = self.env_steps = self.episodes = 0
-        self.wall = 0.0
-        self.last_ckpt = 0
-        self.t_start = time.time()
-        self.pending: dict[str, Any] = {}
+        self.record: Callable[[Iteration], bool] | None = None
+        self.pending: Iteration | None = None
         self.agents: list[str] = []
 
     def __getstate__(self):
-        # BenchMARL pickles its callbacks into the experiment folder: keep what is plain
-        return {"spec": self.spec, "work": self.work}
+        return {}  # BenchMARL pickles its callbacks into the experiment folder
 
     def __setstate__(self, state):
-        self.__init__(state["spec"], state["work"], lambda m: None)
+        self.__init__()
 
-    # BenchMARL hooks --------------------------------------------------------
     def on_setup(self):
         self.agents = list(self.experiment.group_map[GROUP])
 
     def on_batch_collected(self, batch):
         totals = episode_totals(batch)
-        self.window.extend(totals)
-        self.env_steps += int(batch.numel())
-        self.episodes += len(totals)
         agent_mean = float(self.experiment.mean_return)
-        self.pending = {
+        self.pending = Iteration(env_steps=int(batch.numel()), episode_returns=totals, columns={
             "iteration_return_mean": float(np.mean(totals)) if totals else float("nan"),
             "benchmarl_return_mean": agent_mean,
             "benchmarl_return_mean_x_agents": total_from_agent_mean(agent_mean,
                                                                     len(self.agents)),
             "iteration_episodes": len(totals),
-        }
+        })
 
     def on_train_end(self, training_td, group):
-        self.it += 1
-        self.wall = time.time() - self.t_start
-        row = {
-            "iteration": self.it, "env_steps": self.env_steps, "episodes": self.episodes,
-            "wall_seconds": round(self.wall, 3),
-            "avg_total_reward": float(np.mean(self.window)) if self.window else float("nan"),
-            **self.pending,
-        }
+        step, self.pending = self.pending, None
+        if step is None or self.record is None:
+            return
         for key, value in training_td.items():
             if key.startswith("loss"):
-                row[f"{group}/{key}"] = float(value.float().mean())
-        self.rows.append(row)
-        results.write_csv_atomic(self.work / "progress.csv", pd.DataFrame(self.rows))
-        done = self.progress() >= self.budget
-        self.log(f"iter {self.it:4d}  env_steps {self.env_steps:8d}  episodes "
-                 f"{self.episodes:6d}  avg_total_reward {row['avg_total_reward']:9.2f}  "
-                 f"{min(self.progress() / self.budget, 1) * 100:5.1f}% of {self.budget} "
-                 f"{self.budget_key}  {self.wall:7.1f}s")
-        if done or self.it - self.last_ckpt >= self.every:
-            self.save()
-        if done:
+                step.columns[f"{group}/{key}"] = float(value.float().mean())
+        if self.record(step):
             raise BudgetReached()
-
-    def on_state_dict(self, state_dict):
-        state_dict["psmarl"] = self.meta()
-
-    def on_load_state_dict(self, state_dict):
-        m = state_dict["psmarl"]
-        self.it, self.env_steps, self.episodes = m["iteration"], m["env_steps"], m["episodes"]
-        self.wall = m["wall_seconds"]
-        self.t_start = time.time() - self.wall
-        self.last_ckpt = self.it
-        self.window.extend(m["return_window"])
-        if (self.work / "progress.csv").exists():
-            df = pd.read_csv(self.work / "progress.csv")
-            df = df[df["iteration"] <= self.it].drop_duplicates("iteration", keep="last")
-            self.rows = df.sort_values("iteration").to_dict("records")
-        self.log(f"resumed from iteration {self.it} ({self.env_steps} env steps, "
-                 f"{self.episodes} episodes)")
-
-    # psmarl ------------------------------------------------------------------
-    def progress(self) -> int:
-        return {"env_steps": self.env_steps, "episodes": self.episodes,
-                "iterations": self.it}[self.budget_key]
-
-    def meta(self) -> dict[str, Any]:
-        return {
-            "policy_kind": POLICY_KIND, "method": self.spec["method"],
-            "iteration": self.it, "env_steps": self.env_steps, "episodes": self.episodes,
-            "wall_seconds": self.wall, "return_window": list(self.window),
-            "agents": list(self.agents), "group": GROUP,
-            "agent_to_module": {a: GROUP for a in self.agents},
-            "spec": dict(self.spec),
-        }
-
-    def save(self) -> None:
-        import torch
-
-        results.write_checkpoint_atomic(
-            self.work / "checkpoint",
-            lambda tmp: torch.save(self.experiment.state_dict(), tmp / CHECKPOINT_FILE),
-            self.meta())
-        self.last_ckpt = self.it

@@ -12,12 +12,12 @@ buffer, plus ``psmarl_run.json``), ``train_summary.json``. ``avg_total_reward`` 
 paper's measure: the mean over the last 100 finished training episodes of the SUM over
 agents of each agent's episode reward. BenchMARL's logged return is the MEAN over agents
 (``collection/reward/episode_reward_mean``); it is kept as ``benchmarl_return_mean`` and
-:func:`total_from_agent_mean` converts it (times the number of agents).
+:func:`psmarl.marl.task.total_from_agent_mean` converts it (times the number of agents).
 
-Resumable like :mod:`psmarl.train`: every ``checkpoint_every`` iterations the experiment
-state and the progress rows go to ``<run>/.work``; a run started again restores them
-(BenchMARL's ``restore_file``). The replay memory is not in checkpoints (small checkpoints,
-bounded disk), so a resumed run refills it.
+Budget, progress rows, checkpoint cadence, resume and publishing are psmarl's run loop's
+(:mod:`psmarl.run_loop`, the same as for the RLlib methods); :class:`BenchmarlBackend` is
+BenchMARL under it. A resumed run restores BenchMARL's state (``restore_file``). The replay
+memory is not in checkpoints (small checkpoints, bounded disk), so a resumed run refills it.
 """
 
 from __future__ import annotations
@@ -26,48 +26,17 @@ import contextlib
 import io
 import logging
 import os
-import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from psmarl import results
 from psmarl.errors import ConfigError
-from psmarl.marl import CHECKPOINT_FILE, GROUP
-from psmarl.train import check_budget, summarize_progress
+from psmarl.marl import CHECKPOINT_FILE, GROUP, POLICY_KIND
+from psmarl.run_loop import RunLoop
 
 UNBOUNDED_ITERATIONS = 10**9
-
-
-def total_from_agent_mean(agent_mean: float, n_agents: int) -> float:
-    """BenchMARL's per-agent mean episode return -> psmarl's total (sum over agents).
-
-    Exact when every agent of an episode has a return (all agents live until the episode
-    ends, as in the SISL games): mean_i R_i * N = sum_i R_i.
-    """
-    return float(agent_mean) * int(n_agents)
-
-
-def episode_totals(batch, group: str = GROUP) -> list[float]:
-    """Total rewards (sum over agents) of the episodes that end in a collected batch.
-
-    ``batch`` is a TorchRL collector batch of shape ``[n_envs, T]`` (or ``[T]``) with
-    BenchMARL's ``RewardSum`` entries ``("next", group, "episode_reward")``; episodes are
-    returned in the order they ended (time-major).
-    """
-    done = batch.get(("next", "done"))  # [*B, 1]
-    ep = batch.get(("next", group, "episode_reward"))  # [*B, n_agents, 1]
-    if done.ndim == 3:  # [n_envs, T, 1] -> time-major
-        done = done.transpose(0, 1)
-        ep = ep.transpose(0, 1)
-    mask = done.reshape(done.shape[:-1])
-    totals = ep[mask].sum(dim=(-2, -1))
-    return [float(x) for x in totals.cpu().numpy()]
 
 
 # ---------------------------------------------------------------- BenchMARL experiment
@@ -129,7 +98,7 @@ def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
     c.exploration_eps_init = float(s["exploration_eps_init"])
     c.exploration_eps_end = float(s["exploration_eps_end"])
     c.exploration_anneal_frames = int(s["exploration_anneal_frames"])
-    c.max_n_iters = UNBOUNDED_ITERATIONS  # psmarl's budget stops the run (see task.Recorder)
+    c.max_n_iters = UNBOUNDED_ITERATIONS  # psmarl's run loop stops the run (task.LoopHook)
     c.max_n_frames = None
     c.off_policy_collected_frames_per_batch = int(s["frames_per_batch"])
     c.off_policy_n_envs_per_worker = int(s["n_envs"])
@@ -151,9 +120,32 @@ def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
     c.keep_checkpoints_num = None
     c.exclude_buffer_from_checkpoint = True  # a full buffer made a 9.85 GB checkpoint
     c.parallel_collection = False
-    return Experiment(task=_make_task(spec), algorithm_config=algo, model_config=model,
-                      critic_model_config=model, seed=int(spec["seed"]), config=c,
-                      callbacks=list(callbacks))
+    c.adam_eps = float(s["optim_eps"])
+    cls = Experiment if s["optimizer"] == "adam" else _rmsprop_experiment(float(s["optim_alpha"]))
+    return cls(task=_make_task(spec), algorithm_config=algo, model_config=model,
+               critic_model_config=model, seed=int(spec["seed"]), config=c,
+               callbacks=list(callbacks))
+
+
+def _rmsprop_experiment(alpha: float):
+    """BenchMARL's Experiment with RMSprop (smoothing ``alpha``, BenchMARL's ``lr`` and
+    ``adam_eps`` as its epsilon) in place of the Adam it always builds: pymarl's optimiser,
+    which the paper's QMIX runs used. Set before a checkpoint is restored, so a resumed run
+    restores RMSprop's state."""
+    import torch
+    from benchmarl.experiment import Experiment
+
+    class RMSpropExperiment(Experiment):
+        def _setup_algorithm(self):
+            super()._setup_algorithm()
+            self.optimizers = {
+                group: {name: torch.optim.RMSprop(
+                    [p for g in opt.param_groups for p in g["params"]], lr=self.config.lr,
+                    alpha=alpha, eps=self.config.adam_eps)
+                    for name, opt in optimizers.items()}
+                for group, optimizers in self.optimizers.items()}
+
+    return RMSpropExperiment
 
 
 def _quiet() -> None:
@@ -167,54 +159,59 @@ def _quiet() -> None:
     logging.getLogger("torchrl").setLevel(logging.WARNING)
 
 
+class BenchmarlBackend:
+    """A BenchMARL experiment as a backend of psmarl's run loop (:mod:`psmarl.run_loop`).
+
+    ``restore``: a checkpoint folder of this run to continue from (BenchMARL's
+    ``restore_file``), or None for a fresh run. Its scratch folder lives in ``work``.
+    """
+
+    def __init__(self, spec: Mapping[str, Any], work: Path, restore: Path | None = None):
+        from psmarl.marl.task import LoopHook
+
+        self.spec = spec
+        self.hook = LoopHook()
+        self.folder = tempfile.TemporaryDirectory(prefix="benchmarl.", dir=work)
+        self.experiment = build_experiment(
+            spec, self.folder.name, callbacks=[self.hook],
+            restore_file=None if restore is None else restore / CHECKPOINT_FILE)
+
+    def run(self, record) -> None:
+        from psmarl.marl.task import BudgetReached
+
+        self.hook.record = record
+        try:
+            # BenchMARL prints "Experiment failed" to stdout on the stop signal
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.experiment.run()
+        except BudgetReached:
+            pass
+
+    def save(self, folder: Path) -> None:
+        import torch
+
+        torch.save(self.experiment.state_dict(), folder / CHECKPOINT_FILE)
+
+    def meta(self) -> dict[str, Any]:
+        agents = list(self.experiment.group_map[GROUP])
+        return {"policy_kind": POLICY_KIND, "method": self.spec["method"], "agents": agents,
+                "group": GROUP, "agent_to_module": {a: GROUP for a in agents}}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.experiment.close()
+        self.folder.cleanup()
+
+
 def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
           log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
     _quiet()
     import torch
 
-    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    run = Path(run_dir)
-    check_budget(spec["budget"])
-    if int(spec.get("checkpoint_every", 10)) < 1:
-        raise ConfigError("must be a positive integer", key="training.checkpoint_every")
-    work = run / ".work"
-    work.mkdir(parents=True, exist_ok=True)
-    ckpt = work / "checkpoint"
-    restore = ckpt / CHECKPOINT_FILE if (ckpt / results.RUN_META).exists() else None
-    if restore is None:
-        (work / "progress.csv").unlink(missing_ok=True)
-
-    from psmarl.marl.task import BudgetReached, Recorder
-
-    recorder = Recorder(spec, work, log)
-    with tempfile.TemporaryDirectory(prefix="benchmarl.", dir=work) as folder:
-        experiment = build_experiment(spec, folder, restore_file=restore, callbacks=[recorder])
-        if recorder.progress() < recorder.budget:
-            try:
-                # BenchMARL prints "Experiment failed" to stdout on the stop signal
-                with contextlib.redirect_stdout(io.StringIO()):
-                    experiment.run()
-            except BudgetReached:
-                pass
-        else:
-            experiment.close()
-
-    results.replace_dir_atomic(ckpt, run / "checkpoint")
-    df = pd.DataFrame(recorder.rows)
-    results.write_csv_atomic(run / "progress.csv", df)
-    best = summarize_progress(df)
     from psmarl.envs import backend_of
 
-    summary = {
-        "env": spec["env"]["name"], "preset": spec["env"]["preset"],
-        "backend": backend_of(spec["env"]), "method": spec["method"],
-        "sharing": spec["sharing"], "seed": spec["seed"], "iterations": recorder.it,
-        "env_steps": recorder.env_steps, "episodes": recorder.episodes,
-        "wall_seconds": round(recorder.wall, 2), "modules": [GROUP], **best,
-        "spec": dict(spec),
-    }
-    results.write_json_atomic(run / "train_summary.json", summary)
-    shutil.rmtree(work, ignore_errors=True)
-    return summary
+    loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])})
+    restore = loop.start()
+    return loop.train(BenchmarlBackend(spec, loop.work, restore))

@@ -20,6 +20,9 @@ from psmarl.errors import ConfigError
 from psmarl.registry import Registry
 
 SHARING_MODES = ("shared", "independent")
+#: samples trained in an iteration, in an RLlib result (psmarl.methods.replay_step logs it,
+#: psmarl.train reads it)
+SAMPLES_TRAINED_KEY = "psmarl_samples_trained"
 ACTION_KINDS = ("discrete", "continuous")
 
 
@@ -80,13 +83,42 @@ def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -
     cfg = dict(method_config or {})
     per_env = cfg.pop("per_env", {}) or {}
     cfg.pop("envs", None)  # which envs to train on: job selection, not a setting
+    cfg.pop("budget", None)  # how long: psmarl.config.budget, not a setting
+    env_cfg = {k: v for k, v in (per_env.get(env_name, {}) or {}).items() if k != "budget"}
     merged = deep_merge(spec.defaults, cfg)
-    merged = deep_merge(merged, per_env.get(env_name, {}) or {})
+    merged = deep_merge(merged, env_cfg)
     return normalize(merged)
 
 
-PSMARL_KEYS = ("clip_rewards",)  # psmarl's own per-method options beside the RLlib groups
+# psmarl's own per-method options beside the RLlib groups
+PSMARL_KEYS = ("clip_rewards", "paper_measure")
 GROUPS = ("training", "env_runners", "model")
+
+#: How the paper's runs reported the average total reward (old RLlib's episode_reward_mean,
+#: psmarl's ``paper_avg_total_reward``): the mean over the episodes that ended in the
+#: iteration, topped up to ``window`` with the latest earlier ones (``metrics_smoothing_
+#: episodes``: 100; the paper's SAC 5), of the env runners old RLlib reported (``all``; Ape-X
+#: ``last_third``: its least-exploring runners, :func:`psmarl.methods.apex.reporting_runner`).
+PAPER_MEASURE = {"window": 100, "runners": "all"}
+PAPER_MEASURE_RUNNERS = ("all", "last_third")
+
+
+def check_paper_measure(value: Any, where: str) -> dict[str, Any]:
+    """A ``paper_measure`` setting with its defaults filled in (ConfigError names the key)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"must be a mapping with window and runners, got {value!r}", key=where)
+    bad = sorted(set(value) - set(PAPER_MEASURE))
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad}; use {', '.join(PAPER_MEASURE)}", key=where)
+    out = {**PAPER_MEASURE, **value}
+    w = out["window"]
+    if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+        raise ConfigError(f"must be a positive integer (episodes), got {w!r}",
+                          key=f"{where}.window")
+    if out["runners"] not in PAPER_MEASURE_RUNNERS:
+        raise ConfigError(f"must be one of {', '.join(PAPER_MEASURE_RUNNERS)}, got "
+                          f"{out['runners']!r}", key=f"{where}.runners")
+    return out
 
 
 def _keys_cache_file() -> Path:
@@ -170,11 +202,15 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
     AlgorithmConfig ``training()`` / ``env_runners()`` (custom algorithms declare theirs
     there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
     """
+    from psmarl.methods import intensity
+
     spec = get(name)
     for key in settings:
         if key not in GROUPS and key not in PSMARL_KEYS:
             raise ConfigError(f"method {name!r} has no setting group {key!r} (use "
                               f"{', '.join(GROUPS + PSMARL_KEYS)})", key=f"{where}.{key}")
+    if "paper_measure" in settings:
+        check_paper_measure(settings["paper_measure"], f"{where}.paper_measure")
     keys = known_keys(name)
     for group in GROUPS:
         values = settings.get(group) or {}
@@ -185,6 +221,13 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
             if not known:
                 raise ConfigError(f"method {name!r} has no {group} setting {key!r}",
                                   key=f"{where}.{group}.{key}")
+            if group == "training" and key == "training_intensity":
+                intensity.check(value, f"{where}.{group}.{key}")
+                continue
+            if (group == "training" and key == "target_network_update_unit"
+                    and value not in intensity.TARGET_UNITS):
+                raise ConfigError(f"must be one of {', '.join(intensity.TARGET_UNITS)}, got "
+                                  f"{value!r}", key=f"{where}.{group}.{key}")
             bounds = spec.limits.get(f"{group}.{key}")
             if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
                 lo, hi = bounds

@@ -29,10 +29,11 @@ github.com/parametersharingmadrl/parametersharingmadrl) starts at 7e-4 (0.0007);
 uses the script's 7e-4. Old RLlib summed the loss over the batch, RLlib 2.60 averages
 (Adam makes the two nearly equivalent; the 40 gradient-norm clip acts on the mean here).
 Old RLlib's A2C concatenated whole sampling rounds until it had at least
-``train_batch_size`` steps (8 runners x 8 envs x 20 = 1280 steps per update in the
-paper's runs); RLlib 2.60 samples exactly ``train_batch_size_per_learner`` (512) with
-``rollout_fragment_length: auto`` (RLlib splits the batch evenly over runners and envs,
-as for PPO). Table 1 sets ``clip_rewards: True`` for A2C (the scripts leave old RLlib's
+``train_batch_size`` (512) steps: 8 runners x 8 envs x 20 = 1280 steps per update in the
+paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
+trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
+is 1280, which RLlib 2.60 samples exactly with ``rollout_fragment_length: auto`` (20 steps
+per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True`` for A2C (the scripts leave old RLlib's
 default, which clipped only Atari games); psmarl follows the table.
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
@@ -196,7 +197,7 @@ A2C = register(MethodSpec(
     defaults={
         "training": {
             "lr": [[0, 7e-4], [20_000_000, 1e-12]], "gamma": 0.99, "lambda_": 1.0,
-            "train_batch_size_per_learner": 512, "vf_loss_coeff": 0.5,
+            "train_batch_size_per_learner": 1280, "vf_loss_coeff": 0.5,
             "entropy_coeff": 0.01, "grad_clip": 40.0,
         },
         "model": PAPER_MODEL,

@@ -8,6 +8,8 @@ actors explore a lot and most act almost greedily. With one actor it uses ``base
 
 from __future__ import annotations
 
+import math
+
 APEX_BASE = 0.4
 APEX_ALPHA = 7.0
 
@@ -26,3 +28,17 @@ def apex_epsilon(index: int, num_actors: int, base: float = APEX_BASE,
 
 def apex_epsilons(num_actors: int, base: float = APEX_BASE, alpha: float = APEX_ALPHA) -> list[float]:
     return [apex_epsilon(i, num_actors, base, alpha) for i in range(num_actors)]
+
+
+def reporting_runner(worker_index: int, num_env_runners: int) -> bool:
+    """Whether old RLlib's Ape-X reported the episodes of env runner ``worker_index``.
+
+    RLlib 0.8/0.9's Ape-X collected episode metrics only from
+    ``remote_workers()[-len(remote_workers()) // 3:]``: the last ceil(N/3) of its N remote
+    workers, the ones with the lowest epsilon (or noise). With no remote runner the local
+    one samples, and its episodes are the ones reported.
+    """
+    n = int(num_env_runners)
+    if n <= 0:
+        return True
+    return int(worker_index) >= n - math.ceil(n / 3) + 1

@@ -29,12 +29,15 @@ from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
     QF_PREDS,
     QF_PROBS,
 )
-from ray.rllib.algorithms.dqn.dqn import DQNConfig
+from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import (
     DefaultDQNTorchRLModule,
 )
+from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import Learner
 from ray.rllib.core.models.base import ENCODER_OUT
+from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
@@ -42,6 +45,13 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from psmarl.methods import noisy as nz
 from psmarl.methods.apex import apex_epsilon
+from psmarl.methods.offpolicy import SeededReplayBuffer
+from psmarl.methods.replay_step import (
+    HeldIntensity,
+    ReplayLoopSettings,
+    target_clock,
+    update_targets,
+)
 
 
 # ---------------------------------------------------------------- Rainbow module
@@ -125,13 +135,45 @@ class RainbowDQNTorchRLModule(DefaultDQNTorchRLModule):
         return super()._forward_train(batch)
 
 
-class PsmarlDQNConfig(DQNConfig):
-    """``DQNConfig`` with working noisy nets (``training(noisy=True, sigma0=...)``).
+class PsmarlDQNTorchLearner(DQNTorchLearner):
+    """RLlib's DQN learner whose target networks follow ``target_network_update_unit``
+    (:func:`psmarl.methods.replay_step.target_clock`: env steps sampled, or samples trained
+    as old RLlib's Ape-X counted them)."""
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        Learner.after_gradient_based_update(self, timesteps=timesteps)
+        clock = target_clock(self.config, timesteps)
+        for module_id, module in self.module._rl_modules.items():
+            config = self.config.get_config_for_module(module_id)
+            if (isinstance(module.unwrapped(), TargetNetworkAPI)
+                    and clock - self.last_update_ts_by_mid[module_id]
+                    >= config.target_network_update_freq):
+                update_targets(self, module_id, module, clock)
+
+
+class PsmarlDQN(HeldIntensity, SeededReplayBuffer, DQN):
+    """RLlib's DQN with psmarl's held training intensity and a seeded replay buffer."""
+
+    @classmethod
+    def get_default_config(cls):
+        return PsmarlDQNConfig()
+
+
+class PsmarlDQNConfig(ReplayLoopSettings, DQNConfig):
+    """``DQNConfig`` with working noisy nets (``training(noisy=True, sigma0=...)``), the
+    training intensity held exactly and target updates counted as configured
+    (:mod:`psmarl.methods.replay_step`; algorithm :class:`PsmarlDQN`).
 
     ``training()`` also takes ``min_sample_timesteps_per_iteration`` (RLlib sets it in
     ``reporting()``): it is the paper's ``timesteps_per_iteration``, a training setting of
     the DQN family, and psmarl's config keeps it in the method's ``training`` group.
     """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or PsmarlDQN)
+
+    def get_default_learner_class(self):
+        return PsmarlDQNTorchLearner
 
     def training(self, *, min_sample_timesteps_per_iteration=NotProvided, **kwargs):
         super().training(**kwargs)

@@ -18,6 +18,11 @@ updates in a background thread while the env runners sample (also with ``num_lea
 0), so which weights collected which samples depends on timing: a seeded IMPALA run does
 not repeat exactly (PPO, A2C and TRPO do).
 
+Batch: old IMPALA's aggregator concatenated 160-step worker samples (8 envs x 20 steps)
+until it had ``train_batch_size`` (512): 640 per update in the paper's runs (every IMPALA
+log's iterations are multiples of 640 and not of 1280: ``docs/data/paper_logs.csv``), so
+psmarl's default ``train_batch_size_per_learner`` is 640.
+
 Iterations: RLlib's IMPALA ends an iteration after at least 10 s (old RLlib's
 ``min_iter_time_s``), so how many env steps an iteration holds depends on the machine's
 speed. psmarl ends an IMPALA iteration after one train batch of sampled env steps
@@ -49,7 +54,7 @@ IMPALA = register(MethodSpec(
     defaults={
         "training": {
             "lr": [[0, 5e-4], [20_000_000, 1e-12]], "gamma": 0.99,
-            "train_batch_size_per_learner": 512, "vf_loss_coeff": 0.5, "entropy_coeff": 0.01,
+            "train_batch_size_per_learner": 640, "vf_loss_coeff": 0.5, "entropy_coeff": 0.01,
             "grad_clip": 40.0, "vtrace_clip_rho_threshold": 1.0,
             "vtrace_clip_pg_rho_threshold": 1.0,
         },

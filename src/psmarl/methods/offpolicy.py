@@ -35,7 +35,7 @@ from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.algorithms.sac import SAC, SACConfig
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import POLICY_LOSS_KEY, Learner
-from ray.rllib.core.learner.utils import make_target_network, update_target_network
+from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -43,14 +43,17 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from ray.rllib.models.utils import get_activation_fn
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
-    LAST_TARGET_UPDATE_TS,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    NUM_TARGET_UPDATES,
     TD_ERROR_KEY,
 )
 from torch import nn
 
 from psmarl.methods.apex import apex_epsilon
+from psmarl.methods.replay_step import (
+    HeldIntensity,
+    ReplayLoopSettings,
+    target_clock,
+    update_targets,
+)
 
 QF_PREDS = "qf_preds"
 QF_TWIN_PREDS = "qf_twin_preds"
@@ -118,16 +121,17 @@ class SeededReplayBuffer:
             buffer.rng = np.random.default_rng(self.config.seed)
 
 
-class PsmarlSAC(SeededReplayBuffer, SAC):
-    """RLlib's SAC with a seeded replay buffer."""
+class PsmarlSAC(HeldIntensity, SeededReplayBuffer, SAC):
+    """RLlib's SAC with a seeded replay buffer and psmarl's held training intensity."""
 
     @classmethod
     def get_default_config(cls):
         return PsmarlSACConfig()
 
 
-class PsmarlSACConfig(AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
-    """RLlib's own SACConfig, plus the mixin above (algorithm: :class:`PsmarlSAC`)."""
+class PsmarlSACConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining,
+                      SACConfig):
+    """RLlib's own SACConfig, plus the mixins above (algorithm: :class:`PsmarlSAC`)."""
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or PsmarlSAC)
@@ -356,22 +360,18 @@ class DDPGTorchLearner(DQNTorchLearner):
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         """Polyak-update the targets on the actor's updates only (every policy_delay-th),
-        and at most once per ``target_network_update_freq`` sampled env steps."""
+        and at most once per ``target_network_update_freq`` env steps sampled (or samples
+        trained, with ``target_network_update_unit: trained``: old Ape-X)."""
         Learner.after_gradient_based_update(self, timesteps=timesteps)
-        timestep = timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0) or 0
+        timestep = target_clock(self.config, timesteps)
         for module_id, module in self.module._rl_modules.items():
             if not self.should_module_be_updated(module_id):
                 continue
             config = self.config.get_config_for_module(module_id)
             due = self.actor_update_due(module_id, config)
             self.num_updates[module_id] += 1
-            if not due or timestep - self.last_update_ts_by_mid[module_id] < config.target_network_update_freq:
-                continue
-            for main_net, target_net in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main_net, target_net=target_net, tau=config.tau)
-            self.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
-            self.last_update_ts_by_mid[module_id] = timestep
-            self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), timestep, reduce="max")
+            if due and timestep - self.last_update_ts_by_mid[module_id] >= config.target_network_update_freq:
+                update_targets(self, module_id, module, timestep)
 
 
 # ------------------------------------------------------------------ Config / Algorithm
@@ -379,7 +379,7 @@ _MODULE_KEYS = ("twin_q", "critic_hiddens", "smooth_target_policy", "target_nois
                 "target_noise_clip", "exploration_noise", "pure_exploration_steps")
 
 
-class DDPGConfig(AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
+class DDPGConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
     """DDPG (old RLlib's defaults, Gaussian exploration). TD3/ApeX-DDPG set other defaults.
 
     SAC's entropy settings (``initial_alpha``, ``alpha_lr``, ``target_entropy``) are
@@ -500,9 +500,10 @@ def set_runner_exploration(runner) -> float:
     return scale
 
 
-class DDPG(SeededReplayBuffer, SAC):
-    """DDPG/TD3 training loop: RLlib's DQN/SAC off-policy loop, with per-runner exploration
-    scales set on the env runners when ``per_runner_exploration`` is on."""
+class DDPG(HeldIntensity, SeededReplayBuffer, SAC):
+    """DDPG/TD3 training loop: RLlib's DQN/SAC off-policy loop with psmarl's held training
+    intensity (:mod:`psmarl.methods.replay_step`), and per-runner exploration scales set on
+    the env runners when ``per_runner_exploration`` is on."""
 
     @classmethod
     def get_default_config(cls):

@@ -4,6 +4,12 @@ Paper (old RLlib) name -> RLlib 2.60 new-stack name:
 sample_batch_size -> env_runners.rollout_fragment_length; train_batch_size ->
 training.train_batch_size_per_learner; sgd_minibatch_size -> training.minibatch_size;
 num_sgd_iter -> training.num_epochs; lambda -> training.lambda_.
+
+Batch: Table 1 prints ``train_batch_size`` 5000, but old RLlib's PPO sampled whole rounds
+of 8 workers x 8 envs x ``sample_batch_size`` 100 = 6400 env steps until it had 5000 and
+trained on all of them: every PPO log of the paper (3 envs, shared and independent) has
+``timesteps_this_iter`` 6400 (``docs/data/paper_logs.csv``). psmarl's default is 6400,
+sampled as 100 steps per env on 8 x 8 (``rollout_fragment_length: auto``).
 """
 
 from psmarl.methods import MethodSpec, register
@@ -26,7 +32,7 @@ PPO = register(MethodSpec(
         "training": {
             "lr": 5e-5, "gamma": 0.99, "lambda_": 0.95, "kl_coeff": 0.5,
             "entropy_coeff": 0.01, "num_epochs": 10, "minibatch_size": 500,
-            "train_batch_size_per_learner": 5000, "vf_clip_param": 10.0, "clip_param": 0.1,
+            "train_batch_size_per_learner": 6400, "vf_clip_param": 10.0, "clip_param": 0.1,
         },
         "model": PAPER_MODEL,
         # the paper's sample_batch_size 100 only fits when train_batch_size is a multiple of
