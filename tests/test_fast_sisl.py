@@ -286,13 +286,9 @@ def test_invalid_actions_are_refused():
 
 # ------------------------------------------------------------------ the registry
 def test_paper_preset_runs_the_fast_backend_and_pettingzoo_stays_selectable():
-    # waterworld's paper preset stays on PettingZoo's env for now (the strict xfail below)
-    assert envs.backend_of(envs.resolve("waterworld", "paper")) == "pettingzoo"
     for game in ("pursuit", "waterworld", "multiwalker"):
-        s = envs.resolve(game, "paper", backend="fast")
+        s = envs.resolve(game, "paper")
         assert envs.backend_of(s) == "fast"
-        if game != "waterworld":
-            assert envs.backend_of(envs.resolve(game, "paper")) == "fast"
         raw = envs.make_parallel_env(s).unwrapped
         assert raw.metadata.get("psmarl_backend") == "fast"
         p = envs.resolve(game, "paper", backend="pettingzoo")
