@@ -186,7 +186,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sample-steps", type=int, default=3000,
                    help="env steps per env-runner sampling timing (0: skip)")
-    p.add_argument("--methods", nargs="+", default=["ppo"])
+    p.add_argument("--methods", nargs="*", default=["ppo"],
+                   help="methods to time training with (none given: no training runs)")
     p.add_argument("--sharing", nargs="+", default=["shared", "independent"])
     p.add_argument("--train-iterations", type=int, default=2)
     p.add_argument("--label", default="fast-envs")
