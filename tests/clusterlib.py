@@ -126,12 +126,16 @@ SEEDED_COLUMNS = {
 }
 
 
+# checkpoints, logs and TensorBoard event files (named by host and time) differ between runs
+_UNSEEDED_PARTS = {"checkpoint", "logs", "tensorboard"}
+
+
 def assert_same_seeded_outputs(a: Path, b: Path, *, root: str = "results") -> None:
     ra, rb = a / root, b / root
     files_a = sorted(str(p.relative_to(ra)) for p in ra.rglob("*")
-                     if p.is_file() and "checkpoint" not in p.parts and "logs" not in p.parts)
+                     if p.is_file() and not _UNSEEDED_PARTS & set(p.parts))
     files_b = sorted(str(p.relative_to(rb)) for p in rb.rglob("*")
-                     if p.is_file() and "checkpoint" not in p.parts and "logs" not in p.parts)
+                     if p.is_file() and not _UNSEEDED_PARTS & set(p.parts))
     assert files_a == files_b
     for rel in files_a:
         if not rel.endswith(".csv"):

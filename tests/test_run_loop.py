@@ -131,6 +131,27 @@ def test_a_run_whose_last_checkpoint_met_the_budget_only_publishes(tmp_path, mon
     assert len(pd.read_csv(tmp_path / "progress.csv")) == 10
 
 
+@pytest.mark.parametrize("leftover", [False, True])
+def test_a_job_started_again_after_publishing_trains_nothing(tmp_path, leftover):
+    """A kill after publishing (during the backend's shutdown, or inside the removal of
+    .work) must not make the next start train the finished run again from scratch."""
+    run = tmp_path / "run"
+    first = train(run)
+    if leftover:  # the removal of .work was cut: its checkpoint lost RUN_META first
+        (run / ".work" / "checkpoint").mkdir(parents=True)
+        (run / ".work" / "checkpoint" / "toy.json").write_text("{}")
+    logs: list[str] = []
+    loop = RunLoop(SPEC, run, log=logs.append, paper_window=4)
+    again = loop.published()
+    assert again is not None and again["iterations"] == first["iterations"] == 10
+    assert "already complete" in logs[0] and not (run / ".work").exists()
+    # another spec's outputs, or damaged ones, are not this run: it trains
+    assert RunLoop({**SPEC, "seed": 1}, run, log=lambda m: None).published() is None
+    csv = run / "progress.csv"
+    csv.write_text(csv.read_text()[:-40])
+    assert RunLoop(SPEC, run, log=lambda m: None).published() is None
+
+
 def test_the_backend_is_closed_when_training_fails(tmp_path):
     loop = RunLoop(SPEC, tmp_path, log=lambda m: None)
     backend = ToyBackend(loop.start(), crash_at=2)

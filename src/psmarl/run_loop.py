@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from psmarl import results
-from psmarl.errors import ConfigError
+from psmarl.errors import ConfigError, InputError
 from psmarl.live_metrics import TensorBoardLog, WandbLog, wandb_settings_from_env
 
 #: RLlib 0.x's ``metrics_smoothing_episodes``: the window of the paper's measure
@@ -195,6 +195,27 @@ class RunLoop:
         self._wall0 = 0.0
 
     # ------------------------------------------------------------ resume
+    def published(self) -> dict[str, Any] | None:
+        """The summary of this very run if it was already published complete (its summary,
+        progress rows and checkpoint there, for the same spec), else None. A job started
+        again after a kill that came after publishing (e.g. during the backend's shutdown)
+        then has nothing to do: it must not train the finished run again from scratch."""
+        summary_file = self.run / "train_summary.json"
+        if not summary_file.exists() or not (self.run / "checkpoint" / results.RUN_META).exists():
+            return None
+        try:
+            summary = results.read_json(summary_file, results.TRAIN_SUMMARY_KEYS)
+            df = results.read_csv(self.run / "progress.csv", results.REQUIRED_PROGRESS_COLUMNS)
+            results.check_progress(df, summary, self.run / "progress.csv", summary_file)
+        except InputError:
+            return None  # damaged: train it again
+        if summary.get("spec") != json.loads(json.dumps(dict(self.spec), default=str)):
+            return None  # another run's outputs: this spec trains afresh
+        results.remove_work_dir(self.work)  # what a kill inside the last step left
+        self.log(f"already complete: {summary_file} ({summary['iterations']} iterations, "
+                 f"{summary['env_steps']} env steps); nothing to train")
+        return summary
+
     def saved_state(self) -> dict[str, Any] | None:
         """The loop state of the last checkpoint of an unfinished run, else None."""
         if results.recover_checkpoint(self.ckpt) is not None:  # a kill between two renames

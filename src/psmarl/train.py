@@ -368,6 +368,8 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
 
     loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])},
                    paper_window=paper_measure(spec["method_settings"])["window"])
+    if (done := loop.published()) is not None:
+        return done
     runtime = resolve_runtime(spec.get("runtime", {}), cores)
     config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
     loop.log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env "

@@ -111,7 +111,12 @@ def _timed(durations, *args, **kwargs):
 @pytest.mark.slow
 def test_repeated_two_worker_pursuit_evaluations_finish(tmp_path):
     """The issue's done-when: 50 two-worker pursuit evaluations in a row finish (random
-    policy: cheap workers), with the rows of the one-process evaluation."""
+    policy: cheap workers), with the rows of the one-process evaluation. A regression guard,
+    not the proof of the fix: the random policy builds in no time, which leaves the old
+    evaluator almost no window to hang in (20 of 20 such evaluations finished on it,
+    2026-12-01). What fails on the old code: the SIGTERM test above (always) and the sweep
+    below; the issue's own command, 12 plays of a checkpoint with 3 workers, hung there in
+    6 of 12 tries and finished in 50 of 50 on the new code (docs/reliability.md)."""
     spec = random_spec("pursuit", max_cycles=15, episodes=6)
     ref = evaluate(spec["env"], PolicySpec("random"), 6, seed=0, workers=1,
                    envs_per_worker=2, log=lambda m: None)

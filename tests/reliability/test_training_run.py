@@ -72,7 +72,12 @@ def attacked_run(tmp_path_factory, psmarl_bin_module):
         assert first.proc.poll() is None, "training ended before it could be killed"
         seed = random.randrange(10**6)
         delay = random.Random(seed).uniform(0.0, 3.0)
-        time.sleep(delay)
+        # at a random moment, but before the last iteration ends: a fast machine runs the
+        # remaining iterations in less than the delay and would be killed after publishing
+        # (that case: test_a_job_started_again_after_publishing_trains_nothing)
+        t0 = time.monotonic()
+        first.wait_for(rf"^iter +{ITERATIONS - 1} ", timeout=delay)
+        delay = time.monotonic() - t0
         assert first.proc.poll() is None, "training ended before it could be killed"
         pids = [p.pid for p in tree(first.proc.pid)]
         os.killpg(first.proc.pid, signal.SIGKILL)
@@ -90,6 +95,9 @@ def attacked_run(tmp_path_factory, psmarl_bin_module):
     second = Watched(cmd)
     rc = second.finish(timeout=900)
     out["rc"], out["second_log"] = rc, second.stderr
+    # started once more, the finished run has nothing to train
+    third = Watched(cmd)
+    out["third_rc"], out["third_log"] = third.finish(timeout=300), third.stderr
     return out
 
 
@@ -132,6 +140,14 @@ def test_a_kill_at_a_random_moment_loses_no_iteration(attacked_run):
     assert prog["env_steps"].is_monotonic_increasing
     assert summary["iterations"] == ITERATIONS
     assert (run / "checkpoint" / results.RUN_META).exists() and not (run / ".work").exists()
+
+
+def test_a_finished_run_started_again_trains_nothing(attacked_run):
+    assert attacked_run["third_rc"] == 0, attacked_run["third_log"][-3000:]
+    assert "already complete" in attacked_run["third_log"], attacked_run["third_log"][-3000:]
+    assert not any(line.startswith("iter ") for line in attacked_run["third_log"].splitlines())
+    prog, summary = _read(attacked_run["run"])
+    assert list(prog["iteration"]) == list(range(1, ITERATIONS + 1))
 
 
 def _read(run):

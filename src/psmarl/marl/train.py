@@ -213,5 +213,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     from psmarl.envs import backend_of
 
     loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])})
+    if (done := loop.published()) is not None:
+        return done
     restore = loop.start()
     return loop.train(BenchmarlBackend(spec, loop.work, restore))
