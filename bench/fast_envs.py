@@ -186,7 +186,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sample-steps", type=int, default=3000,
                    help="env steps per env-runner sampling timing (0: skip)")
-    p.add_argument("--methods", nargs="+", default=["ppo"])
+    p.add_argument("--methods", nargs="*", default=["ppo"],
+                   help="methods to time training with (none given: no training runs)")
     p.add_argument("--sharing", nargs="+", default=["shared", "independent"])
     p.add_argument("--train-iterations", type=int, default=2)
     p.add_argument("--label", default="fast-envs")
@@ -237,7 +238,9 @@ def main() -> None:
                     run = dict(spec, env=dict(spec["env"], backend=b))
                     sp[b], sp[f"{b}_cpu"] = train_speed(run, a.train_iterations)
                 add(env, f"{method} training, {sharing}", sp, raw_pz, s["raw_pettingzoo_cpu"])
-    save_section(rows, "fastenv", a.label, a.note)
+        # after every env, so that a long run on a loaded machine loses nothing measured
+        partial = "" if env == a.envs[-1] else "(partial: the envs measured so far)"
+        save_section(rows, "fastenv", a.label, " ".join(filter(None, [a.note, partial])))
 
 
 if __name__ == "__main__":

@@ -51,10 +51,7 @@ WATERWORLD = register(EnvSpec(
                 thrust_penalty=0.0, local_ratio=1.0, max_cycles=500,
             ),
             agent_indication="scalar_plus_one",
-            # PettingZoo's until the fast waterworld's leak between env instances of one
-            # process is understood (tests/test_fast_sisl.py, the strict xfail); selectable
-            # with envs.waterworld.backend: fast
-            backend="pettingzoo",
+            backend="fast",
             options={"squared_thrust_penalty": -5e-5},
             description="Appendix B + the paper's code: local rewards, the paper's tiny "
                         "squared control penalty instead of v4's thrust penalty, agent id "
