@@ -446,7 +446,9 @@ def markdown(rec: dict) -> str:
             L.append(f"| {stage} | **failed** | | | | | | | {b.get('error', '')[:200]} |")
             continue
         bt = "" if b["build_seconds"] is None else f"{b['build_seconds'] / 60:.1f} min"
-        when = f"{'reused, ' if b['cached'] else ''}{b.get('built_on') or ''}"
+        when = (f"reused (built {b['built_on']})" if b.get("built_on") else
+                "reused (built earlier, e.g. by the test suite; not timed)") if b["cached"] \
+            else (b.get("built_on") or "")
         largest = ", ".join(f"{k} {v}" for k, v in list(b.get("largest_mb", {}).items())[:4])
         L.append(f"| {stage} | {when} | {bt} | {fmt_size(b['size_bytes'])} | "
                  f"{b.get('venv_mb')} MB | {largest} | {b.get('torch') or 'none'} | "

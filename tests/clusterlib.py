@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TINY
+from conftest import REPO, TINY, only_envs
 
 SCRIPTS = REPO / "tests" / "cluster"
 STANDIN_BIN = SCRIPTS / "bin"  # the podman stand-in for `apptainer`
@@ -52,7 +52,7 @@ def workflow_env(**extra: str) -> dict[str, str]:
 
 def write_config(path: Path, **overrides) -> Path:
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["envs"] = {ENV: cfg["envs"][ENV]}
+    only_envs(cfg, [ENV])
     cfg["sharing"] = [SHARING]
     cfg.update(overrides)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

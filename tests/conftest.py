@@ -17,6 +17,17 @@ BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def only_envs(config: dict, names) -> dict:
+    """``config`` (changed in place) restricted to the envs ``names``: its ``envs`` and the
+    ``per_env`` entries of its methods and training (validation rejects a per_env entry for
+    an env that is not configured)."""
+    config["envs"] = {e: config["envs"][e] for e in names}
+    for section in [*(config.get("methods") or {}).values(), config.get("training") or {}]:
+        if isinstance(section, dict) and section.get("per_env"):
+            section["per_env"] = {e: v for e, v in section["per_env"].items() if e in names}
+    return config
+
+
 @pytest.fixture
 def tiny_config():
     from psmarl import config as cfg

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY
+from conftest import REPO, TINY, only_envs
 from gymnasium.spaces import Box, Discrete
 
 from psmarl import config as cfg
@@ -32,7 +32,7 @@ def tiny(**baselines):
     from psmarl.methods import deep_merge
 
     c = deep_merge(cfg.load(TINY), cfg.load(TINY_BASELINES))
-    c["envs"] = {e: c["envs"][e] for e in SISL}
+    only_envs(c, SISL)
     for m, over in baselines.items():
         c["baselines"][m] = {**c["baselines"][m], **over}
     return c
