@@ -21,7 +21,7 @@ from tasks import MatchDiscrete, TargetContinuous
 
 from psmarl import methods
 from psmarl.errors import ConfigError
-from psmarl.methods.actor_critic import conjugate_gradient, trust_region_step
+from psmarl.methods.trust_region import conjugate_gradient, trust_region_step
 
 ONPOLICY = ("impala", "a2c", "trpo")
 

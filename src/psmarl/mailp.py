@@ -584,7 +584,7 @@ def _cmd_theory(a) -> None:
 
 def add_cli(add: Callable) -> None:
     """Register ``psmarl theory`` with the CLI's ``add(name, fn, help_, desc)``."""
-    from psmarl.cli import _json_arg
+    from psmarl.cli_args import json_arg
 
     keys = ", ".join(f"{k}={v}" for k, v in DEFAULTS.items())
     sp = add("theory", _cmd_theory,
@@ -593,7 +593,7 @@ def add_cli(add: Callable) -> None:
              "centralization coefficient K_*, simulate the MAILP update equations (1)-(3) "
              "for the same parameters, and write a tidy CSV and Figure 1 (PNG and PDF). "
              f"Defaults (Figure 1): {keys}.")
-    sp.add_argument("--spec", type=_json_arg, default=None,
+    sp.add_argument("--spec", type=json_arg, default=None,
                     help="theory settings as a JSON object or @file; missing keys take the "
                          "defaults (see psmarl.mailp.theory_spec)")
     sp.add_argument("--csv", required=True, help="tidy table of bounds and simulated steps")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from psmarl.errors import ConfigError
-from psmarl.methods import SAMPLES_TRAINED_KEY
+from psmarl.methods.spec import SAMPLES_TRAINED_KEY
 from psmarl.run_loop import Iteration, RunLoop
 
 ENV_KEY_PREFIX = "psmarl_"

@@ -50,7 +50,7 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods import MethodSpec, register
+from psmarl.methods.spec import MethodSpec
 from psmarl.methods.ppo import PAPER_MODEL
 from psmarl.methods.replay import multi_agent_replay_buffer
 from psmarl.methods.sac import OFF_POLICY_LIMITS
@@ -118,7 +118,7 @@ _DESCRIPTIONS = {
 }
 
 DDPG, TD3, APEX_DDPG = (
-    register(MethodSpec(
+    MethodSpec(
         name=name, family="off_policy_continuous", action_kinds=frozenset({"continuous"}),
         base_config=_config(name),
         defaults={"training": training, "model": DDPG_MODEL,
@@ -126,7 +126,7 @@ DDPG, TD3, APEX_DDPG = (
                   **({"paper_measure": {"window": 100, "runners": "last_third"}}
                      if name == "apex_ddpg" else {})},
         customize=multi_agent_replay_buffer, description=_DESCRIPTIONS[name], limits=LIMITS,
-    ))
+    )
     for name, training in (("ddpg", DDPG_TRAINING), ("td3", TD3_TRAINING),
                            ("apex_ddpg", APEX_DDPG_TRAINING))
 )

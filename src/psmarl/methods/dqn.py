@@ -79,7 +79,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from psmarl.errors import ConfigError
-from psmarl.methods import MethodSpec, register, replay
+from psmarl.methods import replay
+from psmarl.methods.spec import MethodSpec
 
 PAPER_MODEL = {
     "fcnet_hiddens": [400, 300], "fcnet_activation": "relu",   # Table 4, the scripts' MLPModel
@@ -177,7 +178,7 @@ def _defaults(training: Mapping[str, Any], env_runners: Mapping[str, Any],
             "model": dict(model), "clip_rewards": False, **psmarl}
 
 
-DQN = register(MethodSpec(
+DQN = MethodSpec(
     name="dqn",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -190,9 +191,9 @@ DQN = register(MethodSpec(
     description="Deep Q-Network (Mnih et al., 2015), as the paper's script ran it: no "
                 "dueling, no double Q, prioritized replay",
     limits=LIMITS,
-))
+)
 
-RAINBOW = register(MethodSpec(
+RAINBOW = MethodSpec(
     name="rainbow",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -206,9 +207,9 @@ RAINBOW = register(MethodSpec(
     description="Rainbow DQN: double, dueling, n-step, distributional, prioritized replay, "
                 "noisy nets (Hessel et al., 2018)",
     limits=LIMITS,
-))
+)
 
-APEX_DQN = register(MethodSpec(
+APEX_DQN = MethodSpec(
     name="apex_dqn",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -223,4 +224,4 @@ APEX_DQN = register(MethodSpec(
     description="Ape-X DQN: per-runner epsilons, prioritized replay, n-step 3, dueling, "
                 "double Q (Horgan et al., 2018)",
     limits=LIMITS,
-))
+)

@@ -52,7 +52,7 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods import MethodSpec, register
+from psmarl.methods.spec import MethodSpec
 from psmarl.methods.replay import multi_agent_replay_buffer
 
 SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
@@ -83,7 +83,7 @@ OFF_POLICY_LIMITS = {
     "env_runners.rollout_fragment_length": (1, None),
 }
 
-SAC = register(MethodSpec(
+SAC = MethodSpec(
     name="sac",
     family="off_policy_continuous",
     action_kinds=frozenset({"continuous"}),
@@ -99,4 +99,4 @@ SAC = register(MethodSpec(
     description="Soft Actor-Critic (Haarnoja et al., 2018), RLlib's own",
     limits={**OFF_POLICY_LIMITS, "training.alpha_lr": (0, None),
             "training.initial_alpha": (0, None)},
-))
+)
