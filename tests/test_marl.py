@@ -457,7 +457,8 @@ def test_maddpg_steps_the_papers_64_envs(env, tmp_path):
     assert paper["n_envs"] == 64 and paper["frames_per_batch"] % 64 == 0
     c = tiny(maddpg={"n_envs": 64, "frames_per_batch": 128})
     c["envs"][env] = deep_merge(c["envs"][env], {"kwargs": {"max_cycles": 5}})
-    experiment = build_experiment(cfg.baseline_train_spec(c, env, "maddpg", "independent", 0), tmp_path)
+    experiment = build_experiment(cfg.baseline_train_spec(c, env, "maddpg", "independent", 0),
+                                  tmp_path)
     try:
         batch = next(iter(experiment.collector))
     finally:

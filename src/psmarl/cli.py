@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
              "again after an interruption, it resumes from <run-dir>/.work.")
     sp.add_argument("--spec", type=json_arg, required=True,
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
-    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp.add_argument("--run-dir", required=True,
+                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
     sp.add_argument("--cores", type=positive_int, default=None,
                     help="CPUs this run may use (default: the spec's runtime.num_cpus); "
                          "'auto' runner settings follow it")
@@ -212,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
              "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
     sp.add_argument("--spec", type=json_arg, required=True,
                     help="run spec as JSON or @file (see psmarl.config.baseline_train_spec)")
-    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp.add_argument("--run-dir", required=True,
+                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
     from psmarl.evaluate import STALL_SECONDS
 
@@ -224,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp = add(name, fn, help_)
         sp.add_argument("--spec", type=json_arg, required=True,
                         help="evaluation spec as JSON or @file (see psmarl.config.eval_spec)")
-        sp.add_argument("--out-dir", required=True, help="writes episodes.csv and summary.json here")
+        sp.add_argument("--out-dir", required=True,
+                        help="writes episodes.csv and summary.json here")
         sp.add_argument("--episodes", type=positive_int, default=None,
                         help="override the spec's number of plays")
         sp.add_argument("--workers", type=positive_int, default=None,

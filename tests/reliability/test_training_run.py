@@ -174,7 +174,6 @@ def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
     """MADDPG/QMIX (BenchMARL, psmarl marl-train) starts no Ray and listens nowhere."""
     from conftest import TINY
 
-    from psmarl import marl
     from psmarl.methods import deep_merge
 
     c = deep_merge(cfg.load(TINY), cfg.load(TINY.with_name("tiny.baselines.yaml")))

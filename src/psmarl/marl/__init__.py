@@ -3,10 +3,10 @@
 This module holds what the workflow needs without importing torch or BenchMARL: the two
 methods' settings and defaults, their checks, their job grid and action adapters (the run
 specs and the section's validation are :mod:`psmarl.config`'s, beside the RLlib ones:
-:func:`psmarl.config.baseline_train_spec`, :func:`psmarl.config.validate_baselines`). Training lives in
-:mod:`psmarl.marl.train`, the evaluation policy in :mod:`psmarl.marl.policy`, the action
-adapters in :mod:`psmarl.marl.actions`. Install with the ``marl`` extra
-(``pip install -e .[marl]``). See ``docs/baselines.md``.
+:func:`psmarl.config.baseline_train_spec`, :func:`psmarl.config.validate_baselines`).
+Training lives in :mod:`psmarl.marl.train`, the evaluation policy in
+:mod:`psmarl.marl.policy`, the action adapters in :mod:`psmarl.marl.actions`. Install with
+the ``marl`` extra (``pip install -e .[marl]``). See ``docs/baselines.md``.
 
 Config (``baselines:`` section, every key in ``config/README.md``)::
 

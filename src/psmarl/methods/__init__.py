@@ -186,7 +186,8 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
 
     ``training`` and ``env_runners`` keys must be keyword arguments of the method's
     AlgorithmConfig ``training()`` / ``env_runners()`` (custom algorithms declare theirs
-    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
+    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key
+    of ``settings`` (for the message).
     """
     from psmarl.methods import intensity
 
@@ -215,7 +216,8 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"must be one of {', '.join(intensity.TARGET_UNITS)}, got "
                                   f"{value!r}", key=f"{where}.{group}.{key}")
             bounds = spec.limits.get(f"{group}.{key}")
-            if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (bounds is not None and isinstance(value, (int, float))
+                    and not isinstance(value, bool)):
                 lo, hi = bounds
                 if (lo is not None and value < lo) or (hi is not None and value > hi):
                     rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"

@@ -33,8 +33,9 @@ Old RLlib's A2C concatenated whole sampling rounds until it had at least
 paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
 trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
 is 1280, which RLlib 2.60 samples exactly with ``rollout_fragment_length: auto`` (20 steps
-per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True`` for A2C (the scripts leave old RLlib's
-default, which clipped only Atari games); psmarl follows the table.
+per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True``
+for A2C (the scripts leave old RLlib's default, which clipped only Atari games); psmarl
+follows the table.
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
 from Gupta et al. 2017, who used rllab's TRPO). One policy step per train batch: the
@@ -52,10 +53,10 @@ Defaults: ``max_kl`` 0.01 (Gupta et al.'s runs, sisl/MADRL), ``cg_iters`` 10,
 ``line_search_coeff`` 0.8 x 15 steps (rllab's), ``cg_damping`` 0.1, ``lambda_`` 0.97,
 standardized advantages (rllab's ``center_adv``), 8000 env steps per batch (MADRL's
 rllab runner), Fisher-vector products on the whole batch (``fisher_fraction`` 1.0, as
-rllab; OpenAI baselines uses 0.2, which makes the step several times cheaper); the network is the paper's [400, 300] ReLU MLP, for the policy and the
-value function (Gupta used [128, 128] and often a linear baseline; psmarl gives every
-method the paper's network). Rewards are not clipped (rllab did not clip; the paper gives
-no TRPO settings).
+rllab; OpenAI baselines uses 0.2, which makes the step several times cheaper); the network
+is the paper's [400, 300] ReLU MLP, for the policy and the value function (Gupta used
+[128, 128] and often a linear baseline; psmarl gives every method the paper's network).
+Rewards are not clipped (rllab did not clip; the paper gives no TRPO settings).
 
 PPO's settings that these two do not have (``clip_param``, ``vf_clip_param``,
 ``kl_coeff``, ``kl_target``, ``use_critic``; for TRPO also ``vf_loss_coeff``) are not

@@ -48,7 +48,8 @@ training.train_batch_size_per_learner (one learner); learning_starts ->
 training.num_steps_sampled_before_learning_starts; buffer_size ->
 training.replay_buffer_config.capacity; prioritized_replay_alpha/beta ->
 replay_buffer_config.alpha/beta (prioritized_replay=True -> type PrioritizedEpisodeReplayBuffer;
-for multi-agent runs psmarl picks the multi-agent buffer itself, see below); hiddens -> model.head_fcnet_hiddens;
+for multi-agent runs psmarl picks the multi-agent buffer itself, see below); hiddens ->
+model.head_fcnet_hiddens;
 timesteps_per_iteration -> training.min_sample_timesteps_per_iteration; exploration_config
 EpsilonGreedy(1.0 -> 0.02 over 10000 steps) -> training.epsilon [[0, 1.0], [10000, 0.02]];
 batch_mode -> env_runners.batch_mode; double_q, dueling, n_step, num_atoms, v_min, v_max,
@@ -129,7 +130,8 @@ def customize(config, settings: Mapping[str, Any] | None = None,
     for k, (lo, hi) in {"alpha": (0.0, None), "beta": (0.0, 1.0)}.items():
         v = buf.get(k)
         if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)):
-            raise ConfigError(f"method {name!r}: {k} {v!r} is outside [{lo}, {hi if hi is not None else 'inf'}]",
+            raise ConfigError(f"method {name!r}: {k} {v!r} is outside "
+                              f"[{lo}, {hi if hi is not None else 'inf'}]",
                               key=f"{where}.{k}")
     if config.num_atoms > 1 and not config.v_min < config.v_max:
         raise ConfigError(f"method {name!r}: v_min ({config.v_min}) must be below v_max "

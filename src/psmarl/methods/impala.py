@@ -30,8 +30,8 @@ instead (as PPO, A2C and TRPO do), so progress rows have the same meaning for ev
 on-policy method. This changes only the reporting, not the learning.
 """
 
-from psmarl.methods.spec import MethodSpec
 from psmarl.methods.ppo import PAPER_MODEL
+from psmarl.methods.spec import MethodSpec
 
 
 def _customize(config, method_settings, env_settings):

@@ -43,6 +43,7 @@ PPO = MethodSpec(
     description="Proximal Policy Optimization (Schulman et al., 2017)",
     limits={"training.lr": (0, None), "training.gamma": (0, 1), "training.lambda_": (0, 1),
             "training.clip_param": (0, None), "training.num_epochs": (1, None),
-            "training.minibatch_size": (1, None), "training.train_batch_size_per_learner": (1, None),
+            "training.minibatch_size": (1, None),
+            "training.train_batch_size_per_learner": (1, None),
             "training.entropy_coeff": (0, None), "training.kl_coeff": (0, None)},
 )

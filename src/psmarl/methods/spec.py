@@ -25,7 +25,8 @@ class MethodSpec:
     action_kinds: frozenset[str]
     # returns a fresh AlgorithmConfig of the right class (imports RLlib lazily)
     base_config: Callable[[], Any]
-    # psmarl's defaults for the method: {"training": {...}, "model": {...}, "env_runners": {...}, ...}
+    # psmarl's defaults for the method:
+    # {"training": {...}, "model": {...}, "env_runners": {...}, ...}
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # optional hook: (algo_config, method_settings, env_settings) -> algo_config
     customize: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any] | None = None

@@ -62,7 +62,8 @@ def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
     mean KL divergence from the fixed old policy to the current one (zero, with zero
     gradient, before the step), which the line search holds within ``max_kl``;
     ``fisher_kl()`` (default ``kl``) the KL whose Hessian gives the Fisher-vector
-    products (e.g. on a subsample of the batch, which is cheaper). Returns statistics of the step (``accepted`` 1/0,
+    products (e.g. on a subsample of the batch, which is cheaper). Returns statistics of the
+    step (``accepted`` 1/0,
     ``step_fraction``, ``kl``, ``improvement``, ``expected_improvement``).
     """
     import torch
