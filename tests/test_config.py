@@ -58,7 +58,20 @@ CASES = [
      "methods.ppo.training.gamma"),
     ("method envs unknown", lambda c: c["methods"]["ppo"].update({"envs": ["mars"]}),
      "methods.ppo.envs"),
+    # MPE's rewards are all negative: the paper's sign clipping would train on -1s
+    ("sign clipping a negative-reward env", lambda c: c["methods"]["ppo"].pop("per_env"),
+     "methods.ppo.per_env.speaker_listener.clip_rewards"),
+    ("sign clipping asked for by name",
+     lambda c: c["methods"]["ppo"]["per_env"]["speaker_listener"].update(clip_rewards=True),
+     "methods.ppo.per_env.speaker_listener.clip_rewards"),
 ]
+
+
+def test_a_clipping_bound_or_other_envs_may_clip(tiny_config):
+    c = copy.deepcopy(tiny_config)
+    c["methods"]["ppo"]["per_env"]["speaker_listener"]["clip_rewards"] = 10.0
+    cfg.validate(c)  # a bound keeps the signal
+    assert cfg.method_settings(c, "ppo", "pursuit")["clip_rewards"] is True  # the paper's
 
 
 def test_method_envs_selects_jobs(tiny_config):
@@ -83,7 +96,7 @@ def test_bad_config_is_rejected_naming_the_key(tiny_config, what, mutate, key):
 def test_train_spec_depends_only_on_its_slice(tiny_config):
     before = {j: cfg.train_spec(tiny_config, *j) for j in cfg.train_jobs(tiny_config)}
     c = copy.deepcopy(tiny_config)
-    c["methods"]["ppo"]["per_env"] = {"waterworld": {"training": {"lr": 1e-3}}}
+    c["methods"]["ppo"]["per_env"]["waterworld"] = {"training": {"lr": 1e-3}}
     after = {j: cfg.train_spec(c, *j) for j in cfg.train_jobs(c)}
     changed = {j for j in before if before[j] != after[j]}
     assert changed == {j for j in before if j[0] == "waterworld"}

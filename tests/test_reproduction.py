@@ -170,3 +170,61 @@ def test_a_cut_paper_milestones_file_is_an_error_naming_the_file(kept):
         rep.build_report(dest, tmp / "r.md", log=lambda m: None)
     assert str(e.value).startswith(f"{p}: ends inside a row")
     assert "psmarl reproduction-report --paper-logs" in str(e.value)
+
+
+def _training_run(root: Path, sharing: str, seed: int, rewards, checkpoint_at: int) -> Path:
+    """An unfinished run as the run loop leaves it: ``.work`` with a checkpoint at iteration
+    ``checkpoint_at`` and progress rows beyond it (and a torn last line)."""
+    run = root / results.run_dir("multiwalker", "ppo", sharing, seed)
+    ckpt = run / ".work" / "checkpoint"
+    ckpt.mkdir(parents=True)
+    (ckpt / "module_state.pkl").write_bytes(b"weights" * 10)
+    rows = [{"iteration": i + 1, "env_steps": 6400 * (i + 1), "episodes": 50 * (i + 1),
+             "wall_seconds": 10.0 * (i + 1), "avg_total_reward": r} for i, r in enumerate(rewards)]
+    (run / ".work" / "progress.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows) + '{"iteration": 9')
+    last = rows[checkpoint_at - 1]
+    (ckpt / results.RUN_META).write_text(json.dumps({
+        "loop": {k: last[k] for k in ("iteration", "env_steps", "episodes", "wall_seconds")},
+        "spec": {"budget": {"env_steps": 6400 * 10}}}))
+    return run
+
+
+def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
+    root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
+    _training_run(root, "shared", 0, [-100, -80, -60, -50, -45], checkpoint_at=4)
+    _training_run(root, "independent", 0, [-100, -95], checkpoint_at=2)
+    copied = rep.keep_runs(root, dest, log=lambda m: None)
+    assert sorted(copied) == [("multiwalker", "ppo", "independent", "0"),
+                              ("multiwalker", "ppo", "shared", "0")]
+    kept = dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
+    # the checkpoint, and the rows up to it only (row 5 is redone on resume)
+    assert (kept / "checkpoint" / "module_state.pkl").read_bytes() == b"weights" * 10
+    assert [json.loads(x)["iteration"] for x in
+            (kept / "progress.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert rep.keep_runs(root, dest, log=lambda m: None) == []  # nothing newer
+
+    # a fresh machine: the kept checkpoint goes back where ./run.sh resumes from it
+    fresh = tmp_path / "fresh"
+    restored = rep.restore_unfinished(dest, fresh, log=lambda m: None)
+    assert len(restored) == 2
+    work = fresh / results.run_dir("multiwalker", "ppo", "shared", 0) / ".work"
+    assert json.loads((work / "checkpoint" / results.RUN_META).read_text())["loop"][
+        "iteration"] == 4
+    assert rep.restore_unfinished(dest, fresh, log=lambda m: None) == []  # as far already
+
+    # the report while nothing has finished: the runs still training, beside the paper
+    out = tmp_path / "docs" / "reproduction.md"
+    rep.build_report(dest, out, paper_logs=_paper_checkout(tmp_path), log=lambda m: None)
+    text = out.read_text()
+    assert "No run has reached its budget yet" in text and "## Runs still training" in text
+    row = next(line for line in text.splitlines() if line.startswith("| shared | 0 | 4 |"))
+    assert "(40% of 0.06M)" in row and "| -50.0 |" in row
+    assert (out.parent / "reproduction" / "training_multiwalker_ppo.png").exists()
+
+    # once the run finished and is kept, its unfinished copy goes
+    _fake_run(root, "shared", 0, [-100, -80, -60, -50, -45, -40], evaluated=True)
+    rep.keep_runs(root, dest, log=lambda m: None)
+    assert not kept.exists()
+    assert (dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent",
+                                                    0)).exists()

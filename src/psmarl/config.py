@@ -320,7 +320,7 @@ def validate(config: Mapping[str, Any]) -> None:
                     f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
                     f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
                     f"fits under methods.{method}.envs)", key=f"methods.{method}")
-            method_settings(config, method, e)
+            check_reward_clipping(method_settings(config, method, e), settings[e], method, e)
             budget(config, e, method)
             check_runner_cpus(config, method, e)
     for e in env_list:
@@ -339,6 +339,18 @@ def validate(config: Mapping[str, Any]) -> None:
     if "episodes" in rb and (not isinstance(rb["episodes"], int) or rb["episodes"] < 1):
         raise ConfigError(f"must be a positive integer, got {rb['episodes']!r}",
                           key="random_baseline.episodes")
+
+
+def check_reward_clipping(msettings: Mapping[str, Any], env_settings_: Mapping[str, Any],
+                          method: str, env: str) -> None:
+    """Reject sign clipping (``clip_rewards: true``) on an env whose spec says its rewards
+    must not be sign-clipped (:attr:`psmarl.envs.EnvSpec.no_sign_clipping`)."""
+    why = envs.get(env_settings_["name"]).no_sign_clipping
+    if why and msettings.get("clip_rewards") is True:
+        raise ConfigError(
+            f"{method!r} sign-clips rewards (clip_rewards: true, its default), but on {env!r} "
+            f"{why}: set methods.{method}.per_env.{env}.clip_rewards: false (or a bound, "
+            f"e.g. 10.0)", key=f"methods.{method}.per_env.{env}.clip_rewards")
 
 
 def check_results_dir(config: Mapping[str, Any]) -> None:

@@ -122,7 +122,162 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
             out.parent.mkdir(parents=True, exist_ok=True)
             results.write_text_atomic(out, summary.read_text())
             log(f"kept {rel}")
+    for rel in _kept_unfinished(dest):  # kept while unfinished, finished (and kept) since
+        if (dest / rel / "train_summary.json").exists():
+            shutil.rmtree(dest / UNFINISHED / rel)
+            log(f"dropped {UNFINISHED}/{rel}: the finished run is kept")
+    for run in _unfinished_runs(root):
+        rel = run.relative_to(root)
+        copied += keep_unfinished(run, dest / UNFINISHED / rel, machine, log)
     return copied
+
+
+# ---------------------------------------------------------------- unfinished runs
+#: where keep-runs puts each unfinished run's last checkpoint and progress rows (a run of the
+#: reproduction takes hours; the next sitting may be on a fresh machine)
+UNFINISHED = "unfinished"
+
+
+def _unfinished_runs(root: Path) -> list[Path]:
+    """Run folders under ``root`` with a complete checkpoint in ``.work`` and no summary."""
+    return [meta.parent.parent.parent
+            for meta in sorted(root.glob(f"runs/*/*/*/seed*/.work/checkpoint/{results.RUN_META}"))
+            if not (meta.parent.parent.parent / "train_summary.json").exists()]
+
+
+def _kept_unfinished(dest: Path) -> list[Path]:
+    return [meta.parent.parent.relative_to(dest / UNFINISHED)
+            for meta in sorted((dest / UNFINISHED).glob(f"runs/*/*/*/seed*/checkpoint/"
+                                                        f"{results.RUN_META}"))]
+
+
+def _iteration(checkpoint: Path) -> int:
+    meta = results.read_json(checkpoint / results.RUN_META)
+    return int(meta.get("loop", meta).get("iteration", 0))
+
+
+def keep_unfinished(run: Path, dst: Path, machine: Mapping[str, Any],
+                    log: Callable[[str], None] = print) -> list:
+    """Keep an unfinished run's last checkpoint and its progress rows up to it (``dst``:
+    checkpoint/, progress.jsonl, machine.json), unless the kept copy is as far."""
+    src_ckpt = run / ".work" / "checkpoint"
+    it = _iteration(src_ckpt)
+    if (dst / "checkpoint" / results.RUN_META).exists() and _iteration(dst / "checkpoint") >= it:
+        return []
+    rows = []
+    prog = run / ".work" / "progress.jsonl"
+    for line in (prog.read_text().splitlines() if prog.exists() else []):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a torn last line
+        if isinstance(row, dict) and int(row.get("iteration", it + 1)) <= it:
+            rows.append(line + "\n")
+    with tempfile.TemporaryDirectory() as staging:
+        tmp = Path(staging)
+        shutil.copytree(src_ckpt, tmp / "checkpoint")
+        (tmp / "progress.jsonl").write_text("".join(rows))
+        results.write_json_atomic(tmp / MACHINE_JSON, machine)
+        results.replace_dir_atomic(tmp, dst)
+    log(f"kept {dst} (unfinished: iteration {it})")
+    env, method, sharing, seed = run.parts[-4:]
+    return [(env, method, sharing, seed.removeprefix("seed"))]
+
+
+def restore_unfinished(data: str | Path, root: str | Path,
+                       log: Callable[[str], None] = print) -> list[Path]:
+    """Put every unfinished run kept in ``data`` back under ``root`` (a results folder) as
+    its ``.work``, so that the next ``./run.sh`` resumes it from the kept checkpoint. A run
+    that is finished under ``root``, or whose own checkpoint there is as far, is left alone."""
+    data, root = Path(data), Path(root)
+    restored = []
+    for rel in _kept_unfinished(data):
+        kept, run = data / UNFINISHED / rel, root / rel
+        if (run / "train_summary.json").exists():
+            continue
+        own = run / ".work" / "checkpoint"
+        if results.recover_checkpoint(own) is not None and \
+                _iteration(own) >= _iteration(kept / "checkpoint"):
+            continue
+        with tempfile.TemporaryDirectory() as staging:
+            tmp = Path(staging)
+            shutil.copytree(kept / "checkpoint", tmp / "checkpoint")
+            shutil.copy2(kept / "progress.jsonl", tmp / "progress.jsonl")
+            results.replace_dir_atomic(tmp, run / ".work")
+        restored.append(run)
+        log(f"restored {run}/.work from {kept} (iteration {_iteration(kept / 'checkpoint')})")
+    return restored
+
+
+@dataclass
+class UnfinishedRun:
+    sharing: str
+    seed: int
+    iteration: int
+    env_steps: int
+    episodes: int
+    budget: dict[str, Any]
+    wall_seconds: float
+    curve: pd.DataFrame  # env_steps, avg_total_reward
+    machine: dict[str, Any] | None
+
+
+def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
+    data = Path(data)
+    out = []
+    for rel in _kept_unfinished(data):
+        env, method, sharing, seed = rel.parts[-4:]
+        if (env, method) != (study.env, study.method):
+            continue
+        kept = data / UNFINISHED / rel
+        meta = results.read_json(kept / "checkpoint" / results.RUN_META, (), KEEP_AGAIN)
+        loop = meta.get("loop", meta)
+        rows = [json.loads(line) for line in (kept / "progress.jsonl").read_text().splitlines()
+                if line.strip()]
+        curve = pd.DataFrame(rows, columns=["env_steps", "avg_total_reward"]).dropna() \
+            if rows else pd.DataFrame(columns=["env_steps", "avg_total_reward"])
+        mj = kept / MACHINE_JSON
+        out.append(UnfinishedRun(
+            sharing, int(seed.removeprefix("seed")), int(loop["iteration"]),
+            int(loop["env_steps"]), int(loop["episodes"]), dict(meta.get("spec", {}).get(
+                "budget", {})), float(loop.get("wall_seconds", float("nan"))), curve,
+            results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None))
+    return out
+
+
+def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataFrame]
+                     ) -> list[str]:
+    """The report's section on runs still training (from their last kept checkpoint)."""
+    if not runs:
+        return []
+    lines = ["## Runs still training", "",
+             "Their last kept checkpoint (`psmarl keep-runs` keeps it under "
+             f"`{UNFINISHED}/`; `psmarl keep-runs --restore` puts it back so that `./run.sh` "
+             "resumes there on any machine). Not in any statistic over seeds: they have not "
+             "reached the budget. \"Paper at that step\": the paper's log of the same mode at "
+             "the nearest logged env step.", ""]
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.sharing != "shared", r.seed)):
+        last = float(r.curve["avg_total_reward"].iloc[-1]) if len(r.curve) else float("nan")
+        best = float(r.curve["avg_total_reward"].max()) if len(r.curve) else float("nan")
+        p = paper.get(r.sharing)
+        at = "-"
+        if p is not None and len(p):
+            i = (p["env_steps"] - r.env_steps).abs().idxmin()
+            at = f"{float(p.loc[i, 'avg_total_reward']):.1f}"
+        b = r.budget.get("env_steps")
+        frac = f" ({r.env_steps / b:.0%} of {_steps(b)})" if b else ""
+        mach = r.machine or {}
+        rows.append([r.sharing, r.seed, r.iteration, _steps(r.env_steps) + frac,
+                     _fmt(r.episodes), f"{last:.1f}", f"{best:.1f}", at,
+                     f"{r.wall_seconds / 3600:.2f} h",
+                     _fmt(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
+                     str(mach.get("kept_at", "?"))[:16]])
+    lines += [markdown_table(["mode", "seed", "iteration", "env steps", "episodes",
+                              "average total reward now", "best so far",
+                              "paper at that step", "wall time", "env steps/s", "kept at"],
+                             rows), ""]
+    return lines
 
 
 # ---------------------------------------------------------------- the paper's logs
@@ -232,7 +387,7 @@ class KeptRun:
 KEEP_AGAIN = "keep the run again with psmarl keep-runs"
 
 
-def load_kept(data: str | Path, study: Study) -> list[KeptRun]:
+def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list[KeptRun]:
     data = Path(data)
     runs = []
     for sharing in ("shared", "independent"):
@@ -254,7 +409,7 @@ def load_kept(data: str | Path, study: Study) -> list[KeptRun]:
                                 results.read_json(ev, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
                                 if ev.exists() else None,
                                 results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None))
-    if not runs:
+    if not runs and not allow_empty:
         raise InputError(f"{data}: no kept {study.env}/{study.method} runs "
                          f"(psmarl keep-runs copies finished runs here)")
     return runs
@@ -388,6 +543,35 @@ def draw_curves(runs: Sequence[KeptRun], study: Study, outputs: Sequence[Path],
     plt.close(fig)
 
 
+def draw_progress(runs: Sequence[UnfinishedRun], study: Study, outputs: Sequence[Path],
+                  paper: Mapping[str, pd.DataFrame], random_mean: float | None) -> None:
+    """The curves of the runs still training, beside the paper's over the same env steps."""
+    from psmarl.figures import _setup, save_figure
+
+    plt = _setup()
+    colors = {"shared": "tab:blue", "independent": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    xmax = max((r.env_steps for r in runs), default=0) * 1.15
+    for r in sorted(runs, key=lambda r: (r.sharing, r.seed)):
+        ax.plot(r.curve["env_steps"], r.curve["avg_total_reward"], color=colors[r.sharing],
+                lw=1.2, label=f"psmarl {r.sharing} seed {r.seed} (training)")
+    for sharing, p in paper.items():
+        p = p[p["env_steps"] <= xmax]
+        ax.plot(p["env_steps"], p["avg_total_reward"], color=colors[sharing], lw=1.0, ls="--",
+                label=f"paper {sharing} (its training log)")
+    if random_mean is not None:
+        ax.axhline(random_mean, color="0.4", ls=":", lw=1.2,
+                   label=f"random policy ({random_mean:.1f})")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("average total reward (last 100 episodes)")
+    ax.grid(True, alpha=0.4)
+    ax.legend(loc="lower right", fontsize="x-small", frameon=True)
+    ax.set_title(study.title + ": runs still training", fontsize="medium")
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------- the report
 def _paper_rows(milestones: pd.DataFrame | None, sharing: str, measure: str) -> dict | None:
     if milestones is None:
@@ -410,7 +594,11 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
 
     spec = check_spec(spec)
     data, out = Path(data), Path(out)
-    runs = load_kept(data, study)
+    runs = load_kept(data, study, allow_empty=True)
+    unfinished = load_unfinished(data, study)
+    if not runs and not unfinished:
+        raise InputError(f"{data}: no kept {study.env}/{study.method} runs, finished or not "
+                         f"(psmarl keep-runs copies them here)")
     milestones_csv = data / PAPER_MILESTONES
     paper_curves: dict[str, pd.DataFrame] = {}
     if paper_logs is not None:
@@ -431,6 +619,15 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
 
     fig_rel = Path(out.stem) / f"curves_{study.env}_{study.method}"
     figures = [out.parent / f"{fig_rel}.png", out.parent / f"{fig_rel}.pdf"]
+    progress_rel = Path(out.stem) / f"training_{study.env}_{study.method}"
+    progress_figs = [out.parent / f"{progress_rel}.png", out.parent / f"{progress_rel}.pdf"]
+    for stale in (figures if not runs else []) + (progress_figs if not unfinished else []):
+        stale.unlink(missing_ok=True)
+    if unfinished:
+        draw_progress(unfinished, study, progress_figs, paper_curves, random_mean)
+    if not runs:
+        return _interim_report(data, out, study, unfinished, paper_curves, milestones,
+                               progress_rel, command, log)
     draw_curves(runs, study, figures, paper_curves, random_mean)
 
     by_mode = {s: [r for r in runs if r.sharing == s] for s in ("shared", "independent")}
@@ -566,6 +763,9 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
     lines += [markdown_table(["mode", "seed", "env steps", "episodes", "wall time",
                               "env steps/s", "runners x envs", "machine", "date"], rows), ""]
 
+    if unfinished:
+        lines += unfinished_lines(unfinished, paper_curves) + [f"![training]({progress_rel}.png)",
+                                                              ""]
     notes = data / "notes.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
@@ -575,20 +775,55 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
     return out
 
 
+def _interim_report(data: Path, out: Path, study: Study, unfinished: Sequence[UnfinishedRun],
+                    paper_curves: Mapping[str, pd.DataFrame], milestones: pd.DataFrame | None,
+                    progress_rel: Path, command: str, log: Callable[[str], None]) -> Path:
+    """The report while no run has finished: the runs still training, the paper's marks."""
+    lines = [f"# Reproduction: {study.title}", "",
+             f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
+             f"`{data}` (do not edit this file). **No run has reached its budget yet**: the "
+             "statistics over seeds (thresholds, maxima, evaluation, shared vs independent) "
+             "appear when runs finish and are kept.", ""]
+    lines += unfinished_lines(unfinished, paper_curves)
+    lines += [f"![training]({progress_rel}.png)", ""]
+    if milestones is not None:
+        lines += ["## The paper's marks (its training logs)", ""]
+        rows = [[r.sharing, r.measure, f"{r.value:.1f}", _steps(r.env_steps),
+                 f"{r.episodes / 1000:.1f}k"] for r in milestones.itertuples()]
+        lines += [markdown_table(["mode", "measure", "average total reward", "env steps",
+                                  "episodes"], rows), ""]
+    notes = data / "notes.md"
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text_atomic(out, "\n".join(lines))
+    log(f"wrote {out} (no finished run yet)")
+    return out
+
+
 # ---------------------------------------------------------------- command line
 def add_cli(add: Callable) -> None:
     """``psmarl keep-runs`` and ``psmarl reproduction-report`` (registered by psmarl.cli)."""
 
     def keep(a):
-        keep_runs(a.root, a.to)
+        if a.restore:
+            restore_unfinished(a.to, a.root)
+        else:
+            keep_runs(a.root, a.to)
 
     sp = add("keep-runs", keep, "copy every finished run's small files into the repository",
              "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
              "--root whose training and evaluation finished (and the random baselines) into "
              "--to, with the machine that ran them, so that a report can be built later on "
-             "any machine. Runs already kept unchanged are skipped.")
+             "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
+             f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
+             "fresh machine resumes them (--restore).")
     sp.add_argument("--root", required=True, help="a results folder (the config's results_dir)")
     sp.add_argument("--to", required=True, help="where to keep them, e.g. docs/reproduction")
+    sp.add_argument("--restore", action="store_true",
+                    help=f"the other way: put the unfinished runs kept in --to/{UNFINISHED} "
+                         "back under --root, so that ./run.sh resumes them from their kept "
+                         "checkpoint (runs finished or further along there are left alone)")
 
     def report(a):
         build_report(a.data, a.out, paper_logs=a.paper_logs,

@@ -16,6 +16,8 @@ SPEAKER_LISTENER = register(EnvSpec(
     description="MPE speaker (obs 3, 3 words) guides a listener (obs 11, 5 moves) to a "
                 "landmark; heterogeneous agents, shared reward (discrete actions)",
     default_preset="padded",
+    no_sign_clipping="every reward is minus a squared distance, so sign clipping makes "
+                     "all of them -1",
     presets={
         "padded": Preset(
             kwargs=dict(max_cycles=25, continuous_actions=False),

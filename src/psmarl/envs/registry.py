@@ -74,6 +74,10 @@ class EnvSpec:
     # taking `module`'s arguments, DEFAULTS (those arguments) and unsupported(kwargs)
     # (the arguments it cannot reproduce: {name: why}); None: no fast backend
     fast_module: str | None = None
+    # what the methods must respect: why sign-clipping this env's rewards (``clip_rewards:
+    # true``, the paper's PPO/A2C/IMPALA setting) leaves nothing to learn; "" where it may
+    # be clipped. Validation rejects the combination, naming the key to set.
+    no_sign_clipping: str = ""
 
     def backends(self) -> tuple[str, ...]:
         return BACKENDS if self.fast_module else ("pettingzoo",)
