@@ -1,5 +1,6 @@
 """The code's shape: no import cycle in psmarl (import-linter, the contracts in
-pyproject.toml) and a clean ``ruff check`` (the rules in pyproject.toml). Both take seconds."""
+pyproject.toml), a clean ``ruff check`` and no mypy error beyond mypy-baseline.txt (both
+configured in pyproject.toml). Each takes seconds."""
 
 from __future__ import annotations
 
@@ -72,3 +73,14 @@ def test_ruff_check_is_clean():
     r = subprocess.run([tool("ruff"), "check", "--no-cache", "src", "tests", "scripts", "bench"],
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:] + "\n(see: ruff check --fix)"
+
+
+def test_mypy_finds_no_error_beyond_the_baseline():
+    """mypy over src/psmarl ([tool.mypy]) against mypy-baseline.txt: a new error fails, and so
+    does a fixed one still in the baseline (the baseline only shrinks: after a fix, run
+    ``.venv/bin/mypy | .venv/bin/mypy-baseline sync``)."""
+    mypy = subprocess.run([tool("mypy")], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert mypy.returncode in (0, 1) and mypy.stdout, (mypy.stdout + mypy.stderr)[-3000:]
+    r = subprocess.run([tool("mypy-baseline"), "filter", "--no-colors"], input=mypy.stdout,
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
