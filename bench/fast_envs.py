@@ -176,7 +176,8 @@ def train_speed(spec, iterations: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/paper.yaml")
     p.add_argument("--runtime-from", default="config/config.yaml",
                    help="take training.runtime from this config (the laptop runtime)")

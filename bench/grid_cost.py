@@ -149,7 +149,8 @@ def main() -> None:
     for col in df.columns:
         if col.endswith(("_millions", "_before", "_after")) and "_vs_" not in col:
             total[col] = df[col].sum()
-    total["laptop_after_vs_before"] = total["laptop_cpu_hours_before"] / total["laptop_cpu_hours_after"]
+    total["laptop_after_vs_before"] = (total["laptop_cpu_hours_before"]
+                                       / total["laptop_cpu_hours_after"])
     rows.append(total)
     # the model against the measured PPO speed-up (both backends under psmarl's wrappers)
     for env in SISL:
@@ -165,13 +166,14 @@ def main() -> None:
                          "model_after_vs_before": predicted,
                          "measured_after_vs_before": fast.loc[key, "fast_vs_pettingzoo"]})
     note = ("Computed by bench/grid_cost.py (its docstring gives the model) from config/paper.yaml "
-            f"({runs} seeds x 2 sharing modes per pair) and the measured speeds of the CSVs named in "
-            "before_from and fastenv_" + label + ". Env steps are totals over the runs of a pair. "
-            "Laptop: 2-core runs with config/config.yaml's runtime, CPU hours = wall x 2. Cluster: "
-            "lower bound (8 env runners sampling; learner time on the GPU not counted). A2C, IMPALA and "
-            "TRPO were measured with the runtime before issue 9 (sampling in the training process), "
-            "slower than today's. ppo_model_check rows: the model's PPO training speed-up against the "
-            "one measured side by side (both backends under psmarl's wrappers).")
+            f"({runs} seeds x 2 sharing modes per pair) and the measured speeds of the CSVs named "
+            "in before_from and fastenv_" + label + ". Env steps are totals over the runs of a "
+            "pair. Laptop: 2-core runs with config/config.yaml's runtime, CPU hours = wall x 2. "
+            "Cluster: lower bound (8 env runners sampling; learner time on the GPU not counted). "
+            "A2C, IMPALA and TRPO were measured with the runtime before issue 9 (sampling in the "
+            "training process), slower than today's. ppo_model_check rows: the model's PPO "
+            "training speed-up against the one measured side by side (both backends under "
+            "psmarl's wrappers).")
     save_section(rows, "cost", "paper-grid", note, digits=3)
 
 

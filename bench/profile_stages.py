@@ -86,7 +86,8 @@ def profile_train(spec, iterations: int, workdir: Path):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--method", default="ppo")
@@ -112,8 +113,9 @@ def main() -> None:
             spec = cfg.train_spec(c, env, a.method, a.sharing, 0)
             prof, wall, ckpt = profile_train(spec, a.iterations, Path(tmp))
             f = out / f"{label}_{env}_{a.method}_{a.sharing}_train.txt"
-            f.write_text(_report(prof, f"{a.iterations} training iteration(s), {a.method} "
-                                       f"{a.sharing}, {env}; {' '.join(sys.argv[1:])}", wall, a.top))
+            title = (f"{a.iterations} training iteration(s), {a.method} {a.sharing}, {env}; "
+                     f"{' '.join(sys.argv[1:])}")
+            f.write_text(_report(prof, title, wall, a.top))
             print(f"wrote {f}", flush=True)
             settings = cfg.env_settings(c, env)
             prof = cProfile.Profile()

@@ -7,7 +7,8 @@
              PPO settings and runtime (a warm-up iteration is not counted)
 
     .venv/bin/python bench/throughput.py --config config/config.yaml      # laptop settings
-    .venv/bin/python bench/throughput.py --config config/paper.yaml --runtime-from config/config.yaml
+    .venv/bin/python bench/throughput.py --config config/paper.yaml \\
+        --runtime-from config/config.yaml
 
 Writes bench/results/throughput_<label>.csv and rewrites bench/RESULTS.md from every CSV
 under bench/results/.
@@ -105,7 +106,8 @@ def train_speed(spec, iterations: int, workdir: Path, barrier=None):
 
     runtime = resolve_runtime(spec.get("runtime", {}))
     config, _ = build_algorithm_config(spec)
-    start_processes(runtime)  # as `psmarl train` does (Ray once per benchmark: first runtime's CPUs)
+    # as `psmarl train` does (Ray once per benchmark: the first runtime's CPUs)
+    start_processes(runtime)
     algo = config.build_algo()
     algo.train()  # warm-up
     if barrier is not None:  # bench/layouts.py: jobs run side by side start timing together
@@ -132,7 +134,8 @@ def method_fits(method: str, settings) -> bool:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--runtime-from", default=None, help="take training.runtime from this config")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
@@ -201,11 +204,13 @@ def main() -> None:
                     # evaluation needs psmarl's checkpoint metadata: write it as train.py does
                     mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
                     results.write_json_atomic(ckpt / results.RUN_META, {
-                        "agent_to_module": mapping, "normalize_actions": True, "clip_actions": False})
+                        "agent_to_module": mapping, "normalize_actions": True,
+                        "clip_actions": False})
                     for workers in (1, 2):
                         t0 = time.perf_counter()
                         df = evaluate(settings, PolicySpec("checkpoint", str(ckpt)), plays,
-                                      seed=0, workers=workers, envs_per_worker=8, log=lambda m: None)
+                                      seed=0, workers=workers, envs_per_worker=8,
+                                      log=lambda m: None)
                         el = time.perf_counter() - t0
                         row[f"eval_{workers}w_steps_per_s"] = df["length"].sum() / el
                         row[f"eval_{workers}w_ratio"] = row[f"eval_{workers}w_steps_per_s"] / raw
@@ -230,7 +235,8 @@ def main() -> None:
                     print(f"{env}: SB3 + SuperSuit PPO ({procs or 'no'} env subprocesses) "
                           f"{sps:.0f} steps/s", flush=True)
                 # against the peer's faster arrangement on this machine
-                row["train_shared_vs_sb3"] = row.get("train_shared_steps_per_s", float("nan")) / best
+                shared = row.get("train_shared_steps_per_s", float("nan"))
+                row["train_shared_vs_sb3"] = shared / best
             rows.append(row)
     save_section(rows, "throughput", label, a.note)
 
@@ -240,7 +246,8 @@ def save_section(rows, kind: str, label: str, note: str | None = "", digits: int
     machine, the date and the command line (of the running script), then rewrite RESULTS.md."""
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
-    df["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    df["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, "
+                     f"Python {platform.python_version()}")
     df["date"] = time.strftime("%Y-%m-%d")
     df["command"] = f"python bench/{Path(sys.argv[0]).name} " + " ".join(
         f"'{x}'" if " " in x else x for x in sys.argv[1:])
@@ -369,8 +376,10 @@ def write_results_md() -> None:
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
         "Env steps per second; ratios are to the raw env speed measured in the same run.",
-        "`*_rss_mb` (older sections): resident memory of the benchmark process after that training",
-        "run. `*_pss_mb`: proportional set size of the benchmark process plus its remote env-runner",
+        "`*_rss_mb` (older sections): resident memory of the benchmark process after that "
+        "training",
+        "run. `*_pss_mb`: proportional set size of the benchmark process plus its remote "
+        "env-runner",
         "processes after that run (shared pages counted once over the processes). Either way the",
         "benchmark process does not give memory back, so after its first runs it bounds, not",
         "measures, one run.\n",
@@ -381,7 +390,8 @@ def write_results_md() -> None:
         df = pd.read_csv(csv)
         first = df.iloc[0]
         parts.append(f"## {first['label']}\n")
-        parts.append(f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n")
+        parts.append(f"Command: `{first['command']}`  \n"
+                     f"Machine: {first['machine']}, {first['date']}\n")
         meta = {"label", "machine", "date", "command", "note"}
         per_method = re.compile(
             r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb|pss_mb)$")
@@ -399,11 +409,13 @@ def write_results_md() -> None:
             for method, vals in found.items():
                 rows.append({"env": r["env"], "method": method, **vals})
         if rows:
-            order = ["env", "method", "shared_steps_per_s", "shared_ratio", "independent_steps_per_s",
-                     "independent_ratio", "shared_rss_mb", "independent_rss_mb",
+            order = ["env", "method", "shared_steps_per_s", "shared_ratio",
+                     "independent_steps_per_s", "independent_ratio", "shared_rss_mb",
+                     "independent_rss_mb",
                      "shared_pss_mb", "independent_pss_mb"]
             t = pd.DataFrame(rows)
-            parts.append("Training:\n\n" + _md_table(t[[c for c in order if c in t.columns]]) + "\n")
+            table = _md_table(t[[c for c in order if c in t.columns]])
+            parts.append("Training:\n\n" + table + "\n")
         note = first.get("note")
         if isinstance(note, str) and note:
             parts.append(note + "\n")

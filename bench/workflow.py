@@ -29,7 +29,8 @@ REPO = HERE.parent
 def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("snakemake")
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "workflow" / "Snakefile")],
+    r = subprocess.run([str(exe), *args, "--directory", str(workdir),
+                        "-s", str(REPO / "workflow" / "Snakefile")],
                        capture_output=True, text=True, cwd=REPO)
     el = time.perf_counter() - t0
     if r.returncode != 0:
@@ -38,8 +39,10 @@ def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configfile", nargs="+", default=["config/paper.yaml", "config/paper.baselines.yaml"])
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configfile", nargs="+",
+                   default=["config/paper.yaml", "config/paper.baselines.yaml"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--label", default="paper-grid")
     p.add_argument("--note", default=None, help="what to know about the machine or the run")

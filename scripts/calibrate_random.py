@@ -1,6 +1,7 @@
 """Measure the random-policy average total reward of every env preset (docs/environments.md).
 
-    python scripts/calibrate_random.py --episodes 1000 --workers 1 --out docs/data/random_calibration.csv
+    python scripts/calibrate_random.py --episodes 1000 --workers 1 \\
+        --out docs/data/random_calibration.csv
 
 Each (env, preset) is played with the same evaluator as the workflow's random baseline;
 plays use seeds base_seed..base_seed+episodes-1. Rows are appended as each env finishes,
@@ -22,7 +23,8 @@ from psmarl.evaluate import PolicySpec, evaluate, summarize
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=1_000_000)
@@ -58,7 +60,8 @@ def main() -> None:
                     != (name, preset, backend)] + [row]
             results.write_csv_atomic(out, pd.DataFrame(rows))
             print(f"{name:12s} {preset:10s} {backend:10s} mean {s['mean']:9.2f} "
-                  f"[{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] paper {paper}  {wall:.0f}s", flush=True)
+                  f"[{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] paper {paper}  {wall:.0f}s",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Regenerate envs/<stage>.txt (hashed, fully pinned) from pyproject.toml. Run scripts/lock.sh.
 
-Resolves with uv, constrained by envs/constraints.txt (the tested venv's pins), against PyPI for CPython 3.11 on x86_64 Linux (manylinux_2_28: the
+Resolves with uv, constrained by envs/constraints.txt (the tested venv's pins), against PyPI
+for CPython 3.11 on x86_64 Linux (manylinux_2_28: the
 containers' base, Debian bookworm). torch resolves to PyPI's Linux wheel of the pinned
 version, which is the CUDA build (its nvidia-* runtime libraries come as dependencies).
 """

@@ -60,7 +60,8 @@ def write_config(path: Path, **overrides) -> Path:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, env=None, timeout=900):
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "workflow" / "Snakefile"),
+           "--directory", str(workdir),
            "--configfile", str(configfile), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env=env or workflow_env())

@@ -25,7 +25,8 @@ def test_top_level_help_lists_stages():
 
 
 def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
-    spec = {"env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "agent_indication": "none"},
+    spec = {"env": {"name": "multiwalker", "preset": "paper", "kwargs": {},
+                    "agent_indication": "none"},
             "episodes": 2, "seed": 0, "workers": 1, "envs_per_worker": 1}
     rc = main(["evaluate", "--spec", json.dumps(spec), "--checkpoint", str(tmp_path / "gone"),
                "--out-dir", str(tmp_path / "out")])

@@ -7,7 +7,8 @@ from psmarl import config as cfg
 from psmarl.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml"])
+@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml",
+                                  "tests/data/tiny.yaml"])
 def test_shipped_configs_are_valid(name):
     c = cfg.load(REPO / name)
     cfg.schema_validate(c)
@@ -31,14 +32,19 @@ def _bad(c, mutate):
 
 CASES = [
     ("unknown env", lambda c: c["envs"].update({"mars": {}}), "envs"),
-    ("unknown preset", lambda c: c["envs"]["pursuit"].update({"preset": "x"}), "envs.pursuit.preset"),
+    ("unknown preset", lambda c: c["envs"]["pursuit"].update({"preset": "x"}),
+     "envs.pursuit.preset"),
     ("unknown method", lambda c: c["methods"].update({"alphazero": {}}), "methods"),
     ("unknown sharing", lambda c: c.update({"sharing": ["half"]}), "sharing"),
-    ("zero budget", lambda c: c["training"].update({"budget": {"env_steps": 0}}), "training.budget"),
-    ("negative budget", lambda c: c["training"].update({"budget": {"episodes": -5}}), "training.budget"),
-    ("two budgets", lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}), "training.budget"),
+    ("zero budget", lambda c: c["training"].update({"budget": {"env_steps": 0}}),
+     "training.budget"),
+    ("negative budget", lambda c: c["training"].update({"budget": {"episodes": -5}}),
+     "training.budget"),
+    ("two budgets", lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}),
+     "training.budget"),
     ("zero plays", lambda c: c["evaluation"].update({"episodes": 0}), "evaluation"),
-    ("per_env unknown", lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}), "methods.ppo"),
+    ("per_env unknown", lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}),
+     "methods.ppo"),
     ("misspelled setting", lambda c: c["methods"]["ppo"]["training"].update({"lrr": 1e-3}),
      "methods.ppo.training.lrr"),
     ("misspelled per_env setting",

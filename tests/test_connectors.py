@@ -28,4 +28,5 @@ def test_clip_rewards_to_bound():
     episodes = [_episode()]
     ClipRewards(clip=1.0)(rl_module=None, batch={}, episodes=episodes)
     np.testing.assert_allclose(episodes[0].agent_episodes["b"].get_rewards(), [-1.0, 0.0, 1.0])
-    np.testing.assert_allclose(episodes[0].agent_episodes["a"].get_rewards(), [0.01, 1.0, -0.2], rtol=1e-6)
+    np.testing.assert_allclose(episodes[0].agent_episodes["a"].get_rewards(), [0.01, 1.0, -0.2],
+                               rtol=1e-6)

@@ -88,7 +88,8 @@ def test_every_rule_names_its_stage_image_from_the_config():
             "sharing_summary": 'image(config, "analysis")'}
     found = {}
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(), re.MULTILINE | re.DOTALL):
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(),
+                             re.MULTILINE | re.DOTALL):
             c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.MULTILINE)
             found[m.group(1)] = c.group(1) if c else None
     assert set(found) == set(want)

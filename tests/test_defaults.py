@@ -55,7 +55,8 @@ def test_report_captions_fall_back_to_the_table():
     found = 0
     for f in (REPO / "workflow" / "report").glob("*.rst"):
         text = f.read_text()
-        aliases = dict(re.findall(r'{% set (\w+) = snakemake\.config\.get\("(\w+)", \{\}\) %}', text))
+        aliases = dict(re.findall(r'{% set (\w+) = snakemake\.config\.get\("(\w+)", \{\}\) %}',
+                                  text))
         for m in re.finditer(r'(?:snakemake\.config\.get\("(\w+)", \{\}\)|(\w+))'
                              r'\.get\("(\w+)", ([^)]+)\)', text):
             section = m.group(1) or aliases.get(m.group(2))
@@ -75,7 +76,6 @@ def test_report_captions_fall_back_to_the_table():
 
 
 def test_the_code_takes_its_defaults_from_the_table(tiny_config):
-    from psmarl import marl
     from psmarl.train import resolve_runtime
 
     c = {k: v for k, v in tiny_config.items()
@@ -96,7 +96,7 @@ def test_the_code_takes_its_defaults_from_the_table(tiny_config):
     assert {j[3] for j in jobs} == set(defaults.default("seeds"))
     # the BenchMARL stack and the RLlib runtime keep copies (issue 17's run loop merges them)
     c["baselines"] = {"qmix": {"envs": ["pursuit"]}}
-    assert (marl.train_spec(c, "pursuit", "qmix", "shared", 0)["checkpoint_every"]
+    assert (cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)["checkpoint_every"]
             == defaults.default("training.checkpoint_every"))
     rt = resolve_runtime({})
     assert rt["num_cpus"] == defaults.default("training.runtime.num_cpus")

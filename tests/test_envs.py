@@ -83,7 +83,7 @@ def test_multiwalker_paper_preset_pays_the_drop_reward_to_every_walker():
     paper = _twin_multiwalker_steps({})
     plain = _twin_multiwalker_steps({"package_drop_reward": 0.0})
     assert len(paper) == len(plain) == 11  # the drop ends the episode
-    for (r1, t1), (r0, t0) in zip(paper[:-1], plain[:-1]):
+    for (r1, t1), (r0, _t0) in zip(paper[:-1], plain[:-1]):
         assert r1 == r0 and not any(t1.values())
     (r1, t1), (r0, t0) = paper[-1], plain[-1]
     assert all(t1.values()) and all(t0.values())

@@ -48,7 +48,8 @@ def test_every_run_lands_at_its_place_with_its_plays(tmp_path):
 
 def test_a_missing_evaluation_is_named(tmp_path):
     fake_run(tmp_path, *JOBS[0])
-    with pytest.raises(InputError, match=r"seed1/train_summary.json: missing.*pursuit/ppo/shared/seed1"):
+    with pytest.raises(InputError,
+                       match=r"seed1/train_summary.json: missing.*pursuit/ppo/shared/seed1"):
         marl_eval_data(tmp_path, JOBS[:2])
 
 

@@ -72,7 +72,8 @@ def study(tmp_path):
 @pytest.mark.parametrize("figure", [3, 4, 5])
 def test_paper_figures_are_drawn(study, figure):
     root, jobs = study
-    outs = [root / f"figures/figure{figure}_pursuit.png", root / f"figures/figure{figure}_pursuit.pdf"]
+    outs = [root / f"figures/figure{figure}_pursuit.png",
+            root / f"figures/figure{figure}_pursuit.pdf"]
     logs = []
     fg.paper_figure(root, figure, "pursuit", jobs, outs, {"band": "range"}, log=logs.append)
     for o in outs:

@@ -91,7 +91,8 @@ def test_simulation_never_beats_theorem2_property(N, C_env, K, eps, frac):
 
 def test_theorem2_approaches_theorem3_as_K_goes_to_1():
     limit = mailp.theorem3_limit(**FIG1)
-    gaps = [abs(mailp.theorem2_bound(1 - d, **FIG1) - limit) for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)]
+    gaps = [abs(mailp.theorem2_bound(1 - d, **FIG1) - limit)
+            for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)]
     assert all(a > b for a, b in zip(gaps, gaps[1:]))
     assert gaps[-1] < 1e-6
     assert mailp.theorem2_bound(1.0, **FIG1) == pytest.approx(limit, rel=1e-12)
@@ -185,7 +186,8 @@ def test_nonstationarity_slows_learning():
 
 # ---------------------------------------------------------------- bad input
 BAD = [
-    ("C_star", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4), "C_env + (N - 1)"),
+    ("C_star", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4),
+     "C_env + (N - 1)"),
     ("C_star", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, C_star=0.5), "equal 1"),
     ("C_star", lambda: mailp.theorem3_limit(3, 0.1, 0.001, 0.01, C_star=1.5), "[0, 1]"),
     ("C_env", lambda: mailp.theorem2_bound(0.5, 3, 1.5, 0.001, 0.01), "[0, 1]"),
@@ -207,10 +209,13 @@ BAD = [
     ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, -0.01), "[0, 1]"),
     ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.45), "below C_star"),
     ("I0", lambda: mailp.theorem3_limit(3, 0.1, 0.001, "0.01"), "number"),
-    ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x), "Lambda(x) <= x"),
-    ("Lambda", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, Lambda=lambda x: x - 0.5), "0 <="),
+    ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x),
+     "Lambda(x) <= x"),
+    ("Lambda", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01,
+                                                  Lambda=lambda x: x - 0.5), "0 <="),
     ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 0 * x), "stopped"),
-    ("max_steps", lambda: mailp.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100), "max_steps = 100"),
+    ("max_steps", lambda: mailp.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100),
+     "max_steps = 100"),
     ("max_steps", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, max_steps=0), ">= 1"),
     ("learning_function", lambda: mailp.learning_function("cubic"), "identity"),
     ("learning_param", lambda: mailp.learning_function("scaled", 1.5), "(0, 1]"),
@@ -245,7 +250,8 @@ BAD_SPEC = [
 ]
 
 
-@pytest.mark.parametrize("theory,key", BAD_SPEC, ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)])
+@pytest.mark.parametrize("theory,key", BAD_SPEC,
+                         ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)])
 def test_bad_theory_config_names_the_key(theory, key):
     with pytest.raises(ConfigError) as e:
         mailp.theory_spec({"theory": theory})

@@ -155,13 +155,13 @@ def test_jobs_and_specs():
     assert set(jobs) == {(e, "maddpg", "independent", 0) for e in SISL} | \
         {(e, "qmix", "shared", 0) for e in SISL}
     assert set(cfg.all_jobs(c)) == set(cfg.train_jobs(c)) | set(jobs)
-    spec = marl.train_spec(c, "multiwalker", "qmix", "shared", 0)
+    spec = cfg.baseline_train_spec(c, "multiwalker", "qmix", "shared", 0)
     assert spec["action_adapter"] == {"kind": "bins", "bins": 2}
     assert spec["settings"]["hidden"] == [16, 16]
-    assert marl.train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
-    assert marl.train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == \
+    assert cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
+    assert cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == \
         {"kind": "argmax"}
-    assert marl.train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
+    assert cfg.baseline_train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
     assert json.loads(json.dumps(spec)) == spec
     cfg.validate(c)
 
@@ -268,7 +268,7 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     c = tiny()
     c["envs"][env]["kwargs"] = {"max_cycles": 20}
     sharing = "independent" if method == "maddpg" else "shared"
-    spec = marl.train_spec(c, env, method, sharing, 0)
+    spec = cfg.baseline_train_spec(c, env, method, sharing, 0)
     run = tmp_path / results.run_dir(env, method, sharing, 0)
     summary = train(spec, run, log=lambda m: None)
 
@@ -324,7 +324,7 @@ def test_checkpoint_policy_is_the_trained_one_and_resume_continues(tmp_path):
 
     c = tiny(maddpg={"optimizer_steps": 20})
     c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 20}
-    spec = marl.train_spec(c, "multiwalker", "maddpg", "shared", 0)
+    spec = cfg.baseline_train_spec(c, "multiwalker", "maddpg", "shared", 0)
     run = tmp_path / "run"
 
     def stop_at_second(msg):
@@ -368,7 +368,7 @@ def test_collector_envs_play_different_episodes(tmp_path):
 
     c = tiny()
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
-    spec = marl.train_spec(c, "pursuit", "qmix", "shared", 0)
+    spec = cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)
     experiment = build_experiment(spec, tmp_path)
     batch = next(iter(experiment.collector))
     experiment.close()
@@ -400,7 +400,7 @@ def test_qmix_trains_with_pymarls_rmsprop(tmp_path):
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
     for method, kind in (("qmix", torch.optim.RMSprop), ("maddpg", torch.optim.Adam)):
         sharing = "shared" if method == "qmix" else "independent"
-        experiment = build_experiment(marl.train_spec(c, "pursuit", method, sharing, 0),
+        experiment = build_experiment(cfg.baseline_train_spec(c, "pursuit", method, sharing, 0),
                                       tmp_path)
         optimizers = [o for g in experiment.optimizers.values() for o in g.values()]
         experiment.close()
@@ -435,7 +435,7 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     c["envs"] = {"match_team": {"preset": "default"}}
     c["baselines"] = {"qmix": c["baselines"]["qmix"]}
     c["training"]["budget"] = {"env_steps": 2400}
-    spec = marl.train_spec(c, "match_team", "qmix", "shared", 0)
+    spec = cfg.baseline_train_spec(c, "match_team", "qmix", "shared", 0)
     assert spec["settings"]["optimizer"] == "rmsprop"
     summary = train(spec, tmp_path / "run", log=lambda m: None)
     prog = pd.read_csv(tmp_path / "run" / "progress.csv")
@@ -457,7 +457,8 @@ def test_maddpg_steps_the_papers_64_envs(env, tmp_path):
     assert paper["n_envs"] == 64 and paper["frames_per_batch"] % 64 == 0
     c = tiny(maddpg={"n_envs": 64, "frames_per_batch": 128})
     c["envs"][env] = deep_merge(c["envs"][env], {"kwargs": {"max_cycles": 5}})
-    experiment = build_experiment(marl.train_spec(c, env, "maddpg", "independent", 0), tmp_path)
+    experiment = build_experiment(cfg.baseline_train_spec(c, env, "maddpg", "independent", 0),
+                                  tmp_path)
     try:
         batch = next(iter(experiment.collector))
     finally:

@@ -8,8 +8,8 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import ensure_ray
 import torch
+from conftest import ensure_ray
 from tasks import TargetContinuous
 
 from psmarl import methods
@@ -101,7 +101,8 @@ def test_exploration_noise_and_pure_exploration_phase():
     noisy = m.forward_exploration(obs, t=100)["actions"].detach()
     assert float(noisy.std()) == pytest.approx(0.1, rel=0.05)
     m.exploration_scale = 0.25
-    assert float(m.forward_exploration(obs, t=100)["actions"].detach().std()) == pytest.approx(0.025, rel=0.05)
+    spread = float(m.forward_exploration(obs, t=100)["actions"].detach().std())
+    assert spread == pytest.approx(0.025, rel=0.05)
     assert torch.equal(m.forward_inference(obs)["actions"], torch.zeros(20000, 2))
 
 
@@ -149,7 +150,8 @@ def test_actor_and_targets_update_every_policy_delay_steps(delay):
     actor_changed, target_changed, critic_changed = [], [], []
     for step in range(7):
         pi, qf, tpi, tqf = _params(m.pi), _params(m.qf), _params(m.target_pi), _params(m.target_qf)
-        learner.update(batch=_batch(step), timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
+        learner.update(batch=_batch(step),
+                       timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
         actor_changed.append(not _same(pi, _params(m.pi)))
         critic_changed.append(not _same(qf, _params(m.qf)))
         target_changed.append(not _same(tpi, _params(m.target_pi))
@@ -165,7 +167,8 @@ def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
 
     common = {"tau": 0.01, "actor_lr": 1e-3, "critic_lr": 1e-3, "exploration_noise": 0.1,
               "target_network_update_freq": 0}
-    ddpg = _learner(DDPGConfig().training(critic_hiddens=[16], **common).rl_module(model_config=SMALL))
+    ddpg = _learner(DDPGConfig().training(critic_hiddens=[16], **common)
+                    .rl_module(model_config=SMALL))
     td3_off = _learner(_td3(twin_q=False, smooth_target_policy=False, policy_delay=1, **common))
     td3_on = _learner(_td3(**common))
     md, mt, mo = (x.module["default_policy"] for x in (ddpg, td3_off, td3_on))
@@ -174,7 +177,8 @@ def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
     for step in range(5):
         for lrn in (ddpg, td3_off, td3_on):
             torch.manual_seed(step)  # TD3's target noise draws from torch's RNG
-            lrn.update(batch=_batch(step), timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
+            lrn.update(batch=_batch(step),
+                       timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
     for a, b in zip(md.parameters(), mt.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert not torch.allclose(_params(md.pi)[0], _params(mo.pi)[0])  # TD3 proper differs
@@ -256,7 +260,8 @@ def test_paper_hyperparameters():
     sac = methods.resolve("sac", {}, "waterworld")
     assert sac["training"]["tau"] == 0.005 and sac["model"]["fcnet_hiddens"] == [256, 256]
     for name in ("sac", "ddpg", "td3", "apex_ddpg"):
-        assert methods.resolve(name, {}, "waterworld")["training"]["train_batch_size_per_learner"] == 512
+        training = methods.resolve(name, {}, "waterworld")["training"]
+        assert training["train_batch_size_per_learner"] == 512
 
 
 def test_multi_agent_runs_use_the_multi_agent_buffers():
@@ -347,7 +352,8 @@ def test_learns_target_continuous(name, ray_local):
            .environment(TargetContinuous, env_config={"horizon": 10, "d": 2})
            .env_runners(num_env_runners=0, rollout_fragment_length=10)
            .training(**training)
-           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="relu"))
+           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64],
+                                                      fcnet_activation="relu"))
            .debugging(seed=0))
     algo = cfg.build_algo()
     try:
@@ -357,7 +363,8 @@ def test_learns_target_continuous(name, ray_local):
         after = greedy_return(algo.get_module())
     finally:
         algo.stop()
-    print(f"{name}: greedy return {before:.2f} before, {after:.2f} after {iterations * 500} env steps")
+    print(f"{name}: greedy return {before:.2f} before, {after:.2f} after "
+          f"{iterations * 500} env steps")
     assert before < -5.0  # an untrained actor is far from the targets
     assert after > THRESHOLD, f"{name}: greedy return {after:.2f} after {iterations * 500} steps"
 
@@ -439,7 +446,8 @@ def test_trains_and_evaluates_through_psmarl(name, env, sharing, tiny_config, tm
 
     c = json.loads(json.dumps(tiny_config))
     training = {"num_steps_sampled_before_learning_starts": 50, "train_batch_size_per_learner": 32,
-                "min_sample_timesteps_per_iteration": 50, "replay_buffer_config": {"capacity": 2000}}
+                "min_sample_timesteps_per_iteration": 50,
+                "replay_buffer_config": {"capacity": 2000}}
     if name != "sac":
         training["critic_hiddens"] = [16, 16]
     c["methods"] = {name: {"training": training, "model": {"fcnet_hiddens": [16, 16]}}}
@@ -449,6 +457,7 @@ def test_trains_and_evaluates_through_psmarl(name, env, sharing, tiny_config, tm
     assert summary["iterations"] == 2 and summary["env_steps"] > 0
     n_agents = {"waterworld": 5, "multiwalker": 3}[env]
     assert len(summary["modules"]) == (1 if sharing == "shared" else n_agents)
-    df = evaluate(cfg.eval_spec(c, env)["env"], PolicySpec("checkpoint", str(tmp_path / "run" / "checkpoint")),
+    df = evaluate(cfg.eval_spec(c, env)["env"],
+                  PolicySpec("checkpoint", str(tmp_path / "run" / "checkpoint")),
                   2, workers=1, envs_per_worker=2, log=lambda m: None)
     assert len(df) == 2 and df["total_reward"].notna().all() and (df["length"] == 25).all()

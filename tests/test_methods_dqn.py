@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ensure_ray
 import torch
+from conftest import ensure_ray
 from torch import nn
 
 from psmarl import methods
@@ -67,7 +67,10 @@ def test_noisy_layer_resamples_factorised_noise():
     layer.reset_noise(generator=g)
     g = torch.Generator().manual_seed(7)
     raw_in, raw_out = torch.randn(4, generator=g), torch.randn(3, generator=g)
-    f = lambda v: v.sign() * v.abs().sqrt()
+
+    def f(v):
+        return v.sign() * v.abs().sqrt()
+
     want_w = layer.weight_mu + layer.weight_sigma * torch.outer(f(raw_out), f(raw_in))
     want_b = layer.bias_mu + layer.bias_sigma * f(raw_out)
     assert torch.allclose(layer(x), x @ want_w.T + want_b, atol=1e-6)
@@ -103,7 +106,8 @@ def _rainbow_module(sigma0=0.5, dueling=True, num_atoms=5, noisy=True):
     cfg = PsmarlDQNConfig().training(noisy=noisy, sigma0=sigma0, dueling=dueling,
                                      num_atoms=num_atoms, v_min=0.0, v_max=10.0,
                                      epsilon=0.0 if noisy else 0.5)
-    model = cfg.model_config | dict(vars(DefaultModelConfig(fcnet_hiddens=[8], head_fcnet_hiddens=[6])))
+    model = cfg.model_config | dict(vars(DefaultModelConfig(fcnet_hiddens=[8],
+                                                            head_fcnet_hiddens=[6])))
     spec = RLModuleSpec(module_class=cfg.get_default_rl_module_spec().module_class,
                         observation_space=gym.spaces.Box(0, 1, (4,), np.float32),
                         action_space=gym.spaces.Discrete(3), model_config=model)
@@ -122,7 +126,8 @@ def test_noisy_flag_selects_the_noisy_module_and_plain_dqn_keeps_rllibs():
 
     assert methods.get("dqn").base_config().get_default_rl_module_spec().module_class \
         is DefaultDQNTorchRLModule
-    cfg = methods.get("rainbow").base_config().training(**methods.get("rainbow").defaults["training"])
+    rainbow = methods.get("rainbow")
+    cfg = rainbow.base_config().training(**rainbow.defaults["training"])
     assert cfg.get_default_rl_module_spec().module_class is RainbowDQNTorchRLModule
     assert cfg.model_config["noisy"] is True
 
@@ -456,7 +461,8 @@ def test_apex_runners_act_with_their_own_epsilon(ray_session):
     """In the running remote runners: the module's epsilon is the runner's Ape-X value, and
     the actions they sample deviate from the greedy ones at the rate that epsilon implies."""
     n = 3
-    algo = _tiny("apex_dqn", num_env_runners=n, num_steps_sampled_before_learning_starts=0).build_algo()
+    algo = _tiny("apex_dqn", num_env_runners=n,
+                 num_steps_sampled_before_learning_starts=0).build_algo()
     try:
         algo.train()  # one round of sampling, learning and weight sync first
 
@@ -469,7 +475,8 @@ def test_apex_runners_act_with_their_own_epsilon(ray_session):
             obs = np.concatenate([np.asarray(e.get_observations()[:-1]) for e in episodes])
             act = np.concatenate([np.asarray(e.get_actions()) for e in episodes])
             with torch.no_grad():
-                greedy = er.module.forward_inference({"obs": torch.as_tensor(obs)})["actions"].numpy()
+                out = er.module.forward_inference({"obs": torch.as_tensor(obs)})
+                greedy = out["actions"].numpy()
             return er.worker_index, eps_used, float(np.mean(act != greedy)), len(act)
 
         got = sorted(algo.env_runner_group.foreach_env_runner(probe, local_env_runner=False))

@@ -15,13 +15,13 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ensure_ray
 import torch
+from conftest import ensure_ray
 from tasks import MatchDiscrete, TargetContinuous
 
 from psmarl import methods
 from psmarl.errors import ConfigError
-from psmarl.methods.actor_critic import conjugate_gradient, trust_region_step
+from psmarl.methods.trust_region import conjugate_gradient, trust_region_step
 
 ONPOLICY = ("impala", "a2c", "trpo")
 
@@ -43,11 +43,13 @@ def test_defaults_are_valid_settings_and_build_a_config(name):
 def test_paper_learning_rate_schedules_and_batches():
     a2c = methods.resolve("a2c", {}, "pursuit")["training"]
     impala = methods.resolve("impala", {}, "pursuit")
-    assert a2c["lr"] == [[0, 7e-4], [20_000_000, 1e-12]] and a2c["train_batch_size_per_learner"] == 1280
+    assert a2c["lr"] == [[0, 7e-4], [20_000_000, 1e-12]]
+    assert a2c["train_batch_size_per_learner"] == 1280
     assert impala["training"]["lr"] == [[0, 5e-4], [20_000_000, 1e-12]]
     assert impala["training"]["train_batch_size_per_learner"] == 640
     assert impala["env_runners"]["rollout_fragment_length"] == 20
-    assert impala["clip_rewards"] is True and methods.resolve("a2c", {}, "pursuit")["clip_rewards"] is True
+    assert impala["clip_rewards"] is True
+    assert methods.resolve("a2c", {}, "pursuit")["clip_rewards"] is True
 
 
 @pytest.mark.parametrize("name,group,key", [("a2c", "training", "max_kl"),
@@ -63,24 +65,24 @@ def test_unknown_setting_is_rejected_naming_the_key(name, group, key):
         methods.check_settings(name, {group: {key: 1}}, f"methods.{name}")
 
 
-@pytest.mark.parametrize("name,key,value", [("trpo", "max_kl", -0.1), ("trpo", "line_search_coeff", 1.5),
-                                            ("trpo", "fisher_fraction", 0), ("trpo", "fisher_fraction", 2),
-                                            ("a2c", "gamma", 1.5), ("impala", "entropy_coeff", -1)])
+@pytest.mark.parametrize("name,key,value", [
+    ("trpo", "max_kl", -0.1), ("trpo", "line_search_coeff", 1.5), ("trpo", "fisher_fraction", 0),
+    ("trpo", "fisher_fraction", 2), ("a2c", "gamma", 1.5), ("impala", "entropy_coeff", -1)])
 def test_out_of_range_setting_is_rejected(name, key, value):
     with pytest.raises(ConfigError, match=f"methods.{name}.training.{key}"):
         methods.check_settings(name, {"training": {key: value}}, f"methods.{name}")
 
 
 @pytest.mark.parametrize("name", ["a2c", "trpo"])
-@pytest.mark.parametrize("change", [{"num_epochs": 3}, {"minibatch_size": 64}, {"use_kl_loss": True},
-                                    {"clip_param": 0.2}])
+@pytest.mark.parametrize("change", [{"num_epochs": 3}, {"minibatch_size": 64},
+                                    {"use_kl_loss": True}, {"clip_param": 0.2}])
 def test_one_full_batch_update_is_enforced(name, change):
     config = methods.get(name).base_config().environment(MatchDiscrete).training(**change)
     with pytest.raises(ValueError, match=next(iter(change))):
         config.validate()
 
 
-# ---------------------------------------------------------------- A2C = plain advantage actor-critic
+# ------------------------------------------------------------ A2C = plain advantage actor-critic
 def _a2c_learner(obs_dim=3, n_actions=4, hidden=(8,), shared=True, **training):
     import gymnasium as gym
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -303,7 +305,8 @@ def test_trust_region_step_rejects_every_step_that_does_not_improve():
     pol = _SoftmaxPolicy(7)
     W0 = pol.W.detach().clone()
     # an objective whose linear model promises improvement but which never improves
-    stats = trust_region_step([pol.W], lambda: pol.surrogate() - 10 * (pol.W - W0).pow(2).sum() * 1e6,
+    stats = trust_region_step([pol.W],
+                              lambda: pol.surrogate() - 10 * (pol.W - W0).pow(2).sum() * 1e6,
                               pol.kl, max_kl=0.01)
     assert stats["accepted"] == 0.0
     assert torch.equal(pol.W.detach(), W0)  # parameters restored
@@ -467,8 +470,8 @@ def test_trains_on_multiwalker_through_psmarl_then_evaluates(tmp_path, tiny_conf
     frames = [evaluate.evaluate(espec["env"], policy, 2, seed=espec["seed"], envs_per_worker=2,
                                 log=lambda m: None) for _ in range(2)]
     assert len(frames[0]) == 2
-    np.testing.assert_array_equal(frames[0].drop(columns=[c for c in frames[0] if "second" in c]).to_numpy(),
-                                  frames[1].drop(columns=[c for c in frames[1] if "second" in c]).to_numpy())
+    timeless = [f.drop(columns=[c for c in f if "second" in c]).to_numpy() for f in frames]
+    np.testing.assert_array_equal(timeless[0], timeless[1])
 
 
 # ---------------------------------------------------------------- the paper config block

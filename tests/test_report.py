@@ -59,8 +59,10 @@ def synthetic_results(wd):
                 (ck / "psmarl_run.json").write_text("{}")
                 ep = pd.DataFrame({"episode": [0], "seed": [1000000], "total_reward": [v],
                                    "length": [10]})
-                results.write_csv_atomic(root / results.eval_episodes_csv(env, "ppo", sharing, s), ep)
-        ep = pd.DataFrame({"episode": [0], "seed": [1000000], "total_reward": [-1.0], "length": [10]})
+                results.write_csv_atomic(
+                    root / results.eval_episodes_csv(env, "ppo", sharing, s), ep)
+        ep = pd.DataFrame({"episode": [0], "seed": [1000000], "total_reward": [-1.0],
+                           "length": [10]})
         results.write_csv_atomic(root / results.random_episodes_csv(env), ep)
     for p in sorted(root.rglob("*")):  # run outputs first, evaluations after them
         later = "/eval" in str(p) or "/eval/" in str(p)

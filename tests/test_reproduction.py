@@ -74,8 +74,8 @@ def kept(tmp_path):
 
 def test_keep_runs_copies_finished_runs_only_and_once(kept):
     tmp, root, dest, copied = kept
-    assert sorted(copied) == sorted((("multiwalker", "ppo", s, str(k)) for s in
-                                     ("shared", "independent") for k in range(3)))
+    assert sorted(copied) == sorted(("multiwalker", "ppo", s, str(k)) for s in
+                                     ("shared", "independent") for k in range(3))
     run = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
     for f in rep.KEPT_RUN_FILES:
         assert (run / f).read_bytes() == (root / results.run_dir(

@@ -13,8 +13,14 @@ import pytest
 
 from psmarl import results
 from psmarl.errors import ConfigError
-from psmarl.run_loop import (Iteration, RunLoop, check_budget, format_duration,
-                             old_rllib_mean, summarize_progress)
+from psmarl.run_loop import (
+    Iteration,
+    RunLoop,
+    check_budget,
+    format_duration,
+    old_rllib_mean,
+    summarize_progress,
+)
 
 
 class Crash(Exception):

@@ -3,8 +3,8 @@
 The slow test starts Slurm (tests/cluster/slurm_up.sh: munge, slurmctld, slurmd, two fake
 GPUs through gres), runs tests/data/tiny.yaml cut to one env and one sharing mode through
 profiles/slurm with a test overlay that changes only what a one-node test cluster needs
-(ONE_NODE_OVERLAY), and stops the daemons afterwards. The analysis stage runs in its image (built from
-containers/analysis.def with podman, see tests/test_containers.py) through the podman
+(ONE_NODE_OVERLAY), and stops the daemons afterwards. The analysis stage runs in its image
+(built from containers/analysis.def with podman, see tests/test_containers.py) through the podman
 stand-in for apptainer; training and evaluation run on the host (no rl image is built here).
 """
 
@@ -73,7 +73,8 @@ def test_profile_asks_gpu_for_training_and_grows_with_attempts():
     local = set()
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
         local |= {m.group(1) for m in re.finditer(
-            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(), re.MULTILINE | re.DOTALL)}
+            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(),
+            re.MULTILINE | re.DOTALL)}
     assert local == {"config_record"}
     assert set(res) == cluster.workflow_rules(REPO) - {"all"} - local, \
         "every rule that runs on Slurm gets its resources"

@@ -25,7 +25,8 @@ def test_agent_to_module_modes():
         agent_to_module(agents, "both")
 
 
-@pytest.mark.parametrize("budget", [{}, {"env_steps": 0}, {"episodes": 1.5}, {"episodes": 2, "iterations": 1}])
+@pytest.mark.parametrize("budget", [{}, {"env_steps": 0}, {"episodes": 1.5},
+                                    {"episodes": 2, "iterations": 1}])
 def test_check_budget_rejects(budget):
     with pytest.raises(ConfigError, match="training.budget"):
         check_budget(budget)

@@ -187,9 +187,11 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
     """config/paper.yaml must not inherit the laptop's small PPO batch from config.yaml."""
     target = "results/runs/pursuit/ppo/shared/seed0/progress.csv"
     specs = {}
-    for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]), ("default", [])):
+    for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]),
+                        ("default", [])):
         # --force: print the job even when a previous ./run.sh already made the target
-        r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), target, "-n", "-p", "--force", *extra],
+        r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), target,
+                            "-n", "-p", "--force", *extra],
                            capture_output=True, text=True, cwd=REPO, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))

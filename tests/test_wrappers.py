@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import supersuit as ss
 from gymnasium.spaces import Box, Discrete
+from stepcheck import assert_same_dict, assert_same_step
 
 from psmarl import envs
 from psmarl.envs import wrappers as W
-from stepcheck import assert_same_dict, assert_same_step
 
 
 def supersuit_stack(env, agent_indication="none", pad_observations=False, pad_actions=False):
@@ -36,7 +36,8 @@ def supersuit_stack(env, agent_indication="none", pad_observations=False, pad_ac
     if pad_actions:
         real = {a: env.action_space(a) for a in agents}
         padded = W.padded_action_space(list(real.values()))
-        env = ss.action_lambda_v1(env, lambda action, space, agent=None: W.trim_action(action, space),
+        env = ss.action_lambda_v1(env,
+                                  lambda action, space, agent=None: W.trim_action(action, space),
                                   lambda space, agent=None: padded)
     return env
 
@@ -75,7 +76,8 @@ def compare(settings, seed=3, steps=60, ordered=True):
 CASES = [
     (game, preset, backend, ind)
     for game in ("pursuit", "waterworld", "multiwalker")
-    for preset, backend in (("paper", "fast"), ("paper", "pettingzoo"), ("pettingzoo", "pettingzoo"))
+    for preset, backend in (("paper", "fast"), ("paper", "pettingzoo"),
+                            ("pettingzoo", "pettingzoo"))
     for ind in (None, "onehot")
 ]
 

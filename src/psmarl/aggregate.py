@@ -266,7 +266,8 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
             r = ref_row(env, method, sharing, kind)
             row[f"{prefix}_quantity"] = None if r is None else r["quantity"]
             row[f"{prefix}_value"] = None if r is None else r["value"]
-            row[f"{prefix}_episodes"] = None if r is None or pd.isna(r["episodes"]) else int(r["episodes"])
+            row[f"{prefix}_episodes"] = (None if r is None or pd.isna(r["episodes"])
+                                         else int(r["episodes"]))
             row[f"{prefix}_source"] = None if r is None else r["source"]
             row[f"{prefix}_note"] = None if r is None or pd.isna(r["note"]) else r["note"]
         best = st(env, method, sharing, "best_training_average")
@@ -370,6 +371,7 @@ def add_cli(add: Callable) -> None:
              "sharing_differences.csv, probability_of_improvement.csv, paper_comparison.csv.")
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--spec", default=None,
-                    help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, env presets)")
+                    help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, "
+                         "env presets)")
     sp.add_argument("--configfile", default=None,
                     help="take those settings from this config (instead of --spec)")

@@ -11,40 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from psmarl.cli_args import json_arg, positive_int, positive_seconds
 from psmarl.errors import ConfigError, InputError, StageError
-
-
-def _json_arg(text: str) -> Any:
-    """A JSON value, or @FILE to read it from a file."""
-    if text.startswith("@"):
-        path = Path(text[1:])
-        if not path.exists():
-            raise argparse.ArgumentTypeError(f"spec file not found: {path}")
-        text = path.read_text()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({e})") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return v
 
 
 def _log(msg: str) -> None:
@@ -231,10 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("train", cmd_train, "train one (env, method, sharing, seed) run with RLlib",
              "Train until the budget is reached, checkpointing every K iterations. Started "
              "again after an interruption, it resumes from <run-dir>/.work.")
-    sp.add_argument("--spec", type=_json_arg, required=True,
+    sp.add_argument("--spec", type=json_arg, required=True,
                     help="run spec as JSON or @file (see psmarl.config.train_spec)")
-    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
-    sp.add_argument("--cores", type=_positive, default=None,
+    sp.add_argument("--run-dir", required=True,
+                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp.add_argument("--cores", type=positive_int, default=None,
                     help="CPUs this run may use (default: the spec's runtime.num_cpus); "
                          "'auto' runner settings follow it")
 
@@ -242,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
              "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
              "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
              "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
-    sp.add_argument("--spec", type=_json_arg, required=True,
-                    help="run spec as JSON or @file (see psmarl.marl.train_spec)")
-    sp.add_argument("--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp.add_argument("--spec", type=json_arg, required=True,
+                    help="run spec as JSON or @file (see psmarl.config.baseline_train_spec)")
+    sp.add_argument("--run-dir", required=True,
+                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
 
     from psmarl.evaluate import STALL_SECONDS
 
@@ -254,15 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
          "N plays of a uniform random policy (the random baseline)"),
     ):
         sp = add(name, fn, help_)
-        sp.add_argument("--spec", type=_json_arg, required=True,
+        sp.add_argument("--spec", type=json_arg, required=True,
                         help="evaluation spec as JSON or @file (see psmarl.config.eval_spec)")
-        sp.add_argument("--out-dir", required=True, help="writes episodes.csv and summary.json here")
-        sp.add_argument("--episodes", type=_positive, default=None,
+        sp.add_argument("--out-dir", required=True,
+                        help="writes episodes.csv and summary.json here")
+        sp.add_argument("--episodes", type=positive_int, default=None,
                         help="override the spec's number of plays")
-        sp.add_argument("--workers", type=_positive, default=None,
+        sp.add_argument("--workers", type=positive_int, default=None,
                         help="processes playing at once (default: the spec's workers, else 1); "
                              "the results do not depend on it")
-        sp.add_argument("--stall-seconds", type=_seconds, default=STALL_SECONDS,
+        sp.add_argument("--stall-seconds", type=positive_seconds, default=STALL_SECONDS,
                         help="fail when a worker process that took plays makes no progress for "
                              "this long (default %(default)s); a worker that dies fails it at once")
         if name == "evaluate":
@@ -274,13 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
              "(environment/task/algorithm/run_<seed>/step_0 and absolute_metrics, metric "
              "'return' per play); see psmarl.exports.")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=_json_arg, required=True,
+    sp.add_argument("--jobs", type=json_arg, required=True,
                     help='JSON list of [env, method, sharing, seed]')
     sp.add_argument("--out", required=True, help="the JSON file to write")
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=_json_arg, default=None,
+    sp.add_argument("--jobs", type=json_arg, default=None,
                     help='JSON list of [env, method, sharing, seed]')
     sp.add_argument("--envs", nargs="+", default=None, help="envs with a random baseline")
     sp.add_argument("--configfile", default=None,
@@ -292,14 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("learning-curve", cmd_learning_curve, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--env", required=True)
-    sp.add_argument("--runs", type=_json_arg, required=True,
+    sp.add_argument("--runs", type=json_arg, required=True,
                     help='JSON list of [env, method, sharing, seed] to draw')
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
-    sp.add_argument("--spec", type=_json_arg, default=None, help="figure settings (JSON)")
+    sp.add_argument("--spec", type=json_arg, default=None, help="figure settings (JSON)")
 
     sp = add("config-record", cmd_config_record,
              "write the workflow's config (JSON) as YAML, for the report")
-    sp.add_argument("--config", type=_json_arg, required=True, help="the config as JSON")
+    sp.add_argument("--config", type=json_arg, required=True, help="the config as JSON")
     sp.add_argument("--out", required=True, help="YAML file to write")
 
     sp = add("validate", cmd_validate, "check a config file (schema + registries)")

@@ -333,7 +333,8 @@ def check_profile(profile: Path | str, rules: set[str] | None = None) -> list[st
         problems.append(f"{path}: executor is {data.get('executor')!r}, not 'slurm'")
     sdm = data.get("software-deployment-method") or data.get("sdm") or []
     sdm = [sdm] if isinstance(sdm, str) else list(sdm)
-    gpu_rules = [r for r, res in set_res.items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))]
+    gpu_rules = [r for r, res in set_res.items()
+                 if res.get("gpu") or "gpu" in str(res.get("gres", ""))]
     if "apptainer" in sdm and gpu_rules and "--nv" not in str(data.get("apptainer-args", "")):
         problems.append(f"{path}: rules {gpu_rules} ask for GPUs but apptainer-args lacks "
                         "'--nv', so the containers would not see them")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from psmarl import envs, methods
+from psmarl import envs, marl, methods
 from psmarl.defaults import get as setting
 from psmarl.errors import ConfigError
 from psmarl.methods import SHARING_MODES, normalize
@@ -154,15 +154,11 @@ def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
 def baseline_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     """Every (env, method, sharing, seed) of the MADDPG/QMIX ``baselines`` section
     (BenchMARL; trained by ``psmarl marl-train``, see :mod:`psmarl.marl`)."""
-    from psmarl import marl
-
     return marl.jobs(config)
 
 
 def marl_methods() -> list[str]:
     """Method names trained by BenchMARL (the `marl_train` rule), never by RLlib's `train`."""
-    from psmarl import marl
-
     return marl.names()
 
 
@@ -183,6 +179,25 @@ def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
         "budget": budget(config, env, method),
         "checkpoint_every": int(setting(config, "training.checkpoint_every")),
         "runtime": dict(training.get("runtime") or {}),
+    })
+
+
+def baseline_train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
+                        seed: int | str) -> dict[str, Any]:
+    """Everything one MADDPG/QMIX baseline run depends on (plain JSON; the ``marl_train``
+    rule's params, read by :func:`psmarl.marl.train.build_experiment`)."""
+    es = env_settings(config, env)
+    settings = marl.resolve(config, method, env)
+    training = config.get("training") or {}
+    return normalize({
+        "env": es,
+        "method": method,
+        "settings": settings,
+        "action_adapter": marl.action_adapter(method, settings, es),
+        "sharing": sharing,
+        "seed": int(seed),
+        "budget": budget(config, env),
+        "checkpoint_every": int(training.get("checkpoint_every", 10)),
     })
 
 
@@ -233,6 +248,33 @@ def figure_spec(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- semantic validation
+def validate_baselines(config: Mapping[str, Any]) -> None:
+    """Checks of the ``baselines`` section (MADDPG/QMIX, :mod:`psmarl.marl`) a schema cannot
+    express (raises ConfigError)."""
+    env_list = env_names(config)
+    for method, mcfg in (config.get("baselines") or {}).items():
+        where = f"baselines.{method}"
+        if method not in marl.METHODS:
+            raise ConfigError(f"unknown baseline {method!r}; known: {', '.join(marl.METHODS)}",
+                              key="baselines")
+        mcfg = mcfg or {}
+        for e in mcfg.get("envs") or []:
+            if e not in env_list:
+                raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
+        for e in mcfg.get("per_env") or {}:
+            if e not in env_list:
+                raise ConfigError(f"per_env names {e!r}, which is not in envs",
+                                  key=f"{where}.per_env")
+        for s in mcfg.get("sharing") or []:
+            if s not in ("shared", "independent"):
+                raise ConfigError(f"unknown sharing mode {s!r}", key=f"{where}.sharing")
+        for e in marl.method_envs(config, method):
+            settings = marl.resolve(config, method, e)
+            has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
+            marl.action_adapter(method, settings, env_settings(config, e),
+                                where=f"{where}.per_env.{e}" if has_per_env else where)
+
+
 def validate(config: Mapping[str, Any]) -> None:
     """Checks a schema cannot express. Raises ConfigError naming the key."""
     check_results_dir(config)
@@ -284,9 +326,7 @@ def validate(config: Mapping[str, Any]) -> None:
     for e in env_list:
         budget(config, e)
     if config.get("baselines"):
-        from psmarl import marl
-
-        marl.validate(config)
+        validate_baselines(config)
     for e in ((config.get("training") or {}).get("per_env") or {}):
         if e not in settings:
             raise ConfigError(f"names {e!r}, which is not in envs", key="training.per_env")

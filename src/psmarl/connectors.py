@@ -21,7 +21,8 @@ def _with_clipped_rewards(sa_episode, clip):
     buf = copy.copy(sa_episode.rewards)
     data = buf.data
     clipped = _clip(data, clip)
-    buf.data = clipped.astype(np.asarray(data).dtype) if isinstance(data, np.ndarray) else list(clipped)
+    buf.data = (clipped.astype(np.asarray(data).dtype) if isinstance(data, np.ndarray)
+                else list(clipped))
     new.rewards = buf
     return new
 
@@ -50,7 +51,8 @@ class ClipRewards(ConnectorV2):
             if isinstance(ep, MultiAgentEpisode):
                 new = copy.copy(ep)
                 new.agent_episodes = {
-                    aid: _with_clipped_rewards(sa, self.clip) for aid, sa in ep.agent_episodes.items()
+                    aid: _with_clipped_rewards(sa, self.clip)
+                    for aid, sa in ep.agent_episodes.items()
                 }
                 episodes[i] = new
             else:

@@ -37,7 +37,8 @@ class Entry:
     method: str
     env: str
     measure: str
-    paper: str            # the paper's value; "{log:env/method/sharing/column}" reads paper_logs.csv
+    # the paper's value; "{log:env/method/sharing/column}" reads paper_logs.csv
+    paper: str
     source: str
     psmarl: Getter | str  # a getter on the resolved config, or text where no setting holds it
     status: str           # "same", "held" (same value, another mechanism), "differs"
@@ -50,7 +51,6 @@ class Entry:
 def method(m: str, env: str, path: str) -> Getter:
     def get(config):
         from psmarl.config import method_settings
-
         from psmarl.methods import check_paper_measure
 
         v: Any = method_settings(config, m, env)
@@ -467,7 +467,8 @@ def render(config: Mapping[str, Any] | None = None) -> str:
     sections = list(dict.fromkeys(e.section for e in ENTRIES))
     for section in sections:
         lines += [f"## {section}", "",
-                  "| method | env | measure | paper | source | psmarl | status | why | expected effect |",
+                  "| method | env | measure | paper | source | psmarl | status | why "
+                  "| expected effect |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for e in ENTRIES:
             if e.section != section:

@@ -10,7 +10,8 @@ Each stage's *inputs* come from pyproject.toml, the one place dependencies are d
 Every stage also gets ``[build-system] requires`` so the image can ``pip install`` psmarl
 itself without fetching unhashed build tools. ``scripts/lock.sh`` resolves the inputs into a
 fully pinned, hashed requirements file per stage and writes the digest of the inputs into
-its header (with envs/constraints.txt, whose pins the locks follow); :func:`check` (run by the test suite) fails when pyproject.toml changed since.
+its header (with envs/constraints.txt, whose pins the locks follow); :func:`check` (run by
+the test suite) fails when pyproject.toml changed since.
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ def _K(K: Any, key: str) -> float:
                    what="centralization coefficient must be")
 
 
-def coordination(N: Any, C_env: Any, C_star: Any = None, *, prefix: str = "") -> tuple[int, float, float]:
+def coordination(N: Any, C_env: Any, C_star: Any = None, *,
+                 prefix: str = "") -> tuple[int, float, float]:
     """Check the coordination coefficients of Theorem 2's symmetric setting.
 
     Returns ``(N, C_env, C_star)``. ``C_star`` defaults to ``(1 - C_env) / (N - 1)``
@@ -225,7 +226,8 @@ def theorem3_limit(N: int, C_env: float, epsilon: float, I0: float,
     I0 = _pair_I0(I0, C_star)
     if I0 == 0.0:
         return 0.0
-    return _theorem2_numerator(C_star, epsilon, I0) / math.log(I0 * (N - 1) / (1.0 + (N - 1) * C_star))
+    return (_theorem2_numerator(C_star, epsilon, I0)
+            / math.log(I0 * (N - 1) / (1.0 + (N - 1) * C_star)))
 
 
 # ---------------------------------------------------------------- learning functions
@@ -475,7 +477,8 @@ def compute_table(spec: Mapping[str, Any], log: Callable[[str], None] | None = N
     log(f"Theorem 3 limit (K -> 1): {limit:.6g} steps")
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     order = {q: i for i, q in enumerate(QUANTITIES)}
-    df = df.sort_values(["quantity", "K"], key=lambda c: c.map(order) if c.name == "quantity" else c,
+    df = df.sort_values(["quantity", "K"],
+                        key=lambda c: c.map(order) if c.name == "quantity" else c,
                         kind="stable")
     return df.reset_index(drop=True)
 
@@ -584,7 +587,7 @@ def _cmd_theory(a) -> None:
 
 def add_cli(add: Callable) -> None:
     """Register ``psmarl theory`` with the CLI's ``add(name, fn, help_, desc)``."""
-    from psmarl.cli import _json_arg
+    from psmarl.cli_args import json_arg
 
     keys = ", ".join(f"{k}={v}" for k, v in DEFAULTS.items())
     sp = add("theory", _cmd_theory,
@@ -593,7 +596,7 @@ def add_cli(add: Callable) -> None:
              "centralization coefficient K_*, simulate the MAILP update equations (1)-(3) "
              "for the same parameters, and write a tidy CSV and Figure 1 (PNG and PDF). "
              f"Defaults (Figure 1): {keys}.")
-    sp.add_argument("--spec", type=_json_arg, default=None,
+    sp.add_argument("--spec", type=json_arg, default=None,
                     help="theory settings as a JSON object or @file; missing keys take the "
                          "defaults (see psmarl.mailp.theory_spec)")
     sp.add_argument("--csv", required=True, help="tidy table of bounds and simulated steps")

@@ -756,7 +756,8 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
             wall = float(s.get("wall_seconds") or float("nan"))
             rows.append([sharing, r.seed, _fmt(int(s["env_steps"])), _fmt(int(s["episodes"])),
                          f"{wall / 3600:.2f} h", _fmt(s["env_steps"] / wall, 0),
-                         f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
+                         f"{rt.get('num_env_runners', '?')} x "
+                         f"{rt.get('num_envs_per_env_runner', '?')}",
                          f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
                          str(mach.get("kept_at", "?"))[:10]])
     lines += [markdown_table(["mode", "seed", "env steps", "episodes", "wall time",

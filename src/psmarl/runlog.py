@@ -55,7 +55,7 @@ class AttemptLog:
                       f"Snakemake empties the job log at each start) {MARKER}\n{earlier}")
             if not earlier.endswith("\n"):
                 out.write("\n")
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         marker = (f"{MARKER} {self.stage}: attempt {attempt} started {now} on "
                   f"{socket.gethostname()} (pid {os.getpid()}) {MARKER}\n")
         out.write(marker)

@@ -36,7 +36,8 @@ MEASURES = {
 }
 MEASURE_TEXT = {
     "eval_return": "final evaluation return (mean over held-out plays of the final checkpoint)",
-    "best_training_average": "best training average total reward (maximum of the 100-episode curve)",
+    "best_training_average": "best training average total reward "
+                             "(maximum of the 100-episode curve)",
 }
 #: ``report.*`` of the config (psmarl.defaults)
 DEFAULTS = section("report")
@@ -167,7 +168,8 @@ def group_statistics(summary: pd.DataFrame, spec: dict | None = None) -> pd.Data
                 "env": env, "method": method, "sharing": sharing, "measure": measure,
                 "n_seeds": len(x), "seeds": " ".join(str(s) for s in sorted(g["seed"])),
                 "iqm": point, "ci_low": lo, "ci_high": hi,
-                "mean": float(np.mean(x)), "std": float(np.std(x, ddof=1)) if len(x) > 1 else math.nan,
+                "mean": float(np.mean(x)),
+                "std": float(np.std(x, ddof=1)) if len(x) > 1 else math.nan,
                 "min": float(np.min(x)), "max": float(np.max(x)),
             })
     return pd.DataFrame(rows)

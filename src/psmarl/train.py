@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from psmarl.errors import ConfigError
-from psmarl.methods import SAMPLES_TRAINED_KEY
+from psmarl.methods.spec import SAMPLES_TRAINED_KEY
 from psmarl.run_loop import Iteration, RunLoop
 
 ENV_KEY_PREFIX = "psmarl_"
@@ -58,7 +58,8 @@ def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dic
     rt.setdefault("num_gpus", 0)
     for key in ("num_env_runners", "num_envs_per_env_runner", "num_gpus"):
         v = rt[key]
-        if not isinstance(v, int) or isinstance(v, bool) or v < (1 if key == "num_envs_per_env_runner" else 0):
+        least = 1 if key == "num_envs_per_env_runner" else 0
+        if not isinstance(v, int) or isinstance(v, bool) or v < least:
             raise ConfigError(f"must be a non-negative integer or 'auto', got {v!r}",
                               key=f"training.runtime.{key}")
     return rt

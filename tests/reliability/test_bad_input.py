@@ -50,7 +50,8 @@ def test_snakemake_names_file_and_line_of_a_broken_default_config(tmp_path, snak
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("seeds: [0\n")
-    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp_path)],
+    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"),
+                        "-d", str(tmp_path)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode != 0
     assert "config/config.yaml:2: YAML syntax error at line 2" in r.stdout, r.stdout[-2000:]
@@ -82,7 +83,8 @@ def test_results_dir_that_is_a_file_fails_snakemake_before_any_job(tmp_path, sna
     from conftest import REPO, TINY
 
     (tmp_path / "results").write_text("")
-    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp_path),
+    r = subprocess.run([snakemake_bin, "-n", "-s", str(REPO / "workflow" / "Snakefile"),
+                        "-d", str(tmp_path),
                         "--configfile", str(TINY)], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode != 0
@@ -111,7 +113,8 @@ def test_more_env_runners_than_cpus_is_rejected_naming_both_keys(tiny_config, ru
 def test_as_many_env_runners_as_cpus_and_auto_pass(tiny_config):
     c = copy.deepcopy(tiny_config)
     for runtime in ({"num_cpus": 3, "num_env_runners": 3}, {"num_cpus": 1},
-                    {"num_cpus": 1, "num_env_runners": "auto"}, {"num_cpus": 2, "num_env_runners": 0}):
+                    {"num_cpus": 1, "num_env_runners": "auto"},
+                    {"num_cpus": 2, "num_env_runners": 0}):
         c["training"]["runtime"] = runtime
         cfg.validate(c)
 

@@ -162,7 +162,8 @@ def test_stage_error_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
         raise StageError("evaluation worker 1 (pid 1) was killed by SIGKILL before returning")
 
     monkeypatch.setattr(ev, "evaluate", broken)
-    rc = cli.main(["random-baseline", "--spec", dumps(random_spec()), "--out-dir", str(tmp_path / "o")])
+    rc = cli.main(["random-baseline", "--spec", dumps(random_spec()),
+                   "--out-dir", str(tmp_path / "o")])
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == ("psmarl random-baseline: error: evaluation worker 1 (pid 1) was killed by "

@@ -94,10 +94,8 @@ def train_threads(w):
 
 
 def marl_train_spec(w):
-    """Run spec of a MADDPG/QMIX baseline job (psmarl.marl.train_spec)."""
-    from psmarl import marl
-
-    return marl.train_spec(config, w.env, w.method, w.sharing, w.seed)
+    """Run spec of a MADDPG/QMIX baseline job (psmarl.config.baseline_train_spec)."""
+    return pscfg.baseline_train_spec(config, w.env, w.method, w.sharing, w.seed)
 
 
 # ---------------------------------------------------------------- targets

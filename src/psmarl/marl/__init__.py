@@ -1,10 +1,12 @@
 """MADDPG and QMIX baselines (the paper's Appendix C, Figure 5) from BenchMARL 1.5.2.
 
 This module holds what the workflow needs without importing torch or BenchMARL: the two
-methods' settings and defaults, their validation, and the run specs. Training lives in
-:mod:`psmarl.marl.train`, the evaluation policy in :mod:`psmarl.marl.policy`, the action
-adapters in :mod:`psmarl.marl.actions`. Install with the ``marl`` extra
-(``pip install -e .[marl]``). See ``docs/baselines.md``.
+methods' settings and defaults, their checks, their job grid and action adapters (the run
+specs and the section's validation are :mod:`psmarl.config`'s, beside the RLlib ones:
+:func:`psmarl.config.baseline_train_spec`, :func:`psmarl.config.validate_baselines`).
+Training lives in :mod:`psmarl.marl.train`, the evaluation policy in
+:mod:`psmarl.marl.policy`, the action adapters in :mod:`psmarl.marl.actions`. Install with
+the ``marl`` extra (``pip install -e .[marl]``). See ``docs/baselines.md``.
 
 Config (``baselines:`` section, every key in ``config/README.md``)::
 
@@ -225,55 +227,3 @@ def action_adapter(method: str, settings: Mapping[str, Any], env_settings: Mappi
                 f"'argmax' or drop {name!r} from {where}.envs", key=f"{where}.discrete_actions")
         return {"kind": "argmax"}
     return None
-
-
-# ---------------------------------------------------------------- validation and specs
-def validate(config: Mapping[str, Any]) -> None:
-    """Checks of the ``baselines`` section a schema cannot express (raises ConfigError)."""
-    from psmarl import config as pscfg
-
-    section = _section(config)
-    envs = list((config.get("envs") or {}).keys())
-    for method, mcfg in section.items():
-        where = f"baselines.{method}"
-        if method not in METHODS:
-            raise ConfigError(f"unknown baseline {method!r}; known: {', '.join(METHODS)}",
-                              key="baselines")
-        mcfg = mcfg or {}
-        for e in mcfg.get("envs") or []:
-            if e not in envs:
-                raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
-        for e in mcfg.get("per_env") or {}:
-            if e not in envs:
-                raise ConfigError(f"per_env names {e!r}, which is not in envs",
-                                  key=f"{where}.per_env")
-        for s in mcfg.get("sharing") or []:
-            if s not in ("shared", "independent"):
-                raise ConfigError(f"unknown sharing mode {s!r}", key=f"{where}.sharing")
-        for e in method_envs(config, method):
-            settings = resolve(config, method, e)
-            env_settings = pscfg.env_settings(config, e)
-            has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
-            action_adapter(method, settings, env_settings,
-                           where=f"{where}.per_env.{e}" if has_per_env else where)
-
-
-def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
-               seed: int | str) -> dict[str, Any]:
-    """Everything one baseline run depends on (plain JSON; the rule's params)."""
-    from psmarl import config as pscfg
-    from psmarl.methods import normalize
-
-    env_settings = pscfg.env_settings(config, env)
-    settings = resolve(config, method, env)
-    training = config.get("training") or {}
-    return normalize({
-        "env": env_settings,
-        "method": method,
-        "settings": settings,
-        "action_adapter": action_adapter(method, settings, env_settings),
-        "sharing": sharing,
-        "seed": int(seed),
-        "budget": pscfg.budget(config, env),
-        "checkpoint_every": int(training.get("checkpoint_every", 10)),
-    })

@@ -19,7 +19,7 @@ import numpy as np
 
 from psmarl import results
 from psmarl.errors import InputError
-from psmarl.evaluate import pad_rows
+from psmarl.inference import pad_rows
 from psmarl.marl import CHECKPOINT_FILE, GROUP
 
 
@@ -75,7 +75,7 @@ class BenchmarlPolicy:
         x = np.zeros((len(slots), len(self.agents), flat.shape[1]), dtype=np.float32)
         for (slot, agent), o in zip(members, flat):
             x[row[slot], self.index[agent]] = o
-        x = pad_rows(x, 4)  # batch-size independent rounding (see psmarl.evaluate.MIN_BATCH)
+        x = pad_rows(x, 4)  # batch-size independent rounding (see psmarl.inference.MIN_BATCH)
         td = TensorDict({GROUP: TensorDict({"observation": torch.from_numpy(x)},
                                            batch_size=[x.shape[0], len(self.agents)])},
                         batch_size=[x.shape[0]])

@@ -62,7 +62,7 @@ def _adapted_kind(env_settings, adapter) -> str:
 
 def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
                      restore_file: str | os.PathLike | None = None, callbacks=()):
-    """A BenchMARL Experiment for a run spec (see :func:`psmarl.marl.train_spec`)."""
+    """A BenchMARL Experiment for a run spec (see :func:`psmarl.config.baseline_train_spec`)."""
     import torch
     from benchmarl.algorithms import MaddpgConfig, QmixConfig
     from benchmarl.experiment import Experiment, ExperimentConfig

@@ -2,7 +2,9 @@
 
 A method's hyperparameters come from the config in three groups that map one-to-one onto
 RLlib's AlgorithmConfig calls (``training``, ``env_runners``) and its DefaultModelConfig
-(``model``), plus psmarl's own options. Adding a method is one call to :func:`register`.
+(``model``), plus psmarl's own options. Every method of the catalogue
+(:mod:`psmarl.methods.catalogue`, the one list of methods) is registered when this package
+is imported; :func:`register` adds another one (a test's throwaway method, say).
 """
 
 from __future__ import annotations
@@ -11,35 +13,16 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from psmarl.errors import ConfigError
+from psmarl.methods.catalogue import METHODS
+from psmarl.methods.spec import ACTION_KINDS, MethodSpec
 from psmarl.registry import Registry
 
 SHARING_MODES = ("shared", "independent")
-#: samples trained in an iteration, in an RLlib result (psmarl.methods.replay_step logs it,
-#: psmarl.train reads it)
-SAMPLES_TRAINED_KEY = "psmarl_samples_trained"
-ACTION_KINDS = ("discrete", "continuous")
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    name: str
-    family: str
-    action_kinds: frozenset[str]
-    # returns a fresh AlgorithmConfig of the right class (imports RLlib lazily)
-    base_config: Callable[[], Any]
-    # psmarl's defaults for the method: {"training": {...}, "model": {...}, "env_runners": {...}, ...}
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    # optional hook: (algo_config, method_settings, env_settings) -> algo_config
-    customize: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any] | None = None
-    description: str = ""
-    # inclusive bounds of settings, "group.key" -> (low, high); None = unbounded that side
-    limits: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 _REGISTRY: Registry[MethodSpec] = Registry("method", "methods")
@@ -54,6 +37,9 @@ def register(spec: MethodSpec) -> MethodSpec:
 
 names = _REGISTRY.names
 get = _REGISTRY.get
+
+for _spec in METHODS:
+    register(_spec)
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,7 +186,8 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
 
     ``training`` and ``env_runners`` keys must be keyword arguments of the method's
     AlgorithmConfig ``training()`` / ``env_runners()`` (custom algorithms declare theirs
-    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key of ``settings`` (for the message).
+    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key
+    of ``settings`` (for the message).
     """
     from psmarl.methods import intensity
 
@@ -229,7 +216,8 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"must be one of {', '.join(intensity.TARGET_UNITS)}, got "
                                   f"{value!r}", key=f"{where}.{group}.{key}")
             bounds = spec.limits.get(f"{group}.{key}")
-            if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (bounds is not None and isinstance(value, (int, float))
+                    and not isinstance(value, bool)):
                 lo, hi = bounds
                 if (lo is not None and value < lo) or (hi is not None and value > hi):
                     rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
@@ -246,12 +234,3 @@ def action_kind(space) -> str:
         return "continuous"
     raise ConfigError(f"unsupported action space {space}")
 
-
-from psmarl.methods import (  # noqa: F401  (IMPALA, A2C, TRPO)  # noqa: E402,F401  (TD3, DDPG, ApeX-DDPG; SAC)
-    actor_critic,
-    ddpg,
-    dqn,
-    impala,
-    ppo,
-    sac,
-)

@@ -6,7 +6,7 @@ RLlib). Both reuse PPO's sampling (synchronous EnvRunners), its learner connecto
 default actor-critic RLModule (``DefaultPPOTorchRLModule``), and differ only in the
 update their Learner performs on one train batch. The RLlib classes live in
 :mod:`psmarl.methods.actor_critic_rllib` (imported only when a config is built, so
-importing psmarl stays free of Ray); the math lives here.
+importing psmarl stays free of Ray), TRPO's math in :mod:`psmarl.methods.trust_region`.
 
 **A2C** (Mnih et al. 2016, synchronous version as in Dhariwal et al. 2017 / old RLlib's
 ``A2CTrainer``): one gradient step per train batch on the whole batch (``num_epochs`` 1,
@@ -33,8 +33,9 @@ Old RLlib's A2C concatenated whole sampling rounds until it had at least
 paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
 trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
 is 1280, which RLlib 2.60 samples exactly with ``rollout_fragment_length: auto`` (20 steps
-per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True`` for A2C (the scripts leave old RLlib's
-default, which clipped only Atari games); psmarl follows the table.
+per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True``
+for A2C (the scripts leave old RLlib's default, which clipped only Atari games); psmarl
+follows the table.
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
 from Gupta et al. 2017, who used rllab's TRPO). One policy step per train batch: the
@@ -52,10 +53,10 @@ Defaults: ``max_kl`` 0.01 (Gupta et al.'s runs, sisl/MADRL), ``cg_iters`` 10,
 ``line_search_coeff`` 0.8 x 15 steps (rllab's), ``cg_damping`` 0.1, ``lambda_`` 0.97,
 standardized advantages (rllab's ``center_adv``), 8000 env steps per batch (MADRL's
 rllab runner), Fisher-vector products on the whole batch (``fisher_fraction`` 1.0, as
-rllab; OpenAI baselines uses 0.2, which makes the step several times cheaper); the network is the paper's [400, 300] ReLU MLP, for the policy and the
-value function (Gupta used [128, 128] and often a linear baseline; psmarl gives every
-method the paper's network). Rewards are not clipped (rllab did not clip; the paper gives
-no TRPO settings).
+rllab; OpenAI baselines uses 0.2, which makes the step several times cheaper); the network
+is the paper's [400, 300] ReLU MLP, for the policy and the value function (Gupta used
+[128, 128] and often a linear baseline; psmarl gives every method the paper's network).
+Rewards are not clipped (rllab did not clip; the paper gives no TRPO settings).
 
 PPO's settings that these two do not have (``clip_param``, ``vf_clip_param``,
 ``kl_coeff``, ``kl_target``, ``use_critic``; for TRPO also ``vf_loss_coeff``) are not
@@ -67,109 +68,11 @@ sampling.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
+from psmarl.methods.spec import MethodSpec
 
 
-# ---------------------------------------------------------------- TRPO's math (torch)
-def conjugate_gradient(matvec: Callable[[Any], Any], b, iters: int = 10,
-                       residual_tol: float = 1e-10):
-    """Approximately solve ``A x = b`` for a symmetric positive definite ``A`` given only
-    ``matvec(v) = A v`` (Hestenes-Stiefel CG, starting from x = 0)."""
-    import torch
-
-    x = torch.zeros_like(b)
-    r = b.clone()
-    p = b.clone()
-    rr = torch.dot(r, r)
-    for _ in range(int(iters)):
-        if rr <= residual_tol:
-            break
-        ap = matvec(p)
-        alpha = rr / torch.dot(p, ap)
-        x = x + alpha * p
-        r = r - alpha * ap
-        rr_new = torch.dot(r, r)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
-
-
-def _flat(tensors: Sequence[Any]):
-    import torch
-
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def _assign(params: Sequence[Any], flat) -> None:
-    import torch
-
-    with torch.no_grad():
-        i = 0
-        for p in params:
-            n = p.numel()
-            p.copy_(flat[i:i + n].view_as(p))
-            i += n
-
-
-def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
-                      kl: Callable[[], Any], *, max_kl: float, cg_iters: int = 10,
-                      cg_damping: float = 0.1, line_search_steps: int = 15,
-                      line_search_coeff: float = 0.8,
-                      cg_residual_tol: float = 1e-10,
-                      fisher_kl: Callable[[], Any] | None = None) -> dict[str, float]:
-    """One TRPO policy update of ``params`` in place.
-
-    ``surrogate()`` is the objective to maximise at the current parameters; ``kl()`` the
-    mean KL divergence from the fixed old policy to the current one (zero, with zero
-    gradient, before the step), which the line search holds within ``max_kl``;
-    ``fisher_kl()`` (default ``kl``) the KL whose Hessian gives the Fisher-vector
-    products (e.g. on a subsample of the batch, which is cheaper). Returns statistics of the step (``accepted`` 1/0,
-    ``step_fraction``, ``kl``, ``improvement``, ``expected_improvement``).
-    """
-    import torch
-
-    params = [p for p in params if p.requires_grad]
-    old = _flat([p.detach() for p in params]).clone()
-    s0 = surrogate()
-    g = _flat(torch.autograd.grad(s0, params, allow_unused=False)).detach()
-    stats = {"accepted": 0.0, "step_fraction": 0.0, "kl": 0.0, "improvement": 0.0,
-             "expected_improvement": 0.0}
-    if not torch.isfinite(g).all() or float(g.abs().max()) == 0.0:
-        return stats
-    grad_kl = _flat(torch.autograd.grad((fisher_kl or kl)(), params, create_graph=True))
-
-    def fisher_vector(v):
-        hv = torch.autograd.grad(torch.dot(grad_kl, v), params, retain_graph=True)
-        return _flat(hv).detach() + cg_damping * v
-
-    x = conjugate_gradient(fisher_vector, g, iters=cg_iters, residual_tol=cg_residual_tol)
-    xfx = torch.dot(x, fisher_vector(x))
-    if not torch.isfinite(xfx) or float(xfx) <= 0.0:
-        return stats
-    full_step = torch.sqrt(2.0 * max_kl / xfx) * x
-    expected = float(torch.dot(g, full_step))
-    stats["expected_improvement"] = expected
-    base = float(s0.detach())
-    with torch.no_grad():
-        for k in range(int(line_search_steps)):
-            frac = line_search_coeff ** k
-            _assign(params, old + frac * full_step)
-            new_s, new_kl = float(surrogate()), float(kl())
-            if math.isfinite(new_s) and math.isfinite(new_kl) and new_kl <= max_kl \
-                    and new_s - base > 0.0:
-                stats.update(accepted=1.0, step_fraction=frac, kl=new_kl,
-                             improvement=new_s - base)
-                return stats
-        _assign(params, old)
-    return stats
-
-
-# ---------------------------------------------------------------- registration
+# ---------------------------------------------------------------- the specs
 def _a2c_base():
     from psmarl.methods.actor_critic_rllib import A2CConfig
 
@@ -189,7 +92,7 @@ _COMMON_LIMITS = {
     "training.grad_clip": (0, None),
 }
 
-A2C = register(MethodSpec(
+A2C = MethodSpec(
     name="a2c",
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
@@ -206,9 +109,9 @@ A2C = register(MethodSpec(
     },
     description="Advantage actor-critic, synchronous (Mnih et al., 2016)",
     limits=dict(_COMMON_LIMITS),
-))
+)
 
-TRPO = register(MethodSpec(
+TRPO = MethodSpec(
     name="trpo",
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
@@ -229,4 +132,4 @@ TRPO = register(MethodSpec(
             "training.cg_iters": (1, None), "training.cg_damping": (0, None),
             "training.line_search_steps": (1, None), "training.line_search_coeff": (0, 1),
             "training.vf_iters": (0, None), "training.fisher_fraction": (1e-6, 1)},
-))
+)

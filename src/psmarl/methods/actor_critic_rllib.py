@@ -20,7 +20,7 @@ from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.annotations import override
 
-from psmarl.methods.actor_critic import trust_region_step
+from psmarl.methods.trust_region import trust_region_step
 
 
 # ---------------------------------------------------------------- shared pieces

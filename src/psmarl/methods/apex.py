@@ -26,7 +26,8 @@ def apex_epsilon(index: int, num_actors: int, base: float = APEX_BASE,
     return float(base ** (1.0 + alpha * index / (num_actors - 1)))
 
 
-def apex_epsilons(num_actors: int, base: float = APEX_BASE, alpha: float = APEX_ALPHA) -> list[float]:
+def apex_epsilons(num_actors: int, base: float = APEX_BASE,
+                  alpha: float = APEX_ALPHA) -> list[float]:
     return [apex_epsilon(i, num_actors, base, alpha) for i in range(num_actors)]
 
 

@@ -14,7 +14,8 @@ algorithm, since that is what the paper ran. Old name -> RLlib 2.60 / psmarl nam
   paper's [400, 300] ReLU = old RLlib's actor_hiddens default)
 - actor_lr, critic_lr, tau, n_step, twin_q, policy_delay, smooth_target_policy,
   target_noise, target_noise_clip, target_network_update_freq -> same names in training
-- pure_exploration_steps (old exploration_config.random_timesteps) -> training.pure_exploration_steps
+- pure_exploration_steps (old exploration_config.random_timesteps) ->
+  training.pure_exploration_steps
 - exploration stddev (old GaussianNoise.stddev) -> training.exploration_noise
 - Ape-X's per-worker noise (PerWorker... exploration) -> training.per_runner_exploration
   (scale of runner i from :func:`psmarl.methods.apex.apex_epsilon`)
@@ -50,10 +51,10 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
 from psmarl.methods.replay import multi_agent_replay_buffer
 from psmarl.methods.sac import OFF_POLICY_LIMITS
+from psmarl.methods.spec import MethodSpec
 
 DDPG_MODEL = {"fcnet_hiddens": PAPER_MODEL["fcnet_hiddens"],
               "fcnet_activation": PAPER_MODEL["fcnet_activation"]}
@@ -118,7 +119,7 @@ _DESCRIPTIONS = {
 }
 
 DDPG, TD3, APEX_DDPG = (
-    register(MethodSpec(
+    MethodSpec(
         name=name, family="off_policy_continuous", action_kinds=frozenset({"continuous"}),
         base_config=_config(name),
         defaults={"training": training, "model": DDPG_MODEL,
@@ -126,7 +127,7 @@ DDPG, TD3, APEX_DDPG = (
                   **({"paper_measure": {"window": 100, "runners": "last_third"}}
                      if name == "apex_ddpg" else {})},
         customize=multi_agent_replay_buffer, description=_DESCRIPTIONS[name], limits=LIMITS,
-    ))
+    )
     for name, training in (("ddpg", DDPG_TRAINING), ("td3", TD3_TRAINING),
                            ("apex_ddpg", APEX_DDPG_TRAINING))
 )

@@ -48,7 +48,8 @@ training.train_batch_size_per_learner (one learner); learning_starts ->
 training.num_steps_sampled_before_learning_starts; buffer_size ->
 training.replay_buffer_config.capacity; prioritized_replay_alpha/beta ->
 replay_buffer_config.alpha/beta (prioritized_replay=True -> type PrioritizedEpisodeReplayBuffer;
-for multi-agent runs psmarl picks the multi-agent buffer itself, see below); hiddens -> model.head_fcnet_hiddens;
+for multi-agent runs psmarl picks the multi-agent buffer itself, see below); hiddens ->
+model.head_fcnet_hiddens;
 timesteps_per_iteration -> training.min_sample_timesteps_per_iteration; exploration_config
 EpsilonGreedy(1.0 -> 0.02 over 10000 steps) -> training.epsilon [[0, 1.0], [10000, 0.02]];
 batch_mode -> env_runners.batch_mode; double_q, dueling, n_step, num_atoms, v_min, v_max,
@@ -79,7 +80,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from psmarl.errors import ConfigError
-from psmarl.methods import MethodSpec, register, replay
+from psmarl.methods import replay
+from psmarl.methods.spec import MethodSpec
 
 PAPER_MODEL = {
     "fcnet_hiddens": [400, 300], "fcnet_activation": "relu",   # Table 4, the scripts' MLPModel
@@ -128,7 +130,8 @@ def customize(config, settings: Mapping[str, Any] | None = None,
     for k, (lo, hi) in {"alpha": (0.0, None), "beta": (0.0, 1.0)}.items():
         v = buf.get(k)
         if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)):
-            raise ConfigError(f"method {name!r}: {k} {v!r} is outside [{lo}, {hi if hi is not None else 'inf'}]",
+            raise ConfigError(f"method {name!r}: {k} {v!r} is outside "
+                              f"[{lo}, {hi if hi is not None else 'inf'}]",
                               key=f"{where}.{k}")
     if config.num_atoms > 1 and not config.v_min < config.v_max:
         raise ConfigError(f"method {name!r}: v_min ({config.v_min}) must be below v_max "
@@ -177,7 +180,7 @@ def _defaults(training: Mapping[str, Any], env_runners: Mapping[str, Any],
             "model": dict(model), "clip_rewards": False, **psmarl}
 
 
-DQN = register(MethodSpec(
+DQN = MethodSpec(
     name="dqn",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -190,9 +193,9 @@ DQN = register(MethodSpec(
     description="Deep Q-Network (Mnih et al., 2015), as the paper's script ran it: no "
                 "dueling, no double Q, prioritized replay",
     limits=LIMITS,
-))
+)
 
-RAINBOW = register(MethodSpec(
+RAINBOW = MethodSpec(
     name="rainbow",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -206,9 +209,9 @@ RAINBOW = register(MethodSpec(
     description="Rainbow DQN: double, dueling, n-step, distributional, prioritized replay, "
                 "noisy nets (Hessel et al., 2018)",
     limits=LIMITS,
-))
+)
 
-APEX_DQN = register(MethodSpec(
+APEX_DQN = MethodSpec(
     name="apex_dqn",
     family="dqn",
     action_kinds=frozenset({"discrete"}),
@@ -223,4 +226,4 @@ APEX_DQN = register(MethodSpec(
     description="Ape-X DQN: per-runner epsilons, prioritized replay, n-step 3, dueling, "
                 "double Q (Horgan et al., 2018)",
     limits=LIMITS,
-))
+)

@@ -30,8 +30,8 @@ instead (as PPO, A2C and TRPO do), so progress rows have the same meaning for ev
 on-policy method. This changes only the reporting, not the learning.
 """
 
-from psmarl.methods import MethodSpec, register
 from psmarl.methods.ppo import PAPER_MODEL
+from psmarl.methods.spec import MethodSpec
 
 
 def _customize(config, method_settings, env_settings):
@@ -46,7 +46,7 @@ def _base():
     return IMPALAConfig()
 
 
-IMPALA = register(MethodSpec(
+IMPALA = MethodSpec(
     name="impala",
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
@@ -69,4 +69,4 @@ IMPALA = register(MethodSpec(
             "training.grad_clip": (0, None), "training.vtrace_clip_rho_threshold": (0, None),
             "training.vtrace_clip_pg_rho_threshold": (0, None),
             "env_runners.rollout_fragment_length": (1, None)},
-))
+)

@@ -167,7 +167,8 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
 
     def setup(self):
         if not isinstance(self.action_space, gym.spaces.Box):
-            raise TypeError(f"TD3/DDPG need a continuous (Box) action space, got {self.action_space}")
+            raise TypeError("TD3/DDPG need a continuous (Box) action space, "
+                            f"got {self.action_space}")
         mc = self.model_config
         self.obs_dim = int(np.prod(self.observation_space.shape))
         self.act_dim = int(np.prod(self.action_space.shape))
@@ -370,7 +371,8 @@ class DDPGTorchLearner(DQNTorchLearner):
             config = self.config.get_config_for_module(module_id)
             due = self.actor_update_due(module_id, config)
             self.num_updates[module_id] += 1
-            if due and timestep - self.last_update_ts_by_mid[module_id] >= config.target_network_update_freq:
+            since = timestep - self.last_update_ts_by_mid[module_id]
+            if due and since >= config.target_network_update_freq:
                 update_targets(self, module_id, module, timestep)
 
 

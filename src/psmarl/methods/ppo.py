@@ -12,7 +12,7 @@ trained on all of them: every PPO log of the paper (3 envs, shared and independe
 sampled as 100 steps per env on 8 x 8 (``rollout_fragment_length: auto``).
 """
 
-from psmarl.methods import MethodSpec, register
+from psmarl.methods.spec import MethodSpec
 
 PAPER_MODEL = {"fcnet_hiddens": [400, 300], "fcnet_activation": "relu", "vf_share_layers": True}
 
@@ -23,7 +23,7 @@ def _base():
     return PPOConfig()
 
 
-PPO = register(MethodSpec(
+PPO = MethodSpec(
     name="ppo",
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
@@ -43,6 +43,7 @@ PPO = register(MethodSpec(
     description="Proximal Policy Optimization (Schulman et al., 2017)",
     limits={"training.lr": (0, None), "training.gamma": (0, 1), "training.lambda_": (0, 1),
             "training.clip_param": (0, None), "training.num_epochs": (1, None),
-            "training.minibatch_size": (1, None), "training.train_batch_size_per_learner": (1, None),
+            "training.minibatch_size": (1, None),
+            "training.train_batch_size_per_learner": (1, None),
             "training.entropy_coeff": (0, None), "training.kl_coeff": (0, None)},
-))
+)

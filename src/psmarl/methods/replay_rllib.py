@@ -43,7 +43,8 @@ class AddWithinCapacity:
             super().add(part, *args, **kwargs)
 
 
-class CapacityBoundedMultiAgentEpisodeReplayBuffer(AddWithinCapacity, MultiAgentEpisodeReplayBuffer):
+class CapacityBoundedMultiAgentEpisodeReplayBuffer(AddWithinCapacity,
+                                                   MultiAgentEpisodeReplayBuffer):
     """RLlib's multi-agent (uniform) episode buffer that takes batches larger than itself."""
 
 

@@ -49,7 +49,7 @@ from ray.rllib.utils.replay_buffers.utils import update_priorities_in_episode_re
 
 from psmarl.methods import intensity as ti
 from psmarl.methods.replay import agents_per_module
-from psmarl.methods import SAMPLES_TRAINED_KEY  # per-iteration trained samples in the results
+from psmarl.methods.spec import SAMPLES_TRAINED_KEY  # per-iteration trained samples in the results
 
 #: the trained-samples clock handed to the learners with every update
 SAMPLES_TRAINED_LIFETIME = "psmarl_samples_trained_lifetime"

@@ -6,8 +6,8 @@ iterations have no minimum wall-clock time (RLlib's 1 s default made the number 
 per iteration depend on machine speed).
 
 Also home of the limits the continuous off-policy methods share (SAC, DDPG, TD3,
-ApeX-DDPG); their multi-agent replay buffers come from :mod:`psmarl.methods.replay`, as DQN's. The RLlib classes
-live in :mod:`psmarl.methods.offpolicy` (imported lazily).
+ApeX-DDPG); their multi-agent replay buffers come from :mod:`psmarl.methods.replay`, as
+DQN's. The RLlib classes live in :mod:`psmarl.methods.offpolicy` (imported lazily).
 
 Paper (old RLlib 0.9 SAC) name -> RLlib 2.60 new-stack name:
 
@@ -52,8 +52,8 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods import MethodSpec, register
 from psmarl.methods.replay import multi_agent_replay_buffer
+from psmarl.methods.spec import MethodSpec
 
 SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
 
@@ -83,7 +83,7 @@ OFF_POLICY_LIMITS = {
     "env_runners.rollout_fragment_length": (1, None),
 }
 
-SAC = register(MethodSpec(
+SAC = MethodSpec(
     name="sac",
     family="off_policy_continuous",
     action_kinds=frozenset({"continuous"}),
@@ -99,4 +99,4 @@ SAC = register(MethodSpec(
     description="Soft Actor-Critic (Haarnoja et al., 2018), RLlib's own",
     limits={**OFF_POLICY_LIMITS, "training.alpha_lr": (0, None),
             "training.initial_alpha": (0, None)},
-))
+)
