@@ -81,10 +81,18 @@ SAMPLING = "env runner sampling (1 core, 8 envs)"
 
 
 def fast_section(label: str) -> pd.DataFrame:
-    f = RESULTS / f"fastenv_{label}.csv"
-    if not f.exists():
-        raise SystemExit(f"{f} is missing: run bench/fast_envs.py first")
-    return pd.read_csv(f).set_index(["env", "measure"])
+    """The rows of ``fastenv_<label>.csv``; ``a+b`` joins the sections of two runs (each env's
+    rows come from one run, whose ratios were measured side by side)."""
+    frames = []
+    for one in label.split("+"):
+        f = RESULTS / f"fastenv_{one}.csv"
+        if not f.exists():
+            raise SystemExit(f"{f} is missing: run bench/fast_envs.py first")
+        frames.append(pd.read_csv(f))
+    df = pd.concat(frames, ignore_index=True)
+    if df.duplicated(["env", "measure"]).any():
+        raise SystemExit(f"{label}: an (env, measure) appears in more than one section")
+    return df.set_index(["env", "measure"])
 
 
 def speedups(fast: pd.DataFrame) -> dict[str, float]:
@@ -174,7 +182,7 @@ def main() -> None:
             "training process), slower than today's. ppo_model_check rows: the model's PPO "
             "training speed-up against the one measured side by side (both backends under "
             "psmarl's wrappers).")
-    save_section(rows, "cost", "paper-grid", note, digits=3)
+    save_section(rows, "cost", "paper-grid-cost", note, digits=3)
 
 
 if __name__ == "__main__":
