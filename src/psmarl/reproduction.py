@@ -164,19 +164,11 @@ def keep_unfinished(run: Path, dst: Path, machine: Mapping[str, Any],
     it = _iteration(src_ckpt)
     if (dst / "checkpoint" / results.RUN_META).exists() and _iteration(dst / "checkpoint") >= it:
         return []
-    rows = []
-    prog = run / ".work" / "progress.jsonl"
-    for line in (prog.read_text().splitlines() if prog.exists() else []):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a torn last line
-        if isinstance(row, dict) and int(row.get("iteration", it + 1)) <= it:
-            rows.append(line + "\n")
+    rows = results.read_progress_rows(run / ".work" / "progress.jsonl", it)
     with tempfile.TemporaryDirectory() as staging:
         tmp = Path(staging)
         shutil.copytree(src_ckpt, tmp / "checkpoint")
-        (tmp / "progress.jsonl").write_text("".join(rows))
+        (tmp / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         results.write_json_atomic(tmp / MACHINE_JSON, machine)
         results.replace_dir_atomic(tmp, dst)
     log(f"kept {dst} (unfinished: iteration {it})")
@@ -766,13 +758,18 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
     if unfinished:
         lines += unfinished_lines(unfinished, paper_curves) + [f"![training]({progress_rel}.png)",
                                                               ""]
-    notes = data / "notes.md"
-    if notes.exists():
-        lines += [notes.read_text().strip(), ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text_atomic(out, "\n".join(lines))
+    _write_report(lines, data, out)
     log(f"wrote {out} and {', '.join(str(f) for f in figures)}")
     return out
+
+
+def _write_report(lines: list[str], data: Path, out: Path) -> None:
+    """The report's lines, then the hand-written ``<data>/notes.md``, written atomically."""
+    notes = data / "notes.md"
+    if notes.exists():
+        lines = [*lines, notes.read_text().strip(), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text_atomic(out, "\n".join(lines))
 
 
 def _interim_report(data: Path, out: Path, study: Study, unfinished: Sequence[UnfinishedRun],
@@ -792,11 +789,7 @@ def _interim_report(data: Path, out: Path, study: Study, unfinished: Sequence[Un
                  f"{r.episodes / 1000:.1f}k"] for r in milestones.itertuples()]
         lines += [markdown_table(["mode", "measure", "average total reward", "env steps",
                                   "episodes"], rows), ""]
-    notes = data / "notes.md"
-    if notes.exists():
-        lines += [notes.read_text().strip(), ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text_atomic(out, "\n".join(lines))
+    _write_report(lines, data, out)
     log(f"wrote {out} (no finished run yet)")
     return out
 

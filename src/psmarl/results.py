@@ -421,6 +421,24 @@ def find_damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:
     return None
 
 
+def read_progress_rows(path: str | os.PathLike, upto: int) -> list[dict[str, Any]]:
+    """The rows of an unfinished run's ``progress.jsonl`` up to iteration ``upto``, one per
+    iteration in order (a torn last line from a kill is skipped; none if the file is
+    missing)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and int(row.get("iteration", upto + 1)) <= upto:
+            rows[int(row["iteration"])] = row
+    return [rows[i] for i in sorted(rows)]
+
+
 def recover_checkpoint(target: str | os.PathLike) -> Path | None:
     """Finish a :func:`write_checkpoint_atomic` that a kill cut between its two renames
     (``target`` gone, the complete new or old folder beside it). Returns ``target`` if it

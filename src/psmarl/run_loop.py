@@ -241,7 +241,7 @@ class RunLoop:
         self.paper_episodes = int(loop.get("paper_episodes", self.episodes))
         self.samples_trained = loop.get("samples_trained")
         self.last_ckpt = self.it
-        self.rows = self._load_rows(self.it)
+        self.rows = results.read_progress_rows(self.progress_file, self.it)
         results.write_text_atomic(self.progress_file,
                                   "".join(json.dumps(r) + "\n" for r in self.rows))
         self._t0, self._progress0, self._steps0 = time.time(), self.progress(), self.env_steps
@@ -262,20 +262,6 @@ class RunLoop:
             s = self.spec
             name = f"{s['env']['name']}/{s['method']}/{s['sharing']}/seed{s['seed']}"
             self.sinks.append(WandbLog(wandb, self.run, name, s))
-
-    def _load_rows(self, upto: int) -> list[dict[str, Any]]:
-        """Rows up to iteration ``upto`` (a torn last line from a kill is skipped)."""
-        if not self.progress_file.exists():
-            return []
-        rows: dict[int, dict[str, Any]] = {}
-        for line in self.progress_file.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and row.get("iteration", upto + 1) <= upto:
-                rows[int(row["iteration"])] = row
-        return [rows[i] for i in sorted(rows)]
 
     # ------------------------------------------------------------ the loop
     def progress(self) -> int:
