@@ -212,6 +212,8 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     assert json.loads((work / "checkpoint" / results.RUN_META).read_text())["loop"][
         "iteration"] == 4
     assert rep.restore_unfinished(dest, fresh, log=lambda m: None) == []  # as far already
+    with pytest.raises(InputError, match="no unfinished runs kept here"):
+        rep.restore_unfinished(tmp_path / "nowhere", fresh, log=lambda m: None)
 
     # the report while nothing has finished: the runs still training, beside the paper
     out = tmp_path / "docs" / "reproduction.md"

@@ -182,6 +182,9 @@ def restore_unfinished(data: str | Path, root: str | Path,
     its ``.work``, so that the next ``./run.sh`` resumes it from the kept checkpoint. A run
     that is finished under ``root``, or whose own checkpoint there is as far, is left alone."""
     data, root = Path(data), Path(root)
+    if not (data / UNFINISHED).is_dir():
+        raise InputError(f"{data / UNFINISHED}: no unfinished runs kept here (psmarl keep-runs "
+                         f"--root <results> --to {data} keeps them)")
     restored = []
     for rel in _kept_unfinished(data):
         kept, run = data / UNFINISHED / rel, root / rel
@@ -198,6 +201,9 @@ def restore_unfinished(data: str | Path, root: str | Path,
             results.replace_dir_atomic(tmp, run / ".work")
         restored.append(run)
         log(f"restored {run}/.work from {kept} (iteration {_iteration(kept / 'checkpoint')})")
+    if not restored:
+        log(f"nothing to restore: every run kept in {data / UNFINISHED} is finished or as far "
+            f"along under {root}")
     return restored
 
 
