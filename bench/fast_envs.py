@@ -72,8 +72,12 @@ def supersuit_wrapped(settings):
     """The env under SuperSuit's wrappers, as psmarl built it before issue 16."""
     from test_wrappers import raw_env, supersuit_stack
 
-    return supersuit_stack(raw_env(settings), settings["agent_indication"],
-                           settings["pad_observations"], settings["pad_actions"])
+    return supersuit_stack(
+        raw_env(settings),
+        settings["agent_indication"],
+        settings["pad_observations"],
+        settings["pad_actions"],
+    )
 
 
 def timed_steps(env, tape, seconds: float, seed: int) -> tuple[float, float]:
@@ -115,7 +119,7 @@ def stepping_speeds(settings, seconds: float, rounds: int) -> dict[str, float]:
     for env in built.values():
         env.close()
     out = {}
-    for (kind, b) in built:
+    for kind, b in built:
         out[f"{kind}_{b}"] = statistics.median(wall[(kind, b)])
         out[f"{kind}_{b}_cpu"] = statistics.median(cpu[(kind, b)])
     return out
@@ -127,8 +131,7 @@ def sampling_speed(spec, steps: int) -> float:
 
     from psmarl.train import build_algorithm_config, start_processes
 
-    spec = dict(spec, runtime={"num_cpus": 1, "num_env_runners": 0,
-                               "num_envs_per_env_runner": 8})
+    spec = dict(spec, runtime={"num_cpus": 1, "num_env_runners": 0, "num_envs_per_env_runner": 8})
     config, _ = build_algorithm_config(spec)
     start_processes({"num_cpus": 2})
     torch.set_num_threads(1)
@@ -160,8 +163,9 @@ def train_speed(spec, iterations: int) -> tuple[float, float]:
     start_processes(resolve_runtime(spec.get("runtime", {})))
     algo = config.build_algo()
     algo.train()  # warm-up
-    pids = [os.getpid()] + list(algo.env_runner_group.foreach_env_runner(
-        lambda runner: os.getpid(), local_env_runner=False))
+    pids = [os.getpid()] + list(
+        algo.env_runner_group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
+    )
     procs = [psutil.Process(pid) for pid in pids]
 
     def cpu() -> float:
@@ -176,19 +180,31 @@ def train_speed(spec, iterations: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default="config/paper.yaml")
-    p.add_argument("--runtime-from", default="config/config.yaml",
-                   help="take training.runtime from this config (the laptop runtime)")
+    p.add_argument(
+        "--runtime-from",
+        default="config/config.yaml",
+        help="take training.runtime from this config (the laptop runtime)",
+    )
     p.add_argument("--runtime", nargs="+", default=[], metavar="KEY=VALUE")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--seconds", type=float, default=4.0, help="per timed round")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--sample-steps", type=int, default=3000,
-                   help="env steps per env-runner sampling timing (0: skip)")
-    p.add_argument("--methods", nargs="*", default=["ppo"],
-                   help="methods to time training with (none given: no training runs)")
+    p.add_argument(
+        "--sample-steps",
+        type=int,
+        default=3000,
+        help="env steps per env-runner sampling timing (0: skip)",
+    )
+    p.add_argument(
+        "--methods",
+        nargs="*",
+        default=["ppo"],
+        help="methods to time training with (none given: no training runs)",
+    )
     p.add_argument("--sharing", nargs="+", default=["shared", "independent"])
     p.add_argument("--train-iterations", type=int, default=2)
     p.add_argument("--label", default="fast-envs")
@@ -200,9 +216,13 @@ def main() -> None:
     rows = []
 
     def add(env, measure, speeds, raw_pz=None, raw_pz_cpu=None):
-        row = {"env": env, "measure": measure,
-               "pettingzoo_steps_per_s": speeds["pettingzoo"], "fast_steps_per_s": speeds["fast"],
-               "fast_vs_pettingzoo": speeds["fast"] / speeds["pettingzoo"]}
+        row = {
+            "env": env,
+            "measure": measure,
+            "pettingzoo_steps_per_s": speeds["pettingzoo"],
+            "fast_steps_per_s": speeds["fast"],
+            "fast_vs_pettingzoo": speeds["fast"] / speeds["pettingzoo"],
+        }
         if "pettingzoo_cpu" in speeds:
             row["pettingzoo_steps_per_cpu_s"] = speeds["pettingzoo_cpu"]
             row["fast_steps_per_cpu_s"] = speeds["fast_cpu"]
@@ -212,22 +232,35 @@ def main() -> None:
         if raw_pz_cpu is not None:  # training on 2 cores kept busy, per CPU second of raw
             row["fast_vs_pettingzoo_raw_cpu"] = 2 * speeds["fast_cpu"] / raw_pz_cpu
         rows.append(row)
-        print(f"{env}: {measure}: pettingzoo {speeds['pettingzoo']:.0f}, fast "
-              f"{speeds['fast']:.0f} env steps/s ({row['fast_vs_pettingzoo']:.2f}x)", flush=True)
+        print(
+            f"{env}: {measure}: pettingzoo {speeds['pettingzoo']:.0f}, fast "
+            f"{speeds['fast']:.0f} env steps/s ({row['fast_vs_pettingzoo']:.2f}x)",
+            flush=True,
+        )
 
     for env in a.envs:
         settings = cfg.env_settings(c, env)
         s = stepping_speeds(settings, a.seconds, a.rounds)
         raw_pz = s["raw_pettingzoo"]
-        names = {"raw": "raw env", "wrapped": "wrapped env",
-                 "supersuit": "wrapped env, SuperSuit's wrappers (before)"}
+        names = {
+            "raw": "raw env",
+            "wrapped": "wrapped env",
+            "supersuit": "wrapped env, SuperSuit's wrappers (before)",
+        }
         for kind in ("raw", "wrapped", "supersuit"):
-            add(env, names[kind], {b: s[f"{kind}_{b}"] for b in BACKENDS}
-                | {f"{b}_cpu": s[f"{kind}_{b}_cpu"] for b in BACKENDS}, raw_pz)
+            add(
+                env,
+                names[kind],
+                {b: s[f"{kind}_{b}"] for b in BACKENDS}
+                | {f"{b}_cpu": s[f"{kind}_{b}_cpu"] for b in BACKENDS},
+                raw_pz,
+            )
         if a.sample_steps:
             spec = cfg.train_spec(c, env, "ppo", "shared", 0)
-            sp = {b: sampling_speed(dict(spec, env=dict(spec["env"], backend=b)),
-                                    a.sample_steps) for b in BACKENDS}
+            sp = {
+                b: sampling_speed(dict(spec, env=dict(spec["env"], backend=b)), a.sample_steps)
+                for b in BACKENDS
+            }
             add(env, "env runner sampling (1 core, 8 envs)", sp, raw_pz)
         for method in a.methods:
             if env not in cfg.method_envs(c, method):
@@ -246,4 +279,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -59,21 +59,25 @@ EPISODE_STEPS = {"pursuit": 500, "waterworld": 500}
 # (timesteps_total / episodes_total at the end of plot/data/multi_walker/<file>.csv of the
 # paper's repository, parametersharingmadrl/parametersharingmadrl); (shared, independent)
 EPISODE_LENGTH = {
-    "ppo": (434.6, 203.5),        # ppo1.csv, sa_ppo.csv
-    "trpo": (434.6, 203.5),       # no log (its TRPO curves are Gupta et al.'s): PPO's
-    "a2c": (116.1, 103.7),        # a2c.csv, sa_a2c.csv
-    "impala": (111.7, 111.7),     # impala.csv, sa_impala.csv
-    "sac": (84.4, 82.7),          # sac.csv, sa_sac.csv
-    "ddpg": (85.0, 133.0),        # ddpg.csv, sa_ddpg.csv
-    "td3": (55.1, 64.3),          # td3.csv, sa_td3.csv
+    "ppo": (434.6, 203.5),  # ppo1.csv, sa_ppo.csv
+    "trpo": (434.6, 203.5),  # no log (its TRPO curves are Gupta et al.'s): PPO's
+    "a2c": (116.1, 103.7),  # a2c.csv, sa_a2c.csv
+    "impala": (111.7, 111.7),  # impala.csv, sa_impala.csv
+    "sac": (84.4, 82.7),  # sac.csv, sa_sac.csv
+    "ddpg": (85.0, 133.0),  # ddpg.csv, sa_ddpg.csv
+    "td3": (55.1, 64.3),  # td3.csv, sa_td3.csv
     "apex_ddpg": (160.6, 175.1),  # apex_ddpg.csv, sa_apex_ddpg.csv
 }
 BEFORE = {  # method -> (CSV, column prefix, env-stepping processes k)
     "ppo": ("throughput_paper-ppo.csv", "train", 2),
-    **{m: ("throughput_paper-methods-table4-rounds.csv", f"train_{m}", 2)
-       for m in ("sac", "td3", "ddpg", "apex_ddpg", "dqn", "rainbow", "apex_dqn")},
-    **{m: ("experiments/throughput_paper-methods-2026-11-24-before.csv", f"train_{m}", 1)
-       for m in ("a2c", "impala", "trpo")},
+    **{
+        m: ("throughput_paper-methods-table4-rounds.csv", f"train_{m}", 2)
+        for m in ("sac", "td3", "ddpg", "apex_ddpg", "dqn", "rainbow", "apex_dqn")
+    },
+    **{
+        m: ("experiments/throughput_paper-methods-2026-11-24-before.csv", f"train_{m}", 1)
+        for m in ("a2c", "impala", "trpo")
+    },
 }
 LAPTOP_CORES = 2
 WRAPPED, BEFORE_WRAPPED = "wrapped env", "wrapped env, SuperSuit's wrappers (before)"
@@ -97,8 +101,11 @@ def fast_section(label: str) -> pd.DataFrame:
 
 def speedups(fast: pd.DataFrame) -> dict[str, float]:
     """Per env: psmarl's wrapped fast env over PettingZoo's under SuperSuit's wrappers."""
-    return {e: fast.loc[(e, WRAPPED), "fast_steps_per_s"]
-            / fast.loc[(e, BEFORE_WRAPPED), "pettingzoo_steps_per_s"] for e in SISL}
+    return {
+        e: fast.loc[(e, WRAPPED), "fast_steps_per_s"]
+        / fast.loc[(e, BEFORE_WRAPPED), "pettingzoo_steps_per_s"]
+        for e in SISL
+    }
 
 
 def after_speed(train: float, raw: float, k: int, r: float) -> float:
@@ -119,13 +126,17 @@ def main() -> None:
     for env in SISL:
         episodes = cfg.budget(c, env)["episodes"]
         # one runner's sampling rate, scaled from the loaded run to an idle machine
-        load = ppo_idle.loc[env, "raw_steps_per_s"] / \
-            fast.loc[(env, BEFORE_WRAPPED), "pettingzoo_steps_per_s"]
+        load = (
+            ppo_idle.loc[env, "raw_steps_per_s"]
+            / fast.loc[(env, BEFORE_WRAPPED), "pettingzoo_steps_per_s"]
+        )
         s_after = fast.loc[(env, SAMPLING), "fast_steps_per_s"] * load
         # before: PettingZoo's env under SuperSuit's wrappers in the same runner
         s_pz = fast.loc[(env, SAMPLING), "pettingzoo_steps_per_s"] * load
-        extra = 1 / fast.loc[(env, BEFORE_WRAPPED), "pettingzoo_steps_per_s"] - \
-            1 / fast.loc[(env, WRAPPED), "pettingzoo_steps_per_s"]
+        extra = (
+            1 / fast.loc[(env, BEFORE_WRAPPED), "pettingzoo_steps_per_s"]
+            - 1 / fast.loc[(env, WRAPPED), "pettingzoo_steps_per_s"]
+        )
         s_before = 1 / (1 / s_pz + extra / load)
         for method in c["methods"]:
             if env not in cfg.method_envs(c, method):
@@ -157,8 +168,9 @@ def main() -> None:
     for col in df.columns:
         if col.endswith(("_millions", "_before", "_after")) and "_vs_" not in col:
             total[col] = df[col].sum()
-    total["laptop_after_vs_before"] = (total["laptop_cpu_hours_before"]
-                                       / total["laptop_cpu_hours_after"])
+    total["laptop_after_vs_before"] = (
+        total["laptop_cpu_hours_before"] / total["laptop_cpu_hours_after"]
+    )
     rows.append(total)
     # the model against the measured PPO speed-up (both backends under psmarl's wrappers)
     for env in SISL:
@@ -170,18 +182,25 @@ def main() -> None:
                 continue
             t_pz = fast.loc[key, "pettingzoo_steps_per_s"]
             predicted = after_speed(t_pz, raw, 2, r_new) / t_pz
-            rows.append({"env": env, "method": f"ppo_model_check_{sharing}",
-                         "model_after_vs_before": predicted,
-                         "measured_after_vs_before": fast.loc[key, "fast_vs_pettingzoo"]})
-    note = ("Computed by bench/grid_cost.py (its docstring gives the model) from config/paper.yaml "
-            f"({runs} seeds x 2 sharing modes per pair) and the measured speeds of the CSVs named "
-            "in before_from and fastenv_" + label + ". Env steps are totals over the runs of a "
-            "pair. Laptop: 2-core runs with config/config.yaml's runtime, CPU hours = wall x 2. "
-            "Cluster: lower bound (8 env runners sampling; learner time on the GPU not counted). "
-            "A2C, IMPALA and TRPO were measured with the runtime before issue 9 (sampling in the "
-            "training process), slower than today's. ppo_model_check rows: the model's PPO "
-            "training speed-up against the one measured side by side (both backends under "
-            "psmarl's wrappers).")
+            rows.append(
+                {
+                    "env": env,
+                    "method": f"ppo_model_check_{sharing}",
+                    "model_after_vs_before": predicted,
+                    "measured_after_vs_before": fast.loc[key, "fast_vs_pettingzoo"],
+                }
+            )
+    note = (
+        "Computed by bench/grid_cost.py (its docstring gives the model) from config/paper.yaml "
+        f"({runs} seeds x 2 sharing modes per pair) and the measured speeds of the CSVs named "
+        "in before_from and fastenv_" + label + ". Env steps are totals over the runs of a "
+        "pair. Laptop: 2-core runs with config/config.yaml's runtime, CPU hours = wall x 2. "
+        "Cluster: lower bound (8 env runners sampling; learner time on the GPU not counted). "
+        "A2C, IMPALA and TRPO were measured with the runtime before issue 9 (sampling in the "
+        "training process), slower than today's. ppo_model_check rows: the model's PPO "
+        "training speed-up against the one measured side by side (both backends under "
+        "psmarl's wrappers)."
+    )
     save_section(rows, "cost", "paper-grid-cost", note, digits=3)
 
 

@@ -57,13 +57,19 @@ def _one_job(args) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default="config/paper.yaml")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--envs-per-runner", type=int, nargs="+", default=[2, 8],
-                   help="num_envs_per_env_runner values to time for the one-job layout")
+    p.add_argument(
+        "--envs-per-runner",
+        type=int,
+        nargs="+",
+        default=[2, 8],
+        help="num_envs_per_env_runner values to time for the one-job layout",
+    )
     p.add_argument("--train-iterations", type=int, default=2)
     p.add_argument("--raw-steps", type=int, default=3000)
     p.add_argument("--label", default="layouts")
@@ -76,21 +82,46 @@ def main() -> None:
         c = cfg.load(a.config)
         raw = raw_speed(cfg.env_settings(c, env), a.raw_steps)
         print(f"{env}: raw {raw:.0f} steps/s", flush=True)
-        layouts = [(f"1 job x {a.cores} cores, {a.cores} runners x {e} envs",
-                    {"num_cpus": a.cores, "num_env_runners": a.cores, "num_envs_per_env_runner": e,
-                     "num_gpus": 0}, 1) for e in a.envs_per_runner]
-        layouts.append((f"{a.cores} jobs x 1 core, in-process x 4 envs",
-                        {"num_cpus": 1, "num_env_runners": 0, "num_envs_per_env_runner": 4,
-                         "num_gpus": 0}, a.cores))
+        layouts = [
+            (
+                f"1 job x {a.cores} cores, {a.cores} runners x {e} envs",
+                {
+                    "num_cpus": a.cores,
+                    "num_env_runners": a.cores,
+                    "num_envs_per_env_runner": e,
+                    "num_gpus": 0,
+                },
+                1,
+            )
+            for e in a.envs_per_runner
+        ]
+        layouts.append(
+            (
+                f"{a.cores} jobs x 1 core, in-process x 4 envs",
+                {"num_cpus": 1, "num_env_runners": 0, "num_envs_per_env_runner": 4, "num_gpus": 0},
+                a.cores,
+            )
+        )
         for name, runtime, jobs in layouts:
             # each layout in fresh processes (own Ray, own RSS): jobs started together
-            with ctx.Pool(jobs, initializer=_init, initargs=(ctx.Barrier(jobs),),
-                          maxtasksperchild=1) as pool:
-                sps = pool.map(_one_job, [(a.config, env, runtime, s, a.train_iterations)
-                                          for s in range(jobs)], chunksize=1)
+            with ctx.Pool(
+                jobs, initializer=_init, initargs=(ctx.Barrier(jobs),), maxtasksperchild=1
+            ) as pool:
+                sps = pool.map(
+                    _one_job,
+                    [(a.config, env, runtime, s, a.train_iterations) for s in range(jobs)],
+                    chunksize=1,
+                )
             total = sum(sps)
-            rows.append({"env": env, "layout": name, "raw_steps_per_s": raw,
-                         "steps_per_s": total, "ratio": total / raw})
+            rows.append(
+                {
+                    "env": env,
+                    "layout": name,
+                    "raw_steps_per_s": raw,
+                    "steps_per_s": total,
+                    "ratio": total / raw,
+                }
+            )
             print(f"{env}: {name}: {total:.0f} steps/s ({total / raw:.2f} x raw)", flush=True)
     save_section(rows, "layouts", a.label, a.note)
 

@@ -16,9 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def sb3_ppo_speed(settings: Mapping[str, Any], *, train_batch: int, minibatch: int,
-                  epochs: int, iterations: int, copies: int = 1, env_procs: int = 0,
-                  seed: int = 0) -> float:
+def sb3_ppo_speed(
+    settings: Mapping[str, Any],
+    *,
+    train_batch: int,
+    minibatch: int,
+    epochs: int,
+    iterations: int,
+    copies: int = 1,
+    env_procs: int = 0,
+    seed: int = 0,
+) -> float:
     """Env steps/s of SB3 PPO over ``iterations`` updates after one warm-up update.
 
     ``copies`` copies of the parallel env are concatenated (each contributes one SB3 env
@@ -39,10 +47,19 @@ def sb3_ppo_speed(settings: Mapping[str, Any], *, train_batch: int, minibatch: i
     venv = ss.concat_vec_envs_v1(venv, copies, num_cpus=env_procs, base_class="stable_baselines3")
     n_steps = math.ceil(train_batch / copies)
     model = PPO(
-        "MlpPolicy", venv, n_steps=n_steps, batch_size=minibatch, n_epochs=epochs,
-        learning_rate=5e-5, gamma=0.99, gae_lambda=0.95, clip_range=0.1, ent_coef=0.01,
+        "MlpPolicy",
+        venv,
+        n_steps=n_steps,
+        batch_size=minibatch,
+        n_epochs=epochs,
+        learning_rate=5e-5,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_range=0.1,
+        ent_coef=0.01,
         policy_kwargs={"net_arch": [400, 300], "activation_fn": torch.nn.ReLU},
-        verbose=0, device="cpu",
+        verbose=0,
+        device="cpu",
     )  # no seed=: SB3 would call the SuperSuit vec env's missing seed(); speed needs none
 
     class Clock(BaseCallback):
@@ -65,5 +82,8 @@ def sb3_ppo_speed(settings: Mapping[str, Any], *, train_batch: int, minibatch: i
     venv.close()
     # the first rollout is warm-up; the last start belongs to a rollout cut by the budget
     t0 = clock.starts[1]
-    return n_steps * copies * iterations / (clock.starts[1 + iterations] - t0) \
-        if len(clock.starts) > 1 + iterations else n_steps * copies * iterations / (end - t0)
+    return (
+        n_steps * copies * iterations / (clock.starts[1 + iterations] - t0)
+        if len(clock.starts) > 1 + iterations
+        else n_steps * copies * iterations / (end - t0)
+    )

@@ -79,15 +79,21 @@ def profile_train(spec, iterations: int, workdir: Path):
     ckpt = workdir / f"ckpt_{spec['env']['name']}"
     algo.save_to_path(str(ckpt))
     algo.stop()
-    results.write_json_atomic(ckpt / results.RUN_META, {
-        "agent_to_module": mapping, "normalize_actions": bool(config.normalize_actions),
-        "clip_actions": bool(config.clip_actions)})
+    results.write_json_atomic(
+        ckpt / results.RUN_META,
+        {
+            "agent_to_module": mapping,
+            "normalize_actions": bool(config.normalize_actions),
+            "clip_actions": bool(config.clip_actions),
+        },
+    )
     return prof, wall, ckpt
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--method", default="ppo")
@@ -95,8 +101,13 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=2)
     p.add_argument("--eval-episodes", type=int, default=8)
     p.add_argument("--top", type=int, default=30)
-    p.add_argument("--runtime", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override training.runtime keys, e.g. num_env_runners=2")
+    p.add_argument(
+        "--runtime",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override training.runtime keys, e.g. num_env_runners=2",
+    )
     p.add_argument("--label", default=None)
     a = p.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -113,21 +124,33 @@ def main() -> None:
             spec = cfg.train_spec(c, env, a.method, a.sharing, 0)
             prof, wall, ckpt = profile_train(spec, a.iterations, Path(tmp))
             f = out / f"{label}_{env}_{a.method}_{a.sharing}_train.txt"
-            title = (f"{a.iterations} training iteration(s), {a.method} {a.sharing}, {env}; "
-                     f"{' '.join(sys.argv[1:])}")
+            title = (
+                f"{a.iterations} training iteration(s), {a.method} {a.sharing}, {env}; "
+                f"{' '.join(sys.argv[1:])}"
+            )
             f.write_text(_report(prof, title, wall, a.top))
             print(f"wrote {f}", flush=True)
             settings = cfg.env_settings(c, env)
             prof = cProfile.Profile()
             t0 = time.perf_counter()
             prof.enable()
-            evaluate(settings, PolicySpec("checkpoint", str(ckpt)), a.eval_episodes, seed=0,
-                     workers=1, envs_per_worker=8, log=lambda m: None)
+            evaluate(
+                settings,
+                PolicySpec("checkpoint", str(ckpt)),
+                a.eval_episodes,
+                seed=0,
+                workers=1,
+                envs_per_worker=8,
+                log=lambda m: None,
+            )
             prof.disable()
             wall = time.perf_counter() - t0
             f = out / f"{label}_{env}_{a.method}_eval.txt"
-            f.write_text(_report(prof, f"evaluation of {a.eval_episodes} plays, 1 worker, {env}",
-                                 wall, a.top))
+            f.write_text(
+                _report(
+                    prof, f"evaluation of {a.eval_episodes} plays, 1 worker, {env}", wall, a.top
+                )
+            )
             print(f"wrote {f}", flush=True)
 
 

@@ -134,30 +134,64 @@ def method_fits(method: str, settings) -> bool:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--runtime-from", default=None, help="take training.runtime from this config")
     p.add_argument("--envs", nargs="+", default=["pursuit", "waterworld", "multiwalker"])
     p.add_argument("--raw-steps", type=int, default=5000)
-    p.add_argument("--eval-episodes", nargs="+", default=["16"], metavar="N|ENV=N",
-                   help="plays per evaluation timing: one number, or ENV=N per env (others: 16)")
-    p.add_argument("--no-independent", action="store_true",
-                   help="time shared training only (e.g. when only evaluation is wanted)")
+    p.add_argument(
+        "--eval-episodes",
+        nargs="+",
+        default=["16"],
+        metavar="N|ENV=N",
+        help="plays per evaluation timing: one number, or ENV=N per env (others: 16)",
+    )
+    p.add_argument(
+        "--no-independent",
+        action="store_true",
+        help="time shared training only (e.g. when only evaluation is wanted)",
+    )
     p.add_argument("--train-iterations", type=int, default=3)
-    p.add_argument("--methods", nargs="+", default=["ppo"],
-                   help="methods to time in training (each on the envs whose actions it fits)")
-    p.add_argument("--iteration-steps", type=int, default=1000,
-                   help="off-policy methods: env steps per timed iteration (0 = the method's own)")
-    p.add_argument("--peer", action="store_true",
-                   help="also time the SB3 + SuperSuit PPO recipe (needs the bench extra)")
-    p.add_argument("--peer-copies", type=int, default=2,
-                   help="env copies concatenated by SuperSuit for the peer")
-    p.add_argument("--runtime", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override training.runtime keys, e.g. num_env_runners=2")
-    p.add_argument("--peer-procs", type=int, nargs="*", default=[2],
-                   help="also time the peer with its env copies in this many subprocesses "
-                        "(SuperSuit's num_cpus); the comparison uses the peer's fastest")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["ppo"],
+        help="methods to time in training (each on the envs whose actions it fits)",
+    )
+    p.add_argument(
+        "--iteration-steps",
+        type=int,
+        default=1000,
+        help="off-policy methods: env steps per timed iteration (0 = the method's own)",
+    )
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="also time the SB3 + SuperSuit PPO recipe (needs the bench extra)",
+    )
+    p.add_argument(
+        "--peer-copies",
+        type=int,
+        default=2,
+        help="env copies concatenated by SuperSuit for the peer",
+    )
+    p.add_argument(
+        "--runtime",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override training.runtime keys, e.g. num_env_runners=2",
+    )
+    p.add_argument(
+        "--peer-procs",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="also time the peer with its env copies in this many subprocesses "
+        "(SuperSuit's num_cpus); the comparison uses the peer's fastest",
+    )
     p.add_argument("--label", default=None)
     p.add_argument("--note", default="", help="conditions of the run, printed under its table")
     a = p.parse_args()
@@ -184,8 +218,11 @@ def main() -> None:
                 for sharing in ("shared",) if a.no_independent else ("shared", "independent"):
                     spec = cfg.train_spec(c, env, method, sharing, 0)
                     training = spec["method_settings"].get("training", {})
-                    if a.iteration_steps and "min_sample_timesteps_per_iteration" in \
-                            methods.known_keys(method)["training"]:
+                    if (
+                        a.iteration_steps
+                        and "min_sample_timesteps_per_iteration"
+                        in methods.known_keys(method)["training"]
+                    ):
                         # off-policy iterations last a fixed number of env steps (ApeX: 25k);
                         # time the same replay ratio over shorter iterations
                         training["min_sample_timesteps_per_iteration"] = a.iteration_steps
@@ -195,27 +232,44 @@ def main() -> None:
                     row[f"{prefix}_{sharing}_steps_per_s"] = sps
                     row[f"{prefix}_{sharing}_ratio"] = sps / raw
                     row[f"{prefix}_{sharing}_pss_mb"] = pss
-                    print(f"{env}: train {method} {sharing} {sps:.0f} steps/s "
-                          f"(PSS {pss:.0f} MB, RSS sum {rss:.0f} MB)", flush=True)
+                    print(
+                        f"{env}: train {method} {sharing} {sps:.0f} steps/s "
+                        f"(PSS {pss:.0f} MB, RSS sum {rss:.0f} MB)",
+                        flush=True,
+                    )
                     plays = eval_plays.get(env, eval_plays.get("*", 16))
                     if method != "ppo" or sharing != "shared" or plays < 1:
                         continue
                     row["eval_plays"] = plays
                     # evaluation needs psmarl's checkpoint metadata: write it as train.py does
                     mapping = {ag: "shared" for ag in envs.agent_ids(settings)}
-                    results.write_json_atomic(ckpt / results.RUN_META, {
-                        "agent_to_module": mapping, "normalize_actions": True,
-                        "clip_actions": False})
+                    results.write_json_atomic(
+                        ckpt / results.RUN_META,
+                        {
+                            "agent_to_module": mapping,
+                            "normalize_actions": True,
+                            "clip_actions": False,
+                        },
+                    )
                     for workers in (1, 2):
                         t0 = time.perf_counter()
-                        df = evaluate(settings, PolicySpec("checkpoint", str(ckpt)), plays,
-                                      seed=0, workers=workers, envs_per_worker=8,
-                                      log=lambda m: None)
+                        df = evaluate(
+                            settings,
+                            PolicySpec("checkpoint", str(ckpt)),
+                            plays,
+                            seed=0,
+                            workers=workers,
+                            envs_per_worker=8,
+                            log=lambda m: None,
+                        )
                         el = time.perf_counter() - t0
                         row[f"eval_{workers}w_steps_per_s"] = df["length"].sum() / el
                         row[f"eval_{workers}w_ratio"] = row[f"eval_{workers}w_steps_per_s"] / raw
-                        print(f"{env}: evaluate {workers} worker(s) "
-                              f"{row[f'eval_{workers}w_steps_per_s']:.0f} steps/s", flush=True)
+                        print(
+                            f"{env}: evaluate {workers} worker(s) "
+                            f"{row[f'eval_{workers}w_steps_per_s']:.0f} steps/s",
+                            flush=True,
+                        )
                     row["eval_mean_length"] = float(df["length"].mean())
                     row["eval_2w_vs_1w"] = row["eval_2w_steps_per_s"] / row["eval_1w_steps_per_s"]
             if a.peer:
@@ -224,16 +278,24 @@ def main() -> None:
                 ppo = cfg.train_spec(c, env, "ppo", "shared", 0)["method_settings"]["training"]
                 best = 0.0
                 for procs in sorted(set([0] + a.peer_procs)):
-                    sps = sb3_ppo_speed(settings, train_batch=ppo["train_batch_size_per_learner"],
-                                        minibatch=ppo["minibatch_size"], epochs=ppo["num_epochs"],
-                                        iterations=a.train_iterations, copies=a.peer_copies,
-                                        env_procs=procs)
+                    sps = sb3_ppo_speed(
+                        settings,
+                        train_batch=ppo["train_batch_size_per_learner"],
+                        minibatch=ppo["minibatch_size"],
+                        epochs=ppo["num_epochs"],
+                        iterations=a.train_iterations,
+                        copies=a.peer_copies,
+                        env_procs=procs,
+                    )
                     tag = "sb3" if procs == 0 else f"sb3_{procs}p"
                     row[f"{tag}_shared_steps_per_s"] = sps
                     row[f"{tag}_shared_ratio"] = sps / raw
                     best = max(best, sps)
-                    print(f"{env}: SB3 + SuperSuit PPO ({procs or 'no'} env subprocesses) "
-                          f"{sps:.0f} steps/s", flush=True)
+                    print(
+                        f"{env}: SB3 + SuperSuit PPO ({procs or 'no'} env subprocesses) "
+                        f"{sps:.0f} steps/s",
+                        flush=True,
+                    )
                 # against the peer's faster arrangement on this machine
                 shared = row.get("train_shared_steps_per_s", float("nan"))
                 row["train_shared_vs_sb3"] = shared / best
@@ -246,11 +308,13 @@ def save_section(rows, kind: str, label: str, note: str | None = "", digits: int
     machine, the date and the command line (of the running script), then rewrite RESULTS.md."""
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
-    df["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, "
-                     f"Python {platform.python_version()}")
+    df["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     df["date"] = time.strftime("%Y-%m-%d")
     df["command"] = f"python bench/{Path(sys.argv[0]).name} " + " ".join(
-        f"'{x}'" if " " in x else x for x in sys.argv[1:])
+        f"'{x}'" if " " in x else x for x in sys.argv[1:]
+    )
     if note is not None:
         df["note"] = note
     out = HERE / "results" / f"{kind}_{label}.csv"
@@ -269,8 +333,9 @@ def _md_table(t: pd.DataFrame) -> str:
             t[col] = t[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
     header = "| " + " | ".join(t.columns) + " |"
     sep = "|" + "|".join("---" for _ in t.columns) + "|"
-    return "\n".join([header, sep] + ["| " + " | ".join(map(str, r)) + " |"
-                                       for r in t.itertuples(index=False)])
+    return "\n".join(
+        [header, sep] + ["| " + " | ".join(map(str, r)) + " |" for r in t.itertuples(index=False)]
+    )
 
 
 OFF_POLICY = ("sac", "td3", "ddpg", "apex_ddpg", "dqn", "rainbow", "apex_dqn")
@@ -286,35 +351,58 @@ def targets_table() -> str:
     rows = []
 
     def add(target, figure, met, source):
-        rows.append({"target": target, "measured": figure, "met": "yes" if met else "**no**",
-                     "section": source})
+        rows.append(
+            {
+                "target": target,
+                "measured": figure,
+                "met": "yes" if met else "**no**",
+                "section": source,
+            }
+        )
 
     ppo = _csv("throughput_paper-ppo")
     if ppo is not None:
         for sharing in ("shared", "independent"):
             col = f"train_{sharing}_ratio"
             if col in ppo:
-                add(f"PPO training ({sharing}) >= 0.8x raw",
+                add(
+                    f"PPO training ({sharing}) >= 0.8x raw",
                     ", ".join(f"{e} {v:.2f}" for e, v in zip(ppo.env, ppo[col])),
-                    bool((ppo[col] >= 0.8).all()), "paper-ppo")
+                    bool((ppo[col] >= 0.8).all()),
+                    "paper-ppo",
+                )
         if "train_shared_vs_sb3" in ppo:
-            add("PPO training >= 1.5x SB3 + SuperSuit",
+            add(
+                "PPO training >= 1.5x SB3 + SuperSuit",
                 ", ".join(f"{e} {v:.2f}x" for e, v in zip(ppo.env, ppo.train_shared_vs_sb3)),
-                bool((ppo.train_shared_vs_sb3 >= 1.5).all()), "paper-ppo")
+                bool((ppo.train_shared_vs_sb3 >= 1.5).all()),
+                "paper-ppo",
+            )
         if "train_independent_pss_mb" in ppo:
             m = ppo.train_independent_pss_mb.max()
-            add("independent run < 2 GB resident (pursuit: 8 modules)",
+            add(
+                "independent run < 2 GB resident (pursuit: 8 modules)",
                 f"largest independent run {m:.0f} MB (PSS, training + runner processes)",
-                bool(m < 2048), "paper-ppo")
+                bool(m < 2048),
+                "paper-ppo",
+            )
     ev = _csv("throughput_paper-ppo-eval")
     if ev is not None:
-        add("evaluation, 1 worker >= 0.9x raw",
+        add(
+            "evaluation, 1 worker >= 0.9x raw",
             ", ".join(f"{e} {v:.2f}" for e, v in zip(ev.env, ev.eval_1w_ratio)),
-            bool((ev.eval_1w_ratio >= 0.9).all()), "paper-ppo-eval")
-        add("evaluation, 2 workers >= 1.8x 1 worker",
-            ", ".join(f"{e} {v:.2f}x ({n:.0f} plays)"
-                      for e, v, n in zip(ev.env, ev.eval_2w_vs_1w, ev.eval_plays)),
-            bool((ev.eval_2w_vs_1w >= 1.8).all()), "paper-ppo-eval")
+            bool((ev.eval_1w_ratio >= 0.9).all()),
+            "paper-ppo-eval",
+        )
+        add(
+            "evaluation, 2 workers >= 1.8x 1 worker",
+            ", ".join(
+                f"{e} {v:.2f}x ({n:.0f} plays)"
+                for e, v, n in zip(ev.env, ev.eval_2w_vs_1w, ev.eval_plays)
+            ),
+            bool((ev.eval_2w_vs_1w >= 1.8).all()),
+            "paper-ppo-eval",
+        )
     # off-policy: at the paper's updates per env step (Table 4's 64-env sampling rounds)
     meth, source = _csv("throughput_paper-methods-table4-rounds"), "paper-methods-table4-rounds"
     if meth is None:
@@ -327,20 +415,29 @@ def targets_table() -> str:
                 if col in meth:
                     vals += [(e, sharing, v) for e, v in zip(meth.env, meth[col]) if pd.notna(v)]
             if vals:
-                add(f"{method} >= 0.5x raw",
+                add(
+                    f"{method} >= 0.5x raw",
                     ", ".join(f"{e} {sh[:3]}. {v:.2f}" for e, sh, v in vals),
-                    all(v >= 0.5 for _, _, v in vals), source)
+                    all(v >= 0.5 for _, _, v in vals),
+                    source,
+                )
     wf = _csv("workflow_paper-grid")
     if wf is not None:
         r = wf.iloc[0]
-        add("`snakemake -n` and a no-op rerun of the paper grid <= 5 s",
+        add(
+            "`snakemake -n` and a no-op rerun of the paper grid <= 5 s",
             f"{r.jobs} jobs: dry run {r.dry_run_s:.1f} s, no-op rerun {r.noop_rerun_s:.1f} s",
-            bool(max(r.dry_run_s, r.noop_rerun_s) <= 5), "paper-grid")
+            bool(max(r.dry_run_s, r.noop_rerun_s) <= 5),
+            "paper-grid",
+        )
     if not rows:
         return ""
-    return ("## Targets (issue 9)\n\nComputed from the sections below. Where a target is not met,"
-            " `bench/EXPERIMENTS.md` gives the measured ceiling and why.\n\n"
-            + _md_table(pd.DataFrame(rows)) + "\n")
+    return (
+        "## Targets (issue 9)\n\nComputed from the sections below. Where a target is not met,"
+        " `bench/EXPERIMENTS.md` gives the measured ceiling and why.\n\n"
+        + _md_table(pd.DataFrame(rows))
+        + "\n"
+    )
 
 
 def fast_env_targets() -> str:
@@ -355,19 +452,33 @@ def fast_env_targets() -> str:
         if (env, measure) not in fast.index:
             return
         v = fast.loc[(env, measure), col]
-        rows.append({"target": target, "measured": f"{v:.2f}x",
-                     "met": "yes" if v >= goal else "**no**", "section": "fast-envs"})
+        rows.append(
+            {
+                "target": target,
+                "measured": f"{v:.2f}x",
+                "met": "yes" if v >= goal else "**no**",
+                "section": "fast-envs",
+            }
+        )
 
     add("pursuit: fast env >= 10x PettingZoo's", "pursuit", "raw env", "fast_vs_pettingzoo", 10)
     for env in ("waterworld", "multiwalker"):
         add(f"{env}: fast env >= 1.3x PettingZoo's", env, "raw env", "fast_vs_pettingzoo", 1.3)
     for sharing in ("shared", "independent"):
-        add(f"pursuit: PPO training ({sharing}) with the fast env >= 1.5x PettingZoo's raw "
-            "env speed", "pursuit", f"ppo training, {sharing}", "fast_vs_pettingzoo_raw", 1.5)
+        add(
+            f"pursuit: PPO training ({sharing}) with the fast env >= 1.5x PettingZoo's raw "
+            "env speed",
+            "pursuit",
+            f"ppo training, {sharing}",
+            "fast_vs_pettingzoo_raw",
+            1.5,
+        )
     if not rows:
         return ""
-    return ("## Targets (issue 16: fast envs)\n\nComputed from the section fast-envs (ratios "
-            "measured side by side in one run).\n\n" + _md_table(pd.DataFrame(rows)) + "\n")
+    return (
+        "## Targets (issue 16: fast envs)\n\nComputed from the section fast-envs (ratios "
+        "measured side by side in one run).\n\n" + _md_table(pd.DataFrame(rows)) + "\n"
+    )
 
 
 def write_results_md() -> None:
@@ -376,8 +487,7 @@ def write_results_md() -> None:
         "# Benchmark results\n",
         "Written by `bench/throughput.py` from the CSVs in `bench/results/` (do not edit by hand).",
         "Env steps per second; ratios are to the raw env speed measured in the same run.",
-        "`*_rss_mb` (older sections): resident memory of the benchmark process after that "
-        "training",
+        "`*_rss_mb` (older sections): resident memory of the benchmark process after that training",
         "run. `*_pss_mb`: proportional set size of the benchmark process plus its remote "
         "env-runner",
         "processes after that run (shared pages counted once over the processes). Either way the",
@@ -390,11 +500,13 @@ def write_results_md() -> None:
         df = pd.read_csv(csv)
         first = df.iloc[0]
         parts.append(f"## {first['label']}\n")
-        parts.append(f"Command: `{first['command']}`  \n"
-                     f"Machine: {first['machine']}, {first['date']}\n")
+        parts.append(
+            f"Command: `{first['command']}`  \nMachine: {first['machine']}, {first['date']}\n"
+        )
         meta = {"label", "machine", "date", "command", "note"}
         per_method = re.compile(
-            r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb|pss_mb)$")
+            r"^train_(?:(\w+?)_)?(shared|independent)_(steps_per_s|ratio|rss_mb|pss_mb)$"
+        )
         cols = [c for c in df.columns if c not in meta and not per_method.match(c)]
         if len(cols) > 1:
             parts.append(_md_table(df[cols]) + "\n")
@@ -409,10 +521,18 @@ def write_results_md() -> None:
             for method, vals in found.items():
                 rows.append({"env": r["env"], "method": method, **vals})
         if rows:
-            order = ["env", "method", "shared_steps_per_s", "shared_ratio",
-                     "independent_steps_per_s", "independent_ratio", "shared_rss_mb",
-                     "independent_rss_mb",
-                     "shared_pss_mb", "independent_pss_mb"]
+            order = [
+                "env",
+                "method",
+                "shared_steps_per_s",
+                "shared_ratio",
+                "independent_steps_per_s",
+                "independent_ratio",
+                "shared_rss_mb",
+                "independent_rss_mb",
+                "shared_pss_mb",
+                "independent_pss_mb",
+            ]
             t = pd.DataFrame(rows)
             table = _md_table(t[[c for c in order if c in t.columns]])
             parts.append("Training:\n\n" + table + "\n")
@@ -424,5 +544,3 @@ def write_results_md() -> None:
 
 if __name__ == "__main__":
     main()
-
-

@@ -29,9 +29,12 @@ REPO = HERE.parent
 def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("snakemake")
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), *args, "--directory", str(workdir),
-                        "-s", str(REPO / "workflow" / "Snakefile")],
-                       capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [str(exe), *args, "--directory", str(workdir), "-s", str(REPO / "workflow" / "Snakefile")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     el = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed:\n{r.stderr[-3000:]}")
@@ -39,10 +42,12 @@ def _snakemake(args: list[str], workdir: Path) -> tuple[float, str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configfile", nargs="+",
-                   default=["config/paper.yaml", "config/paper.baselines.yaml"])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--configfile", nargs="+", default=["config/paper.yaml", "config/paper.baselines.yaml"]
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--label", default="paper-grid")
     p.add_argument("--note", default=None, help="what to know about the machine or the run")
@@ -59,8 +64,19 @@ def main() -> None:
         jobs = len({(r[2], Path(r[0]).parent) for r in rows})
         # create every output, rule by rule in the order Snakemake runs them, so that each
         # output is newer than its inputs
-        order = ["random_baseline", "theory", "config_record", "train", "marl_train", "evaluate",
-                 "aggregate", "statistics", "learning_curve", "paper_figure", "sharing_summary"]
+        order = [
+            "random_baseline",
+            "theory",
+            "config_record",
+            "train",
+            "marl_train",
+            "evaluate",
+            "aggregate",
+            "statistics",
+            "learning_curve",
+            "paper_figure",
+            "sharing_summary",
+        ]
         rows.sort(key=lambda r: order.index(r[2]) if r[2] in order else len(order))
         for r in rows:
             path = work / r[0]
@@ -81,10 +97,20 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     import throughput
 
-    throughput.save_section([{
-        "outputs": len(rows), "jobs": jobs,
-        "dry_run_s": statistics.median(dry), "noop_rerun_s": statistics.median(noop),
-    }], "workflow", a.label, note=a.note, digits=2)
+    throughput.save_section(
+        [
+            {
+                "outputs": len(rows),
+                "jobs": jobs,
+                "dry_run_s": statistics.median(dry),
+                "noop_rerun_s": statistics.median(noop),
+            }
+        ],
+        "workflow",
+        a.label,
+        note=a.note,
+        digits=2,
+    )
 
 
 if __name__ == "__main__":

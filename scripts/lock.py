@@ -19,16 +19,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from psmarl import locks  # noqa: E402
 
-UV_ARGS = ["pip", "compile", "--quiet", "--generate-hashes", "--no-header",
-           "--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28",
-           "--index-url", "https://pypi.org/simple", "--no-strip-extras"]
+UV_ARGS = [
+    "pip",
+    "compile",
+    "--quiet",
+    "--generate-hashes",
+    "--no-header",
+    "--python-version",
+    "3.11",
+    "--python-platform",
+    "x86_64-manylinux_2_28",
+    "--index-url",
+    "https://pypi.org/simple",
+    "--no-strip-extras",
+]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("stages", nargs="*", help=f"stages to lock (default: all of {locks.STAGES})")
-    ap.add_argument("--upgrade", action="store_true",
-                    help="re-resolve from scratch instead of keeping the current pins")
+    ap.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="re-resolve from scratch instead of keeping the current pins",
+    )
     a = ap.parse_args()
     bad = [s for s in a.stages if s not in locks.STAGES]
     if bad:
@@ -57,8 +71,11 @@ def main() -> int:
             "# Inputs: " + "; ".join(inputs[stage]) + f"; constrained by envs/{locks.CONSTRAINTS}\n"
             f"{locks.DIGEST_PREFIX}{locks.input_digest(inputs[stage], constraints.read_text())}\n"
         )
-        body_lines = [ln for ln in text.splitlines(keepends=True) if not ln.startswith("# ")
-                      or ln.startswith("#    ")]
+        body_lines = [
+            ln
+            for ln in text.splitlines(keepends=True)
+            if not ln.startswith("# ") or ln.startswith("#    ")
+        ]
         out.write_text(header + "".join(body_lines))
         print(f"wrote {out.relative_to(ROOT)}", file=sys.stderr)
     problems = locks.check(ROOT / "envs", ROOT / "pyproject.toml")

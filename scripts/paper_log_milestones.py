@@ -29,15 +29,20 @@ def main() -> int:
     ap.add_argument("--fraction", type=float, default=0.25)
     ap.add_argument("--out", default=None, help="also write the table as CSV")
     a = ap.parse_args()
-    listing = subprocess.run(["git", "--git-dir", a.paper_logs, "ls-tree", "-r", "--name-only",
-                              "HEAD", "plot/data"], capture_output=True, text=True)
+    listing = subprocess.run(
+        ["git", "--git-dir", a.paper_logs, "ls-tree", "-r", "--name-only", "HEAD", "plot/data"],
+        capture_output=True,
+        text=True,
+    )
     if listing.returncode == 0:
         paths = listing.stdout.split()
     else:
         from pathlib import Path
 
-        paths = [str(p.relative_to(a.paper_logs)) for p in
-                 sorted(Path(a.paper_logs, "plot/data").glob("*/*.csv"))]
+        paths = [
+            str(p.relative_to(a.paper_logs))
+            for p in sorted(Path(a.paper_logs, "plot/data").glob("*/*.csv"))
+        ]
     rows = []
     for path in paths:
         if not path.endswith(".csv"):
@@ -53,13 +58,21 @@ def main() -> int:
         top = float(curve.loc[i, "avg_total_reward"])
         target = rnd + a.fraction * (top - rnd)
         hit = curve[curve["avg_total_reward"] >= target]
-        rows.append({"env": ENV[env], "log": path, "last_env_steps": curve["env_steps"].iloc[-1],
-                     "last_episodes": curve["episodes"].iloc[-1], "max": round(top, 2),
-                     "env_steps_at_max": curve.loc[i, "env_steps"],
-                     "episodes_at_max": curve.loc[i, "episodes"], "random": rnd,
-                     "target": round(target, 2),
-                     "env_steps_to_target": hit["env_steps"].iloc[0] if len(hit) else None,
-                     "episodes_to_target": hit["episodes"].iloc[0] if len(hit) else None})
+        rows.append(
+            {
+                "env": ENV[env],
+                "log": path,
+                "last_env_steps": curve["env_steps"].iloc[-1],
+                "last_episodes": curve["episodes"].iloc[-1],
+                "max": round(top, 2),
+                "env_steps_at_max": curve.loc[i, "env_steps"],
+                "episodes_at_max": curve.loc[i, "episodes"],
+                "random": rnd,
+                "target": round(target, 2),
+                "env_steps_to_target": hit["env_steps"].iloc[0] if len(hit) else None,
+                "episodes_to_target": hit["episodes"].iloc[0] if len(hit) else None,
+            }
+        )
     df = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     print(df.drop(columns=["random"]).to_string(index=False))

@@ -37,9 +37,18 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "docs" / "data" / "paper_logs.csv"
 
-_METHODS = {"A2C": "a2c", "APEX_DQN": "apex_dqn", "APEX_DDPG": "apex_ddpg", "DDPG": "ddpg",
-            "DQN": "dqn", "IMPALA": "impala", "PPO": "ppo", "RAINBOW_DQN": "rainbow",
-            "SAC": "sac", "TD3": "td3"}
+_METHODS = {
+    "A2C": "a2c",
+    "APEX_DQN": "apex_dqn",
+    "APEX_DDPG": "apex_ddpg",
+    "DDPG": "ddpg",
+    "DQN": "dqn",
+    "IMPALA": "impala",
+    "PPO": "ppo",
+    "RAINBOW_DQN": "rainbow",
+    "SAC": "sac",
+    "TD3": "td3",
+}
 _ENVS = ("pursuit", "waterworld", "multiwalker")
 # runs whose ray_results log is missing from the snapshot but whose copy the plotting
 # scripts read under plot/data (the same RLlib columns)
@@ -48,12 +57,31 @@ _PLOT_COPIES = {
     ("waterworld", "sac", "shared"): "plot/data/waterworld/sac.csv",
     ("waterworld", "td3", "shared"): "plot/data/waterworld/td3_1.csv",
 }
-COLUMNS = ["env", "method", "sharing", "log", "commit", "status", "iterations",
-           "env_steps_at_end", "samples_trained_at_end", "trained_per_sampled",
-           "env_steps_per_iteration", "episodes_at_end", "max_episode_reward_mean",
-           "episodes_at_max", "env_steps_at_max"]
-_INTEGER = ("iterations", "env_steps_at_end", "samples_trained_at_end", "episodes_at_end",
-            "episodes_at_max", "env_steps_at_max")
+COLUMNS = [
+    "env",
+    "method",
+    "sharing",
+    "log",
+    "commit",
+    "status",
+    "iterations",
+    "env_steps_at_end",
+    "samples_trained_at_end",
+    "trained_per_sampled",
+    "env_steps_per_iteration",
+    "episodes_at_end",
+    "max_episode_reward_mean",
+    "episodes_at_max",
+    "env_steps_at_max",
+]
+_INTEGER = (
+    "iterations",
+    "env_steps_at_end",
+    "samples_trained_at_end",
+    "episodes_at_end",
+    "episodes_at_max",
+    "env_steps_at_max",
+)
 
 
 class Repo:
@@ -65,13 +93,21 @@ class Repo:
         self.git = ["git", f"--git-dir={git_dir}"]
 
     def list(self) -> list[str]:
-        out = subprocess.run(self.git + ["ls-tree", "-r", "--name-only", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            self.git + ["ls-tree", "-r", "--name-only", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return out.split()
 
     def commit(self) -> str:
-        out = subprocess.run(self.git + ["rev-parse", "--short=7", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            self.git + ["rev-parse", "--short=7", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return out.strip()
 
     def read(self, rel: str) -> str | None:
@@ -100,30 +136,37 @@ def summarize(text: str) -> dict:
     df = pd.read_csv(io.StringIO(text))
     row: dict = {"iterations": len(df)}
     last = df.iloc[-1]
-    for col, key in (("info/num_steps_sampled", "env_steps_at_end"),
-                     ("info/num_steps_trained", "samples_trained_at_end"),
-                     ("episodes_total", "episodes_at_end")):
+    for col, key in (
+        ("info/num_steps_sampled", "env_steps_at_end"),
+        ("info/num_steps_trained", "samples_trained_at_end"),
+        ("episodes_total", "episodes_at_end"),
+    ):
         row[key] = int(last[col]) if col in df and pd.notna(last[col]) else None
     if row["env_steps_at_end"] and row["samples_trained_at_end"] is not None:
         row["trained_per_sampled"] = round(
-            row["samples_trained_at_end"] / row["env_steps_at_end"], 4)
+            row["samples_trained_at_end"] / row["env_steps_at_end"], 4
+        )
     if "timesteps_this_iter" in df:
         row["env_steps_per_iteration"] = float(df["timesteps_this_iter"].median())
     if "episode_reward_mean" in df and df["episode_reward_mean"].notna().any():
         i = df["episode_reward_mean"].idxmax()
         row["max_episode_reward_mean"] = round(float(df.loc[i, "episode_reward_mean"]), 4)
-        for col, key in (("episodes_total", "episodes_at_max"),
-                         ("timesteps_total", "env_steps_at_max")):
+        for col, key in (
+            ("episodes_total", "episodes_at_max"),
+            ("timesteps_total", "env_steps_at_max"),
+        ):
             if col in df:
                 row[key] = int(df.loc[i, col])
     return row
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repo", required=True,
-                    help="the paper's repository: a clone or its (bare) .git directory")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--repo", required=True, help="the paper's repository: a clone or its (bare) .git directory"
+    )
     ap.add_argument("--out", default=str(OUT), help="CSV to write (default: %(default)s)")
     a = ap.parse_args(argv)
     repo = Repo(a.repo)
@@ -149,9 +192,22 @@ def main(argv=None) -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(a.out, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(out[["env", "method", "sharing", "status", "trained_per_sampled",
-                   "env_steps_per_iteration", "max_episode_reward_mean", "episodes_at_max",
-                   "env_steps_at_max"]].to_string(index=False), file=sys.stderr)
+        print(
+            out[
+                [
+                    "env",
+                    "method",
+                    "sharing",
+                    "status",
+                    "trained_per_sampled",
+                    "env_steps_per_iteration",
+                    "max_episode_reward_mean",
+                    "episodes_at_max",
+                    "env_steps_at_max",
+                ]
+            ].to_string(index=False),
+            file=sys.stderr,
+        )
     print(f"wrote {a.out} ({len(out)} logs)", file=sys.stderr)
     return 0
 

@@ -59,8 +59,9 @@ from psmarl import cluster  # noqa: E402
 
 BIN = Path(sys.executable).parent
 STANDIN_BIN = REPO / "tests" / "cluster" / "bin"
-CONFIGS = [REPO / "tests" / "data" / n for n in ("tiny.yaml", "tiny.baselines.yaml",
-                                                "tiny.images.yaml")]
+CONFIGS = [
+    REPO / "tests" / "data" / n for n in ("tiny.yaml", "tiny.baselines.yaml", "tiny.images.yaml")
+]
 TIMING = re.compile(r"time|wall|timestamp", re.IGNORECASE)
 BUILD_RECORD = podman_build.CACHE / "builds.json"
 
@@ -75,13 +76,24 @@ def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    mem = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
-               if ln.startswith("MemTotal"))
-    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, "
-            f"{platform.system()} {platform.release()}, podman "
-            f"{sh(['podman', '--version']).stdout.split()[-1]}")
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(ln.split()[1])
+        for ln in Path("/proc/meminfo").read_text().splitlines()
+        if ln.startswith("MemTotal")
+    )
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, podman "
+        f"{sh(['podman', '--version']).stdout.split()[-1]}"
+    )
 
 
 def commit() -> str:
@@ -95,14 +107,24 @@ def build_images(stages: list[str], logdir: Path, timeout: float) -> dict[str, d
     record = json.loads(BUILD_RECORD.read_text()) if BUILD_RECORD.exists() else {}
     out = {}
     for stage in stages:
-        before = set(sh(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}",
-                         f"localhost/psmarl-{stage}"]).stdout.split())
+        before = set(
+            sh(
+                [
+                    "podman",
+                    "images",
+                    "--format",
+                    "{{.Repository}}:{{.Tag}}",
+                    f"localhost/psmarl-{stage}",
+                ]
+            ).stdout.split()
+        )
         blog = logdir / f"build-{stage}.log"
         log(f"building containers/{stage}.def (log: {blog})")
         t0 = time.monotonic()
         try:
-            tag = podman_build.build(REPO / "containers" / f"{stage}.def", stage,
-                                     timeout=timeout, log=blog)
+            tag = podman_build.build(
+                REPO / "containers" / f"{stage}.def", stage, timeout=timeout, log=blog
+            )
         except (podman_build.BuildError, subprocess.TimeoutExpired) as e:
             out[stage] = {"built": False, "error": str(e)[-3000:]}
             log(f"{stage}: BUILD FAILED\n{str(e)[-3000:]}")
@@ -116,12 +138,19 @@ def build_images(stages: list[str], logdir: Path, timeout: float) -> dict[str, d
             BUILD_RECORD.write_text(json.dumps(record, indent=1))
             cached = False
         size = int(sh(["podman", "image", "inspect", "--format", "{{.Size}}", tag]).stdout)
-        out[stage] = {"built": True, "tag": tag, "cached": cached,
-                      "build_seconds": None if seconds is None else round(seconds),
-                      "built_on": record.get(tag, {}).get("date"),
-                      "size_bytes": size, **inspect_image(tag)}
-        log(f"{stage}: {tag}, {size / 1e9:.2f} GB, "
-            f"{'cached' if cached else f'built in {seconds:.0f} s'}")
+        out[stage] = {
+            "built": True,
+            "tag": tag,
+            "cached": cached,
+            "build_seconds": None if seconds is None else round(seconds),
+            "built_on": record.get(tag, {}).get("date"),
+            "size_bytes": size,
+            **inspect_image(tag),
+        }
+        log(
+            f"{stage}: {tag}, {size / 1e9:.2f} GB, "
+            f"{'cached' if cached else f'built in {seconds:.0f} s'}"
+        )
     return out
 
 
@@ -144,15 +173,41 @@ print(json.dumps(d))
 def inspect_image(tag: str) -> dict:
     """Inside the image: its Python, torch (and whether it is the CUDA build), psmarl, sizes."""
     r = sh(["podman", "run", "--rm", "--network", "none", tag, "python3", "-c", INSPECT])
-    info = (json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0
-            else {"error": r.stderr[-800:]})
+    info = (
+        json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-800:]}
+    )
     pk = info.pop("packages", None) or {}
-    info["key_packages"] = {p: pk[p] for p in ("torch", "ray", "pettingzoo", "benchmarl", "torchrl",
-                                                "tensordict", "pymunk", "box2d", "pygame",
-                                                "pandas", "rliable", "psmarl") if p in pk}
-    du = sh(["podman", "run", "--rm", "--network", "none", tag, "sh", "-c",
-             "du -sm /opt/venv; "
-             "du -sm /opt/venv/lib/python3*/site-packages/* | sort -rn | head -6"])
+    info["key_packages"] = {
+        p: pk[p]
+        for p in (
+            "torch",
+            "ray",
+            "pettingzoo",
+            "benchmarl",
+            "torchrl",
+            "tensordict",
+            "pymunk",
+            "box2d",
+            "pygame",
+            "pandas",
+            "rliable",
+            "psmarl",
+        )
+        if p in pk
+    }
+    du = sh(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            tag,
+            "sh",
+            "-c",
+            "du -sm /opt/venv; du -sm /opt/venv/lib/python3*/site-packages/* | sort -rn | head -6",
+        ]
+    )
     lines = du.stdout.split("\n")
     info["venv_mb"] = int(lines[0].split()[0]) if du.returncode == 0 else None
     info["largest_mb"] = {Path(p).name: int(n) for n, p in (ln.split() for ln in lines[1:] if ln)}
@@ -166,10 +221,23 @@ def check_images(tags: dict[str, str], wd: Path) -> dict[str, str]:
     cfg.write_text(yaml.safe_dump({"containers": tags}))
     out = {}
     for stage in tags:
-        r = sh([str(BIN / "psmarl"), "check-images", "--configfile", str(cfg), "--runner",
-                "podman", "--stage", stage])
-        out[stage] = (r.stdout + r.stderr).strip().splitlines()[-1] if r.returncode == 0 \
+        r = sh(
+            [
+                str(BIN / "psmarl"),
+                "check-images",
+                "--configfile",
+                str(cfg),
+                "--runner",
+                "podman",
+                "--stage",
+                stage,
+            ]
+        )
+        out[stage] = (
+            (r.stdout + r.stderr).strip().splitlines()[-1]
+            if r.returncode == 0
             else f"FAILED: {r.stderr.strip()[-500:]}"
+        )
         log(f"check-images {stage}: {out[stage]}")
     return out
 
@@ -182,8 +250,9 @@ def gpu_path_without_gpu(tags: dict[str, str]) -> dict[str, str]:
     out, problems = {}, []
     for stage in cluster.GPU_STAGES:
         try:
-            d = cluster.probe_gpu(["podman", "run", "--rm", "--network", "none", tags[stage]],
-                                  stage)
+            d = cluster.probe_gpu(
+                ["podman", "run", "--rm", "--network", "none", tags[stage]], stage
+            )
             problems.append(f"{stage}: torch sees a GPU without one passed in: {d}")
         except InputError as e:
             out[f"{stage}: torch without a GPU"] = str(e).split(": run the check")[0]
@@ -216,9 +285,19 @@ def workflow_env(**extra: str) -> dict[str, str]:
 
 
 def snakemake(wd: Path, *args: str, configs: list[Path], env: dict, logfile: Path) -> dict:
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(wd),
-           "--configfile", *map(str, configs), "--cores", "2", "--printshellcmds", *args]
+    cmd = [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(wd),
+        "--configfile",
+        *map(str, configs),
+        "--cores",
+        "2",
+        "--printshellcmds",
+        *args,
+    ]
     log(f"{wd.name}: {' '.join(shlex.quote(c) for c in cmd[1:])} (log: {logfile})")
     t0 = time.monotonic()
     with open(logfile, "w") as f:
@@ -228,8 +307,12 @@ def snakemake(wd: Path, *args: str, configs: list[Path], env: dict, logfile: Pat
     rules = re.findall(r"^(?:local)?rule (\w+):", text, re.MULTILINE)
     counts = {r_: rules.count(r_) for r_ in sorted(set(rules)) if r_ != "all"}
     log(f"{wd.name}: exit {r.returncode} after {seconds:.0f} s, jobs {counts}")
-    return {"returncode": r.returncode, "seconds": round(seconds), "jobs": counts,
-            "log_tail": text[-3000:] if r.returncode else ""}
+    return {
+        "returncode": r.returncode,
+        "seconds": round(seconds),
+        "jobs": counts,
+        "log_tail": text[-3000:] if r.returncode else "",
+    }
 
 
 def image_files(tags: dict[str, str], folder: Path) -> Path:
@@ -250,14 +333,20 @@ def subcommand_stages(rules: Path = REPO / "workflow" / "rules") -> dict[str, st
     names ("method": the stage of the job's method, ``cluster.image_for_method``)."""
     out = {}
     for f in sorted(rules.glob("*.smk")):
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(),
-                             re.MULTILINE | re.DOTALL):
+        for m in re.finditer(
+            r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(), re.MULTILINE | re.DOTALL
+        ):
             c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.MULTILINE)
             if not c:
                 continue
             fixed = re.search(r'image\(config, "(\w+)"\)', c.group(1))
-            stage = fixed.group(1) if fixed else (
-                "method" if "image_for_method(" in c.group(1) else f"? ({c.group(1).strip()})")
+            stage = (
+                fixed.group(1)
+                if fixed
+                else (
+                    "method" if "image_for_method(" in c.group(1) else f"? ({c.group(1).strip()})"
+                )
+            )
             for sub in re.findall(r"psmarl ([\w-]+)", m.group(2).split("shell:")[-1]):
                 out[sub] = stage
     return out
@@ -287,19 +376,29 @@ def check_trace(trace: Path, tags: dict[str, str]) -> dict:
         if c["image"] != tags.get(stage):
             problems.append(f"psmarl {sub} ran in {c['image']}, not the {stage} image")
         if c["psmarl"] != "/opt/venv/bin/psmarl" or not c["python"].startswith(
-                "/opt/venv/bin/python3 /opt/venv "):
+            "/opt/venv/bin/python3 /opt/venv "
+        ):
             problems.append(f"psmarl {sub}: psmarl {c['psmarl']}, python {c['python']}")
     pythons = sorted({c["python"] for c in calls})
-    return {"calls": len(calls), "per_stage": per_stage, "pythons": pythons,
-            "host_python": f"{sys.executable} {sys.prefix}", "problems": problems}
+    return {
+        "calls": len(calls),
+        "per_stage": per_stage,
+        "pythons": pythons,
+        "host_python": f"{sys.executable} {sys.prefix}",
+        "problems": problems,
+    }
 
 
 # ---------------------------------------------------------------- 5: comparison
 def data_files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.suffix in (".csv", ".json")
-                  and not {"checkpoint", "logs", ".work", "report"} & set(p.parts)
-                  and p.name != "config.yaml")
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix in (".csv", ".json")
+        and not {"checkpoint", "logs", ".work", "report"} & set(p.parts)
+        and p.name != "config.yaml"
+    )
 
 
 def compare_file(a: Path, b: Path) -> str:
@@ -342,8 +441,7 @@ def group_of(rel: str) -> str:
 
 def compare_runs(a: Path, b: Path, only: str | None = None) -> dict:
     files = [f for f in data_files(a) if only is None or f.startswith(only) or only in f]
-    rows = [{"file": f, "group": group_of(f), "result": compare_file(a / f, b / f)}
-            for f in files]
+    rows = [{"file": f, "group": group_of(f), "result": compare_file(a / f, b / f)} for f in files]
     extra = sorted(set(data_files(b)) - set(data_files(a)))
     summary = {}
     for r in rows:
@@ -355,8 +453,13 @@ def compare_runs(a: Path, b: Path, only: str | None = None) -> dict:
 
 def differing_runs(comparison: dict) -> list[str]:
     """Run folders (runs/{env}/{method}/{sharing}/seed{N}) whose training outputs differ."""
-    return sorted({"/".join(f["file"].split("/")[:5]) for f in comparison["files"]
-                   if f["group"] == "training" and f["result"] != "same"})
+    return sorted(
+        {
+            "/".join(f["file"].split("/")[:5])
+            for f in comparison["files"]
+            if f["group"] == "training" and f["result"] != "same"
+        }
+    )
 
 
 def repeat_locally(local: Path, runs: list[str], wd: Path) -> dict[str, str]:
@@ -372,8 +475,14 @@ def repeat_locally(local: Path, runs: list[str], wd: Path) -> dict[str, str]:
         dest = wd / run
         shutil.rmtree(dest, ignore_errors=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [str(BIN / "psmarl"), sub, "--spec", json.dumps(summary["spec"]), "--run-dir",
-               str(dest)]
+        cmd = [
+            str(BIN / "psmarl"),
+            sub,
+            "--spec",
+            json.dumps(summary["spec"]),
+            "--run-dir",
+            str(dest),
+        ]
         if sub == "train":
             cmd += ["--cores", str(summary["runtime"]["num_cpus"])]
         log(f"repeating {run} locally")
@@ -391,9 +500,14 @@ def crosseval_folder(local: Path, wd: Path) -> list[str]:
     """A copy of the local run without its evaluations; returns the evaluation targets."""
     if wd.exists():
         shutil.rmtree(wd)
-    shutil.copytree(local, wd, symlinks=True,
-                    ignore=shutil.ignore_patterns(".snakemake", "logs", "tables", "figures",
-                                                  "theory", "report"))
+    shutil.copytree(
+        local,
+        wd,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".snakemake", "logs", "tables", "figures", "theory", "report"
+        ),
+    )
     targets = []
     for ev in sorted((wd / "results" / "runs").glob("*/*/*/*/eval")):
         shutil.rmtree(ev)
@@ -415,8 +529,9 @@ def judge(rec: dict) -> list[str]:
     c = rec["comparisons"].get("image_vs_local")
     if c is None:
         return bad
-    unrepeatable = {r for r, v in rec.get("local_repeat", {}).items()
-                    if v.startswith("does not repeat")}
+    unrepeatable = {
+        r for r, v in rec.get("local_repeat", {}).items() if v.startswith("does not repeat")
+    }
     for f in c["files"]:
         if f["result"] == "same":
             continue
@@ -435,31 +550,51 @@ def fmt_size(n) -> str:
 
 
 def markdown(rec: dict) -> str:
-    L = ["# Stage images built and run (generated by scripts/prove_images.sh)", "",
-         f"Date {rec['date']}; machine: {rec['machine']}; commit {rec['commit']}.",
-         f"Command: `{rec['command']}`; total {rec['total_seconds'] / 60:.0f} min.", "",
-         "## Images", "",
-         "| stage | built | build time | image size | /opt/venv | largest packages (MB) "
-         "| torch | CUDA build | check-images |",
-         "|---|---|---|---|---|---|---|---|---|"]
+    L = [
+        "# Stage images built and run (generated by scripts/prove_images.sh)",
+        "",
+        f"Date {rec['date']}; machine: {rec['machine']}; commit {rec['commit']}.",
+        f"Command: `{rec['command']}`; total {rec['total_seconds'] / 60:.0f} min.",
+        "",
+        "## Images",
+        "",
+        "| stage | built | build time | image size | /opt/venv | largest packages (MB) "
+        "| torch | CUDA build | check-images |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for stage, b in rec["images"].items():
         if not b.get("built"):
             L.append(f"| {stage} | **failed** | | | | | | | {b.get('error', '')[:200]} |")
             continue
         bt = "" if b["build_seconds"] is None else f"{b['build_seconds'] / 60:.1f} min"
-        when = (f"reused (built {b['built_on']})" if b.get("built_on") else
-                "reused (built earlier, e.g. by the test suite; not timed)") if b["cached"] \
+        when = (
+            (
+                f"reused (built {b['built_on']})"
+                if b.get("built_on")
+                else "reused (built earlier, e.g. by the test suite; not timed)"
+            )
+            if b["cached"]
             else (b.get("built_on") or "")
+        )
         largest = ", ".join(f"{k} {v}" for k, v in list(b.get("largest_mb", {}).items())[:4])
-        L.append(f"| {stage} | {when} | {bt} | {fmt_size(b['size_bytes'])} | "
-                 f"{b.get('venv_mb')} MB | {largest} | {b.get('torch') or 'none'} | "
-                 f"{b.get('torch_cuda') or ''} | {rec['check_images'].get(stage, '')} |")
-    L += ["", "Image tags: " + ", ".join(f"{s} `{b['tag']}`" for s, b in rec["images"].items()
-                                         if b.get("built")), ""]
+        L.append(
+            f"| {stage} | {when} | {bt} | {fmt_size(b['size_bytes'])} | "
+            f"{b.get('venv_mb')} MB | {largest} | {b.get('torch') or 'none'} | "
+            f"{b.get('torch_cuda') or ''} | {rec['check_images'].get(stage, '')} |"
+        )
+    L += [
+        "",
+        "Image tags: "
+        + ", ".join(f"{s} `{b['tag']}`" for s, b in rec["images"].items() if b.get("built")),
+        "",
+    ]
     g = rec.get("gpu_without_gpu")
     if g:
-        L += ["GPU checks inside the images on this machine (no GPU: each must say so; "
-              "`psmarl check-images --runner apptainer --gpu` runs them on a GPU node):", ""]
+        L += [
+            "GPU checks inside the images on this machine (no GPU: each must say so; "
+            "`psmarl check-images --runner apptainer --gpu` runs them on a GPU node):",
+            "",
+        ]
         L += [f"- {k}: {v}" for k, v in g["checks"].items()]
         L += [f"- PROBLEM: {p_}" for p_ in g["problems"]]
         L.append("")
@@ -469,15 +604,21 @@ def markdown(rec: dict) -> str:
         L.append(f"| {name} | {r['returncode']} | {r['seconds'] / 60:.1f} min | {jobs} |")
     t = rec.get("trace", {})
     if t:
-        L += ["", f"Inside the containers ({t['calls']} calls traced by the apptainer stand-in): "
-              + "; ".join(f"{s}: " + ", ".join(f"{k} x{v}" for k, v in c.items())
-                          for s, c in t["per_stage"].items())
-              + f". Pythons seen: {', '.join(f'`{p}`' for p in t['pythons'])} "
-              f"(host: `{t['host_python']}`). Problems: {len(t['problems'])}."]
+        L += [
+            "",
+            f"Inside the containers ({t['calls']} calls traced by the apptainer stand-in): "
+            + "; ".join(
+                f"{s}: " + ", ".join(f"{k} x{v}" for k, v in c.items())
+                for s, c in t["per_stage"].items()
+            )
+            + f". Pythons seen: {', '.join(f'`{p}`' for p in t['pythons'])} "
+            f"(host: `{t['host_python']}`). Problems: {len(t['problems'])}.",
+        ]
         L += [f"- {p}" for p in t["problems"][:20]]
-    for key, title in (("image_vs_local", "Image run vs local run (same config, same seeds)"),
-                       ("crosseval_vs_local", "Local checkpoints evaluated in the images vs "
-                                              "evaluated locally")):
+    for key, title in (
+        ("image_vs_local", "Image run vs local run (same config, same seeds)"),
+        ("crosseval_vs_local", "Local checkpoints evaluated in the images vs evaluated locally"),
+    ):
         c = rec.get("comparisons", {}).get(key)
         if not c:
             continue
@@ -489,39 +630,53 @@ def markdown(rec: dict) -> str:
             L += ["", "Differences (timing columns are never compared):", ""]
             L += [f"- `{f['file']}`: {f['result']}" for f in bad[:40]]
     if rec.get("local_repeat"):
-        L += ["", "Runs whose training differs between the image and the local run, trained "
-              "once more locally with the same spec (a run that does not repeat locally says "
-              "nothing about the image; its evaluation and the tables over it differ too):", ""]
+        L += [
+            "",
+            "Runs whose training differs between the image and the local run, trained "
+            "once more locally with the same spec (a run that does not repeat locally says "
+            "nothing about the image; its evaluation and the tables over it differ too):",
+            "",
+        ]
         L += [f"- `{r}`: {v}" for r, v in rec["local_repeat"].items()]
     L += ["", f"Verdict: {rec['verdict']}", ""]
     return "\n".join(L)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--workdir", type=Path, default=Path("/var/tmp/psmarl-prove"))
-    ap.add_argument("--record", type=Path, default=REPO / "docs" / "data" / "prove_images",
-                    help="write <record>.json and <record>.md (default docs/data/prove_images)")
-    ap.add_argument("--build-timeout", type=float, default=4 * 3600,
-                    help="seconds per image build")
+    ap.add_argument(
+        "--record",
+        type=Path,
+        default=REPO / "docs" / "data" / "prove_images",
+        help="write <record>.json and <record>.md (default docs/data/prove_images)",
+    )
+    ap.add_argument("--build-timeout", type=float, default=4 * 3600, help="seconds per image build")
     a = ap.parse_args()
     t0 = time.monotonic()
     wd = a.workdir.resolve()
     wd.mkdir(parents=True, exist_ok=True)
-    rec: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "commit": commit(),
-                 "command": "scripts/prove_images.sh " + " ".join(map(shlex.quote, sys.argv[1:])),
-                 "configs": [str(c.relative_to(REPO)) for c in CONFIGS]}
+    rec: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "commit": commit(),
+        "command": "scripts/prove_images.sh " + " ".join(map(shlex.quote, sys.argv[1:])),
+        "configs": [str(c.relative_to(REPO)) for c in CONFIGS],
+    }
     verdict = []
 
     rec["images"] = build_images(list(cluster.STAGES), wd, a.build_timeout)
     tags = {s: b["tag"] for s, b in rec["images"].items() if b.get("built")}
     rec["check_images"] = check_images(tags, wd) if tags else {}
     if set(tags) != set(cluster.STAGES):
-        verdict.append("images failed to build: "
-                       + ", ".join(s for s in cluster.STAGES if s not in tags))
-    verdict += [f"check-images {s} failed" for s, v in rec["check_images"].items()
-                if v.startswith("FAILED")]
+        verdict.append(
+            "images failed to build: " + ", ".join(s for s in cluster.STAGES if s not in tags)
+        )
+    verdict += [
+        f"check-images {s} failed" for s, v in rec["check_images"].items() if v.startswith("FAILED")
+    ]
     if {"rl", "marl"} <= set(tags):
         rec["gpu_without_gpu"] = gpu_path_without_gpu(tags)
         verdict += rec["gpu_without_gpu"]["problems"]
@@ -532,25 +687,38 @@ def main() -> int:
             if d.exists():
                 shutil.rmtree(d)
             d.mkdir()
-        rec["runs"]["local"] = snakemake(local, configs=CONFIGS, env=workflow_env(),
-                                         logfile=wd / "local.log")
+        rec["runs"]["local"] = snakemake(
+            local, configs=CONFIGS, env=workflow_env(), logfile=wd / "local.log"
+        )
         overlay = image_files(tags, wd / "images")
         trace = wd / "apptainer-trace.jsonl"
         trace.unlink(missing_ok=True)
-        in_images = workflow_env(PSMARL_APPTAINER_LOG=str(trace),
-                                 PATH=f"{STANDIN_BIN}{os.pathsep}{workflow_env()['PATH']}")
-        rec["runs"]["image"] = snakemake(image, "--sdm", "apptainer",
-                                         configs=[*CONFIGS, overlay], env=in_images,
-                                         logfile=wd / "image.log")
+        in_images = workflow_env(
+            PSMARL_APPTAINER_LOG=str(trace),
+            PATH=f"{STANDIN_BIN}{os.pathsep}{workflow_env()['PATH']}",
+        )
+        rec["runs"]["image"] = snakemake(
+            image,
+            "--sdm",
+            "apptainer",
+            configs=[*CONFIGS, overlay],
+            env=in_images,
+            logfile=wd / "image.log",
+        )
         rec["trace"] = check_trace(trace, tags)
         if rec["runs"]["local"]["returncode"] == 0:
             targets = crosseval_folder(local, cross)
             trace_x = wd / "apptainer-trace-crosseval.jsonl"
             trace_x.unlink(missing_ok=True)
             rec["runs"]["crosseval"] = snakemake(  # targets first: --sdm takes several values
-                cross, *targets, "--sdm", "apptainer", configs=[*CONFIGS, overlay],
+                cross,
+                *targets,
+                "--sdm",
+                "apptainer",
+                configs=[*CONFIGS, overlay],
                 env={**in_images, "PSMARL_APPTAINER_LOG": str(trace_x)},
-                logfile=wd / "crosseval.log")
+                logfile=wd / "crosseval.log",
+            )
             tx = check_trace(trace_x, tags)
             rec["trace"]["calls"] += tx["calls"]
             rec["trace"]["problems"] += tx["problems"]
@@ -559,7 +727,8 @@ def main() -> int:
                     rec["trace"]["per_stage"].setdefault(s, {})
                     rec["trace"]["per_stage"][s][k] = rec["trace"]["per_stage"][s].get(k, 0) + v
             rec["comparisons"]["crosseval_vs_local"] = compare_runs(
-                local / "results", cross / "results", only="/eval/")
+                local / "results", cross / "results", only="/eval/"
+            )
         c = compare_runs(local / "results", image / "results")
         rec["comparisons"]["image_vs_local"] = c
         rec["local_repeat"] = repeat_locally(local, differing_runs(c), wd / "repeat")

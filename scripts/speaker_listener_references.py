@@ -48,8 +48,9 @@ def play(controller: str, episodes: int, seed: int) -> np.ndarray:
             elif controller == "centroid":
                 a = _move(landmarks.mean(axis=0), vel)
             else:
-                goal = next(j for j, lm in enumerate(world.landmarks)
-                            if lm is world.agents[0].goal_b)
+                goal = next(
+                    j for j, lm in enumerate(world.landmarks) if lm is world.agents[0].goal_b
+                )
                 a = _move(landmarks[goal], vel)
             obs, rew, *_ = env.step({"speaker_0": 0, "listener_0": a})
             total += float(sum(rew.values()))
@@ -68,8 +69,10 @@ def main() -> None:
     for controller in ("still", "centroid", "oracle"):
         x = play(controller, a.episodes, a.seed)
         half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-        print(f"{controller:9s} mean {x.mean():8.1f}  95% CI [{x.mean() - half:.1f}, "
-              f"{x.mean() + half:.1f}]  over {len(x)} plays")
+        print(
+            f"{controller:9s} mean {x.mean():8.1f}  95% CI [{x.mean() - half:.1f}, "
+            f"{x.mean() + half:.1f}]  over {len(x)} plays"
+        )
 
 
 if __name__ == "__main__":

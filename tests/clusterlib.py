@@ -28,18 +28,27 @@ SHARING = "shared"
 
 def run_script(name: str, *args: str, timeout: float = 900, env=None) -> str:
     """Run a set-up script; fail the test (never skip) when it cannot do its job."""
-    r = subprocess.run(["bash", str(SCRIPTS / name), *args], capture_output=True, text=True,
-                       timeout=timeout, env=env)
+    r = subprocess.run(
+        ["bash", str(SCRIPTS / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     if r.returncode != 0:
-        pytest.fail(f"tests/cluster/{name} failed ({r.returncode}):\n{r.stderr[-4000:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"tests/cluster/{name} failed ({r.returncode}):\n{r.stderr[-4000:]}", pytrace=False
+        )
     return r.stdout
 
 
 def require_slurm_plugin() -> None:
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        pytest.fail("snakemake-executor-plugin-slurm is not installed: install the `cluster` "
-                    "extra (scripts/setup.sh installs it with `dev`)", pytrace=False)
+        pytest.fail(
+            "snakemake-executor-plugin-slurm is not installed: install the `cluster` "
+            "extra (scripts/setup.sh installs it with `dev`)",
+            pytrace=False,
+        )
 
 
 def workflow_env(**extra: str) -> dict[str, str]:
@@ -60,11 +69,19 @@ def write_config(path: Path, **overrides) -> Path:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, env=None, timeout=900):
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(workdir),
-           "--configfile", str(configfile), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env=env or workflow_env())
+    cmd = [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=env or workflow_env()
+    )
 
 
 _REFERENCE: dict[str, Path] = {}
@@ -101,12 +118,14 @@ def assert_same_outputs(a: Path, b: Path, *, root: str = "results") -> None:
         da, db = pd.read_csv(ra / rel), pd.read_csv(rb / rel)
         keep = [c for c in da.columns if c not in TIMING_COLUMNS and "time" not in c]
         assert list(da.columns) == list(db.columns), rel
-        pd.testing.assert_frame_equal(da[keep], db[keep], check_exact=False, rtol=1e-9,
-                                      obj=str(rel))
+        pd.testing.assert_frame_equal(
+            da[keep], db[keep], check_exact=False, rtol=1e-9, obj=str(rel)
+        )
     for rel in sorted(p.relative_to(ra) for p in ra.rglob("summary.json")):
         ja, jb = json.loads((ra / rel).read_text()), json.loads((rb / rel).read_text())
-        assert {k: v for k, v in ja.items() if "time" not in k} == \
-            {k: v for k, v in jb.items() if "time" not in k}, rel
+        assert {k: v for k, v in ja.items() if "time" not in k} == {
+            k: v for k, v in jb.items() if "time" not in k
+        }, rel
     for fig in sorted(p.relative_to(ra) for p in (ra / "figures").glob("*")):
         assert (rb / fig).exists() and (rb / fig).stat().st_size > 1000, fig
 
@@ -119,11 +138,28 @@ def assert_same_outputs(a: Path, b: Path, *, root: str = "results") -> None:
 SEEDED_COLUMNS = {
     "progress.csv": ["iteration", "env_steps", "episodes", "episode_len_mean"],
     "episodes.csv": ["episode", "seed", "length"],
-    "summary.csv": ["env", "method", "sharing", "seed", "preset", "train_env_steps",
-                    "train_episodes", "eval_episodes", "random_mean", "random_ci95_low",
-                    "random_ci95_high"],
-    "learning_curves.csv": ["env", "method", "sharing", "seed", "iteration", "env_steps",
-                            "episodes"],
+    "summary.csv": [
+        "env",
+        "method",
+        "sharing",
+        "seed",
+        "preset",
+        "train_env_steps",
+        "train_episodes",
+        "eval_episodes",
+        "random_mean",
+        "random_ci95_low",
+        "random_ci95_high",
+    ],
+    "learning_curves.csv": [
+        "env",
+        "method",
+        "sharing",
+        "seed",
+        "iteration",
+        "env_steps",
+        "episodes",
+    ],
 }
 
 
@@ -133,10 +169,16 @@ _UNSEEDED_PARTS = {"checkpoint", "logs", "tensorboard"}
 
 def assert_same_seeded_outputs(a: Path, b: Path, *, root: str = "results") -> None:
     ra, rb = a / root, b / root
-    files_a = sorted(str(p.relative_to(ra)) for p in ra.rglob("*")
-                     if p.is_file() and not _UNSEEDED_PARTS & set(p.parts))
-    files_b = sorted(str(p.relative_to(rb)) for p in rb.rglob("*")
-                     if p.is_file() and not _UNSEEDED_PARTS & set(p.parts))
+    files_a = sorted(
+        str(p.relative_to(ra))
+        for p in ra.rglob("*")
+        if p.is_file() and not _UNSEEDED_PARTS & set(p.parts)
+    )
+    files_b = sorted(
+        str(p.relative_to(rb))
+        for p in rb.rglob("*")
+        if p.is_file() and not _UNSEEDED_PARTS & set(p.parts)
+    )
     assert files_a == files_b
     for rel in files_a:
         if not rel.endswith(".csv"):

@@ -62,7 +62,13 @@ def ensure_ray(num_cpus: int = 8) -> None:
         if ray.cluster_resources().get("CPU", 0) >= num_cpus:
             return
         ray.shutdown()
-    path = os.pathsep.join([str(REPO / "tests"), str(REPO / "src"),
-                           os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})
+    path = os.pathsep.join(
+        [str(REPO / "tests"), str(REPO / "src"), os.environ.get("PYTHONPATH", "")]
+    )
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}},
+    )

@@ -92,8 +92,7 @@ class AcyclicModulesContract(Contract):
         modules: set[str] = set()
         for package in self.packages:  # type: ignore[attr-defined]
             modules |= {package} | set(graph.find_descendants(package))
-        adjacency = {m: set(graph.find_modules_directly_imported_by(m)) & modules
-                     for m in modules}
+        adjacency = {m: set(graph.find_modules_directly_imported_by(m)) & modules for m in modules}
         cycles = []
         for component in strongly_connected(adjacency):
             chain = one_cycle(component, adjacency)
@@ -108,8 +107,10 @@ class AcyclicModulesContract(Contract):
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for cycle in check.metadata["cycles"]:
-            output.print_error(f"Import cycle among {len(cycle['modules'])} modules: "
-                               f"{', '.join(cycle['modules'])}. One of its loops:")
+            output.print_error(
+                f"Import cycle among {len(cycle['modules'])} modules: "
+                f"{', '.join(cycle['modules'])}. One of its loops:"
+            )
             for link in cycle["links"]:
                 output.indent_cursor()
                 output.print_error(link, bold=False)

@@ -20,26 +20,53 @@ def make_run(root, env, method, sharing, seed, curve, eval_mean, preset="paper")
     """A finished run: progress.csv with ``curve`` (avg_total_reward per iteration, 10
     episodes per iteration), train_summary.json and eval/summary.json."""
     n = len(curve)
-    prog = pd.DataFrame({"iteration": np.arange(1, n + 1), "env_steps": 1000 * np.arange(1, n + 1),
-                         "episodes": 10 * np.arange(1, n + 1), "wall_seconds": np.arange(1, n + 1),
-                         "avg_total_reward": curve})
+    prog = pd.DataFrame(
+        {
+            "iteration": np.arange(1, n + 1),
+            "env_steps": 1000 * np.arange(1, n + 1),
+            "episodes": 10 * np.arange(1, n + 1),
+            "wall_seconds": np.arange(1, n + 1),
+            "avg_total_reward": curve,
+        }
+    )
     results.write_csv_atomic(root / results.progress_csv(env, method, sharing, seed), prog)
-    results.write_json_atomic(root / results.train_summary_json(env, method, sharing, seed),
-                              {"preset": preset, "iterations": n, "env_steps": 1000 * n,
-                               "episodes": 10 * n, "wall_seconds": n})
-    results.write_json_atomic(root / results.eval_summary_json(env, method, sharing, seed),
-                              {"mean": eval_mean, "std": 1.0, "ci95_low": eval_mean - 1,
-                               "ci95_high": eval_mean + 1, "episodes": 20})
+    results.write_json_atomic(
+        root / results.train_summary_json(env, method, sharing, seed),
+        {
+            "preset": preset,
+            "iterations": n,
+            "env_steps": 1000 * n,
+            "episodes": 10 * n,
+            "wall_seconds": n,
+        },
+    )
+    results.write_json_atomic(
+        root / results.eval_summary_json(env, method, sharing, seed),
+        {
+            "mean": eval_mean,
+            "std": 1.0,
+            "ci95_low": eval_mean - 1,
+            "ci95_high": eval_mean + 1,
+            "episodes": 20,
+        },
+    )
 
 
 def make_random(root, env, mean):
-    results.write_json_atomic(root / results.random_summary_json(env),
-                              {"mean": mean, "std": 1.0, "ci95_low": mean - 1,
-                               "ci95_high": mean + 1, "episodes": 100})
+    results.write_json_atomic(
+        root / results.random_summary_json(env),
+        {"mean": mean, "std": 1.0, "ci95_low": mean - 1, "ci95_high": mean + 1, "episodes": 100},
+    )
 
 
-def make_study(root, envs=("pursuit",), methods=("ppo",), seeds=(0, 1, 2, 3, 4),
-               shared=lambda env, m, s: 10.0 + s, independent=lambda env, m, s: 5.0 + s):
+def make_study(
+    root,
+    envs=("pursuit",),
+    methods=("ppo",),
+    seeds=(0, 1, 2, 3, 4),
+    shared=lambda env, m, s: 10.0 + s,
+    independent=lambda env, m, s: 5.0 + s,
+):
     """Every (env, method, sharing, seed) with final eval = the given function and a curve
     that rises to that value (so the best training average equals it too)."""
     jobs = []
@@ -113,12 +140,14 @@ def test_probability_of_improvement_one_zero_and_half():
     # ties count one half: P = (1 + 1 + 0.5 + 1) / 4 on one pair each
     x, y = np.array([2.0, 3.0]), np.array([1.0, 2.0])
     assert stats.probability_of_improvement([(x, y)]) == pytest.approx(
-        rl_metrics.probability_of_improvement(x[:, None], y[:, None]))
+        rl_metrics.probability_of_improvement(x[:, None], y[:, None])
+    )
     assert stats.probability_of_improvement([(x, y)]) == pytest.approx(3.5 / 4)
 
 
-@pytest.mark.parametrize("key,value", [("bootstrap_reps", 10), ("bootstrap_seed", -1),
-                                       ("confidence", 1.5)])
+@pytest.mark.parametrize(
+    "key,value", [("bootstrap_reps", 10), ("bootstrap_seed", -1), ("confidence", 1.5)]
+)
 def test_bad_bootstrap_settings_name_the_key(key, value):
     with pytest.raises(ConfigError, match=f"report.{key}"):
         stats.check_spec({key: value})
@@ -130,8 +159,12 @@ def test_statistics_tables_on_a_known_study(tmp_path):
     out = run_statistics(tmp_path, jobs, envs=("pursuit", "waterworld"))
     st = out[agg.STATISTICS_TABLE]
     assert len(st) == 2 * 2 * 2 * 2  # env x method x sharing x measure
-    r = st[(st["env"] == "pursuit") & (st["method"] == "ppo") & (st["sharing"] == "shared")
-           & (st["measure"] == "eval_return")].iloc[0]
+    r = st[
+        (st["env"] == "pursuit")
+        & (st["method"] == "ppo")
+        & (st["sharing"] == "shared")
+        & (st["measure"] == "eval_return")
+    ].iloc[0]
     # seeds 0..4 -> 10..14: IQM of 5 values trims 1.25 at each end
     assert r["iqm"] == pytest.approx(rl_metrics.aggregate_iqm(np.arange(10.0, 15.0)[:, None]))
     assert r["n_seeds"] == 5 and r["seeds"] == "0 1 2 3 4"
@@ -147,8 +180,12 @@ def test_statistics_tables_on_a_known_study(tmp_path):
     poi = out[agg.IMPROVEMENT_TABLE]
     assert set(poi["method"]) == {"ppo", "dqn"} and (poi["n_envs"] == 2).all()
     assert (poi["prob_improvement"] == 1.0).all()
-    for rel in (agg.STATISTICS_TABLE, agg.DIFFERENCES_TABLE, agg.IMPROVEMENT_TABLE,
-                agg.PAPER_TABLE):
+    for rel in (
+        agg.STATISTICS_TABLE,
+        agg.DIFFERENCES_TABLE,
+        agg.IMPROVEMENT_TABLE,
+        agg.PAPER_TABLE,
+    ):
         assert (tmp_path / rel).exists()
 
 
@@ -187,7 +224,8 @@ def test_allow_missing_lists_and_leaves_out_the_missing_runs(tmp_path):
     assert any("pursuit/ppo/shared/seed9" in m for m in logs)
     gone = pd.read_csv(tmp_path / agg.MISSING_TABLE)
     assert gone[["env", "method", "sharing", "seed"]].values.tolist() == [
-        ["pursuit", "ppo", "shared", 9]]
+        ["pursuit", "ppo", "shared", 9]
+    ]
 
 
 def test_empty_inputs_are_clear_errors(tmp_path):
@@ -196,8 +234,9 @@ def test_empty_inputs_are_clear_errors(tmp_path):
     with pytest.raises(InputError, match="run the aggregate stage first"):
         agg.statistics(tmp_path, None, log=lambda m: None)
     (tmp_path / "tables").mkdir()
-    pd.DataFrame(columns=results.SUMMARY_COLUMNS).to_csv(tmp_path / results.SUMMARY_TABLE,
-                                                          index=False)
+    pd.DataFrame(columns=results.SUMMARY_COLUMNS).to_csv(
+        tmp_path / results.SUMMARY_TABLE, index=False
+    )
     with pytest.raises(InputError, match="has no runs"):
         agg.statistics(tmp_path, None, log=lambda m: None)
 
@@ -215,8 +254,9 @@ def test_paper_reference_numbers_all_have_a_source():
     ref = agg.paper_reference()
     assert ref["source"].notna().all() and set(ref["source_type"]) == {"paper", "repository"}
     assert set(ref["env"]) == set(agg.PAPER_ENVS)
-    one = ref[(ref["env"] == "pursuit") & (ref["method"] == "apex_dqn")
-              & (ref["sharing"] == "shared")].set_index("source_type")
+    one = ref[
+        (ref["env"] == "pursuit") & (ref["method"] == "apex_dqn") & (ref["sharing"] == "shared")
+    ].set_index("source_type")
     assert one.loc["paper", "value"] == 621 and one.loc["repository", "value"] == 621.19
     assert one.loc["repository", "episodes"] == 24096
     assert not ref.duplicated(["env", "method", "sharing", "source_type"]).any()
@@ -225,8 +265,13 @@ def test_paper_reference_numbers_all_have_a_source():
 def test_paper_comparison_rows_and_preset_match(tmp_path):
     jobs = make_study(tmp_path, envs=("multiwalker", "pursuit"), methods=("ppo",), seeds=(0, 1))
     agg.aggregate(tmp_path, jobs, ["multiwalker", "pursuit"], log=lambda m: None)
-    spec = {"stats": FAST, "envs": {"multiwalker": {"preset": "paper", "changed": []},
-                                    "pursuit": {"preset": "paper", "changed": ["max_cycles"]}}}
+    spec = {
+        "stats": FAST,
+        "envs": {
+            "multiwalker": {"preset": "paper", "changed": []},
+            "pursuit": {"preset": "paper", "changed": ["max_cycles"]},
+        },
+    }
     pc = agg.statistics(tmp_path, spec, log=lambda m: None)[agg.PAPER_TABLE]
     assert set(pc["env"]) == {"multiwalker", "pursuit"}  # no row of an env not run
     mw = pc[(pc["env"] == "multiwalker") & (pc["method"] == "ppo")].set_index("sharing")
@@ -261,9 +306,10 @@ def test_paper_comparison_matches_baselines_in_any_sharing_mode(tmp_path):
 
 
 def test_report_spec_from_config():
-    cfg = {"envs": {"pursuit": {"preset": "paper", "kwargs": {"max_cycles": 50}},
-                    "waterworld": None},
-           "report": {"bootstrap_reps": 500}}
+    cfg = {
+        "envs": {"pursuit": {"preset": "paper", "kwargs": {"max_cycles": 50}}, "waterworld": None},
+        "report": {"bootstrap_reps": 500},
+    }
     s = agg.report_spec(cfg)
     assert s["stats"]["bootstrap_reps"] == 500 and s["stats"]["confidence"] == 0.95
     assert s["envs"]["pursuit"]["changed"] == ["max_cycles"]
@@ -276,18 +322,23 @@ def test_cli_takes_runs_from_a_config_and_names_missing_runs(tmp_path, capsys):
     from psmarl.cli import main
 
     make_study(tmp_path, seeds=(0, 1))
-    cfg = {"seeds": [0, 1, 2], "sharing": ["shared", "independent"],
-           "envs": {"pursuit": {"preset": "paper", "kwargs": {"max_cycles": 50}}},
-           "methods": {"ppo": {}}, "training": {"budget": {"iterations": 1}},
-           "report": {"bootstrap_reps": 200}}
+    cfg = {
+        "seeds": [0, 1, 2],
+        "sharing": ["shared", "independent"],
+        "envs": {"pursuit": {"preset": "paper", "kwargs": {"max_cycles": 50}}},
+        "methods": {"ppo": {}},
+        "training": {"budget": {"iterations": 1}},
+        "report": {"bootstrap_reps": 200},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     args = ["aggregate", "--root", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "pursuit/ppo/shared/seed2" in err and "pursuit/ppo/independent/seed2" in err
     assert main(args + ["--allow-missing"]) == 0
-    assert main(["statistics", "--root", str(tmp_path), "--configfile",
-                 str(tmp_path / "c.yaml")]) == 0
+    assert (
+        main(["statistics", "--root", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]) == 0
+    )
     st = pd.read_csv(tmp_path / agg.STATISTICS_TABLE)
     assert (st["seeds"] == "0 1").all()
     pc = pd.read_csv(tmp_path / agg.PAPER_TABLE, keep_default_na=False)

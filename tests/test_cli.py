@@ -5,9 +5,22 @@ import pytest
 
 from psmarl.cli import build_parser, main
 
-STAGES = ["train", "marl-train", "evaluate", "random-baseline", "aggregate", "statistics",
-          "learning-curve", "paper-figure", "sharing-summary", "theory", "config-record",
-          "validate", "envs", "methods"]
+STAGES = [
+    "train",
+    "marl-train",
+    "evaluate",
+    "random-baseline",
+    "aggregate",
+    "statistics",
+    "learning-curve",
+    "paper-figure",
+    "sharing-summary",
+    "theory",
+    "config-record",
+    "validate",
+    "envs",
+    "methods",
+]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -25,11 +38,24 @@ def test_top_level_help_lists_stages():
 
 
 def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
-    spec = {"env": {"name": "multiwalker", "preset": "paper", "kwargs": {},
-                    "agent_indication": "none"},
-            "episodes": 2, "seed": 0, "workers": 1, "envs_per_worker": 1}
-    rc = main(["evaluate", "--spec", json.dumps(spec), "--checkpoint", str(tmp_path / "gone"),
-               "--out-dir", str(tmp_path / "out")])
+    spec = {
+        "env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "agent_indication": "none"},
+        "episodes": 2,
+        "seed": 0,
+        "workers": 1,
+        "envs_per_worker": 1,
+    }
+    rc = main(
+        [
+            "evaluate",
+            "--spec",
+            json.dumps(spec),
+            "--checkpoint",
+            str(tmp_path / "gone"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 2
     assert str(tmp_path / "gone") in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -45,14 +71,21 @@ def test_bad_play_count_on_the_command_line(tmp_path, capsys):
 def test_validate_command(psmarl_bin):
     from conftest import REPO
 
-    r = subprocess.run([psmarl_bin, "validate", str(REPO / "config/config.yaml")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [psmarl_bin, "validate", str(REPO / "config/config.yaml")], capture_output=True, text=True
+    )
     assert r.returncode == 0 and "config OK" in r.stderr
 
 
-@pytest.mark.parametrize("old,new", [("random", "random-baseline"), ("figures", "learning-curve"),
-                                     ("dump-config", "config-record"),
-                                     ("sharing-figure", "sharing-summary")])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("random", "random-baseline"),
+        ("figures", "learning-curve"),
+        ("dump-config", "config-record"),
+        ("sharing-figure", "sharing-summary"),
+    ],
+)
 def test_a_renamed_subcommand_names_its_new_name(old, new, capsys):
     assert main([old, "--spec", "{}"]) == 2
     err = capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The code's shape: no import cycle in psmarl (import-linter, the contracts in
-pyproject.toml), a clean ``ruff check`` and no mypy error beyond mypy-baseline.txt (both
-configured in pyproject.toml). Each takes seconds."""
+pyproject.toml), a clean ``ruff check`` and ``ruff format --check``, and no mypy error beyond
+mypy-baseline.txt (all configured in pyproject.toml). Each takes seconds."""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ def tool(name: str) -> str:
 
 def lint_imports(cwd: Path, **env: str) -> subprocess.CompletedProcess:
     # --no-cache: no .import_linter_cache in the tree; the graph takes well under a second
-    return subprocess.run([tool("lint-imports"), "--no-cache"], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, env={**os.environ, "COLUMNS": "200", **env})
+    return subprocess.run(
+        [tool("lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", **env},
+    )
 
 
 def test_psmarl_has_no_import_cycle():
@@ -48,7 +54,8 @@ def test_the_contract_finds_a_package_that_imports_its_own_modules_back(tmp_path
         '[tool.importlinter]\nroot_package = "cyclepkg"\n'
         'contract_types = ["acyclic_modules: import_contracts.AcyclicModulesContract"]\n'
         '[[tool.importlinter.contracts]]\nname = "acyclic"\ntype = "acyclic_modules"\n'
-        'packages = ["cyclepkg"]\n')
+        'packages = ["cyclepkg"]\n'
+    )
     r = lint_imports(tmp_path, PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO / 'tests'}")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Import cycle among 2 modules: cyclepkg.sub, cyclepkg.sub.a." in r.stdout
@@ -58,8 +65,15 @@ def test_the_contract_finds_a_package_that_imports_its_own_modules_back(tmp_path
 
 
 def test_strongly_connected_components_and_a_loop_through_each():
-    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e"}, "e": {"d"}, "f": {"a"},
-             "g": set()}
+    graph = {
+        "a": {"b"},
+        "b": {"c"},
+        "c": {"a", "d"},
+        "d": {"e"},
+        "e": {"d"},
+        "f": {"a"},
+        "g": set(),
+    }
     assert strongly_connected(graph) == [["a", "b", "c"], ["d", "e"]]
     assert one_cycle(["a", "b", "c"], graph) == ["a", "b", "c", "a"]
     assert one_cycle(["d", "e"], graph) == ["d", "e", "d"]
@@ -70,9 +84,27 @@ def test_strongly_connected_components_and_a_loop_through_each():
 
 
 def test_ruff_check_is_clean():
-    r = subprocess.run([tool("ruff"), "check", "--no-cache", "src", "tests", "scripts", "bench"],
-                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    r = subprocess.run(
+        [tool("ruff"), "check", "--no-cache", "src", "tests", "scripts", "bench"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:] + "\n(see: ruff check --fix)"
+
+
+def test_ruff_format_leaves_every_file_as_it_is():
+    """The code's format is ruff's ([tool.ruff], line length 100): ``ruff format --check``
+    changes nothing (fix with ``ruff format .``)."""
+    r = subprocess.run(
+        [tool("ruff"), "format", "--check", "--no-cache", "src", "tests", "scripts", "bench"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:] + "\n(see: ruff format .)"
 
 
 def test_mypy_finds_no_error_beyond_the_baseline():
@@ -81,6 +113,12 @@ def test_mypy_finds_no_error_beyond_the_baseline():
     ``.venv/bin/mypy | .venv/bin/mypy-baseline sync``)."""
     mypy = subprocess.run([tool("mypy")], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert mypy.returncode in (0, 1) and mypy.stdout, (mypy.stdout + mypy.stderr)[-3000:]
-    r = subprocess.run([tool("mypy-baseline"), "filter", "--no-colors"], input=mypy.stdout,
-                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    r = subprocess.run(
+        [tool("mypy-baseline"), "filter", "--no-colors"],
+        input=mypy.stdout,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]

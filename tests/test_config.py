@@ -7,8 +7,9 @@ from psmarl import config as cfg
 from psmarl.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml",
-                                  "tests/data/tiny.yaml"])
+@pytest.mark.parametrize(
+    "name", ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml"]
+)
 def test_shipped_configs_are_valid(name):
     c = cfg.load(REPO / name)
     cfg.schema_validate(c)
@@ -32,38 +33,75 @@ def _bad(c, mutate):
 
 CASES = [
     ("unknown env", lambda c: c["envs"].update({"mars": {}}), "envs"),
-    ("unknown preset", lambda c: c["envs"]["pursuit"].update({"preset": "x"}),
-     "envs.pursuit.preset"),
+    (
+        "unknown preset",
+        lambda c: c["envs"]["pursuit"].update({"preset": "x"}),
+        "envs.pursuit.preset",
+    ),
     ("unknown method", lambda c: c["methods"].update({"alphazero": {}}), "methods"),
     ("unknown sharing", lambda c: c.update({"sharing": ["half"]}), "sharing"),
-    ("zero budget", lambda c: c["training"].update({"budget": {"env_steps": 0}}),
-     "training.budget"),
-    ("negative budget", lambda c: c["training"].update({"budget": {"episodes": -5}}),
-     "training.budget"),
-    ("two budgets", lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}),
-     "training.budget"),
+    (
+        "zero budget",
+        lambda c: c["training"].update({"budget": {"env_steps": 0}}),
+        "training.budget",
+    ),
+    (
+        "negative budget",
+        lambda c: c["training"].update({"budget": {"episodes": -5}}),
+        "training.budget",
+    ),
+    (
+        "two budgets",
+        lambda c: c["training"].update({"budget": {"episodes": 5, "env_steps": 5}}),
+        "training.budget",
+    ),
     ("zero plays", lambda c: c["evaluation"].update({"episodes": 0}), "evaluation"),
-    ("per_env unknown", lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}),
-     "methods.ppo"),
-    ("misspelled setting", lambda c: c["methods"]["ppo"]["training"].update({"lrr": 1e-3}),
-     "methods.ppo.training.lrr"),
-    ("misspelled per_env setting",
-     lambda c: c["methods"]["ppo"].update({"per_env": {"pursuit": {"training": {"gama": 0.9}}}}),
-     "methods.ppo.per_env.pursuit.training.gama"),
-    ("unknown model field", lambda c: c["methods"]["ppo"]["model"].update({"hiddens": [8]}),
-     "methods.ppo.model.hiddens"),
-    ("unknown setting group", lambda c: c["methods"]["ppo"].update({"trainig": {}}),
-     "methods.ppo.trainig"),
-    ("out of range", lambda c: c["methods"]["ppo"]["training"].update({"gamma": 1.5}),
-     "methods.ppo.training.gamma"),
-    ("method envs unknown", lambda c: c["methods"]["ppo"].update({"envs": ["mars"]}),
-     "methods.ppo.envs"),
+    (
+        "per_env unknown",
+        lambda c: c["methods"]["ppo"].update({"per_env": {"mars": {}}}),
+        "methods.ppo",
+    ),
+    (
+        "misspelled setting",
+        lambda c: c["methods"]["ppo"]["training"].update({"lrr": 1e-3}),
+        "methods.ppo.training.lrr",
+    ),
+    (
+        "misspelled per_env setting",
+        lambda c: c["methods"]["ppo"].update({"per_env": {"pursuit": {"training": {"gama": 0.9}}}}),
+        "methods.ppo.per_env.pursuit.training.gama",
+    ),
+    (
+        "unknown model field",
+        lambda c: c["methods"]["ppo"]["model"].update({"hiddens": [8]}),
+        "methods.ppo.model.hiddens",
+    ),
+    (
+        "unknown setting group",
+        lambda c: c["methods"]["ppo"].update({"trainig": {}}),
+        "methods.ppo.trainig",
+    ),
+    (
+        "out of range",
+        lambda c: c["methods"]["ppo"]["training"].update({"gamma": 1.5}),
+        "methods.ppo.training.gamma",
+    ),
+    (
+        "method envs unknown",
+        lambda c: c["methods"]["ppo"].update({"envs": ["mars"]}),
+        "methods.ppo.envs",
+    ),
     # MPE's rewards are all negative: the paper's sign clipping would train on -1s
-    ("sign clipping a negative-reward env", lambda c: c["methods"]["ppo"].pop("per_env"),
-     "methods.ppo.per_env.speaker_listener.clip_rewards"),
-    ("sign clipping asked for by name",
-     lambda c: c["methods"]["ppo"]["per_env"]["speaker_listener"].update(clip_rewards=True),
-     "methods.ppo.per_env.speaker_listener.clip_rewards"),
+    (
+        "sign clipping a negative-reward env",
+        lambda c: c["methods"]["ppo"].pop("per_env"),
+        "methods.ppo.per_env.speaker_listener.clip_rewards",
+    ),
+    (
+        "sign clipping asked for by name",
+        lambda c: c["methods"]["ppo"]["per_env"]["speaker_listener"].update(clip_rewards=True),
+        "methods.ppo.per_env.speaker_listener.clip_rewards",
+    ),
 ]
 
 
@@ -81,7 +119,8 @@ def test_method_envs_selects_jobs(tiny_config):
     assert {j[0] for j in cfg.train_jobs(c)} == {"pursuit", "multiwalker"}
     # the job selection is not a training setting: it does not change a run's spec
     assert cfg.train_spec(c, "pursuit", "ppo", "shared", 0) == cfg.train_spec(
-        tiny_config, "pursuit", "ppo", "shared", 0)
+        tiny_config, "pursuit", "ppo", "shared", 0
+    )
 
 
 @pytest.mark.parametrize("what,mutate,key", CASES, ids=[c[0] for c in CASES])
@@ -129,9 +168,11 @@ def test_method_keys_are_cached_so_validation_skips_rllib(tmp_path):
     import sys
 
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    code = ("import sys; from psmarl import methods; k = methods.known_keys('ppo'); "
-            "assert 'lr' in k['training'] and 'num_envs_per_env_runner' in k['env_runners']; "
-            "print('ray.rllib' in sys.modules)")
+    code = (
+        "import sys; from psmarl import methods; k = methods.known_keys('ppo'); "
+        "assert 'lr' in k['training'] and 'num_envs_per_env_runner' in k['env_runners']; "
+        "print('ray.rllib' in sys.modules)"
+    )
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr

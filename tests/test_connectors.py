@@ -7,8 +7,11 @@ from psmarl.connectors import ClipRewards
 def _episode():
     ep = MultiAgentEpisode(observations=[{"a": 0, "b": 0}], agent_module_ids={"a": "m", "b": "m"})
     for t, (ra, rb) in enumerate([(0.01, -3.0), (5.0, 0.0), (-0.2, 2.5)]):
-        ep.add_env_step(observations={"a": t + 1, "b": t + 1}, actions={"a": 0, "b": 0},
-                        rewards={"a": ra, "b": rb})
+        ep.add_env_step(
+            observations={"a": t + 1, "b": t + 1},
+            actions={"a": 0, "b": 0},
+            rewards={"a": ra, "b": rb},
+        )
     return ep
 
 
@@ -28,5 +31,6 @@ def test_clip_rewards_to_bound():
     episodes = [_episode()]
     ClipRewards(clip=1.0)(rl_module=None, batch={}, episodes=episodes)
     np.testing.assert_allclose(episodes[0].agent_episodes["b"].get_rewards(), [-1.0, 0.0, 1.0])
-    np.testing.assert_allclose(episodes[0].agent_episodes["a"].get_rewards(), [0.01, 1.0, -0.2],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        episodes[0].agent_episodes["a"].get_rewards(), [0.01, 1.0, -0.2], rtol=1e-6
+    )

@@ -37,8 +37,10 @@ def recipe(stage):
     from spython.main.parse.parsers import SingularityParser
 
     parsed = SingularityParser(str(REPO / "containers" / f"{stage}.def")).recipe
-    assert len(parsed) == 1, f"spython read build stages {list(parsed)} (a comment or %help " \
-                             "line it mistook for a header?)"
+    assert len(parsed) == 1, (
+        f"spython read build stages {list(parsed)} (a comment or %help "
+        "line it mistook for a header?)"
+    )
     return next(iter(parsed.values()))
 
 
@@ -74,22 +76,25 @@ def test_gpu_stages_install_the_cuda_build_of_the_pinned_torch():
 
 # ---------------------------------------------------------------- fast: config and rules
 def test_every_rule_names_its_stage_image_from_the_config():
-    want = {"train": "image_for_method(config, w.method)",
-            "evaluate": "image_for_method(config, w.method)",
-            "random_baseline": 'image(config, "rl")',
-            "aggregate": 'image(config, "analysis")',
-            "marl_eval_export": 'image(config, "analysis")',
-            "learning_curve": 'image(config, "analysis")',
-            "theory": 'image(config, "analysis")',
-            "marl_train": 'image(config, "marl")',
-            "statistics": 'image(config, "analysis")',
-            "config_record": 'image(config, "analysis")',
-            "paper_figure": 'image(config, "analysis")',
-            "sharing_summary": 'image(config, "analysis")'}
+    want = {
+        "train": "image_for_method(config, w.method)",
+        "evaluate": "image_for_method(config, w.method)",
+        "random_baseline": 'image(config, "rl")',
+        "aggregate": 'image(config, "analysis")',
+        "marl_eval_export": 'image(config, "analysis")',
+        "learning_curve": 'image(config, "analysis")',
+        "theory": 'image(config, "analysis")',
+        "marl_train": 'image(config, "marl")',
+        "statistics": 'image(config, "analysis")',
+        "config_record": 'image(config, "analysis")',
+        "paper_figure": 'image(config, "analysis")',
+        "sharing_summary": 'image(config, "analysis")',
+    }
     found = {}
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(),
-                             re.MULTILINE | re.DOTALL):
+        for m in re.finditer(
+            r"^rule (\w+):\n(.*?)(?=^rule |\Z)", f.read_text(), re.MULTILINE | re.DOTALL
+        ):
             c = re.search(r"^    container:\n\s+(.*)$", m.group(2), re.MULTILINE)
             found[m.group(1)] = c.group(1) if c else None
     assert set(found) == set(want)
@@ -98,8 +103,13 @@ def test_every_rule_names_its_stage_image_from_the_config():
 
 
 def test_stage_images_from_the_config():
-    cfg = {"containers": {"rl": "docker://reg/rl@sha256:" + "a" * 64, "marl": "m.sif",
-                          "analysis": None}}
+    cfg = {
+        "containers": {
+            "rl": "docker://reg/rl@sha256:" + "a" * 64,
+            "marl": "m.sif",
+            "analysis": None,
+        }
+    }
     assert cluster.image_for_method(cfg, "ppo") == cfg["containers"]["rl"]
     assert cluster.image_for_method(cfg, "maddpg") == "m.sif"
     assert cluster.image(cfg, "analysis") is None
@@ -112,11 +122,19 @@ def test_stage_images_from_the_config():
 def test_schema_gives_defaults_and_rejects_unknown_stages():
     from psmarl import config as cfg
 
-    cfg.schema_validate({**yaml.safe_load((REPO / "tests/data/tiny.yaml").read_text()),
-                         "containers": {"rl": "x.sif", "analysis": None}})
+    cfg.schema_validate(
+        {
+            **yaml.safe_load((REPO / "tests/data/tiny.yaml").read_text()),
+            "containers": {"rl": "x.sif", "analysis": None},
+        }
+    )
     with pytest.raises(ConfigError, match="containers"):
-        cfg.schema_validate({**yaml.safe_load((REPO / "tests/data/tiny.yaml").read_text()),
-                             "containers": {"gpu": "x.sif"}})
+        cfg.schema_validate(
+            {
+                **yaml.safe_load((REPO / "tests/data/tiny.yaml").read_text()),
+                "containers": {"gpu": "x.sif"},
+            }
+        )
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     props = schema["properties"]["containers"]["properties"]
     for s in cluster.STAGES:
@@ -127,8 +145,14 @@ def test_schema_gives_defaults_and_rejects_unknown_stages():
 
 def test_missing_image_file_fails_before_any_job(tmp_path):
     (tmp_path / "rl.sif").write_text("x")
-    cfg = write_config(tmp_path / "config.yaml", containers={
-        "rl": str(tmp_path / "rl.sif"), "marl": None, "analysis": str(tmp_path / "nope.sif")})
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        containers={
+            "rl": str(tmp_path / "rl.sif"),
+            "marl": None,
+            "analysis": str(tmp_path / "nope.sif"),
+        },
+    )
     r = snakemake(tmp_path, cfg, "-n", "--sdm", "apptainer")
     out = r.stdout + r.stderr
     assert r.returncode != 0
@@ -139,16 +163,23 @@ def test_missing_image_file_fails_before_any_job(tmp_path):
 
 def test_check_images_cli_names_the_missing_file(tmp_path, psmarl_bin):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"containers": {"rl": None, "marl": None,
-                                                  "analysis": "img/analysis.sif"}}))
-    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg),
-                        "--workdir", str(tmp_path)], capture_output=True, text=True)
+    cfg.write_text(
+        yaml.safe_dump({"containers": {"rl": None, "marl": None, "analysis": "img/analysis.sif"}})
+    )
+    r = subprocess.run(
+        [psmarl_bin, "check-images", "--configfile", str(cfg), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert "containers.analysis: image file" in r.stderr and "analysis.sif" in r.stderr
     # a stage the config leaves out has its default image, as in the workflow
     cfg.write_text(yaml.safe_dump({"containers": {"analysis": None, "marl": None}}))
-    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg),
-                        "--workdir", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [psmarl_bin, "check-images", "--configfile", str(cfg), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "containers.rl: image file" in r.stderr
     assert "containers/rl.sif" in r.stderr
     with pytest.raises(InputError, match="rl"):
@@ -158,8 +189,11 @@ def test_check_images_cli_names_the_missing_file(tmp_path, psmarl_bin):
 def test_gpu_probe_says_why_torch_sees_no_gpu():
     """The probe of `check-images --gpu`, run on the host's CPU torch (no `--nv`): it fails
     naming torch, its CUDA build and what to do, instead of passing or a traceback."""
-    with pytest.raises(InputError, match=r"torch 2\.13\.0\S* \(CUDA None\) sees no GPU.*"
-                                         r"--nv.*driver >= 580.*compute capability 7\.5"):
+    with pytest.raises(
+        InputError,
+        match=r"torch 2\.13\.0\S* \(CUDA None\) sees no GPU.*"
+        r"--nv.*driver >= 580.*compute capability 7\.5",
+    ):
         cluster.probe_gpu([], "rl")
 
 
@@ -167,8 +201,11 @@ def test_check_images_gpu_needs_a_runner(tmp_path, psmarl_bin):
     cfg = tmp_path / "c.yaml"
     (tmp_path / "rl.sif").write_text("x")
     cfg.write_text(yaml.safe_dump({"containers": {"rl": str(tmp_path / "rl.sif")}}))
-    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg), "--gpu"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [psmarl_bin, "check-images", "--configfile", str(cfg), "--gpu"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "--gpu needs --runner" in r.stderr
 
 
@@ -208,10 +245,27 @@ def analysis_image_file(path: Path) -> Path:
 
 # the analysis stage of the reduced tiny workflow: its rules, and the psmarl subcommands
 # they call (paper_figure runs twice: Figures 3 and 4 of the one env)
-ANALYSIS_RULES = {"aggregate", "marl_eval_export", "statistics", "learning_curve",
-                  "paper_figure", "theory", "config_record"}
-ANALYSIS_COMMANDS = sorted(["aggregate", "marl-eval-export", "statistics", "learning-curve",
-                            "paper-figure", "paper-figure", "theory", "config-record"])
+ANALYSIS_RULES = {
+    "aggregate",
+    "marl_eval_export",
+    "statistics",
+    "learning_curve",
+    "paper_figure",
+    "theory",
+    "config_record",
+}
+ANALYSIS_COMMANDS = sorted(
+    [
+        "aggregate",
+        "marl-eval-export",
+        "statistics",
+        "learning-curve",
+        "paper-figure",
+        "paper-figure",
+        "theory",
+        "config-record",
+    ]
+)
 
 
 def psmarl_commands(calls):
@@ -226,12 +280,26 @@ PODMAN_ENV = {"CONTAINERS_CONF": "/var/tmp/psmarl-cache/containers.conf"}
 @pytest.mark.cluster
 def test_analysis_image_imports_its_own_packages():
     tag = analysis_image()
-    info = cluster.probe_image(["env", *[f"{k}={v}" for k, v in PODMAN_ENV.items()],
-                                "podman", "run", "--rm", tag], "analysis")
+    info = cluster.probe_image(
+        ["env", *[f"{k}={v}" for k, v in PODMAN_ENV.items()], "podman", "run", "--rm", tag],
+        "analysis",
+    )
     assert info["prefix"] == "/opt/venv" and info["prefix"] != sys.prefix
-    r = subprocess.run(["env", *[f"{k}={v}" for k, v in PODMAN_ENV.items()], "podman", "run",
-                        "--rm", tag, "python3", "-c",
-                        "import torch"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            "env",
+            *[f"{k}={v}" for k, v in PODMAN_ENV.items()],
+            "podman",
+            "run",
+            "--rm",
+            tag,
+            "python3",
+            "-c",
+            "import torch",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0, "the analysis image must not carry torch"
 
 
@@ -241,14 +309,28 @@ def test_image_lacking_the_stage_packages_is_caught(tmp_path, psmarl_bin):
     analysis_image()  # makes the base image too
     base = "localhost/psmarl-base:bookworm"
     with pytest.raises(InputError, match=r"lacks packages of its stage: pandas"):
-        cluster.probe_image(["env", *[f"{k}={v}" for k, v in PODMAN_ENV.items()],
-                             "podman", "run", "--rm", base], "analysis")
+        cluster.probe_image(
+            ["env", *[f"{k}={v}" for k, v in PODMAN_ENV.items()], "podman", "run", "--rm", base],
+            "analysis",
+        )
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"containers": {"analysis": base}}))
     # only the analysis stage: the others default to image files this test does not build
-    r = subprocess.run([psmarl_bin, "check-images", "--configfile", str(cfg), "--runner",
-                        "podman", "--stage", "analysis"], capture_output=True, text=True,
-                       env=workflow_env(**PODMAN_ENV))
+    r = subprocess.run(
+        [
+            psmarl_bin,
+            "check-images",
+            "--configfile",
+            str(cfg),
+            "--runner",
+            "podman",
+            "--stage",
+            "analysis",
+        ],
+        capture_output=True,
+        text=True,
+        env=workflow_env(**PODMAN_ENV),
+    )
     assert r.returncode == 2 and "lacks packages" in r.stderr and "seaborn" in r.stderr
 
 
@@ -261,11 +343,13 @@ def test_analysis_stage_of_tiny_workflow_runs_in_its_image(tmp_path):
     # remove what the analysis stage makes; training, evaluation, baselines stay
     for d in ("tables", "figures", "theory", "report"):
         shutil.rmtree(wd / "results" / d)
-    cfg = write_config(wd / "config.yaml",
-                       containers={"rl": None, "marl": None, "analysis": str(image_file)})
+    cfg = write_config(
+        wd / "config.yaml", containers={"rl": None, "marl": None, "analysis": str(image_file)}
+    )
     trace = tmp_path / "apptainer.log"
-    env = workflow_env(PSMARL_APPTAINER_LOG=str(trace),
-                       PATH=f"{STANDIN_BIN}:{workflow_env()['PATH']}")
+    env = workflow_env(
+        PSMARL_APPTAINER_LOG=str(trace), PATH=f"{STANDIN_BIN}:{workflow_env()['PATH']}"
+    )
     r = snakemake(wd, cfg, "--cores", "2", "--sdm", "apptainer", env=env)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-5000:]

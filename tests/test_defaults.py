@@ -55,17 +55,24 @@ def test_report_captions_fall_back_to_the_table():
     found = 0
     for f in (REPO / "workflow" / "report").glob("*.rst"):
         text = f.read_text()
-        aliases = dict(re.findall(r'{% set (\w+) = snakemake\.config\.get\("(\w+)", \{\}\) %}',
-                                  text))
-        for m in re.finditer(r'(?:snakemake\.config\.get\("(\w+)", \{\}\)|(\w+))'
-                             r'\.get\("(\w+)", ([^)]+)\)', text):
+        aliases = dict(
+            re.findall(r'{% set (\w+) = snakemake\.config\.get\("(\w+)", \{\}\) %}', text)
+        )
+        for m in re.finditer(
+            r'(?:snakemake\.config\.get\("(\w+)", \{\}\)|(\w+))'
+            r'\.get\("(\w+)", ([^)]+)\)',
+            text,
+        ):
             section = m.group(1) or aliases.get(m.group(2))
-            if section is None or (f"{section}.{m.group(3)}" not in defaults.flat()
-                                   and m.group(4) == "{}"):  # a mapping such as per_env
+            if section is None or (
+                f"{section}.{m.group(3)}" not in defaults.flat() and m.group(4) == "{}"
+            ):  # a mapping such as per_env
                 continue
             found += 1
-            assert yaml.safe_load(m.group(4)) == defaults.default(f"{section}.{m.group(3)}"), \
-                (f.name, m.group(0))
+            assert yaml.safe_load(m.group(4)) == defaults.default(f"{section}.{m.group(3)}"), (
+                f.name,
+                m.group(0),
+            )
         for m in re.finditer(r'snakemake\.config\.get\("(\w+)"(?:, ([^)]+))?\)', text):
             if m.group(1) in ("envs", "methods", "training", "evaluation", "report", "figures"):
                 continue
@@ -78,8 +85,11 @@ def test_report_captions_fall_back_to_the_table():
 def test_the_code_takes_its_defaults_from_the_table(tiny_config):
     from psmarl.train import resolve_runtime
 
-    c = {k: v for k, v in tiny_config.items()
-         if k not in ("evaluation", "random_baseline", "seeds", "sharing")}
+    c = {
+        k: v
+        for k, v in tiny_config.items()
+        if k not in ("evaluation", "random_baseline", "seeds", "sharing")
+    }
     c["training"] = {"budget": {"iterations": 2}}
     spec = cfg.train_spec(c, "pursuit", "ppo", "shared", 0)
     assert spec["checkpoint_every"] == defaults.default("training.checkpoint_every")
@@ -96,13 +106,15 @@ def test_the_code_takes_its_defaults_from_the_table(tiny_config):
     assert {j[3] for j in jobs} == set(defaults.default("seeds"))
     # the BenchMARL stack and the RLlib runtime keep copies (issue 17's run loop merges them)
     c["baselines"] = {"qmix": {"envs": ["pursuit"]}}
-    assert (cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)["checkpoint_every"]
-            == defaults.default("training.checkpoint_every"))
+    assert cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)[
+        "checkpoint_every"
+    ] == defaults.default("training.checkpoint_every")
     rt = resolve_runtime({})
     assert rt["num_cpus"] == defaults.default("training.runtime.num_cpus")
     assert rt["num_gpus"] == defaults.default("training.runtime.num_gpus")
     assert resolve_runtime({}, cores=2) == resolve_runtime(
-        defaults.section("training.runtime"), cores=2)
+        defaults.section("training.runtime"), cores=2
+    )
     assert figures.DEFAULTS == defaults.section("figures")
     assert stats.DEFAULTS == defaults.section("report")
     assert mailp.DEFAULTS == defaults.section("theory")
@@ -127,10 +139,23 @@ def test_get_reads_the_config_then_the_table():
 def test_the_workflow_keeps_the_config_as_given(snakemake_bin, tmp_path):
     """Snakemake validates with set_default=False: the config record holds exactly the
     config file (no default filled in), and so do every rule's params."""
-    r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"),
-                        "--directory", str(tmp_path), "--configfile", str(TINY), "-n", "-p",
-                        "results/report/config.yaml"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [
+            snakemake_bin,
+            "-s",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(TINY),
+            "-n",
+            "-p",
+            "results/report/config.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     recorded = json.loads(re.search(r"config-record --config '(\{.*?\})'", r.stdout).group(1))
     assert recorded == yaml.safe_load(TINY.read_text())

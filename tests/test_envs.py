@@ -8,8 +8,11 @@ PAPER_OBS = {"pursuit": 148, "waterworld": 243, "multiwalker": 32}
 PAPER_AGENTS = {"pursuit": 8, "waterworld": 5, "multiwalker": 3}
 # the id the paper's env copies appended (sisl_games/*/..._base.py of its repository):
 # i / n_agents on pursuit and multiwalker, i + 1 on waterworld
-PAPER_ID = {"pursuit": lambda i: i / 8, "waterworld": lambda i: i + 1,
-            "multiwalker": lambda i: i / 3}
+PAPER_ID = {
+    "pursuit": lambda i: i / 8,
+    "waterworld": lambda i: i + 1,
+    "multiwalker": lambda i: i / 3,
+}
 
 
 def test_registry_lists_the_three_sisl_games():
@@ -48,8 +51,7 @@ def test_paper_reward_settings_reach_the_environments():
     p = envs.make_parallel_env(envs.resolve("pursuit", "paper")).unwrapped
     assert p.urgency_reward == 0.0 and p.local_ratio == 1.0
     assert p.catch_reward == 5.0 and p.tag_reward == 0.01 and p.max_cycles == 500
-    p = envs.make_parallel_env(envs.resolve("pursuit", "paper",
-                                            backend="pettingzoo")).unwrapped.env
+    p = envs.make_parallel_env(envs.resolve("pursuit", "paper", backend="pettingzoo")).unwrapped.env
     assert p.urgency_reward == 0.0 and p.local_ratio == 1.0
     assert p.catch_reward == 5.0 and p.tag_reward == 0.01 and p.max_cycles == 500
     w = envs.make_parallel_env(envs.resolve("waterworld", "paper")).unwrapped.env
@@ -137,11 +139,14 @@ def test_onehot_indication():
     np.testing.assert_array_equal(obs["walker_1"][-3:], [0, 1, 0])
 
 
-@pytest.mark.parametrize("args,key", [
-    (("nope", "paper"), "envs"),
-    (("pursuit", "nope"), "envs.pursuit.preset"),
-    (("pursuit", "paper", {"bogus": 1}), "envs.pursuit.kwargs"),
-])
+@pytest.mark.parametrize(
+    "args,key",
+    [
+        (("nope", "paper"), "envs"),
+        (("pursuit", "nope"), "envs.pursuit.preset"),
+        (("pursuit", "paper", {"bogus": 1}), "envs.pursuit.kwargs"),
+    ],
+)
 def test_bad_env_choices_name_the_key(args, key):
     with pytest.raises(ConfigError) as e:
         envs.resolve(*args)

@@ -37,25 +37,30 @@ def test_summarize_empty_raises():
 
 def test_random_evaluation_is_reproducible_and_split_independent():
     s = envs.resolve("multiwalker", "paper", {"max_cycles": 40})
-    a = evaluate(s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=1,
-                 log=lambda m: None)
-    b = evaluate(s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=4,
-                 log=lambda m: None)
+    a = evaluate(
+        s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=1, log=lambda m: None
+    )
+    b = evaluate(
+        s, PolicySpec("random"), 6, seed=11, workers=1, envs_per_worker=4, log=lambda m: None
+    )
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == results.EPISODE_COLUMNS
     assert list(a["seed"]) == list(range(11, 17))
     assert (a["length"] <= 40).all()
-    c = evaluate(s, PolicySpec("random"), 6, seed=12, workers=1, envs_per_worker=2,
-                 log=lambda m: None)
+    c = evaluate(
+        s, PolicySpec("random"), 6, seed=12, workers=1, envs_per_worker=2, log=lambda m: None
+    )
     assert not np.allclose(a["total_reward"], c["total_reward"])
 
 
 def test_random_evaluation_with_two_worker_processes_matches_one():
     s = envs.resolve("multiwalker", "paper", {"max_cycles": 30})
-    a = evaluate(s, PolicySpec("random"), 4, seed=0, workers=1, envs_per_worker=2,
-                 log=lambda m: None)
-    b = evaluate(s, PolicySpec("random"), 4, seed=0, workers=2, envs_per_worker=2,
-                 log=lambda m: None)
+    a = evaluate(
+        s, PolicySpec("random"), 4, seed=0, workers=1, envs_per_worker=2, log=lambda m: None
+    )
+    b = evaluate(
+        s, PolicySpec("random"), 4, seed=0, workers=2, envs_per_worker=2, log=lambda m: None
+    )
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -91,8 +96,9 @@ def test_missing_checkpoint_names_path(tmp_path):
 
 
 def test_write_evaluation(tmp_path):
-    df = pd.DataFrame({"episode": [0, 1], "seed": [5, 6], "total_reward": [1.0, 3.0],
-                       "length": [10, 12]})
+    df = pd.DataFrame(
+        {"episode": [0, 1], "seed": [5, 6], "total_reward": [1.0, 3.0], "length": [10, 12]}
+    )
     s = write_evaluation(df, tmp_path / "e.csv", tmp_path / "s.json", {"policy": "random"})
     assert s["mean"] == 2.0 and s["seeds"] == [5, 6]
     assert results.read_json(tmp_path / "s.json")["policy"] == "random"

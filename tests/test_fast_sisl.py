@@ -17,11 +17,11 @@ import numpy as np
 import pymunk
 import pytest
 from pettingzoo.sisl import multiwalker_v9, pursuit_v4, waterworld_v4
+from stepcheck import assert_same_dict, assert_same_step
 
 from psmarl import envs
 from psmarl.envs.fast_sisl import UnsupportedArgument
 from psmarl.errors import ConfigError
-from stepcheck import assert_same_dict, assert_same_step
 
 PETTINGZOO = {"pursuit": pursuit_v4, "waterworld": waterworld_v4, "multiwalker": multiwalker_v9}
 BASE_INIT = {
@@ -121,8 +121,14 @@ def fix_separation_order(game) -> None:
     game.add_handlers = add_ordered_handlers
 
 
-def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
-             max_steps: int | None = None, reseed: bool = True) -> int:
+def run_pair(
+    game: str,
+    kwargs: dict,
+    seed: int,
+    kind: str = "random",
+    max_steps: int | None = None,
+    reseed: bool = True,
+) -> int:
     """Step PettingZoo's and the fast env together; return the episode's length. After the
     reset and after every step both have drawn the same random numbers. Waterworld's food
     separations happen in one fixed order in both (``fix_separation_order``)."""
@@ -158,35 +164,92 @@ def run_pair(game: str, kwargs: dict, seed: int, kind: str = "random",
 
 # ------------------------------------------------------------------ settings
 PURSUIT_VARIANTS = {
-    "small-grid-catch-on-cell": dict(x_size=10, y_size=12, n_pursuers=5, n_evaders=10,
-                                     obs_range=4, surround=False, n_catch=1, max_cycles=200),
-    "shared-negative-rewards": dict(n_pursuers=12, n_evaders=5, obs_range=21,
-                                    freeze_evaders=True, tag_reward=-0.5, catch_reward=-1.0,
-                                    max_cycles=120),
-    "window-and-odd-sizes": dict(x_size=12, y_size=9, n_pursuers=3, n_evaders=4, obs_range=3,
-                                 constraint_window=0.8, max_cycles=150, shared_reward=False),
-    "one-pursuer-two-catch": dict(x_size=8, y_size=8, n_pursuers=1, n_evaders=3, obs_range=5,
-                                  surround=False, n_catch=2, max_cycles=60),
+    "small-grid-catch-on-cell": dict(
+        x_size=10,
+        y_size=12,
+        n_pursuers=5,
+        n_evaders=10,
+        obs_range=4,
+        surround=False,
+        n_catch=1,
+        max_cycles=200,
+    ),
+    "shared-negative-rewards": dict(
+        n_pursuers=12,
+        n_evaders=5,
+        obs_range=21,
+        freeze_evaders=True,
+        tag_reward=-0.5,
+        catch_reward=-1.0,
+        max_cycles=120,
+    ),
+    "window-and-odd-sizes": dict(
+        x_size=12,
+        y_size=9,
+        n_pursuers=3,
+        n_evaders=4,
+        obs_range=3,
+        constraint_window=0.8,
+        max_cycles=150,
+        shared_reward=False,
+    ),
+    "one-pursuer-two-catch": dict(
+        x_size=8,
+        y_size=8,
+        n_pursuers=1,
+        n_evaders=3,
+        obs_range=5,
+        surround=False,
+        n_catch=2,
+        max_cycles=60,
+    ),
 }
 WATERWORLD_VARIANTS = {
-    "one-pursuer-no-speed": dict(n_pursuers=1, n_sensors=8, speed_features=False,
-                                 max_cycles=100, local_ratio=0.3),
-    "random-obstacles": dict(n_pursuers=3, n_obstacles=2, obstacle_coord=None, n_sensors=12,
-                             n_coop=1, max_cycles=150, thrust_penalty=-0.2, local_ratio=0.5),
-    "crowded": dict(n_pursuers=6, n_evaders=9, n_poisons=4, n_coop=3, sensor_range=0.35,
-                    max_cycles=120),
+    "one-pursuer-no-speed": dict(
+        n_pursuers=1, n_sensors=8, speed_features=False, max_cycles=100, local_ratio=0.3
+    ),
+    "random-obstacles": dict(
+        n_pursuers=3,
+        n_obstacles=2,
+        obstacle_coord=None,
+        n_sensors=12,
+        n_coop=1,
+        max_cycles=150,
+        thrust_penalty=-0.2,
+        local_ratio=0.5,
+    ),
+    "crowded": dict(
+        n_pursuers=6, n_evaders=9, n_poisons=4, n_coop=3, sensor_range=0.35, max_cycles=120
+    ),
 }
 MULTIWALKER_VARIANTS = {
-    "fall-removes-one": dict(n_walkers=4, terminate_on_fall=False, remove_on_fall=True,
-                             max_cycles=150, shared_reward=False),
-    "fallen-stay": dict(n_walkers=2, terminate_on_fall=False, remove_on_fall=False,
-                        max_cycles=100, position_noise=0.01, angle_noise=0.0),
+    "fall-removes-one": dict(
+        n_walkers=4,
+        terminate_on_fall=False,
+        remove_on_fall=True,
+        max_cycles=150,
+        shared_reward=False,
+    ),
+    "fallen-stay": dict(
+        n_walkers=2,
+        terminate_on_fall=False,
+        remove_on_fall=False,
+        max_cycles=100,
+        position_noise=0.01,
+        angle_noise=0.0,
+    ),
     "one-walker-short-terrain": dict(n_walkers=1, max_cycles=80, terrain_length=100),
 }
-VARIANTS = {"pursuit": PURSUIT_VARIANTS, "waterworld": WATERWORLD_VARIANTS,
-            "multiwalker": MULTIWALKER_VARIANTS}
-KINDS = {"pursuit": ("random", "scripted"), "waterworld": ("random", "scripted", "wild"),
-         "multiwalker": ("random", "scripted", "wild")}
+VARIANTS = {
+    "pursuit": PURSUIT_VARIANTS,
+    "waterworld": WATERWORLD_VARIANTS,
+    "multiwalker": MULTIWALKER_VARIANTS,
+}
+KINDS = {
+    "pursuit": ("random", "scripted"),
+    "waterworld": ("random", "scripted", "wild"),
+    "multiwalker": ("random", "scripted", "wild"),
+}
 
 
 # ------------------------------------------------------------------ fast suite
@@ -254,14 +317,17 @@ def test_same_arguments_and_defaults_as_pettingzoo():
         assert fast(game).DEFAULTS == theirs, game
 
 
-@pytest.mark.parametrize("game,kwargs,name", [
-    ("pursuit", {"evader_controller": object()}, "evader_controller"),
-    ("pursuit", {"render_mode": "rgb_array"}, "render_mode"),
-    ("pursuit", {"n_evaders": 0}, "n_evaders"),
-    ("waterworld", {"render_mode": "human"}, "render_mode"),
-    ("waterworld", {"n_poisons": 0}, "n_poisons"),
-    ("multiwalker", {"render_mode": "rgb_array"}, "render_mode"),
-])
+@pytest.mark.parametrize(
+    "game,kwargs,name",
+    [
+        ("pursuit", {"evader_controller": object()}, "evader_controller"),
+        ("pursuit", {"render_mode": "rgb_array"}, "render_mode"),
+        ("pursuit", {"n_evaders": 0}, "n_evaders"),
+        ("waterworld", {"render_mode": "human"}, "render_mode"),
+        ("waterworld", {"n_poisons": 0}, "n_poisons"),
+        ("multiwalker", {"render_mode": "rgb_array"}, "render_mode"),
+    ],
+)
 def test_unsupported_arguments_are_refused_by_name(game, kwargs, name):
     with pytest.raises(UnsupportedArgument, match=name):
         fast(game).parallel_env(**kwargs)
@@ -305,8 +371,12 @@ def test_settings_name_the_backend_only_when_it_is_not_the_presets():
     so runs made with PettingZoo's envs keep their params (Snakemake reruns nothing); a
     chosen other backend is recorded, and old settings build the preset's backend."""
     before_backends = {
-        "name": "pursuit", "preset": "paper", "kwargs": dict(paper("pursuit")),
-        "agent_indication": "scalar_over_n", "pad_actions": False, "pad_observations": False,
+        "name": "pursuit",
+        "preset": "paper",
+        "kwargs": dict(paper("pursuit")),
+        "agent_indication": "scalar_over_n",
+        "pad_actions": False,
+        "pad_observations": False,
         "options": {},
     }
     assert envs.resolve("pursuit", "paper") == before_backends
@@ -332,8 +402,12 @@ def test_backend_errors_name_the_key():
     assert e.value.key == "envs.pursuit.kwargs" and "render_mode" in str(e.value)
     assert "backend: pettingzoo" in str(e.value)
     # PettingZoo's own backend takes it (no silent switch either way)
-    assert envs.resolve("pursuit", "paper", {"render_mode": "human"},
-                        backend="pettingzoo")["kwargs"]["render_mode"] == "human"
+    assert (
+        envs.resolve("pursuit", "paper", {"render_mode": "human"}, backend="pettingzoo")["kwargs"][
+            "render_mode"
+        ]
+        == "human"
+    )
 
 
 def test_config_key_reaches_the_settings(tiny_config):
@@ -381,8 +455,9 @@ def test_package_drop_reward_is_paid_identically_on_both_backends():
     terminate_on_fall (the preset) random plays end at a fall before the package lands;
     without it fallen walkers leave and the package drops in some plays (seeds 0 and 2)."""
     settings = envs.resolve("multiwalker", "paper", {"terminate_on_fall": False})
-    plain = envs.resolve("multiwalker", "paper", {"terminate_on_fall": False},
-                         options={"package_drop_reward": 0.0})
+    plain = envs.resolve(
+        "multiwalker", "paper", {"terminate_on_fall": False}, options={"package_drop_reward": 0.0}
+    )
     paid = 0
     for seed in range(3):
         a = _wrapped_episode(settings, seed, 500)
@@ -400,10 +475,17 @@ def test_package_drop_reward_is_paid_identically_on_both_backends():
 
 # ------------------------------------------------------------------ many seeds (slow)
 @pytest.mark.slow
-@pytest.mark.parametrize("game,preset", [
-    ("pursuit", "paper"), ("waterworld", "paper"),
-    ("multiwalker", "paper"), ("pursuit", "pettingzoo"), ("waterworld", "pettingzoo"),
-    ("multiwalker", "pettingzoo")])
+@pytest.mark.parametrize(
+    "game,preset",
+    [
+        ("pursuit", "paper"),
+        ("waterworld", "paper"),
+        ("multiwalker", "paper"),
+        ("pursuit", "pettingzoo"),
+        ("waterworld", "pettingzoo"),
+        ("multiwalker", "pettingzoo"),
+    ],
+)
 def test_many_seeds_equal_pettingzoo(game, preset):
     kwargs = paper(game) if preset == "paper" else {}
     n = {"pursuit": 6, "waterworld": 6, "multiwalker": 40}[game]

@@ -25,18 +25,22 @@ def test_every_row_is_complete_and_has_a_known_status():
 
 
 def test_the_page_is_up_to_date():
-    assert fidelity.DOC.read_text() == fidelity.render(CONFIG), \
+    assert fidelity.DOC.read_text() == fidelity.render(CONFIG), (
         "docs/fidelity.md is stale: run .venv/bin/python -m psmarl.fidelity"
+    )
 
 
-@pytest.mark.parametrize("method, env", [("apex_dqn", "pursuit"), ("apex_ddpg", "waterworld"),
-                                         ("apex_ddpg", "multiwalker")])
+@pytest.mark.parametrize(
+    "method, env",
+    [("apex_dqn", "pursuit"), ("apex_ddpg", "waterworld"), ("apex_ddpg", "multiwalker")],
+)
 def test_apex_training_intensity_is_the_logs_ratio(method, env):
     logs = pd.read_csv(fidelity.PAPER_LOGS).set_index(["env", "method", "sharing"])
     held = method_settings(CONFIG, method, env)["training"]["training_intensity"]
     for sharing in ("shared", "independent"):
         assert held[sharing] == pytest.approx(
-            logs.loc[(env, method, sharing), "trained_per_sampled"], abs=0.01)
+            logs.loc[(env, method, sharing), "trained_per_sampled"], abs=0.01
+        )
 
 
 def test_synchronous_methods_hold_one_512_batch_per_1280_step_round():

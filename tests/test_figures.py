@@ -14,15 +14,29 @@ from psmarl.errors import ConfigError, InputError
 
 def curves_of(rows):
     """Tidy curves from (method, sharing, seed, episodes list, values list)."""
-    frames = [pd.DataFrame({"env": "pursuit", "method": m, "sharing": s, "seed": seed,
-                            "episodes": x, "avg_total_reward": y})
-              for m, s, seed, x, y in rows]
+    frames = [
+        pd.DataFrame(
+            {
+                "env": "pursuit",
+                "method": m,
+                "sharing": s,
+                "seed": seed,
+                "episodes": x,
+                "avg_total_reward": y,
+            }
+        )
+        for m, s, seed, x, y in rows
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
 def test_grid_covers_only_the_range_every_seed_has():
-    c = curves_of([("ppo", "shared", 0, [10, 20, 30, 40], [0, 1, 2, 3]),
-                   ("ppo", "shared", 1, [15, 25, 35], [0, 2, 4])])
+    c = curves_of(
+        [
+            ("ppo", "shared", 0, [10, 20, 30, 40], [0, 1, 2, 3]),
+            ("ppo", "shared", 1, [15, 25, 35], [0, 2, 4]),
+        ]
+    )
     t = fg.curve_frame(c, {"grid_points": 5})
     assert t["episodes"].min() == 15 and t["episodes"].max() == 35
     assert len(t) == 2 * 5
@@ -51,19 +65,27 @@ def test_bad_figure_settings_name_the_key(key, value):
 
 
 def test_best_shared_method_uses_the_iqm_of_curve_maxima():
-    c = curves_of([("ppo", "shared", 0, [1, 2], [0, 10]), ("ppo", "shared", 1, [1, 2], [0, 12]),
-                   ("dqn", "shared", 0, [1, 2], [0, 50]), ("dqn", "shared", 1, [1, 2], [0, 1]),
-                   ("dqn", "shared", 2, [1, 2], [0, 2]), ("dqn", "shared", 3, [1, 2], [0, 3]),
-                   ("qmix", "shared", 0, [1, 2], [0, 999]),
-                   ("sac", "independent", 0, [1, 2], [0, 999])])
+    c = curves_of(
+        [
+            ("ppo", "shared", 0, [1, 2], [0, 10]),
+            ("ppo", "shared", 1, [1, 2], [0, 12]),
+            ("dqn", "shared", 0, [1, 2], [0, 50]),
+            ("dqn", "shared", 1, [1, 2], [0, 1]),
+            ("dqn", "shared", 2, [1, 2], [0, 2]),
+            ("dqn", "shared", 3, [1, 2], [0, 3]),
+            ("qmix", "shared", 0, [1, 2], [0, 999]),
+            ("sac", "independent", 0, [1, 2], [0, 999]),
+        ]
+    )
     # dqn's maxima 50, 1, 2, 3: IQM 2.5 (the outlier is trimmed); ppo's 11
     assert fg.best_shared_method(c) == "ppo"
 
 
 @pytest.fixture
 def study(tmp_path):
-    jobs = make_study(tmp_path, envs=("pursuit", "waterworld"), methods=("ppo", "dqn"),
-                      seeds=(0, 1, 2))
+    jobs = make_study(
+        tmp_path, envs=("pursuit", "waterworld"), methods=("ppo", "dqn"), seeds=(0, 1, 2)
+    )
     agg.aggregate(tmp_path, jobs, ["pursuit", "waterworld"], log=lambda m: None)
     agg.statistics(tmp_path, {"stats": FAST}, log=lambda m: None)
     return tmp_path, jobs
@@ -72,8 +94,10 @@ def study(tmp_path):
 @pytest.mark.parametrize("figure", [3, 4, 5])
 def test_paper_figures_are_drawn(study, figure):
     root, jobs = study
-    outs = [root / f"figures/figure{figure}_pursuit.png",
-            root / f"figures/figure{figure}_pursuit.pdf"]
+    outs = [
+        root / f"figures/figure{figure}_pursuit.png",
+        root / f"figures/figure{figure}_pursuit.pdf",
+    ]
     logs = []
     fg.paper_figure(root, figure, "pursuit", jobs, outs, {"band": "range"}, log=logs.append)
     for o in outs:
@@ -86,8 +110,14 @@ def test_figure5_draws_the_baselines_that_exist(study):
     root, jobs = study
     make_run(root, "pursuit", "maddpg", "shared", 0, [1.0, 2.0, 3.0], 3.0)
     logs = []
-    fg.paper_figure(root, 5, "pursuit", jobs + [("pursuit", "maddpg", "shared", 0)],
-                    [root / "f5.png"], log=logs.append)
+    fg.paper_figure(
+        root,
+        5,
+        "pursuit",
+        jobs + [("pursuit", "maddpg", "shared", 0)],
+        [root / "f5.png"],
+        log=logs.append,
+    )
     note = [m for m in logs if "no runs of" in m]
     assert note and "QMIX" in note[0] and "MADDPG" not in note[0]
 
@@ -131,8 +161,12 @@ def test_bands_over_seeds():
 def test_paper_figures_use_the_papers_measure_and_axes(tmp_path, monkeypatch):
     """Figures 3-5 draw the paper's measure (Ape-X: its reported runners' average against
     their episodes) where a run logged it, psmarl's where it did not, on the paper's x-axis."""
-    c = curves_of([("apex_dqn", "shared", 0, [10, 20, 30], [1.0, 2.0, 3.0]),
-                   ("qmix", "shared", 0, [10, 20, 30], [5.0, 6.0, 7.0])])
+    c = curves_of(
+        [
+            ("apex_dqn", "shared", 0, [10, 20, 30], [1.0, 2.0, 3.0]),
+            ("qmix", "shared", 0, [10, 20, 30], [5.0, 6.0, 7.0]),
+        ]
+    )
     c["paper_avg_total_reward"] = [10.0, 20.0, 30.0, np.nan, np.nan, np.nan]
     c["paper_episodes"] = [4, 8, 12, np.nan, np.nan, np.nan]
     p = fg.paper_measure_curves(c)
@@ -147,10 +181,20 @@ def test_paper_figures_use_the_papers_measure_and_axes(tmp_path, monkeypatch):
     import matplotlib.axes
 
     real = matplotlib.axes.Axes.set_xlim
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlim",
-                        lambda self, *a, **k: limits.append(a) or real(self, *a, **k))
-    fg.paper_figure(tmp_path, 3, "pursuit", jobs, [tmp_path / "f3.png"],
-                    {"paper_x_max_episodes": 60000}, log=lambda m: None)
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_xlim",
+        lambda self, *a, **k: limits.append(a) or real(self, *a, **k),
+    )
+    fg.paper_figure(
+        tmp_path,
+        3,
+        "pursuit",
+        jobs,
+        [tmp_path / "f3.png"],
+        {"paper_x_max_episodes": 60000},
+        log=lambda m: None,
+    )
     assert (0, 60000) in limits
     with pytest.raises(ConfigError, match="figures.paper_x_max_episodes"):
         fg.check_spec({"paper_x_max_episodes": 0})

@@ -29,8 +29,7 @@ from psmarl.envs.wrappers import (
 )
 from psmarl.errors import ConfigError
 
-PROPS = settings(max_examples=40, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------- a toy env
@@ -78,8 +77,9 @@ def toy(obs_vectors, act_spaces=None):
 
 
 def wrapped_obs(obs_vectors, indication="none", pad=True):
-    env = apply_standard_wrappers(toy(obs_vectors), agent_indication=indication,
-                                  pad_observations=pad)
+    env = apply_standard_wrappers(
+        toy(obs_vectors), agent_indication=indication, pad_observations=pad
+    )
     obs, _ = env.reset(seed=0)
     return [np.asarray(obs[a]) for a in env.possible_agents], env
 
@@ -105,10 +105,12 @@ def action_spaces(draw):
     out = []
     for _ in range(n):
         d = draw(st.integers(1, 5))
-        low = np.array(draw(st.lists(st.floats(-3, 2, width=32), min_size=d, max_size=d)),
-                       dtype=np.float32)
-        width = np.array(draw(st.lists(st.floats(0, 3, width=32), min_size=d, max_size=d)),
-                         dtype=np.float32)
+        low = np.array(
+            draw(st.lists(st.floats(-3, 2, width=32), min_size=d, max_size=d)), dtype=np.float32
+        )
+        width = np.array(
+            draw(st.lists(st.floats(0, 3, width=32), min_size=d, max_size=d)), dtype=np.float32
+        )
         out.append(Box(low, low + width, dtype=np.float32))
     return out
 
@@ -124,8 +126,8 @@ def test_padding_keeps_the_observation_as_prefix_and_adds_only_zeros(obs_vectors
     for i, (raw, p) in enumerate(zip(obs_vectors, padded)):
         assert p.shape == (width + tail,)  # every agent: one size
         assert env.observation_space(f"a{i}").contains(p)
-        np.testing.assert_array_equal(p[:len(raw)], np.asarray(raw, np.float32))
-        assert not p[len(raw):width].any()  # only zeros added
+        np.testing.assert_array_equal(p[: len(raw)], np.asarray(raw, np.float32))
+        assert not p[len(raw) : width].any()  # only zeros added
         if indication == "scalar":
             assert p[-1] == i
         elif indication == "onehot":
@@ -174,7 +176,8 @@ def test_a_padded_action_is_always_valid_for_its_agent(spaces, seed):
                 # the rule: leading entries kept, clipped to the agent's own bounds
                 d = real.shape[0]
                 np.testing.assert_allclose(
-                    got[a], np.clip(actions[a][:d], real.low, real.high), rtol=0, atol=0)
+                    got[a], np.clip(actions[a][:d], real.low, real.high), rtol=0, atol=0
+                )
 
 
 @PROPS
@@ -198,13 +201,18 @@ def tabular_game(draw):
     game = []
     for _ in range(n):
         size = draw(st.integers(1, 3))
-        states = draw(st.lists(st.lists(small_values, min_size=size, max_size=size).map(tuple),
-                               min_size=1, max_size=4, unique=True))
+        states = draw(
+            st.lists(
+                st.lists(small_values, min_size=size, max_size=size).map(tuple),
+                min_size=1,
+                max_size=4,
+                unique=True,
+            )
+        )
         n_actions = draw(st.integers(1, 4))
         policy = {}
         for s in states:
-            w = np.array(draw(st.lists(st.floats(0.01, 1), min_size=n_actions,
-                                       max_size=n_actions)))
+            w = np.array(draw(st.lists(st.floats(0.01, 1), min_size=n_actions, max_size=n_actions)))
             policy[s] = w / w.sum()
         game.append((states, n_actions, policy))
     return game
@@ -263,7 +271,10 @@ def test_speaker_listener_is_registered_with_both_presets():
     assert s["kwargs"] == {"continuous_actions": False, "max_cycles": 25}
     p = envs.resolve("speaker_listener", "pettingzoo")
     assert (p["pad_observations"], p["pad_actions"], p["agent_indication"]) == (
-        False, False, "none")
+        False,
+        False,
+        "none",
+    )
 
 
 def test_speaker_listener_padded_spaces_and_observations():
@@ -296,8 +307,9 @@ def test_speaker_listener_padded_speaker_word_maps_to_word_0():
 
 
 def test_speaker_listener_continuous_actions_are_trimmed():
-    s = envs.resolve("speaker_listener", kwargs={"continuous_actions": True},
-                     agent_indication="onehot")
+    s = envs.resolve(
+        "speaker_listener", kwargs={"continuous_actions": True}, agent_indication="onehot"
+    )
     env = envs.make_parallel_env(s)
     obs, _ = env.reset(seed=0)
     assert all(env.observation_space(a).shape == (13,) for a in env.possible_agents)
@@ -305,8 +317,12 @@ def test_speaker_listener_continuous_actions_are_trimmed():
     np.testing.assert_array_equal(obs["speaker_0"][-2:], [1, 0])
     np.testing.assert_array_equal(obs["listener_0"][-2:], [0, 1])
     # the speaker's last two (padded) entries are discarded: its message is the first 3
-    obs, *_ = env.step({"speaker_0": np.array([0.2, 0.9, 0.1, 1, 1], np.float32),
-                        "listener_0": np.zeros(5, np.float32)})
+    obs, *_ = env.step(
+        {
+            "speaker_0": np.array([0.2, 0.9, 0.1, 1, 1], np.float32),
+            "listener_0": np.zeros(5, np.float32),
+        }
+    )
     np.testing.assert_allclose(obs["listener_0"][8:11], [0.2, 0.9, 0.1])
     env.close()
 
@@ -321,8 +337,9 @@ def test_speaker_listener_unpadded_keeps_library_spaces():
 
 @pytest.mark.parametrize("ind,size", [("scalar", 4), ("onehot", 5)])
 def test_indication_without_padding_on_heterogeneous_observations(ind, size):
-    env = envs.make_parallel_env(envs.resolve("speaker_listener", "pettingzoo",
-                                              agent_indication=ind))
+    env = envs.make_parallel_env(
+        envs.resolve("speaker_listener", "pettingzoo", agent_indication=ind)
+    )
     assert env.observation_space("speaker_0").shape == (size,)
     assert env.observation_space("listener_0").shape == (11 + size - 3,)
     env.close()
@@ -342,8 +359,9 @@ def test_random_policy_draws_from_each_agents_own_actions():
 # ---------------------------------------------------------------- SISL: homogeneous agents
 def test_padding_is_a_no_op_on_homogeneous_sisl_agents():
     base = envs.resolve("multiwalker", "paper", {"max_cycles": 20})
-    pad = envs.resolve("multiwalker", "paper", {"max_cycles": 20}, pad_observations=True,
-                       pad_actions=True)
+    pad = envs.resolve(
+        "multiwalker", "paper", {"max_cycles": 20}, pad_observations=True, pad_actions=True
+    )
     assert pad["pad_observations"] and pad["pad_actions"] and not base["pad_actions"]
     e0, e1 = envs.make_parallel_env(base), envs.make_parallel_env(pad)
     o0, _ = e0.reset(seed=3)
@@ -363,8 +381,14 @@ def test_padding_is_a_no_op_on_homogeneous_sisl_agents():
 
 
 def test_pursuit_discrete_padding_and_onehot():
-    s = envs.resolve("pursuit", "paper", {"max_cycles": 5, "n_pursuers": 3},
-                     agent_indication="onehot", pad_observations=True, pad_actions=True)
+    s = envs.resolve(
+        "pursuit",
+        "paper",
+        {"max_cycles": 5, "n_pursuers": 3},
+        agent_indication="onehot",
+        pad_observations=True,
+        pad_actions=True,
+    )
     env = envs.make_parallel_env(s)
     obs, _ = env.reset(seed=0)
     assert env.action_space("pursuer_0") == Discrete(5)
@@ -380,25 +404,41 @@ _MIXED_ACT = "toy_mixed_actions"
 
 def _register_toys():
     if _DISCRETE_OBS not in envs.names():
-        envs.register(EnvSpec(
-            name=_DISCRETE_OBS, module="", default_preset="default",
-            presets={"default": Preset(kwargs={})},
-            constructor=lambda: ToyEnv({"a": Discrete(3), "b": Discrete(4)},
-                                       {"a": Discrete(2), "b": Discrete(2)})))
+        envs.register(
+            EnvSpec(
+                name=_DISCRETE_OBS,
+                module="",
+                default_preset="default",
+                presets={"default": Preset(kwargs={})},
+                constructor=lambda: ToyEnv(
+                    {"a": Discrete(3), "b": Discrete(4)}, {"a": Discrete(2), "b": Discrete(2)}
+                ),
+            )
+        )
     if _MIXED_ACT not in envs.names():
-        envs.register(EnvSpec(
-            name=_MIXED_ACT, module="", default_preset="default",
-            presets={"default": Preset(kwargs={})},
-            constructor=lambda: ToyEnv({"a": Box(0, 1, (2,)), "b": Box(0, 1, (3,))},
-                                       {"a": Discrete(2), "b": Box(0, 1, (2,))})))
+        envs.register(
+            EnvSpec(
+                name=_MIXED_ACT,
+                module="",
+                default_preset="default",
+                presets={"default": Preset(kwargs={})},
+                constructor=lambda: ToyEnv(
+                    {"a": Box(0, 1, (2,)), "b": Box(0, 1, (3,))},
+                    {"a": Discrete(2), "b": Box(0, 1, (2,))},
+                ),
+            )
+        )
 
 
-@pytest.mark.parametrize("name,opts,key", [
-    (_DISCRETE_OBS, {"pad_observations": True}, "envs.toy_discrete_obs.pad_observations"),
-    (_DISCRETE_OBS, {"agent_indication": "scalar"}, "envs.toy_discrete_obs.agent_indication"),
-    (_DISCRETE_OBS, {"agent_indication": "onehot"}, "envs.toy_discrete_obs.agent_indication"),
-    (_MIXED_ACT, {"pad_actions": True}, "envs.toy_mixed_actions.pad_actions"),
-])
+@pytest.mark.parametrize(
+    "name,opts,key",
+    [
+        (_DISCRETE_OBS, {"pad_observations": True}, "envs.toy_discrete_obs.pad_observations"),
+        (_DISCRETE_OBS, {"agent_indication": "scalar"}, "envs.toy_discrete_obs.agent_indication"),
+        (_DISCRETE_OBS, {"agent_indication": "onehot"}, "envs.toy_discrete_obs.agent_indication"),
+        (_MIXED_ACT, {"pad_actions": True}, "envs.toy_mixed_actions.pad_actions"),
+    ],
+)
 def test_options_that_cannot_apply_name_the_option(name, opts, key):
     _register_toys()
     with pytest.raises(ConfigError) as e:
@@ -413,29 +453,43 @@ def test_padding_option_must_be_boolean():
 
 
 def test_shared_policy_problem_names_the_missing_options():
-    env = envs.make_parallel_env(envs.resolve("speaker_listener", "pettingzoo",
-                                              agent_indication="scalar"))
+    env = envs.make_parallel_env(
+        envs.resolve("speaker_listener", "pettingzoo", agent_indication="scalar")
+    )
     agents = env.possible_agents
-    err = shared_policy_problem({a: env.observation_space(a) for a in agents},
-                                {a: env.action_space(a) for a in agents}, "speaker_listener")
+    err = shared_policy_problem(
+        {a: env.observation_space(a) for a in agents},
+        {a: env.action_space(a) for a in agents},
+        "speaker_listener",
+    )
     assert err.key == "envs.speaker_listener.pad_observations"
     assert "set envs.speaker_listener.pad_observations: true" in str(err)
     assert "set envs.speaker_listener.pad_actions: true" in str(err)
     env.close()
     env = envs.make_parallel_env(envs.resolve("speaker_listener", pad_actions=False))
-    err = shared_policy_problem({a: env.observation_space(a) for a in agents},
-                                {a: env.action_space(a) for a in agents}, "speaker_listener")
+    err = shared_policy_problem(
+        {a: env.observation_space(a) for a in agents},
+        {a: env.action_space(a) for a in agents},
+        "speaker_listener",
+    )
     assert err.key == "envs.speaker_listener.pad_actions"
     assert "pad_observations: true" not in str(err)
     env.close()
 
 
 def test_shared_policy_problem_sees_differing_discrete_observations():
-    err = shared_policy_problem({"a": Discrete(3), "b": Discrete(4)},
-                                {"a": Discrete(2), "b": Discrete(2)}, "toy")
+    err = shared_policy_problem(
+        {"a": Discrete(3), "b": Discrete(4)}, {"a": Discrete(2), "b": Discrete(2)}, "toy"
+    )
     assert err is not None and err.key == "envs.toy.pad_observations"
-    assert shared_policy_problem({"a": Box(0, 1, (2,)), "b": Box(-1, 1, (2,))},
-                                 {"a": Discrete(2), "b": Discrete(2)}, "toy") is None
+    assert (
+        shared_policy_problem(
+            {"a": Box(0, 1, (2,)), "b": Box(-1, 1, (2,))},
+            {"a": Discrete(2), "b": Discrete(2)},
+            "toy",
+        )
+        is None
+    )
 
 
 def _config_with(tiny_config, entry, sharing):
@@ -445,11 +499,14 @@ def _config_with(tiny_config, entry, sharing):
     return c
 
 
-@pytest.mark.parametrize("entry,key", [
-    ({"preset": "pettingzoo"}, "envs.speaker_listener.pad_observations"),
-    ({"pad_observations": False}, "envs.speaker_listener.pad_observations"),
-    ({"pad_actions": False}, "envs.speaker_listener.pad_actions"),
-])
+@pytest.mark.parametrize(
+    "entry,key",
+    [
+        ({"preset": "pettingzoo"}, "envs.speaker_listener.pad_observations"),
+        ({"pad_observations": False}, "envs.speaker_listener.pad_observations"),
+        ({"pad_actions": False}, "envs.speaker_listener.pad_actions"),
+    ],
+)
 def test_config_rejects_shared_over_heterogeneous_spaces(tiny_config, entry, key):
     c = _config_with(tiny_config, entry, ["shared", "independent"])
     cfg.schema_validate(c)
@@ -460,14 +517,24 @@ def test_config_rejects_shared_over_heterogeneous_spaces(tiny_config, entry, key
 
 
 def test_config_accepts_padding_keys_and_passes_them_on(tiny_config):
-    c = _config_with(tiny_config, {"preset": "pettingzoo", "pad_observations": True,
-                                   "pad_actions": True, "agent_indication": "onehot"},
-                     ["shared"])
+    c = _config_with(
+        tiny_config,
+        {
+            "preset": "pettingzoo",
+            "pad_observations": True,
+            "pad_actions": True,
+            "agent_indication": "onehot",
+        },
+        ["shared"],
+    )
     cfg.schema_validate(c)
     cfg.validate(c)
     s = cfg.train_spec(c, "speaker_listener", "ppo", "shared", 0)["env"]
     assert (s["pad_observations"], s["pad_actions"], s["agent_indication"]) == (
-        True, True, "onehot")
+        True,
+        True,
+        "onehot",
+    )
     bad = copy.deepcopy(c)
     bad["envs"]["speaker_listener"]["pad_actions"] = "yes"
     with pytest.raises(ConfigError, match="pad_actions"):

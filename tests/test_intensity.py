@@ -2,7 +2,6 @@
 counted in trained samples, and the paper's measure (old RLlib's window, Ape-X's reporting
 runners)."""
 
-
 import pandas as pd
 import pytest
 from conftest import TINY, ensure_ray
@@ -41,23 +40,36 @@ def test_intensity_by_sharing_mode_and_its_checks():
     assert intensity.for_sharing(value, shared=False) == 2.96
     assert intensity.for_sharing(0.4, shared=True) == 0.4
     assert intensity.for_sharing(None, shared=True) is None
-    for bad, key in ((0, "x"), (-1.0, "x"), (True, "x"), ("fast", "x"),
-                     ({"both": 1.0}, "x"), ({"shared": 0}, "x.shared")):
+    for bad, key in (
+        (0, "x"),
+        (-1.0, "x"),
+        (True, "x"),
+        ("fast", "x"),
+        ({"both": 1.0}, "x"),
+        ({"shared": 0}, "x.shared"),
+    ):
         with pytest.raises(ConfigError) as e:
             intensity.check(bad, "x")
         assert e.value.key == key
 
 
-@pytest.mark.parametrize("settings, key", [
-    ({"training": {"training_intensity": -2}}, "methods.apex_dqn.training.training_intensity"),
-    ({"training": {"training_intensity": {"shared": 1, "sharing": 2}}},
-     "methods.apex_dqn.training.training_intensity"),
-    ({"training": {"target_network_update_unit": "steps"}},
-     "methods.apex_dqn.training.target_network_update_unit"),
-    ({"paper_measure": {"window": 0}}, "methods.apex_dqn.paper_measure.window"),
-    ({"paper_measure": {"runners": "best"}}, "methods.apex_dqn.paper_measure.runners"),
-    ({"paper_measure": {"episodes": 5}}, "methods.apex_dqn.paper_measure"),
-])
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"training": {"training_intensity": -2}}, "methods.apex_dqn.training.training_intensity"),
+        (
+            {"training": {"training_intensity": {"shared": 1, "sharing": 2}}},
+            "methods.apex_dqn.training.training_intensity",
+        ),
+        (
+            {"training": {"target_network_update_unit": "steps"}},
+            "methods.apex_dqn.training.target_network_update_unit",
+        ),
+        ({"paper_measure": {"window": 0}}, "methods.apex_dqn.paper_measure.window"),
+        ({"paper_measure": {"runners": "best"}}, "methods.apex_dqn.paper_measure.runners"),
+        ({"paper_measure": {"episodes": 5}}, "methods.apex_dqn.paper_measure"),
+    ],
+)
 def test_bad_settings_are_named(settings, key):
     with pytest.raises(ConfigError) as e:
         methods.check_settings("apex_dqn", settings, "methods.apex_dqn")
@@ -65,8 +77,10 @@ def test_bad_settings_are_named(settings, key):
 
 
 def test_replay_methods_default_to_the_paper_logs_ratios():
-    d = {n: methods.get(n).defaults for n in ("dqn", "rainbow", "apex_dqn", "sac", "ddpg",
-                                              "td3", "apex_ddpg")}
+    d = {
+        n: methods.get(n).defaults
+        for n in ("dqn", "rainbow", "apex_dqn", "sac", "ddpg", "td3", "apex_ddpg")
+    }
     for n in ("dqn", "sac", "ddpg", "td3"):  # 512 per round of 8 x 8 x 20 env steps
         assert d[n]["training"]["training_intensity"] == 0.4
     assert d["rainbow"]["training"]["training_intensity"] == 0.128  # 512 / (8 x 500)
@@ -82,7 +96,7 @@ def test_apex_reports_the_last_third_of_its_runners():
     """RLlib 0.9: remote_workers()[-len(remote_workers()) // 3:]."""
     for n in range(1, 13):
         workers = list(range(1, n + 1))
-        assert [i for i in workers if reporting_runner(i, n)] == workers[-n // 3:]
+        assert [i for i in workers if reporting_runner(i, n)] == workers[-n // 3 :]
     assert reporting_runner(0, 0)  # no remote runner: the local one samples
     assert not reporting_runner(0, 8)
 
@@ -96,8 +110,14 @@ def test_old_rllib_mean_tops_up_to_the_window_only_when_fewer_episodes_ended():
 
 
 def test_summary_has_both_measures_and_falls_back_without_paper_columns():
-    df = pd.DataFrame({"episodes": [10, 20, 30], "avg_total_reward": [1.0, 5.0, 2.0],
-                       "paper_episodes": [4, 8, 12], "paper_avg_total_reward": [0.5, 3.0, 9.0]})
+    df = pd.DataFrame(
+        {
+            "episodes": [10, 20, 30],
+            "avg_total_reward": [1.0, 5.0, 2.0],
+            "paper_episodes": [4, 8, 12],
+            "paper_avg_total_reward": [0.5, 3.0, 9.0],
+        }
+    )
     s = summarize_progress(df)
     assert (s["best_avg_total_reward"], s["episodes_at_best"]) == (5.0, 20)
     assert (s["paper_best_avg_total_reward"], s["paper_episodes_at_best"]) == (9.0, 12)
@@ -109,15 +129,24 @@ def test_summary_has_both_measures_and_falls_back_without_paper_columns():
 def _spec(tmp_intensity=0.5, budget=2000):
     """DQN on the padded speaker_listener (cheap MPE episodes of 25 steps), tiny net."""
     c = cfg.load(TINY)
-    c["methods"] = {"dqn": {
-        "training": {"train_batch_size_per_learner": 32, "training_intensity": tmp_intensity,
-                     "num_steps_sampled_before_learning_starts": 200,
-                     "min_sample_timesteps_per_iteration": 600,
-                     "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 5000}},
-        "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [16]}}}
+    c["methods"] = {
+        "dqn": {
+            "training": {
+                "train_batch_size_per_learner": 32,
+                "training_intensity": tmp_intensity,
+                "num_steps_sampled_before_learning_starts": 200,
+                "min_sample_timesteps_per_iteration": 600,
+                "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 5000},
+            },
+            "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [16]},
+        }
+    }
     c["training"]["budget"] = {"env_steps": budget}
-    c["training"]["runtime"] = {"num_cpus": 1, "num_env_runners": "auto",
-                                "num_envs_per_env_runner": 8}
+    c["training"]["runtime"] = {
+        "num_cpus": 1,
+        "num_env_runners": "auto",
+        "num_envs_per_env_runner": 8,
+    }
     return cfg.train_spec(c, "speaker_listener", "dqn", "shared", 0)
 
 
@@ -168,8 +197,7 @@ def test_target_updates_counted_in_trained_samples(tmp_path):
         assert trained - 1000 - 32 <= last <= trained
         assert last > sampled
         state = algo.get_state(components=[], not_components=None)
-        assert state["psmarl_replay_loop"] == {"sampled": algo._psmarl_sampled,
-                                               "trained": trained}
+        assert state["psmarl_replay_loop"] == {"sampled": algo._psmarl_sampled, "trained": trained}
     finally:
         algo.stop()
 
@@ -182,14 +210,19 @@ def test_apex_logs_its_least_exploring_third_beside_every_runner(tmp_path):
 
     ensure_ray()
     c = cfg.load(TINY)
-    c["methods"] = {"apex_dqn": {
-        "training": {"train_batch_size_per_learner": 32, "training_intensity": 0.2,
-                     "num_steps_sampled_before_learning_starts": 100,
-                     "min_sample_timesteps_per_iteration": 300},
-        "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [16]}}}
+    c["methods"] = {
+        "apex_dqn": {
+            "training": {
+                "train_batch_size_per_learner": 32,
+                "training_intensity": 0.2,
+                "num_steps_sampled_before_learning_starts": 100,
+                "min_sample_timesteps_per_iteration": 300,
+            },
+            "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [16]},
+        }
+    }
     c["training"]["budget"] = {"env_steps": 1500}
-    c["training"]["runtime"] = {"num_cpus": 1, "num_env_runners": 3,
-                                "num_envs_per_env_runner": 2}
+    c["training"]["runtime"] = {"num_cpus": 1, "num_env_runners": 3, "num_envs_per_env_runner": 2}
     spec = cfg.train_spec(c, "speaker_listener", "apex_dqn", "shared", 0)
     train.train(spec, tmp_path, log=lambda m: None)
     prog = pd.read_csv(tmp_path / "progress.csv")

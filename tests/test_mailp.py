@@ -15,8 +15,11 @@ from psmarl.errors import ConfigError
 
 FIG1 = dict(N=3, C_env=0.1, epsilon=0.001, I0=0.01)  # the paper's Figure 1
 GRID = np.geomspace(0.01, 1.0, 13)
-FAST = settings(max_examples=40, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FAST = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 # ---------------------------------------------------------------- Theorem 1
@@ -50,9 +53,12 @@ def test_theorem1_at_full_rate_is_its_limit():
 
 
 @FAST
-@given(K_env=st.floats(0.05, 1.0), I0=st.floats(0.0, 0.9), eps=st.floats(1e-3, 0.2),
-       name_param=st.sampled_from([("scaled", 0.3), ("scaled", 0.9), ("power", 1.5),
-                                   ("power", 2.0)]))
+@given(
+    K_env=st.floats(0.05, 1.0),
+    I0=st.floats(0.0, 0.9),
+    eps=st.floats(1e-3, 0.2),
+    name_param=st.sampled_from([("scaled", 0.3), ("scaled", 0.9), ("power", 1.5), ("power", 2.0)]),
+)
 def test_theorem1_bounds_slower_learning_functions(K_env, I0, eps, name_param):
     Lambda = mailp.learning_function(*name_param)
     steps = mailp.simulate_single_agent(K_env, I0, eps, Lambda, max_steps=200_000)
@@ -67,12 +73,15 @@ def test_simulation_never_beats_theorem2_on_figure1_grid(K):
 
 
 @pytest.mark.parametrize("K", [0.05, 0.3, 1.0])
-@pytest.mark.parametrize("params", [
-    dict(N=2, C_env=0.1, epsilon=0.001, I0=0.01),
-    dict(N=5, C_env=0.2, epsilon=0.01, I0=0.1),
-    dict(N=4, C_env=0.05, epsilon=0.001, I0=0.0),
-    dict(N=3, C_env=0.4, epsilon=0.05, I0=0.25),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(N=2, C_env=0.1, epsilon=0.001, I0=0.01),
+        dict(N=5, C_env=0.2, epsilon=0.01, I0=0.1),
+        dict(N=4, C_env=0.05, epsilon=0.001, I0=0.0),
+        dict(N=3, C_env=0.4, epsilon=0.05, I0=0.25),
+    ],
+)
 @pytest.mark.parametrize("Lambda", [("identity", 1.0), ("scaled", 0.5)])
 def test_simulation_never_beats_theorem2(K, params, Lambda):
     steps = mailp.simulate_multi_agent(K, **params, Lambda=mailp.learning_function(*Lambda))
@@ -80,8 +89,13 @@ def test_simulation_never_beats_theorem2(K, params, Lambda):
 
 
 @FAST
-@given(N=st.integers(2, 5), C_env=st.floats(0.05, 0.6), K=st.floats(0.1, 1.0),
-       eps=st.floats(1e-4, 0.1), frac=st.floats(0.0, 0.95))
+@given(
+    N=st.integers(2, 5),
+    C_env=st.floats(0.05, 0.6),
+    K=st.floats(0.1, 1.0),
+    eps=st.floats(1e-4, 0.1),
+    frac=st.floats(0.0, 0.95),
+)
 def test_simulation_never_beats_theorem2_property(N, C_env, K, eps, frac):
     C_star = (1 - C_env) / (N - 1)
     I0 = frac * C_star
@@ -91,16 +105,21 @@ def test_simulation_never_beats_theorem2_property(N, C_env, K, eps, frac):
 
 def test_theorem2_approaches_theorem3_as_K_goes_to_1():
     limit = mailp.theorem3_limit(**FIG1)
-    gaps = [abs(mailp.theorem2_bound(1 - d, **FIG1) - limit)
-            for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)]
+    gaps = [
+        abs(mailp.theorem2_bound(1 - d, **FIG1) - limit) for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)
+    ]
     assert all(a > b for a, b in zip(gaps, gaps[1:]))
     assert gaps[-1] < 1e-6
     assert mailp.theorem2_bound(1.0, **FIG1) == pytest.approx(limit, rel=1e-12)
 
 
 @FAST
-@given(N=st.integers(2, 10), C_env=st.floats(0.0, 0.9), eps=st.floats(1e-6, 0.5),
-       frac=st.floats(1e-3, 0.99))
+@given(
+    N=st.integers(2, 10),
+    C_env=st.floats(0.0, 0.9),
+    eps=st.floats(1e-6, 0.5),
+    frac=st.floats(1e-3, 0.99),
+)
 def test_theorem3_is_theorem2_at_K_1(N, C_env, eps, frac):
     C_star = (1 - C_env) / (N - 1)
     I0 = frac * C_star
@@ -108,8 +127,9 @@ def test_theorem3_is_theorem2_at_K_1(N, C_env, eps, frac):
     # the middle form of the proof: log(I0 / (C_env/(n-1) + 2 C_*)) in the denominator
     middle = math.log(C_star * eps / (C_star - I0)) / math.log(I0 / (C_env / (N - 1) + 2 * C_star))
     assert limit == pytest.approx(middle, rel=1e-9, abs=1e-12)
-    assert mailp.theorem2_bound(1 - 1e-10, N, C_env, eps, I0) == pytest.approx(limit, rel=1e-6,
-                                                                                abs=1e-9)
+    assert mailp.theorem2_bound(1 - 1e-10, N, C_env, eps, I0) == pytest.approx(
+        limit, rel=1e-6, abs=1e-9
+    )
 
 
 def test_theorem2_bound_grows_as_K_shrinks():
@@ -118,8 +138,14 @@ def test_theorem2_bound_grows_as_K_shrinks():
 
 
 @FAST
-@given(N=st.integers(2, 10), C_env=st.floats(0.0, 0.9), eps=st.floats(1e-6, 0.5),
-       frac=st.floats(0.0, 0.99), K1=st.floats(1e-4, 1.0), K2=st.floats(1e-4, 1.0))
+@given(
+    N=st.integers(2, 10),
+    C_env=st.floats(0.0, 0.9),
+    eps=st.floats(1e-6, 0.5),
+    frac=st.floats(0.0, 0.99),
+    K1=st.floats(1e-4, 1.0),
+    K2=st.floats(1e-4, 1.0),
+)
 def test_theorem2_bound_grows_as_K_shrinks_property(N, C_env, eps, frac, K1, K2):
     C_star = (1 - C_env) / (N - 1)
     I0 = frac * C_star
@@ -141,8 +167,13 @@ def _trajectory(K, N, C_env, eps, I0, steps, Lambda=mailp.identity):
     C_star = (1 - C_env) / (N - 1)
     off = 1 - np.eye(N)
     state = mailp.MAILPState(env=np.full(N, (1 - eps) * C_env), pair=I0 * off)
-    kw = dict(C_env=np.full(N, C_env), C_pair=C_star * off, K_env=np.zeros(N), K_pair=K * off,
-              Lambda=Lambda)
+    kw = dict(
+        C_env=np.full(N, C_env),
+        C_pair=C_star * off,
+        K_env=np.zeros(N),
+        K_pair=K * off,
+        Lambda=Lambda,
+    )
     out = [state]
     for _ in range(steps):
         state = mailp.mailp_step(state, **kw)
@@ -186,8 +217,11 @@ def test_nonstationarity_slows_learning():
 
 # ---------------------------------------------------------------- bad input
 BAD = [
-    ("C_star", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4),
-     "C_env + (N - 1)"),
+    (
+        "C_star",
+        lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4),
+        "C_env + (N - 1)",
+    ),
     ("C_star", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, C_star=0.5), "equal 1"),
     ("C_star", lambda: mailp.theorem3_limit(3, 0.1, 0.001, 0.01, C_star=1.5), "[0, 1]"),
     ("C_env", lambda: mailp.theorem2_bound(0.5, 3, 1.5, 0.001, 0.01), "[0, 1]"),
@@ -209,13 +243,22 @@ BAD = [
     ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, -0.01), "[0, 1]"),
     ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.45), "below C_star"),
     ("I0", lambda: mailp.theorem3_limit(3, 0.1, 0.001, "0.01"), "number"),
-    ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x),
-     "Lambda(x) <= x"),
-    ("Lambda", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01,
-                                                  Lambda=lambda x: x - 0.5), "0 <="),
+    (
+        "Lambda",
+        lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x),
+        "Lambda(x) <= x",
+    ),
+    (
+        "Lambda",
+        lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, Lambda=lambda x: x - 0.5),
+        "0 <=",
+    ),
     ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 0 * x), "stopped"),
-    ("max_steps", lambda: mailp.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100),
-     "max_steps = 100"),
+    (
+        "max_steps",
+        lambda: mailp.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100),
+        "max_steps = 100",
+    ),
     ("max_steps", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, max_steps=0), ">= 1"),
     ("learning_function", lambda: mailp.learning_function("cubic"), "identity"),
     ("learning_param", lambda: mailp.learning_function("scaled", 1.5), "(0, 1]"),
@@ -250,8 +293,9 @@ BAD_SPEC = [
 ]
 
 
-@pytest.mark.parametrize("theory,key", BAD_SPEC,
-                         ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)])
+@pytest.mark.parametrize(
+    "theory,key", BAD_SPEC, ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)]
+)
 def test_bad_theory_config_names_the_key(theory, key):
     with pytest.raises(ConfigError) as e:
         mailp.theory_spec({"theory": theory})
@@ -310,7 +354,8 @@ def test_run_writes_csv_png_pdf(tmp_path):
     wide = multi.pivot_table(index="K", columns="quantity", values="value")
     assert (wide["multi_agent_simulated"] >= wide["theorem2_bound"]).all()
     single = table[table["setting"] == "single_agent"].pivot_table(
-        index="K", columns="quantity", values="value")
+        index="K", columns="quantity", values="value"
+    )
     k = single.index < 1
     assert (single["single_agent_simulated"][k] == np.ceil(single["theorem1_bound"][k])).all()
     assert (out / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -322,15 +367,40 @@ def test_cli_theory(tmp_path, capsys):
     from psmarl.cli import main
 
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({**SMALL, "K_spacing": "linear", "learning_function": "scaled",
-                                "learning_param": 0.5}))
-    rc = main(["theory", "--spec", f"@{spec}", "--csv", str(tmp_path / "a.csv"),
-               "--png", str(tmp_path / "a.png"), "--pdf", str(tmp_path / "a.pdf")])
+    spec.write_text(
+        json.dumps(
+            {**SMALL, "K_spacing": "linear", "learning_function": "scaled", "learning_param": 0.5}
+        )
+    )
+    rc = main(
+        [
+            "theory",
+            "--spec",
+            f"@{spec}",
+            "--csv",
+            str(tmp_path / "a.csv"),
+            "--png",
+            str(tmp_path / "a.png"),
+            "--pdf",
+            str(tmp_path / "a.pdf"),
+        ]
+    )
     assert rc == 0
     table = pd.read_csv(tmp_path / "a.csv")
     assert set(table["learning_function"]) == {"scaled"}
-    rc = main(["theory", "--spec", '{"N": 1}', "--csv", str(tmp_path / "b.csv"),
-               "--png", str(tmp_path / "b.png"), "--pdf", str(tmp_path / "b.pdf")])
+    rc = main(
+        [
+            "theory",
+            "--spec",
+            '{"N": 1}',
+            "--csv",
+            str(tmp_path / "b.csv"),
+            "--png",
+            str(tmp_path / "b.png"),
+            "--pdf",
+            str(tmp_path / "b.pdf"),
+        ]
+    )
     assert rc == 2
     assert "theory.N" in capsys.readouterr().err
     assert not (tmp_path / "b.csv").exists()

@@ -40,14 +40,15 @@ def tiny(**baselines):
 
 # ---------------------------------------------------------------- binning wrapper
 @pytest.mark.parametrize("bins", [2, 3, 5])
-@pytest.mark.parametrize("low,high", [([-1.0, -1.0], [1.0, 1.0]),
-                                      ([-0.01, 0.0, -3.0], [0.01, 2.0, 5.0]),
-                                      ([-1.0] * 4, [1.0] * 4)])
+@pytest.mark.parametrize(
+    "low,high",
+    [([-1.0, -1.0], [1.0, 1.0]), ([-0.01, 0.0, -3.0], [0.01, 2.0, 5.0]), ([-1.0] * 4, [1.0] * 4)],
+)
 def test_bins_map_every_index_in_bounds_and_cover_the_corners(bins, low, high):
     space = Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
     grid = BinGrid(space, bins)
     dims = len(low)
-    assert grid.n == bins ** dims
+    assert grid.n == bins**dims
     actions = grid.decode(np.arange(grid.n))
     assert actions.shape == (grid.n, dims) and actions.dtype == np.float32
     assert all(space.contains(a) for a in actions)
@@ -136,8 +137,15 @@ def test_episode_totals_sum_agents_at_episode_ends():
     done = torch.zeros(2, 4, 1, dtype=torch.bool)
     done[0, 1] = done[0, 3] = done[1, 2] = True
     ep = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3, 1)
-    batch = TensorDict({"next": TensorDict({"done": done, "agents": TensorDict(
-        {"episode_reward": ep}, batch_size=[2, 4, 3])}, batch_size=[2, 4])}, batch_size=[2, 4])
+    batch = TensorDict(
+        {
+            "next": TensorDict(
+                {"done": done, "agents": TensorDict({"episode_reward": ep}, batch_size=[2, 4, 3])},
+                batch_size=[2, 4],
+            )
+        },
+        batch_size=[2, 4],
+    )
     totals = episode_totals(batch)
     # time-major: (env0, t1), (env1, t2), (env0, t3)
     assert totals == [ep[0, 1].sum().item(), ep[1, 2].sum().item(), ep[0, 3].sum().item()]
@@ -152,15 +160,17 @@ def test_episode_totals_sum_agents_at_episode_ends():
 def test_jobs_and_specs():
     c = tiny()
     jobs = cfg.baseline_jobs(c)
-    assert set(jobs) == {(e, "maddpg", "independent", 0) for e in SISL} | \
-        {(e, "qmix", "shared", 0) for e in SISL}
+    assert set(jobs) == {(e, "maddpg", "independent", 0) for e in SISL} | {
+        (e, "qmix", "shared", 0) for e in SISL
+    }
     assert set(cfg.all_jobs(c)) == set(cfg.train_jobs(c)) | set(jobs)
     spec = cfg.baseline_train_spec(c, "multiwalker", "qmix", "shared", 0)
     assert spec["action_adapter"] == {"kind": "bins", "bins": 2}
     assert spec["settings"]["hidden"] == [16, 16]
     assert cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
-    assert cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == \
-        {"kind": "argmax"}
+    assert cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == {
+        "kind": "argmax"
+    }
     assert cfg.baseline_train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
     assert json.loads(json.dumps(spec)) == spec
     cfg.validate(c)
@@ -208,8 +218,9 @@ def test_schema_accepts_the_overlays():
     from psmarl.methods import deep_merge
 
     cfg.schema_validate(tiny())
-    paper = deep_merge(cfg.load(REPO / "config" / "paper.yaml"),
-                       cfg.load(REPO / "config" / "paper.baselines.yaml"))
+    paper = deep_merge(
+        cfg.load(REPO / "config" / "paper.yaml"), cfg.load(REPO / "config" / "paper.baselines.yaml")
+    )
     cfg.schema_validate(paper)
     cfg.validate(paper)
     jobs = cfg.baseline_jobs(paper)
@@ -221,24 +232,51 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, psmarl_bin):
     from psmarl.marl.policy import BenchmarlPolicy
 
     spec = json.dumps(cfg.eval_spec(tiny(), "pursuit"))
-    r = subprocess.run([psmarl_bin, "evaluate", "--spec", spec, "--checkpoint",
-                        str(tmp_path / "nope"), "--out-dir", str(tmp_path / "e")],
-                       check=False, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            psmarl_bin,
+            "evaluate",
+            "--spec",
+            spec,
+            "--checkpoint",
+            str(tmp_path / "nope"),
+            "--out-dir",
+            str(tmp_path / "e"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "checkpoint path does not exist" in r.stderr
     assert str(tmp_path / "nope") in r.stderr
     ck = tmp_path / "ck"
     ck.mkdir()
-    results.write_json_atomic(ck / results.RUN_META, {"policy_kind": "benchmarl",
-                                                      "spec": {}, "agents": []})
+    results.write_json_atomic(
+        ck / results.RUN_META, {"policy_kind": "benchmarl", "spec": {}, "agents": []}
+    )
     with pytest.raises(InputError, match=r"benchmarl\.pt"):
         BenchmarlPolicy(None, ck)
 
 
 @pytest.mark.slow
 def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
-    r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory",
-                        str(tmp_path), "--configfile", str(TINY), str(TINY_BASELINES), "-n"],
-                       check=False, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            snakemake_bin,
+            "-s",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(TINY),
+            str(TINY_BASELINES),
+            "-n",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     jobs, rule = [], None
     for line in r.stdout.splitlines():
@@ -253,8 +291,7 @@ def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
     assert all(w["method"] not in ("maddpg", "qmix") for rl, w in jobs if rl == "train")
     evaluated = {(w["env"], w["method"]) for rl, w in jobs if rl == "evaluate"}
     assert marl_jobs <= evaluated
-    assert {w["env"] for rl, w in jobs
-            if rl == "paper_figure" and w["figure"] == "5"} >= set(SISL)
+    assert {w["env"] for rl, w in jobs if rl == "paper_figure" and w["figure"] == "5"} >= set(SISL)
 
 
 # ---------------------------------------------------------------- tiny runs (slow)
@@ -280,14 +317,32 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     # the reward scale: our totals (sum over agents) against BenchMARL's per-agent mean
     n_agents = len(json.loads((run / "checkpoint" / results.RUN_META).read_text())["agents"])
     ended = prog[prog["iteration_episodes"] > 0]
-    np.testing.assert_allclose(ended["iteration_return_mean"],
-                               ended["benchmarl_return_mean"] * n_agents, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        ended["iteration_return_mean"],
+        ended["benchmarl_return_mean"] * n_agents,
+        rtol=1e-4,
+        atol=1e-4,
+    )
     assert np.isfinite(prog["avg_total_reward"].iloc[-1])
 
     written = json.loads((run / "train_summary.json").read_text())
-    for key in ("env", "preset", "backend", "method", "sharing", "seed", "iterations",
-                "env_steps", "episodes", "wall_seconds", "modules", "best_avg_total_reward",
-                "episodes_at_best", "final_avg_total_reward", "spec"):
+    for key in (
+        "env",
+        "preset",
+        "backend",
+        "method",
+        "sharing",
+        "seed",
+        "iterations",
+        "env_steps",
+        "episodes",
+        "wall_seconds",
+        "modules",
+        "best_avg_total_reward",
+        "episodes_at_best",
+        "final_avg_total_reward",
+        "spec",
+    ):
         assert key in written, key
     assert written["method"] == method and written["iterations"] == 2
     assert summary["env_steps"] == 100
@@ -297,16 +352,29 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     assert checkpoint_kind(ckpt) == "benchmarl"
 
     ev = cfg.eval_spec(c, env)
-    df = evaluate(ev["env"], PolicySpec("benchmarl", str(ckpt)), 2, seed=123,
-                  envs_per_worker=2, log=lambda m: None)
+    df = evaluate(
+        ev["env"],
+        PolicySpec("benchmarl", str(ckpt)),
+        2,
+        seed=123,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     assert list(df.columns) == results.EPISODE_COLUMNS
     assert list(df["seed"]) == [123, 124] and (df["length"] <= 20).all()
-    out = write_evaluation(df, run / "eval" / "episodes.csv", run / "eval" / "summary.json",
-                           {"policy": "benchmarl"})
+    out = write_evaluation(
+        df, run / "eval" / "episodes.csv", run / "eval" / "summary.json", {"policy": "benchmarl"}
+    )
     assert out["episodes"] == 2
     # deterministic: the same seeds give the same returns again
-    again = evaluate(ev["env"], PolicySpec("benchmarl", str(ckpt)), 2, seed=123,
-                     envs_per_worker=2, log=lambda m: None)
+    again = evaluate(
+        ev["env"],
+        PolicySpec("benchmarl", str(ckpt)),
+        2,
+        seed=123,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     np.testing.assert_allclose(again["total_reward"], df["total_reward"])
 
 
@@ -348,8 +416,14 @@ def test_checkpoint_policy_is_the_trained_one_and_resume_continues(tmp_path):
     x = np.stack([obs[a] for _, a in members]).astype(np.float32)
     trained = np.stack(policy.act("agents", members, x))
     fresh = build_experiment(spec, tmp_path)
-    td = TensorDict({"agents": TensorDict({"observation": torch.from_numpy(x)[None]},
-                                          batch_size=[1, len(members)])}, batch_size=[1])
+    td = TensorDict(
+        {
+            "agents": TensorDict(
+                {"observation": torch.from_numpy(x)[None]}, batch_size=[1, len(members)]
+            )
+        },
+        batch_size=[1],
+    )
     with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
         untrained = fresh.policy(td).get(("agents", "action"))[0].numpy()
     fresh.close()
@@ -400,8 +474,9 @@ def test_qmix_trains_with_pymarls_rmsprop(tmp_path):
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
     for method, kind in (("qmix", torch.optim.RMSprop), ("maddpg", torch.optim.Adam)):
         sharing = "shared" if method == "qmix" else "independent"
-        experiment = build_experiment(cfg.baseline_train_spec(c, "pursuit", method, sharing, 0),
-                                      tmp_path)
+        experiment = build_experiment(
+            cfg.baseline_train_spec(c, "pursuit", method, sharing, 0), tmp_path
+        )
         optimizers = [o for g in experiment.optimizers.values() for o in g.values()]
         experiment.close()
         assert optimizers and all(type(o) is kind for o in optimizers)
@@ -424,14 +499,31 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     from psmarl.marl.train import train
 
     if "match_team" not in envs.names():
-        envs.register(EnvSpec(name="match_team", module="", default_preset="default",
-                              presets={"default": Preset(kwargs={"max_cycles": 10})},
-                              constructor=MatchTeam))
-    c = tiny(qmix={"hidden": [32], "frames_per_batch": 200, "n_envs": 4,
-                   "optimizer_steps": 40, "train_batch_size": 64, "memory_size": 5000,
-                   "exploration_anneal_frames": 1500, "envs": ["match_team"]})
-    assert (c["baselines"]["qmix"].get("optimizer", "rmsprop"),
-            marl.DEFAULTS["qmix"]["optim_eps"]) == ("rmsprop", 1e-5)
+        envs.register(
+            EnvSpec(
+                name="match_team",
+                module="",
+                default_preset="default",
+                presets={"default": Preset(kwargs={"max_cycles": 10})},
+                constructor=MatchTeam,
+            )
+        )
+    c = tiny(
+        qmix={
+            "hidden": [32],
+            "frames_per_batch": 200,
+            "n_envs": 4,
+            "optimizer_steps": 40,
+            "train_batch_size": 64,
+            "memory_size": 5000,
+            "exploration_anneal_frames": 1500,
+            "envs": ["match_team"],
+        }
+    )
+    assert (
+        c["baselines"]["qmix"].get("optimizer", "rmsprop"),
+        marl.DEFAULTS["qmix"]["optim_eps"],
+    ) == ("rmsprop", 1e-5)
     c["envs"] = {"match_team": {"preset": "default"}}
     c["baselines"] = {"qmix": c["baselines"]["qmix"]}
     c["training"]["budget"] = {"env_steps": 2400}
@@ -439,8 +531,10 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     assert spec["settings"]["optimizer"] == "rmsprop"
     summary = train(spec, tmp_path / "run", log=lambda m: None)
     prog = pd.read_csv(tmp_path / "run" / "progress.csv")
-    print("QMIX (RMSprop) on MatchTeam, iteration return means:",
-          prog["iteration_return_mean"].round(2).tolist())
+    print(
+        "QMIX (RMSprop) on MatchTeam, iteration return means:",
+        prog["iteration_return_mean"].round(2).tolist(),
+    )
     assert prog["iteration_return_mean"].iloc[:2].mean() < 9  # near random at first
     assert prog["iteration_return_mean"].iloc[-1] > 15, summary
 
@@ -457,8 +551,9 @@ def test_maddpg_steps_the_papers_64_envs(env, tmp_path):
     assert paper["n_envs"] == 64 and paper["frames_per_batch"] % 64 == 0
     c = tiny(maddpg={"n_envs": 64, "frames_per_batch": 128})
     c["envs"][env] = deep_merge(c["envs"][env], {"kwargs": {"max_cycles": 5}})
-    experiment = build_experiment(cfg.baseline_train_spec(c, env, "maddpg", "independent", 0),
-                                  tmp_path)
+    experiment = build_experiment(
+        cfg.baseline_train_spec(c, env, "maddpg", "independent", 0), tmp_path
+    )
     try:
         batch = next(iter(experiment.collector))
     finally:

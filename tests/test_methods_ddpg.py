@@ -25,8 +25,7 @@ def _module(**model):
     from psmarl.methods.offpolicy import DDPGTorchRLModule
 
     torch.manual_seed(0)
-    m = DDPGTorchRLModule(observation_space=OBS, action_space=ACT,
-                          model_config={**SMALL, **model})
+    m = DDPGTorchRLModule(observation_space=OBS, action_space=ACT, model_config={**SMALL, **model})
     m.make_target_networks()
     return m
 
@@ -87,8 +86,12 @@ def test_bellman_target():
     from psmarl.methods.offpolicy import DDPGTorchRLModule
 
     y = DDPGTorchRLModule._bellman_target(
-        torch.tensor([1.0, 2.0]), torch.tensor([False, True]), torch.tensor([10.0, 10.0]),
-        0.9, torch.tensor([1.0, 3.0]))
+        torch.tensor([1.0, 2.0]),
+        torch.tensor([False, True]),
+        torch.tensor([10.0, 10.0]),
+        0.9,
+        torch.tensor([1.0, 3.0]),
+    )
     assert torch.allclose(y, torch.tensor([1.0 + 0.9 * 10.0, 2.0]))
 
 
@@ -116,16 +119,18 @@ def _batch(seed, n=32):
     from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
     rng = np.random.default_rng(seed)
-    sb = SampleBatch({
-        "obs": rng.uniform(-1, 1, (n, 3)).astype(np.float32),
-        "new_obs": rng.uniform(-1, 1, (n, 3)).astype(np.float32),
-        "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
-        "rewards": rng.normal(size=n).astype(np.float32),
-        "terminateds": rng.random(n) < 0.1,
-        "truncateds": np.zeros(n, bool),
-        "n_step": np.ones(n, np.float32),
-        "weights": np.ones(n, np.float32),
-    })
+    sb = SampleBatch(
+        {
+            "obs": rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+            "new_obs": rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+            "rewards": rng.normal(size=n).astype(np.float32),
+            "terminateds": rng.random(n) < 0.1,
+            "truncateds": np.zeros(n, bool),
+            "n_step": np.ones(n, np.float32),
+            "weights": np.ones(n, np.float32),
+        }
+    )
     return MultiAgentBatch({"default_policy": sb}, env_steps=n)
 
 
@@ -150,12 +155,14 @@ def test_actor_and_targets_update_every_policy_delay_steps(delay):
     actor_changed, target_changed, critic_changed = [], [], []
     for step in range(7):
         pi, qf, tpi, tqf = _params(m.pi), _params(m.qf), _params(m.target_pi), _params(m.target_qf)
-        learner.update(batch=_batch(step),
-                       timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
+        learner.update(
+            batch=_batch(step), timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)}
+        )
         actor_changed.append(not _same(pi, _params(m.pi)))
         critic_changed.append(not _same(qf, _params(m.qf)))
-        target_changed.append(not _same(tpi, _params(m.target_pi))
-                              and not _same(tqf, _params(m.target_qf)))
+        target_changed.append(
+            not _same(tpi, _params(m.target_pi)) and not _same(tqf, _params(m.target_qf))
+        )
     due = [step % delay == 0 for step in range(7)]
     assert critic_changed == [True] * 7
     assert actor_changed == due
@@ -165,10 +172,16 @@ def test_actor_and_targets_update_every_policy_delay_steps(delay):
 def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
     from psmarl.methods.offpolicy import DDPGConfig
 
-    common = {"tau": 0.01, "actor_lr": 1e-3, "critic_lr": 1e-3, "exploration_noise": 0.1,
-              "target_network_update_freq": 0}
-    ddpg = _learner(DDPGConfig().training(critic_hiddens=[16], **common)
-                    .rl_module(model_config=SMALL))
+    common = {
+        "tau": 0.01,
+        "actor_lr": 1e-3,
+        "critic_lr": 1e-3,
+        "exploration_noise": 0.1,
+        "target_network_update_freq": 0,
+    }
+    ddpg = _learner(
+        DDPGConfig().training(critic_hiddens=[16], **common).rl_module(model_config=SMALL)
+    )
     td3_off = _learner(_td3(twin_q=False, smooth_target_policy=False, policy_delay=1, **common))
     td3_on = _learner(_td3(**common))
     md, mt, mo = (x.module["default_policy"] for x in (ddpg, td3_off, td3_on))
@@ -177,8 +190,9 @@ def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
     for step in range(5):
         for lrn in (ddpg, td3_off, td3_on):
             torch.manual_seed(step)  # TD3's target noise draws from torch's RNG
-            lrn.update(batch=_batch(step),
-                       timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)})
+            lrn.update(
+                batch=_batch(step), timesteps={"num_env_steps_sampled_lifetime": 100 * (step + 1)}
+            )
     for a, b in zip(md.parameters(), mt.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert not torch.allclose(_params(md.pi)[0], _params(mo.pi)[0])  # TD3 proper differs
@@ -236,12 +250,15 @@ def test_defaults_pass_the_settings_check_and_build(name):
     assert cfg.rollout_fragment_length == 20 and cfg.gamma == 0.99
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("policy_dealy", 2, "no training setting"),
-    ("policy_delay", 0, "outside"),
-    ("target_noise", -0.1, "outside"),
-    ("tau", 1.5, "outside"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("policy_dealy", 2, "no training setting"),
+        ("policy_delay", 0, "outside"),
+        ("target_noise", -0.1, "outside"),
+        ("tau", 1.5, "outside"),
+    ],
+)
 def test_bad_settings_are_rejected_naming_the_key(key, value, message):
     with pytest.raises(ConfigError, match=message) as e:
         methods.check_settings("td3", {"training": {key: value}}, "methods.td3")
@@ -272,10 +289,12 @@ def test_multi_agent_runs_use_the_multi_agent_buffers():
     )
     from psmarl.train import _MappingFn
 
-    for name, kind in (("td3", BOUNDED_UNIFORM),
-                       ("ddpg", AGENT_SCALED_PRIORITIZED),
-                       ("apex_ddpg", AGENT_SCALED_PRIORITIZED),
-                       ("sac", BOUNDED_UNIFORM)):
+    for name, kind in (
+        ("td3", BOUNDED_UNIFORM),
+        ("ddpg", AGENT_SCALED_PRIORITIZED),
+        ("apex_ddpg", AGENT_SCALED_PRIORITIZED),
+        ("sac", BOUNDED_UNIFORM),
+    ):
         spec = methods.get(name)
         cfg = spec.base_config().training(**methods.resolve(name, {}, "waterworld")["training"])
         capacity = cfg.replay_buffer_config["capacity"]
@@ -339,22 +358,28 @@ def test_learns_target_continuous(name, ray_local):
 
     spec = methods.get(name)
     overrides, iterations = LEARN[name]
-    training = {**spec.defaults["training"], **overrides,
-                "num_steps_sampled_before_learning_starts": 200,
-                "train_batch_size_per_learner": 64, "min_sample_timesteps_per_iteration": 500,
-                # one update of 64 per 10-step round (RLlib's default loop); Ape-X's target
-                # clock in env steps (its overrides above move the targets every update)
-                "training_intensity": 6.4, "target_network_update_unit": "sampled"}
+    training = {
+        **spec.defaults["training"],
+        **overrides,
+        "num_steps_sampled_before_learning_starts": 200,
+        "train_batch_size_per_learner": 64,
+        "min_sample_timesteps_per_iteration": 500,
+        # one update of 64 per 10-step round (RLlib's default loop); Ape-X's target
+        # clock in env steps (its overrides above move the targets every update)
+        "training_intensity": 6.4,
+        "target_network_update_unit": "sampled",
+    }
     if name != "sac":
         training.update(pure_exploration_steps=200, critic_hiddens=[64, 64])
     training["replay_buffer_config"] = {**training["replay_buffer_config"], "capacity": 10000}
-    cfg = (spec.base_config()
-           .environment(TargetContinuous, env_config={"horizon": 10, "d": 2})
-           .env_runners(num_env_runners=0, rollout_fragment_length=10)
-           .training(**training)
-           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64],
-                                                      fcnet_activation="relu"))
-           .debugging(seed=0))
+    cfg = (
+        spec.base_config()
+        .environment(TargetContinuous, env_config={"horizon": 10, "d": 2})
+        .env_runners(num_env_runners=0, rollout_fragment_length=10)
+        .training(**training)
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64], fcnet_activation="relu"))
+        .debugging(seed=0)
+    )
     algo = cfg.build_algo()
     try:
         before = greedy_return(algo.get_module())
@@ -363,8 +388,9 @@ def test_learns_target_continuous(name, ray_local):
         after = greedy_return(algo.get_module())
     finally:
         algo.stop()
-    print(f"{name}: greedy return {before:.2f} before, {after:.2f} after "
-          f"{iterations * 500} env steps")
+    print(
+        f"{name}: greedy return {before:.2f} before, {after:.2f} after {iterations * 500} env steps"
+    )
     assert before < -5.0  # an untrained actor is far from the targets
     assert after > THRESHOLD, f"{name}: greedy return {after:.2f} after {iterations * 500} steps"
 
@@ -376,23 +402,33 @@ def test_same_seed_same_run(name, ray_local):
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
     spec = methods.get(name)
-    training = {**spec.defaults["training"], "num_steps_sampled_before_learning_starts": 100,
-                "train_batch_size_per_learner": 32, "min_sample_timesteps_per_iteration": 200}
+    training = {
+        **spec.defaults["training"],
+        "num_steps_sampled_before_learning_starts": 100,
+        "train_batch_size_per_learner": 32,
+        "min_sample_timesteps_per_iteration": 200,
+    }
     if name != "sac":
         training.update(pure_exploration_steps=100, critic_hiddens=[16])
     weights = []
     for _ in range(2):
-        algo = (spec.base_config()
-                .environment(TargetContinuous, env_config={"horizon": 10})
-                .env_runners(num_env_runners=0, rollout_fragment_length=10)
-                .training(**training)
-                .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[16]))
-                .debugging(seed=3)).build_algo()
+        algo = (
+            spec.base_config()
+            .environment(TargetContinuous, env_config={"horizon": 10})
+            .env_runners(num_env_runners=0, rollout_fragment_length=10)
+            .training(**training)
+            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[16]))
+            .debugging(seed=3)
+        ).build_algo()
         try:
             algo.train()
             algo.train()
-            weights.append([p.detach().clone() for p in
-                            algo.learner_group._learner.module["default_policy"].parameters()])
+            weights.append(
+                [
+                    p.detach().clone()
+                    for p in algo.learner_group._learner.module["default_policy"].parameters()
+                ]
+            )
         finally:
             algo.stop()
     assert all(torch.equal(a, b) for a, b in zip(*weights))
@@ -406,20 +442,28 @@ def test_apex_remote_runners_explore_with_their_own_scales(ray_local):
 
     ray.cloudpickle.register_pickle_by_value(tasks)  # remote runners need not import tests/
     spec = methods.get("apex_ddpg")
-    training = {**spec.defaults["training"], "num_steps_sampled_before_learning_starts": 20,
-                "train_batch_size_per_learner": 16, "min_sample_timesteps_per_iteration": 40,
-                "critic_hiddens": [8]}
-    cfg = (spec.base_config()
-           .environment(TargetContinuous, env_config={"horizon": 10})
-           .env_runners(num_env_runners=3, num_cpus_per_env_runner=0, rollout_fragment_length=10)
-           .training(**training)
-           .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8]))
-           .debugging(seed=0))
+    training = {
+        **spec.defaults["training"],
+        "num_steps_sampled_before_learning_starts": 20,
+        "train_batch_size_per_learner": 16,
+        "min_sample_timesteps_per_iteration": 40,
+        "critic_hiddens": [8],
+    }
+    cfg = (
+        spec.base_config()
+        .environment(TargetContinuous, env_config={"horizon": 10})
+        .env_runners(num_env_runners=3, num_cpus_per_env_runner=0, rollout_fragment_length=10)
+        .training(**training)
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8]))
+        .debugging(seed=0)
+    )
     algo = cfg.build_algo()
     try:
+
         def scales():
             got = algo.env_runner_group.foreach_env_runner(
-                lambda r: (r.worker_index, r.module.exploration_scale), local_env_runner=False)
+                lambda r: (r.worker_index, r.module.exploration_scale), local_env_runner=False
+            )
             return [s for _, s in sorted(got)]
 
         assert scales() == pytest.approx(apex_epsilons(3))
@@ -431,10 +475,16 @@ def test_apex_remote_runners_explore_with_their_own_scales(ray_local):
 
 
 # ---------------------------------------------------------------- psmarl smoke (slow)
-SMOKE = [(name, env, sharing)
-         for name, env in (("td3", "multiwalker"), ("ddpg", "waterworld"),
-                           ("apex_ddpg", "waterworld"), ("sac", "multiwalker"))
-         for sharing in ("shared", "independent")]
+SMOKE = [
+    (name, env, sharing)
+    for name, env in (
+        ("td3", "multiwalker"),
+        ("ddpg", "waterworld"),
+        ("apex_ddpg", "waterworld"),
+        ("sac", "multiwalker"),
+    )
+    for sharing in ("shared", "independent")
+]
 
 
 @pytest.mark.slow
@@ -445,9 +495,12 @@ def test_trains_and_evaluates_through_psmarl(name, env, sharing, tiny_config, tm
     from psmarl.train import train
 
     c = json.loads(json.dumps(tiny_config))
-    training = {"num_steps_sampled_before_learning_starts": 50, "train_batch_size_per_learner": 32,
-                "min_sample_timesteps_per_iteration": 50,
-                "replay_buffer_config": {"capacity": 2000}}
+    training = {
+        "num_steps_sampled_before_learning_starts": 50,
+        "train_batch_size_per_learner": 32,
+        "min_sample_timesteps_per_iteration": 50,
+        "replay_buffer_config": {"capacity": 2000},
+    }
     if name != "sac":
         training["critic_hiddens"] = [16, 16]
     c["methods"] = {name: {"training": training, "model": {"fcnet_hiddens": [16, 16]}}}
@@ -457,7 +510,12 @@ def test_trains_and_evaluates_through_psmarl(name, env, sharing, tiny_config, tm
     assert summary["iterations"] == 2 and summary["env_steps"] > 0
     n_agents = {"waterworld": 5, "multiwalker": 3}[env]
     assert len(summary["modules"]) == (1 if sharing == "shared" else n_agents)
-    df = evaluate(cfg.eval_spec(c, env)["env"],
-                  PolicySpec("checkpoint", str(tmp_path / "run" / "checkpoint")),
-                  2, workers=1, envs_per_worker=2, log=lambda m: None)
+    df = evaluate(
+        cfg.eval_spec(c, env)["env"],
+        PolicySpec("checkpoint", str(tmp_path / "run" / "checkpoint")),
+        2,
+        workers=1,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     assert len(df) == 2 and df["total_reward"].notna().all() and (df["length"] == 25).all()

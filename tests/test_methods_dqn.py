@@ -103,14 +103,24 @@ def _rainbow_module(sigma0=0.5, dueling=True, num_atoms=5, noisy=True):
 
     from psmarl.methods.dqn_rllib import PsmarlDQNConfig, RainbowDQNTorchRLModule
 
-    cfg = PsmarlDQNConfig().training(noisy=noisy, sigma0=sigma0, dueling=dueling,
-                                     num_atoms=num_atoms, v_min=0.0, v_max=10.0,
-                                     epsilon=0.0 if noisy else 0.5)
-    model = cfg.model_config | dict(vars(DefaultModelConfig(fcnet_hiddens=[8],
-                                                            head_fcnet_hiddens=[6])))
-    spec = RLModuleSpec(module_class=cfg.get_default_rl_module_spec().module_class,
-                        observation_space=gym.spaces.Box(0, 1, (4,), np.float32),
-                        action_space=gym.spaces.Discrete(3), model_config=model)
+    cfg = PsmarlDQNConfig().training(
+        noisy=noisy,
+        sigma0=sigma0,
+        dueling=dueling,
+        num_atoms=num_atoms,
+        v_min=0.0,
+        v_max=10.0,
+        epsilon=0.0 if noisy else 0.5,
+    )
+    model = cfg.model_config | dict(
+        vars(DefaultModelConfig(fcnet_hiddens=[8], head_fcnet_hiddens=[6]))
+    )
+    spec = RLModuleSpec(
+        module_class=cfg.get_default_rl_module_spec().module_class,
+        observation_space=gym.spaces.Box(0, 1, (4,), np.float32),
+        action_space=gym.spaces.Discrete(3),
+        model_config=model,
+    )
     assert spec.module_class is RainbowDQNTorchRLModule
     m = spec.build()
     m.make_target_networks()
@@ -124,8 +134,10 @@ def test_noisy_flag_selects_the_noisy_module_and_plain_dqn_keeps_rllibs():
 
     from psmarl.methods.dqn_rllib import RainbowDQNTorchRLModule
 
-    assert methods.get("dqn").base_config().get_default_rl_module_spec().module_class \
+    assert (
+        methods.get("dqn").base_config().get_default_rl_module_spec().module_class
         is DefaultDQNTorchRLModule
+    )
     rainbow = methods.get("rainbow")
     cfg = rainbow.base_config().training(**rainbow.defaults["training"])
     assert cfg.get_default_rl_module_spec().module_class is RainbowDQNTorchRLModule
@@ -211,16 +223,26 @@ def test_paper_hyperparameters_are_the_defaults():
         assert methods.get(n).action_kinds == frozenset({"discrete"})
     # the scripts' branches (Table 3 is printed shifted): plain DQN no dueling, no double Q,
     # truncated fragments, the paper's [400, 300] MLP; Rainbow and Ape-X one linear layer
-    assert (d["dqn"]["training"]["dueling"], d["dqn"]["env_runners"]["batch_mode"]) == \
-        (False, "truncate_episodes")
+    assert (d["dqn"]["training"]["dueling"], d["dqn"]["env_runners"]["batch_mode"]) == (
+        False,
+        "truncate_episodes",
+    )
     assert d["dqn"]["model"]["fcnet_hiddens"] == [400, 300]
     for n in ("rainbow", "apex_dqn"):
-        assert (d[n]["model"]["fcnet_hiddens"], d[n]["model"]["fcnet_activation"]) == \
-            ([256], "linear")
+        assert (d[n]["model"]["fcnet_hiddens"], d[n]["model"]["fcnet_activation"]) == (
+            [256],
+            "linear",
+        )
     assert d["rainbow"]["env_runners"]["batch_mode"] == "complete_episodes"
     r = d["rainbow"]["training"]
-    assert (r["n_step"], r["num_atoms"], r["v_min"], r["v_max"], r["noisy"], r["dueling"]) == \
-        (2, 51, 0.0, 1500.0, True, True)
+    assert (r["n_step"], r["num_atoms"], r["v_min"], r["v_max"], r["noisy"], r["dueling"]) == (
+        2,
+        51,
+        0.0,
+        1500.0,
+        True,
+        True,
+    )
     assert r["replay_buffer_config"]["type"] == "PrioritizedEpisodeReplayBuffer"
     assert r["replay_buffer_config"]["capacity"] == 100000
     a = d["apex_dqn"]["training"]
@@ -229,13 +251,16 @@ def test_paper_hyperparameters_are_the_defaults():
         methods.check_settings(n, d[n], f"methods.{n}")
 
 
-@pytest.mark.parametrize("settings, key", [
-    ({"training": {"n_steps": 3}}, "methods.rainbow.training.n_steps"),
-    ({"training": {"n_step": 0}}, "methods.rainbow.training.n_step"),
-    ({"training": {"num_atoms": 0}}, "methods.rainbow.training.num_atoms"),
-    ({"training": {"gamma": 1.5}}, "methods.rainbow.training.gamma"),
-    ({"env_runners": {"num_env_runners": -1}}, "methods.rainbow.env_runners.num_env_runners"),
-])
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"training": {"n_steps": 3}}, "methods.rainbow.training.n_steps"),
+        ({"training": {"n_step": 0}}, "methods.rainbow.training.n_step"),
+        ({"training": {"num_atoms": 0}}, "methods.rainbow.training.num_atoms"),
+        ({"training": {"gamma": 1.5}}, "methods.rainbow.training.gamma"),
+        ({"env_runners": {"num_env_runners": -1}}, "methods.rainbow.env_runners.num_env_runners"),
+    ],
+)
 def test_check_settings_rejects_unknown_keys_and_out_of_range_values(settings, key):
     with pytest.raises(ConfigError) as e:
         methods.check_settings("rainbow", settings, "methods.rainbow")
@@ -248,14 +273,23 @@ def _config(name, **training):
     return spec.base_config().training(**t)
 
 
-@pytest.mark.parametrize("name, training, key", [
-    ("rainbow", {"epsilon": [[0, 1.0], [100, 0.1]]}, "methods.rainbow.training.epsilon"),
-    ("rainbow", {"v_min": 5.0, "v_max": 5.0}, "methods.rainbow.training.v_min"),
-    ("dqn", {"replay_buffer_config": {"capacity": 0}},
-     "methods.dqn.training.replay_buffer_config.capacity"),
-    ("apex_dqn", {"replay_buffer_config": {"beta": 1.5}},
-     "methods.apex_dqn.training.replay_buffer_config.beta"),
-])
+@pytest.mark.parametrize(
+    "name, training, key",
+    [
+        ("rainbow", {"epsilon": [[0, 1.0], [100, 0.1]]}, "methods.rainbow.training.epsilon"),
+        ("rainbow", {"v_min": 5.0, "v_max": 5.0}, "methods.rainbow.training.v_min"),
+        (
+            "dqn",
+            {"replay_buffer_config": {"capacity": 0}},
+            "methods.dqn.training.replay_buffer_config.capacity",
+        ),
+        (
+            "apex_dqn",
+            {"replay_buffer_config": {"beta": 1.5}},
+            "methods.apex_dqn.training.replay_buffer_config.beta",
+        ),
+    ],
+)
 def test_customize_rejects_inconsistent_settings_naming_the_key(name, training, key):
     spec = methods.get(name)
     with pytest.raises(ConfigError) as e:
@@ -271,8 +305,9 @@ def test_customize_picks_the_multi_agent_buffer_for_multi_agent_runs():
     agents = [f"p_{i}" for i in range(8)]
     for sharing, k in (("shared", 8), ("independent", 1)):
         mapping = _MappingFn({a: ("shared" if sharing == "shared" else a) for a in agents})
-        cfg = _config("apex_dqn").multi_agent(policies=set(mapping.mapping.values()),
-                                              policy_mapping_fn=mapping)
+        cfg = _config("apex_dqn").multi_agent(
+            policies=set(mapping.mapping.values()), policy_mapping_fn=mapping
+        )
         buf = spec.customize(cfg, {}, {}).replay_buffer_config
         # RLlib 0.9's per-policy buffer_size transitions: capacity / k env steps
         assert buf["type"] == SHARED_BUFFER and buf["agents_per_module"] == k
@@ -297,9 +332,13 @@ def test_shared_module_buffer_holds_all_agents_steps():
         obs = [{a: np.zeros(2, np.float32) for a in agents} for _ in range(length + 1)]
         acts = [{a: 0 for a in agents} for _ in range(length)]
         rews = [{a: 1.0 for a in agents} for _ in range(length)]
-        return MultiAgentEpisode(observations=obs, actions=acts, rewards=rews,
-                                 agent_module_ids={a: "shared" for a in agents},
-                                 len_lookback_buffer=0)
+        return MultiAgentEpisode(
+            observations=obs,
+            actions=acts,
+            rewards=rews,
+            agent_module_ids={a: "shared" for a in agents},
+            len_lookback_buffer=0,
+        )
 
     rllib_buf = MultiAgentPrioritizedEpisodeReplayBuffer(capacity=100, alpha=0.6)
     with pytest.raises(IndexError):
@@ -336,14 +375,19 @@ def test_a_batch_larger_than_the_buffer_keeps_the_newest_steps(prioritized):
         obs = [{a: np.full(2, mark, np.float32) for a in agents} for _ in range(length + 1)]
         acts = [{a: 0 for a in agents} for _ in range(length)]
         rews = [{a: 1.0 for a in agents} for _ in range(length)]
-        return MultiAgentEpisode(observations=obs, actions=acts, rewards=rews,
-                                 agent_module_ids={a: "shared" for a in agents},
-                                 len_lookback_buffer=0)
+        return MultiAgentEpisode(
+            observations=obs,
+            actions=acts,
+            rewards=rews,
+            agent_module_ids={a: "shared" for a in agents},
+            len_lookback_buffer=0,
+        )
 
     if prioritized:
         rllib_buf = MultiAgentPrioritizedEpisodeReplayBuffer(capacity=120, alpha=0.6)
-        ours = AgentScaledPrioritizedEpisodeReplayBuffer(capacity=120, alpha=0.6,
-                                                         agents_per_module=2)
+        ours = AgentScaledPrioritizedEpisodeReplayBuffer(
+            capacity=120, alpha=0.6, agents_per_module=2
+        )
     else:
         rllib_buf = MultiAgentEpisodeReplayBuffer(capacity=120)
         ours = CapacityBoundedMultiAgentEpisodeReplayBuffer(capacity=120)
@@ -368,7 +412,7 @@ def test_apex_runner_epsilons_follow_the_schedule():
 
     assert [runner_epsilon(i, 4) for i in (1, 2, 3, 4)] == [apex_epsilon(i, 4) for i in range(4)]
     assert runner_epsilon(1, 4) == pytest.approx(0.4)
-    assert runner_epsilon(4, 4) == pytest.approx(0.4 ** 8)
+    assert runner_epsilon(4, 4) == pytest.approx(0.4**8)
     assert runner_epsilon(0, 0) == pytest.approx(0.4)  # local runner alone: one actor
     cfg = methods.get("apex_dqn").base_config()
     assert cfg.env_runner_cls is ApexSingleAgentEnvRunner
@@ -393,10 +437,16 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
     t = dict(spec.defaults["training"])
     # training_intensity 6.4: one update of 64 per 10-step round, as RLlib's default loop
     # (the paper's ratios, 0.128-10.89, are for its 500-step episodes and 512-batches)
-    t.update(train_batch_size_per_learner=64, num_steps_sampled_before_learning_starts=200,
-             target_network_update_freq=100, min_sample_timesteps_per_iteration=200,
-             gamma=gamma, lr=1e-3, training_intensity=6.4,
-             target_network_update_unit="sampled")
+    t.update(
+        train_batch_size_per_learner=64,
+        num_steps_sampled_before_learning_starts=200,
+        target_network_update_freq=100,
+        min_sample_timesteps_per_iteration=200,
+        gamma=gamma,
+        lr=1e-3,
+        training_intensity=6.4,
+        target_network_update_unit="sampled",
+    )
     t["replay_buffer_config"] = dict(t["replay_buffer_config"], capacity=5000)
     if t.get("noisy"):
         t.update(v_min=0.0, v_max=1.0 / (1.0 - gamma))
@@ -407,12 +457,14 @@ def _tiny(name, num_env_runners=0, gamma=0.5, **training):
     model = DefaultModelConfig(fcnet_hiddens=[32], fcnet_activation="relu", head_fcnet_hiddens=[])
     if spec.defaults["model"]["fcnet_activation"] == "linear":  # Rainbow, Ape-X: the paper's net
         model = DefaultModelConfig(**spec.defaults["model"])
-    cfg = (spec.base_config()
-           .environment(MatchDiscrete, env_config={"horizon": 10, "n": 4})
-           .env_runners(num_env_runners=num_env_runners, **er)
-           .training(**t)
-           .rl_module(model_config=model)
-           .debugging(seed=0))
+    cfg = (
+        spec.base_config()
+        .environment(MatchDiscrete, env_config={"horizon": 10, "n": 4})
+        .env_runners(num_env_runners=num_env_runners, **er)
+        .training(**t)
+        .rl_module(model_config=model)
+        .debugging(seed=0)
+    )
     return spec.customize(cfg, {}, {})
 
 
@@ -461,8 +513,9 @@ def test_apex_runners_act_with_their_own_epsilon(ray_session):
     """In the running remote runners: the module's epsilon is the runner's Ape-X value, and
     the actions they sample deviate from the greedy ones at the rate that epsilon implies."""
     n = 3
-    algo = _tiny("apex_dqn", num_env_runners=n,
-                 num_steps_sampled_before_learning_starts=0).build_algo()
+    algo = _tiny(
+        "apex_dqn", num_env_runners=n, num_steps_sampled_before_learning_starts=0
+    ).build_algo()
     try:
         algo.train()  # one round of sampling, learning and weight sync first
 
@@ -499,22 +552,29 @@ def _smoke_spec(name, sharing, runners=0):
     c = cfg.load(TESTS / "data" / "tiny.yaml")
     c = json.loads(json.dumps(c))
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 25}
-    c["methods"] = {name: {
-        "training": {"train_batch_size_per_learner": 32,
-                     "num_steps_sampled_before_learning_starts": 100,
-                     "min_sample_timesteps_per_iteration": 100,
-                     # updates in every iteration after the first (Rainbow's paper ratio
-                     # 0.128 would wait 250 env steps for its first batch of 32)
-                     "training_intensity": 1.0,
-                     "replay_buffer_config": {"capacity": 2000}},
-        "env_runners": {"rollout_fragment_length": 25},
-        "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [8]},
-    }}
+    c["methods"] = {
+        name: {
+            "training": {
+                "train_batch_size_per_learner": 32,
+                "num_steps_sampled_before_learning_starts": 100,
+                "min_sample_timesteps_per_iteration": 100,
+                # updates in every iteration after the first (Rainbow's paper ratio
+                # 0.128 would wait 250 env steps for its first batch of 32)
+                "training_intensity": 1.0,
+                "replay_buffer_config": {"capacity": 2000},
+            },
+            "env_runners": {"rollout_fragment_length": 25},
+            "model": {"fcnet_hiddens": [16], "head_fcnet_hiddens": [8]},
+        }
+    }
     if name == "rainbow":
         c["methods"][name]["training"].update(num_atoms=11, v_max=20.0)
     c["training"]["budget"] = {"iterations": 2}
-    c["training"]["runtime"] = {"num_env_runners": runners, "num_envs_per_env_runner": 1,
-                                "num_cpus": 2}
+    c["training"]["runtime"] = {
+        "num_env_runners": runners,
+        "num_envs_per_env_runner": 1,
+        "num_cpus": 2,
+    }
     return cfg.train_spec(c, "pursuit", name, sharing, 0)
 
 
@@ -533,11 +593,25 @@ def test_train_and_evaluate_on_pursuit(ray_session, tmp_path, name, sharing):
     losses = prog[[c for c in prog.columns if c.endswith("/qf_loss")]]
     assert np.isfinite(losses.iloc[-1].to_numpy()).any(), "no learner update happened"
     ckpt = tmp_path / "run" / "checkpoint"
-    df = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
-                           episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
+    df = evaluate.evaluate(
+        spec["env"],
+        evaluate.PolicySpec("checkpoint", str(ckpt)),
+        episodes=2,
+        seed=5,
+        workers=1,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     assert len(df) == 2 and np.isfinite(df["total_reward"]).all()
-    df2 = evaluate.evaluate(spec["env"], evaluate.PolicySpec("checkpoint", str(ckpt)),
-                            episodes=2, seed=5, workers=1, envs_per_worker=2, log=lambda m: None)
+    df2 = evaluate.evaluate(
+        spec["env"],
+        evaluate.PolicySpec("checkpoint", str(ckpt)),
+        episodes=2,
+        seed=5,
+        workers=1,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     assert list(df["total_reward"]) == list(df2["total_reward"])  # deterministic inference
 
 
@@ -552,11 +626,19 @@ def test_apex_epsilons_in_psmarl_multi_agent_runners(ray_session):
     assert config.env_runner_cls is ApexMultiAgentEnvRunner
     algo = config.build_algo()
     try:
-        got = sorted(algo.env_runner_group.foreach_env_runner(
-            lambda er: (er.worker_index, er.apex_epsilon,
-                        float(er.module["shared"].epsilon_schedule.get_current_value())),
-            local_env_runner=False))
+        got = sorted(
+            algo.env_runner_group.foreach_env_runner(
+                lambda er: (
+                    er.worker_index,
+                    er.apex_epsilon,
+                    float(er.module["shared"].epsilon_schedule.get_current_value()),
+                ),
+                local_env_runner=False,
+            )
+        )
     finally:
         algo.stop()
-    assert got == [(1, pytest.approx(0.4), pytest.approx(0.4)),
-                   (2, pytest.approx(0.4 ** 8), pytest.approx(0.4 ** 8))]
+    assert got == [
+        (1, pytest.approx(0.4), pytest.approx(0.4)),
+        (2, pytest.approx(0.4**8), pytest.approx(0.4**8)),
+    ]

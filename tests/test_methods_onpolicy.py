@@ -52,30 +52,45 @@ def test_paper_learning_rate_schedules_and_batches():
     assert methods.resolve("a2c", {}, "pursuit")["clip_rewards"] is True
 
 
-@pytest.mark.parametrize("name,group,key", [("a2c", "training", "max_kl"),
-                                            ("trpo", "training", "vtrace"),
-                                            ("a2c", "training", "clip_param"),
-                                            ("a2c", "training", "kl_coeff"),
-                                            ("trpo", "training", "vf_clip_param"),
-                                            ("trpo", "training", "vf_loss_coeff"),
-                                            ("a2c", "model", "fcnet_hidden"),
-                                            ("impala", "training", "max_kl")])
+@pytest.mark.parametrize(
+    "name,group,key",
+    [
+        ("a2c", "training", "max_kl"),
+        ("trpo", "training", "vtrace"),
+        ("a2c", "training", "clip_param"),
+        ("a2c", "training", "kl_coeff"),
+        ("trpo", "training", "vf_clip_param"),
+        ("trpo", "training", "vf_loss_coeff"),
+        ("a2c", "model", "fcnet_hidden"),
+        ("impala", "training", "max_kl"),
+    ],
+)
 def test_unknown_setting_is_rejected_naming_the_key(name, group, key):
     with pytest.raises(ConfigError, match=f"methods.{name}.{group}.{key}"):
         methods.check_settings(name, {group: {key: 1}}, f"methods.{name}")
 
 
-@pytest.mark.parametrize("name,key,value", [
-    ("trpo", "max_kl", -0.1), ("trpo", "line_search_coeff", 1.5), ("trpo", "fisher_fraction", 0),
-    ("trpo", "fisher_fraction", 2), ("a2c", "gamma", 1.5), ("impala", "entropy_coeff", -1)])
+@pytest.mark.parametrize(
+    "name,key,value",
+    [
+        ("trpo", "max_kl", -0.1),
+        ("trpo", "line_search_coeff", 1.5),
+        ("trpo", "fisher_fraction", 0),
+        ("trpo", "fisher_fraction", 2),
+        ("a2c", "gamma", 1.5),
+        ("impala", "entropy_coeff", -1),
+    ],
+)
 def test_out_of_range_setting_is_rejected(name, key, value):
     with pytest.raises(ConfigError, match=f"methods.{name}.training.{key}"):
         methods.check_settings(name, {"training": {key: value}}, f"methods.{name}")
 
 
 @pytest.mark.parametrize("name", ["a2c", "trpo"])
-@pytest.mark.parametrize("change", [{"num_epochs": 3}, {"minibatch_size": 64},
-                                    {"use_kl_loss": True}, {"clip_param": 0.2}])
+@pytest.mark.parametrize(
+    "change",
+    [{"num_epochs": 3}, {"minibatch_size": 64}, {"use_kl_loss": True}, {"clip_param": 0.2}],
+)
 def test_one_full_batch_update_is_enforced(name, change):
     config = methods.get(name).base_config().environment(MatchDiscrete).training(**change)
     with pytest.raises(ValueError, match=next(iter(change))):
@@ -89,12 +104,18 @@ def _a2c_learner(obs_dim=3, n_actions=4, hidden=(8,), shared=True, **training):
 
     obs_space = gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
     act_space = gym.spaces.Discrete(n_actions)
-    config = (methods.get("a2c").base_config()
-              .environment(observation_space=obs_space, action_space=act_space)
-              .training(**training)
-              .rl_module(model_config=DefaultModelConfig(
-                  fcnet_hiddens=list(hidden), fcnet_activation="tanh", vf_share_layers=shared))
-              .debugging(seed=3))
+    config = (
+        methods.get("a2c")
+        .base_config()
+        .environment(observation_space=obs_space, action_space=act_space)
+        .training(**training)
+        .rl_module(
+            model_config=DefaultModelConfig(
+                fcnet_hiddens=list(hidden), fcnet_activation="tanh", vf_share_layers=shared
+            )
+        )
+        .debugging(seed=3)
+    )
     return config, config.build_learner(env=None, spaces={"default_policy": (obs_space, act_space)})
 
 
@@ -127,10 +148,10 @@ def _hand_a2c_output_grads(logits, values, batch, vf_coeff, ent_coeff):
     logpi = torch.log_softmax(z, dim=-1)
     onehot = torch.nn.functional.one_hot(a, z.shape[1]).double()
     adv = (R - v)[:, None]
-    d_policy = -(adv * (onehot - pi)) / n          # d/dz of -A log softmax(z)_a
+    d_policy = -(adv * (onehot - pi)) / n  # d/dz of -A log softmax(z)_a
     entropy = -(pi * logpi).sum(-1, keepdim=True)
     d_entropy = ent_coeff * pi * (logpi + entropy) / n  # d/dz of -c * H, dH/dz = -pi (log pi + H)
-    d_value = vf_coeff * (v - R) / n               # d/dV of c * 0.5 * (V - R)^2
+    d_value = vf_coeff * (v - R) / n  # d/dV of c * 0.5 * (V - R)^2
     return (d_policy + d_entropy).float(), d_value.float()
 
 
@@ -150,8 +171,9 @@ def test_a2c_gradient_equals_hand_derived_advantage_actor_critic_gradient(shared
     logits = fwd["default_policy"][Columns.ACTION_DIST_INPUTS]
     values = module.compute_values(batch)
     d_logits, d_values = _hand_a2c_output_grads(logits, values, batch, 0.5, 0.01)
-    hand = torch.autograd.grad([logits, values], params, grad_outputs=[d_logits, d_values],
-                               allow_unused=True)
+    hand = torch.autograd.grad(
+        [logits, values], params, grad_outputs=[d_logits, d_values], allow_unused=True
+    )
     for p, g, h in zip(params, grads, hand):
         h = torch.zeros_like(p) if h is None else h
         torch.testing.assert_close(g, h, rtol=1e-4, atol=1e-6)
@@ -173,8 +195,11 @@ def test_a2c_update_is_one_adam_step_on_the_whole_batch():
     grads = [g.detach().clone() for g in torch.autograd.grad(loss, params)]
     before = [p.detach().clone() for p in params]
     sb = SampleBatch({k: v.numpy() for k, v in batch.items()})
-    learner.update(batch=MultiAgentBatch({"default_policy": sb}, env_steps=len(sb)),
-                   num_epochs=config.num_epochs, minibatch_size=config.minibatch_size)
+    learner.update(
+        batch=MultiAgentBatch({"default_policy": sb}, env_steps=len(sb)),
+        num_epochs=config.num_epochs,
+        minibatch_size=config.minibatch_size,
+    )
     for p, p0, g in zip(params, before, grads):
         # Adam's first step: -lr * m/(sqrt(v)+eps) with m = g, v = g^2 (bias-corrected)
         expected = p0 - lr * g / (g.abs() + 1e-8)
@@ -252,8 +277,16 @@ def test_trust_region_step_keeps_kl_within_the_limit_and_improves_the_surrogate(
     pol = _SoftmaxPolicy(seed)
     W0 = pol.W.detach().clone()
     before = float(pol.surrogate())
-    stats = trust_region_step([pol.W], pol.surrogate, pol.kl, max_kl=max_kl, cg_iters=10,
-                              cg_damping=1e-3, line_search_steps=15, line_search_coeff=0.8)
+    stats = trust_region_step(
+        [pol.W],
+        pol.surrogate,
+        pol.kl,
+        max_kl=max_kl,
+        cg_iters=10,
+        cg_damping=1e-3,
+        line_search_steps=15,
+        line_search_coeff=0.8,
+    )
     assert stats["accepted"] == 1.0
     with torch.no_grad():
         kl = float(pol.kl())  # recomputed independently of the step's own bookkeeping
@@ -293,8 +326,15 @@ def test_trust_region_step_is_the_natural_gradient_scaled_to_the_kl_limit():
     g = torch.autograd.functional.jacobian(lambda w: pol.surrogate(w.reshape(W0.shape)), flat0)
     x = torch.linalg.solve(F, g)
     full = torch.sqrt(2 * max_kl / (x @ F @ x)) * x
-    stats = trust_region_step([pol.W], pol.surrogate, pol.kl, max_kl=max_kl,
-                              cg_iters=F.shape[0], cg_damping=damping, cg_residual_tol=1e-30)
+    stats = trust_region_step(
+        [pol.W],
+        pol.surrogate,
+        pol.kl,
+        max_kl=max_kl,
+        cg_iters=F.shape[0],
+        cg_damping=damping,
+        cg_residual_tol=1e-30,
+    )
     assert stats["accepted"] == 1.0
     step = pol.W.detach().reshape(-1) - flat0
     torch.testing.assert_close(step, stats["step_fraction"] * full, rtol=1e-5, atol=1e-9)
@@ -305,9 +345,9 @@ def test_trust_region_step_rejects_every_step_that_does_not_improve():
     pol = _SoftmaxPolicy(7)
     W0 = pol.W.detach().clone()
     # an objective whose linear model promises improvement but which never improves
-    stats = trust_region_step([pol.W],
-                              lambda: pol.surrogate() - 10 * (pol.W - W0).pow(2).sum() * 1e6,
-                              pol.kl, max_kl=0.01)
+    stats = trust_region_step(
+        [pol.W], lambda: pol.surrogate() - 10 * (pol.W - W0).pow(2).sum() * 1e6, pol.kl, max_kl=0.01
+    )
     assert stats["accepted"] == 0.0
     assert torch.equal(pol.W.detach(), W0)  # parameters restored
 
@@ -331,12 +371,16 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(share
 
     obs_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
     act_space = gym.spaces.Discrete(4)
-    config = (methods.get("trpo").base_config()
-              .environment(observation_space=obs_space, action_space=act_space)
-              .training(max_kl=0.01, vf_iters=3, standardize_advantages=False,
-                        fisher_fraction=fisher_fraction)
-              .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=shared))
-              .debugging(seed=0))
+    config = (
+        methods.get("trpo")
+        .base_config()
+        .environment(observation_space=obs_space, action_space=act_space)
+        .training(
+            max_kl=0.01, vf_iters=3, standardize_advantages=False, fisher_fraction=fisher_fraction
+        )
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=shared))
+        .debugging(seed=0)
+    )
     learner = config.build_learner(spaces={"default_policy": (obs_space, act_space)})
     module = learner.module["default_policy"]
     pi_params, vf_params = split_parameters(module)
@@ -352,8 +396,9 @@ def test_trpo_learner_moves_policy_by_trust_region_and_value_by_regression(share
     results = learner.update(batch=MultiAgentBatch({"default_policy": sb}, env_steps=len(sb)))
     with torch.no_grad():
         new = module.forward_train(batch)[Columns.ACTION_DIST_INPUTS]
-        kl = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=old),
-                                               torch.distributions.Categorical(logits=new)).mean()
+        kl = torch.distributions.kl_divergence(
+            torch.distributions.Categorical(logits=old), torch.distributions.Categorical(logits=new)
+        ).mean()
         vf_err = float(((module.compute_values(batch) - batch["value_targets"]) ** 2).mean())
     assert 0 < float(kl) <= 0.01 * (1 + 1e-6)
     assert any(not torch.equal(p.detach(), q) for p, q in zip(pi_params, pi0))
@@ -371,15 +416,21 @@ def _learn(name, env_cls, iterations, training, seed=0):
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
     ensure_ray()
-    config = (methods.get(name).base_config()
-              .environment(env_cls, env_config={"horizon": 10})
-              .env_runners(num_env_runners=0, num_envs_per_env_runner=4)
-              .learners(num_learners=0)
-              .training(**training)
-              .rl_module(model_config=DefaultModelConfig(
-                  fcnet_hiddens=[32], fcnet_activation="relu", vf_share_layers=False))
-              .reporting(min_time_s_per_iteration=0)
-              .debugging(seed=seed))
+    config = (
+        methods.get(name)
+        .base_config()
+        .environment(env_cls, env_config={"horizon": 10})
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=4)
+        .learners(num_learners=0)
+        .training(**training)
+        .rl_module(
+            model_config=DefaultModelConfig(
+                fcnet_hiddens=[32], fcnet_activation="relu", vf_share_layers=False
+            )
+        )
+        .reporting(min_time_s_per_iteration=0)
+        .debugging(seed=seed)
+    )
     algo = config.build_algo()
     try:
         for _ in range(iterations):
@@ -413,32 +464,67 @@ def _greedy_return(module, env_cls, contexts=2000, horizon=10):
 # thresholds: MatchDiscrete random 2.5, optimum 10; TargetContinuous random ~ -13, optimum 0
 @pytest.mark.slow
 def test_a2c_learns_match_discrete():
-    assert _learn("a2c", MatchDiscrete, 60, {"lr": 1e-2, "gamma": 0.5,
-                                              "train_batch_size_per_learner": 200}) >= 9.0
+    assert (
+        _learn(
+            "a2c",
+            MatchDiscrete,
+            60,
+            {"lr": 1e-2, "gamma": 0.5, "train_batch_size_per_learner": 200},
+        )
+        >= 9.0
+    )
 
 
 @pytest.mark.slow
 def test_a2c_learns_target_continuous():
-    assert _learn("a2c", TargetContinuous, 80, {"lr": 1e-2, "gamma": 0.5,
-                                                 "train_batch_size_per_learner": 200}) >= -2.0
+    assert (
+        _learn(
+            "a2c",
+            TargetContinuous,
+            80,
+            {"lr": 1e-2, "gamma": 0.5, "train_batch_size_per_learner": 200},
+        )
+        >= -2.0
+    )
 
 
 @pytest.mark.slow
 def test_trpo_learns_match_discrete():
-    assert _learn("trpo", MatchDiscrete, 25, {"gamma": 0.5, "max_kl": 0.05,
-                                               "train_batch_size_per_learner": 400}) >= 9.0
+    assert (
+        _learn(
+            "trpo",
+            MatchDiscrete,
+            25,
+            {"gamma": 0.5, "max_kl": 0.05, "train_batch_size_per_learner": 400},
+        )
+        >= 9.0
+    )
 
 
 @pytest.mark.slow
 def test_trpo_learns_target_continuous():
-    assert _learn("trpo", TargetContinuous, 40, {"gamma": 0.5, "max_kl": 0.05,
-                                                  "train_batch_size_per_learner": 400}) >= -1.0
+    assert (
+        _learn(
+            "trpo",
+            TargetContinuous,
+            40,
+            {"gamma": 0.5, "max_kl": 0.05, "train_batch_size_per_learner": 400},
+        )
+        >= -1.0
+    )
 
 
 @pytest.mark.slow
 def test_impala_learns_match_discrete():
-    assert _learn("impala", MatchDiscrete, 100, {"lr": 5e-3, "gamma": 0.5,
-                                                  "train_batch_size_per_learner": 200}) >= 9.0
+    assert (
+        _learn(
+            "impala",
+            MatchDiscrete,
+            100,
+            {"lr": 5e-3, "gamma": 0.5, "train_batch_size_per_learner": 200},
+        )
+        >= 9.0
+    )
 
 
 # ---------------------------------------------------------------- through psmarl (slow)
@@ -452,9 +538,11 @@ def test_trains_on_multiwalker_through_psmarl_then_evaluates(tmp_path, tiny_conf
 
     c = json.loads(json.dumps(tiny_config))
     c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 25}
-    small = {"a2c": {"training": {"train_batch_size_per_learner": 100}},
-             "trpo": {"training": {"train_batch_size_per_learner": 100, "vf_iters": 1}},
-             "impala": {"training": {"train_batch_size_per_learner": 100}}}[name]
+    small = {
+        "a2c": {"training": {"train_batch_size_per_learner": 100}},
+        "trpo": {"training": {"train_batch_size_per_learner": 100, "vf_iters": 1}},
+        "impala": {"training": {"train_batch_size_per_learner": 100}},
+    }[name]
     c["methods"] = {name: {**small, "model": {"fcnet_hiddens": [16, 16]}}}
     c["training"]["budget"] = {"env_steps": 150}
     # multiwalker only: A2C and IMPALA sign-clip rewards, which speaker_listener rejects
@@ -469,8 +557,12 @@ def test_trains_on_multiwalker_through_psmarl_then_evaluates(tmp_path, tiny_conf
     assert modules == ({"shared"} if sharing == "shared" else set(meta["agent_to_module"]))
     espec = cfg.eval_spec(c, "multiwalker")
     policy = evaluate.PolicySpec("checkpoint", str(run / "checkpoint"))
-    frames = [evaluate.evaluate(espec["env"], policy, 2, seed=espec["seed"], envs_per_worker=2,
-                                log=lambda m: None) for _ in range(2)]
+    frames = [
+        evaluate.evaluate(
+            espec["env"], policy, 2, seed=espec["seed"], envs_per_worker=2, log=lambda m: None
+        )
+        for _ in range(2)
+    ]
     assert len(frames[0]) == 2
     timeless = [f.drop(columns=[c for c in f if "second" in c]).to_numpy() for f in frames]
     np.testing.assert_array_equal(timeless[0], timeless[1])
@@ -494,8 +586,9 @@ def test_paper_methods_block_is_valid_and_equals_the_defaults():
         for env in block[name]["envs"]:
             assert cfg.method_settings(paper, name, env) == methods.resolve(name, {}, env)
         jobs = [j for j in cfg.train_jobs(paper) if j[1] == name]
-        assert {(j[0], j[2]) for j in jobs} == {(e, s) for e in block[name]["envs"]
-                                               for s in ("shared", "independent")}
+        assert {(j[0], j[2]) for j in jobs} == {
+            (e, s) for e in block[name]["envs"] for s in ("shared", "independent")
+        }
 
 
 # ---------------------------------------------------------------- checkpoints and seeds (slow)
@@ -504,13 +597,16 @@ def _tiny_algo(name, seed=0):
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
     ensure_ray()
-    config = (methods.get(name).base_config()
-              .environment(MatchDiscrete, env_config={"horizon": 10})
-              .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-              .learners(num_learners=0)
-              .training(train_batch_size_per_learner=100)
-              .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=False))
-              .debugging(seed=seed))
+    config = (
+        methods.get(name)
+        .base_config()
+        .environment(MatchDiscrete, env_config={"horizon": 10})
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
+        .learners(num_learners=0)
+        .training(train_batch_size_per_learner=100)
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=False))
+        .debugging(seed=seed)
+    )
     spec = methods.get(name)
     if spec.customize is not None:
         settings = {"training": {"train_batch_size_per_learner": 100}}
@@ -519,8 +615,11 @@ def _tiny_algo(name, seed=0):
 
 
 def _learner_weights(algo):
-    return {f"{mid}/{k}": np.array(v) for mid, state in algo.learner_group.get_weights().items()
-            for k, v in state.items()}
+    return {
+        f"{mid}/{k}": np.array(v)
+        for mid, state in algo.learner_group.get_weights().items()
+        for k, v in state.items()
+    }
 
 
 @pytest.mark.slow
@@ -541,11 +640,15 @@ def test_checkpoint_round_trip_and_seeded_reproducibility(tmp_path, name):
     if name != "impala":  # RLlib 2.60's IMPALA learns in a thread beside sampling: not repeatable
         for k in runs[0]:  # same seed -> same weights after three updates
             np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
-    saved = RLModule.from_checkpoint(str((tmp_path / "ckpt" / "learner_group" / "learner"
-                                          / "rl_module").resolve()))
+    saved = RLModule.from_checkpoint(
+        str((tmp_path / "ckpt" / "learner_group" / "learner" / "rl_module").resolve())
+    )
     module_ids = list(saved.keys())
-    saved_w = {f"{mid}/{k}": v.detach().numpy() for mid in module_ids
-               for k, v in saved[mid].state_dict().items()}
+    saved_w = {
+        f"{mid}/{k}": v.detach().numpy()
+        for mid in module_ids
+        for k, v in saved[mid].state_dict().items()
+    }
     restored = Algorithm.from_checkpoint(str(tmp_path / "ckpt"))
     try:
         assert type(restored).__name__ == name.upper()

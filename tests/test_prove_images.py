@@ -73,8 +73,17 @@ def test_every_recipe_is_built(prove):
 def test_trace_check_expects_the_image_each_rule_names(prove):
     """The script's check of the traced container calls reads the rules' container:."""
     stages = prove.subcommand_stages()
-    assert {"train", "marl-train", "evaluate", "random-baseline", "aggregate", "statistics",
-            "theory", "config-record", "paper-figure"} <= set(stages)
+    assert {
+        "train",
+        "marl-train",
+        "evaluate",
+        "random-baseline",
+        "aggregate",
+        "statistics",
+        "theory",
+        "config-record",
+        "paper-figure",
+    } <= set(stages)
     assert set(stages.values()) <= {*cluster.STAGES, "method"}, stages
     assert stages["train"] == stages["evaluate"] == "method"
     assert stages["marl-train"] == "marl" and stages["random-baseline"] == "rl"
@@ -83,20 +92,24 @@ def test_trace_check_expects_the_image_each_rule_names(prove):
         for method in ("ppo", "sac", "maddpg", "qmix"):
             cmd = [f"psmarl {sub} --spec x --run-dir results/runs/pursuit/{method}/shared/seed0"]
             assert prove.expected_stage(cmd) == (sub, cluster.stage_of_method(method))
-    assert prove.expected_stage(["bash", "-c", "psmarl statistics --root results"]) == \
-        ("statistics", "analysis")
+    assert prove.expected_stage(["bash", "-c", "psmarl statistics --root results"]) == (
+        "statistics",
+        "analysis",
+    )
 
 
 def test_comparison_ignores_wall_clock_and_catches_a_changed_value(prove, tmp_path):
-    a = pd.DataFrame({"iteration": [1, 2], "wall_seconds": [1.0, 2.0],
-                      "avg_total_reward": [0.5, 0.25]})
+    a = pd.DataFrame(
+        {"iteration": [1, 2], "wall_seconds": [1.0, 2.0], "avg_total_reward": [0.5, 0.25]}
+    )
     b = a.assign(wall_seconds=[3.0, 4.0])
     a.to_csv(tmp_path / "a.csv", index=False)
     b.to_csv(tmp_path / "b.csv", index=False)
     assert prove.compare_file(tmp_path / "a.csv", tmp_path / "b.csv") == "same"
     b.assign(avg_total_reward=[0.5, 0.25 + 1e-12]).to_csv(tmp_path / "b.csv", index=False)
     assert prove.compare_file(tmp_path / "a.csv", tmp_path / "b.csv").startswith(
-        "differs: avg_total_reward")
+        "differs: avg_total_reward"
+    )
     assert prove.compare_file(tmp_path / "a.csv", tmp_path / "nope.csv") == "missing"
     ja = {"mean": 1.0, "time_total_s": 3}
     (tmp_path / "a.json").write_text(json.dumps(ja))
@@ -108,10 +121,16 @@ def test_comparison_ignores_wall_clock_and_catches_a_changed_value(prove, tmp_pa
 
 def test_trace_check_flags_the_hosts_python(prove, tmp_path):
     tags = {s: f"localhost/psmarl-{s}:x" for s in cluster.STAGES}
-    good = {"image": tags["rl"], "psmarl": "/opt/venv/bin/psmarl",
-            "python": "/opt/venv/bin/python3 /opt/venv 3.11.2",
-            "command": ["bash", "-c", "psmarl train --spec x --run-dir "
-                                    "results/runs/pursuit/ppo/shared/seed0"]}
+    good = {
+        "image": tags["rl"],
+        "psmarl": "/opt/venv/bin/psmarl",
+        "python": "/opt/venv/bin/python3 /opt/venv 3.11.2",
+        "command": [
+            "bash",
+            "-c",
+            "psmarl train --spec x --run-dir results/runs/pursuit/ppo/shared/seed0",
+        ],
+    }
     bad = copy.deepcopy(good)
     bad.update(psmarl="/work/.venv/bin/psmarl", python="/work/.venv/bin/python /work/.venv 3.11")
     wrong = {**good, "image": tags["marl"]}

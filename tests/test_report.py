@@ -24,7 +24,9 @@ from psmarl import results
 ENVS = ["pursuit", "waterworld"]
 SEEDS = [0, 1, 2]
 CONFIG = {
-    "results_dir": "results", "seeds": SEEDS, "sharing": ["shared", "independent"],
+    "results_dir": "results",
+    "seeds": SEEDS,
+    "sharing": ["shared", "independent"],
     "envs": {e: {"preset": "paper"} for e in ENVS},
     "methods": {"ppo": {}},
     "training": {"budget": {"iterations": 2}},
@@ -57,12 +59,15 @@ def synthetic_results(wd):
                 ck = root / results.checkpoint_dir(env, "ppo", sharing, s)
                 ck.mkdir(parents=True)
                 (ck / "psmarl_run.json").write_text("{}")
-                ep = pd.DataFrame({"episode": [0], "seed": [1000000], "total_reward": [v],
-                                   "length": [10]})
+                ep = pd.DataFrame(
+                    {"episode": [0], "seed": [1000000], "total_reward": [v], "length": [10]}
+                )
                 results.write_csv_atomic(
-                    root / results.eval_episodes_csv(env, "ppo", sharing, s), ep)
-        ep = pd.DataFrame({"episode": [0], "seed": [1000000], "total_reward": [-1.0],
-                           "length": [10]})
+                    root / results.eval_episodes_csv(env, "ppo", sharing, s), ep
+                )
+        ep = pd.DataFrame(
+            {"episode": [0], "seed": [1000000], "total_reward": [-1.0], "length": [10]}
+        )
         results.write_csv_atomic(root / results.random_episodes_csv(env), ep)
     for p in sorted(root.rglob("*")):  # run outputs first, evaluations after them
         later = "/eval" in str(p) or "/eval/" in str(p)
@@ -70,9 +75,17 @@ def synthetic_results(wd):
 
 
 def targets(root="results"):
-    t = [f"{root}/{x}" for x in (agg.STATISTICS_TABLE, agg.DIFFERENCES_TABLE,
-                                  agg.IMPROVEMENT_TABLE, agg.PAPER_TABLE, "report/config.yaml",
-                                  "figures/sharing_summary.png")]
+    t = [
+        f"{root}/{x}"
+        for x in (
+            agg.STATISTICS_TABLE,
+            agg.DIFFERENCES_TABLE,
+            agg.IMPROVEMENT_TABLE,
+            agg.PAPER_TABLE,
+            "report/config.yaml",
+            "figures/sharing_summary.png",
+        )
+    ]
     t += [f"{root}/figures/figure{f}_{e}.png" for f in (3, 4, 5) for e in ENVS]
     t += [f"{root}/figures/learning_curve_{e}.png" for e in ENVS]
     return t
@@ -83,11 +96,19 @@ def test_report_has_every_table_and_figure_with_captions(tmp_path, snakemake_bin
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     synthetic_results(tmp_path)
-    base = [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path),
-            "--configfile", str(cfg)]
+    base = [
+        snakemake_bin,
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(cfg),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    r = subprocess.run(base + ["--cores", "2", *targets()], capture_output=True, text=True,
-                       timeout=600, env=env)
+    r = subprocess.run(
+        base + ["--cores", "2", *targets()], capture_output=True, text=True, timeout=600, env=env
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     for rule in ("rule train", "rule evaluate", "rule random_baseline"):
         assert rule not in r.stdout + r.stderr  # only the report stages ran
@@ -97,13 +118,21 @@ def test_report_has_every_table_and_figure_with_captions(tmp_path, snakemake_bin
     assert (d["difference"] == 6.0).all() and (d["prob_improvement"] == 1.0).all()
 
     out = tmp_path / "report.zip"
-    r = subprocess.run(base + ["--report", str(out), *targets()], capture_output=True,
-                       text=True, timeout=600, env=env)
+    r = subprocess.run(
+        base + ["--report", str(out), *targets()],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     with zipfile.ZipFile(out) as z:
         names = z.namelist()
-        html = "".join(z.read(n).decode("utf-8", "replace") for n in names
-                       if n.endswith((".html", ".js", ".json")))
+        html = "".join(
+            z.read(n).decode("utf-8", "replace")
+            for n in names
+            if n.endswith((".html", ".js", ".json"))
+        )
     for t in targets():  # stored as report/data/raw/<hash>/<file name>
         assert any(n.endswith("/" + t.rsplit("/", 1)[-1]) for n in names), (t, names[:40])
     for name, phrase in CAPTION_PHRASES.items():

@@ -12,28 +12,57 @@ from psmarl import results
 from psmarl.errors import InputError
 
 
-def _fake_run(root: Path, sharing: str, seed: int, rewards, steps_per_iter=6400,
-              eps_per_iter=50, evaluated=True):
+def _fake_run(
+    root: Path,
+    sharing: str,
+    seed: int,
+    rewards,
+    steps_per_iter=6400,
+    eps_per_iter=50,
+    evaluated=True,
+):
     run = root / results.run_dir("multiwalker", "ppo", sharing, seed)
     (run / "eval").mkdir(parents=True)
     n = len(rewards)
-    df = pd.DataFrame({"iteration": np.arange(1, n + 1),
-                       "env_steps": steps_per_iter * np.arange(1, n + 1),
-                       "episodes": eps_per_iter * np.arange(1, n + 1),
-                       "wall_seconds": 10.0 * np.arange(1, n + 1),
-                       "avg_total_reward": rewards})
+    df = pd.DataFrame(
+        {
+            "iteration": np.arange(1, n + 1),
+            "env_steps": steps_per_iter * np.arange(1, n + 1),
+            "episodes": eps_per_iter * np.arange(1, n + 1),
+            "wall_seconds": 10.0 * np.arange(1, n + 1),
+            "avg_total_reward": rewards,
+        }
+    )
     df.to_csv(run / "progress.csv", index=False)
-    spec = {"env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "options": {}},
-            "method": {"training": {"train_batch_size_per_learner": 6400}},
-            "budget": {"env_steps": steps_per_iter * n}}
-    (run / "train_summary.json").write_text(json.dumps({
-        "iterations": n, "env_steps": int(steps_per_iter * n), "episodes": int(eps_per_iter * n),
-        "wall_seconds": 10.0 * n, "spec": spec,
-        "runtime": {"num_env_runners": 2, "num_envs_per_env_runner": 8}}))
+    spec = {
+        "env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "options": {}},
+        "method": {"training": {"train_batch_size_per_learner": 6400}},
+        "budget": {"env_steps": steps_per_iter * n},
+    }
+    (run / "train_summary.json").write_text(
+        json.dumps(
+            {
+                "iterations": n,
+                "env_steps": int(steps_per_iter * n),
+                "episodes": int(eps_per_iter * n),
+                "wall_seconds": 10.0 * n,
+                "spec": spec,
+                "runtime": {"num_env_runners": 2, "num_envs_per_env_runner": 8},
+            }
+        )
+    )
     if evaluated:
-        (run / "eval" / "summary.json").write_text(json.dumps({
-            "episodes": 100, "mean": float(rewards[-1]), "std": 1.0,
-            "ci95_low": float(rewards[-1]) - 0.2, "ci95_high": float(rewards[-1]) + 0.2}))
+        (run / "eval" / "summary.json").write_text(
+            json.dumps(
+                {
+                    "episodes": 100,
+                    "mean": float(rewards[-1]),
+                    "std": 1.0,
+                    "ci95_low": float(rewards[-1]) - 0.2,
+                    "ci95_high": float(rewards[-1]) + 0.2,
+                }
+            )
+        )
         (run / "eval" / "episodes.csv").write_text("episode,seed,total_reward,length\n")
     return run
 
@@ -42,25 +71,32 @@ def _paper_checkout(tmp: Path) -> Path:
     repo = tmp / "paper"
     d = repo / "plot/data/multi_walker"
     d.mkdir(parents=True)
-    for name, rewards in (("ppo1", [-100, -50, 5, 25, 35, 41, 30]),
-                          ("sa_ppo", [-100, -90, -40, 10, 22, 31, 38.8])):
+    for name, rewards in (
+        ("ppo1", [-100, -50, 5, 25, 35, 41, 30]),
+        ("sa_ppo", [-100, -90, -40, 10, 22, 31, 38.8]),
+    ):
         n = len(rewards)
-        pd.DataFrame({"episode_reward_mean": rewards,
-                      "timesteps_total": 6400 * np.arange(1, n + 1),
-                      "episodes_total": 100 * np.arange(1, n + 1)}).to_csv(d / f"{name}.csv",
-                                                                          index=False)
+        pd.DataFrame(
+            {
+                "episode_reward_mean": rewards,
+                "timesteps_total": 6400 * np.arange(1, n + 1),
+                "episodes_total": 100 * np.arange(1, n + 1),
+            }
+        ).to_csv(d / f"{name}.csv", index=False)
     return repo
 
 
 @pytest.fixture
 def kept(tmp_path):
     root = tmp_path / "results"
-    curves = {("shared", 0): [-100, -20, 10, 25, 31, 33],
-              ("shared", 1): [-100, -60, 5, 21, 29, 32],
-              ("shared", 2): [-100, -30, 1, 15, 22, 24],
-              ("independent", 0): [-100, -80, -50, -10, 5, 12],
-              ("independent", 1): [-100, -90, -70, -30, -5, 2],
-              ("independent", 2): [-100, -70, -40, -20, 0, 21]}
+    curves = {
+        ("shared", 0): [-100, -20, 10, 25, 31, 33],
+        ("shared", 1): [-100, -60, 5, 21, 29, 32],
+        ("shared", 2): [-100, -30, 1, 15, 22, 24],
+        ("independent", 0): [-100, -80, -50, -10, 5, 12],
+        ("independent", 1): [-100, -90, -70, -30, -5, 2],
+        ("independent", 2): [-100, -70, -40, -20, 0, 21],
+    }
     for (sharing, seed), r in curves.items():
         _fake_run(root, sharing, seed, r)
     _fake_run(root, "shared", 3, [-100, -90], evaluated=False)  # still being evaluated
@@ -74,12 +110,14 @@ def kept(tmp_path):
 
 def test_keep_runs_copies_finished_runs_only_and_once(kept):
     tmp, root, dest, copied = kept
-    assert sorted(copied) == sorted(("multiwalker", "ppo", s, str(k)) for s in
-                                     ("shared", "independent") for k in range(3))
+    assert sorted(copied) == sorted(
+        ("multiwalker", "ppo", s, str(k)) for s in ("shared", "independent") for k in range(3)
+    )
     run = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
     for f in rep.KEPT_RUN_FILES:
-        assert (run / f).read_bytes() == (root / results.run_dir(
-            "multiwalker", "ppo", "shared", 0) / f).read_bytes()
+        assert (run / f).read_bytes() == (
+            root / results.run_dir("multiwalker", "ppo", "shared", 0) / f
+        ).read_bytes()
     assert json.loads((run / rep.MACHINE_JSON).read_text())["cpus"] >= 1
     assert not (dest / results.run_dir("multiwalker", "ppo", "shared", 3)).exists()
     assert (dest / results.random_summary_json("multiwalker")).exists()
@@ -91,8 +129,13 @@ def test_keep_runs_copies_finished_runs_only_and_once(kept):
 
 
 def test_first_reaching_and_milestones():
-    curve = pd.DataFrame({"env_steps": [10.0, 20, 30, 40], "episodes": [1.0, 2, 3, 4],
-                          "avg_total_reward": [-5.0, 0.0, 40, 30]})
+    curve = pd.DataFrame(
+        {
+            "env_steps": [10.0, 20, 30, 40],
+            "episodes": [1.0, 2, 3, 4],
+            "avg_total_reward": [-5.0, 0.0, 40, 30],
+        }
+    )
     assert rep.first_reaching(curve, 0) == (20.0, 2.0)
     assert rep.first_reaching(curve, 30) == (30.0, 3.0)
     assert all(np.isnan(rep.first_reaching(curve, 50)))
@@ -112,8 +155,9 @@ def test_iqm_band_contains_the_iqm_and_one_seed_has_no_width():
 def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     tmp, _, dest, _ = kept
     out = tmp / "docs" / "reproduction.md"
-    rep.build_report(dest, out, paper_logs=_paper_checkout(tmp), spec={"bootstrap_reps": 200},
-                     log=lambda m: None)
+    rep.build_report(
+        dest, out, paper_logs=_paper_checkout(tmp), spec={"bootstrap_reps": 200}, log=lambda m: None
+    )
     text = out.read_text()
     assert (tmp / "docs/reproduction/curves_multiwalker_ppo.png").stat().st_size > 10_000
     # shared seed 0 first reaches 30 at its 5th iteration (32,000 env steps, 250 episodes)
@@ -179,14 +223,30 @@ def _training_run(root: Path, sharing: str, seed: int, rewards, checkpoint_at: i
     ckpt = run / ".work" / "checkpoint"
     ckpt.mkdir(parents=True)
     (ckpt / "module_state.pkl").write_bytes(b"weights" * 10)
-    rows = [{"iteration": i + 1, "env_steps": 6400 * (i + 1), "episodes": 50 * (i + 1),
-             "wall_seconds": 10.0 * (i + 1), "avg_total_reward": r} for i, r in enumerate(rewards)]
+    rows = [
+        {
+            "iteration": i + 1,
+            "env_steps": 6400 * (i + 1),
+            "episodes": 50 * (i + 1),
+            "wall_seconds": 10.0 * (i + 1),
+            "avg_total_reward": r,
+        }
+        for i, r in enumerate(rewards)
+    ]
     (run / ".work" / "progress.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in rows) + '{"iteration": 9')
+        "".join(json.dumps(r) + "\n" for r in rows) + '{"iteration": 9'
+    )
     last = rows[checkpoint_at - 1]
-    (ckpt / results.RUN_META).write_text(json.dumps({
-        "loop": {k: last[k] for k in ("iteration", "env_steps", "episodes", "wall_seconds")},
-        "spec": {"budget": {"env_steps": 6400 * 10}}}))
+    (ckpt / results.RUN_META).write_text(
+        json.dumps(
+            {
+                "loop": {
+                    k: last[k] for k in ("iteration", "env_steps", "episodes", "wall_seconds")
+                },
+                "spec": {"budget": {"env_steps": 6400 * 10}},
+            }
+        )
+    )
     return run
 
 
@@ -195,13 +255,16 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     _training_run(root, "shared", 0, [-100, -80, -60, -50, -45], checkpoint_at=4)
     _training_run(root, "independent", 0, [-100, -95], checkpoint_at=2)
     copied = rep.keep_runs(root, dest, log=lambda m: None)
-    assert sorted(copied) == [("multiwalker", "ppo", "independent", "0"),
-                              ("multiwalker", "ppo", "shared", "0")]
+    assert sorted(copied) == [
+        ("multiwalker", "ppo", "independent", "0"),
+        ("multiwalker", "ppo", "shared", "0"),
+    ]
     kept = dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
     # the checkpoint, and the rows up to it only (row 5 is redone on resume)
     assert (kept / "checkpoint" / "module_state.pkl").read_bytes() == b"weights" * 10
-    assert [json.loads(x)["iteration"] for x in
-            (kept / "progress.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert [
+        json.loads(x)["iteration"] for x in (kept / "progress.jsonl").read_text().splitlines()
+    ] == [1, 2, 3, 4]
     assert rep.keep_runs(root, dest, log=lambda m: None) == []  # nothing newer
 
     # a fresh machine: the kept checkpoint goes back where ./run.sh resumes from it
@@ -209,8 +272,9 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     restored = rep.restore_unfinished(dest, fresh, log=lambda m: None)
     assert len(restored) == 2
     work = fresh / results.run_dir("multiwalker", "ppo", "shared", 0) / ".work"
-    assert json.loads((work / "checkpoint" / results.RUN_META).read_text())["loop"][
-        "iteration"] == 4
+    assert (
+        json.loads((work / "checkpoint" / results.RUN_META).read_text())["loop"]["iteration"] == 4
+    )
     assert rep.restore_unfinished(dest, fresh, log=lambda m: None) == []  # as far already
     with pytest.raises(InputError, match="no unfinished runs kept here"):
         rep.restore_unfinished(tmp_path / "nowhere", fresh, log=lambda m: None)
@@ -228,5 +292,6 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     _fake_run(root, "shared", 0, [-100, -80, -60, -50, -45, -40], evaluated=True)
     rep.keep_runs(root, dest, log=lambda m: None)
     assert not kept.exists()
-    assert (dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent",
-                                                    0)).exists()
+    assert (
+        dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent", 0)
+    ).exists()

@@ -44,9 +44,13 @@ class ToyBackend:
             self.k += 1
             if self.crash_at is not None and self.k == self.crash_at:
                 raise Crash()
-            step = Iteration(env_steps=30, episode_returns=[float(self.k), self.k + 0.5],
-                             paper_returns=[self.k + 0.5], samples_trained=12,
-                             columns={"shared/loss": 1.0 / self.k})
+            step = Iteration(
+                env_steps=30,
+                episode_returns=[float(self.k), self.k + 0.5],
+                paper_returns=[self.k + 0.5],
+                samples_trained=12,
+                columns={"shared/loss": 1.0 / self.k},
+            )
             if record(step):
                 return
 
@@ -60,8 +64,14 @@ class ToyBackend:
         self.closed = True
 
 
-SPEC = {"env": {"name": "toy", "preset": "paper"}, "method": "toy", "sharing": "shared",
-        "seed": 0, "budget": {"env_steps": 300}, "checkpoint_every": 3}
+SPEC = {
+    "env": {"name": "toy", "preset": "paper"},
+    "method": "toy",
+    "sharing": "shared",
+    "seed": 0,
+    "budget": {"env_steps": 300},
+    "checkpoint_every": 3,
+}
 
 
 def train(run: Path, crash_at: int | None = None, spec=SPEC) -> dict:
@@ -103,8 +113,9 @@ def test_a_crash_at_any_iteration_resumes_without_lost_or_repeated_rows(tmp_path
     a = pd.read_csv(tmp_path / "ref" / "progress.csv").drop(columns="wall_seconds")
     b = pd.read_csv(tmp_path / "run" / "progress.csv").drop(columns="wall_seconds")
     pd.testing.assert_frame_equal(a, b)
-    assert {k: s[k] for k in ("iterations", "env_steps", "episodes")} == \
-        {k: ref[k] for k in ("iterations", "env_steps", "episodes")}
+    assert {k: s[k] for k in ("iterations", "env_steps", "episodes")} == {
+        k: ref[k] for k in ("iterations", "env_steps", "episodes")
+    }
 
 
 def test_a_torn_progress_line_is_dropped_on_resume(tmp_path):
@@ -176,10 +187,15 @@ def test_the_log_line_has_progress_speed_and_time_left(tmp_path):
     assert lines[-1].endswith("ETA 0s")
 
 
-@pytest.mark.parametrize("budget,key", [({}, "training.budget"),
-                                        ({"env_steps": 0}, "training.budget.env_steps"),
-                                        ({"episodes": 1.5}, "training.budget.episodes"),
-                                        ({"env_steps": 5, "iterations": 2}, "training.budget")])
+@pytest.mark.parametrize(
+    "budget,key",
+    [
+        ({}, "training.budget"),
+        ({"env_steps": 0}, "training.budget.env_steps"),
+        ({"episodes": 1.5}, "training.budget.episodes"),
+        ({"env_steps": 5, "iterations": 2}, "training.budget"),
+    ],
+)
 def test_bad_budgets_name_the_key(budget, key):
     with pytest.raises(ConfigError) as e:
         check_budget(budget)
@@ -206,8 +222,12 @@ def test_summaries_of_empty_and_paperless_curves():
 
 
 def test_durations():
-    assert [format_duration(x) for x in (37.2, 252, 3900, float("nan"))] == \
-        ["37s", "4m12s", "1h05m", "?"]
+    assert [format_duration(x) for x in (37.2, 252, 3900, float("nan"))] == [
+        "37s",
+        "4m12s",
+        "1h05m",
+        "?",
+    ]
 
 
 # ---------------------------------------------------------------- TensorBoard
@@ -225,9 +245,12 @@ def test_tensorboard_has_every_progress_column_at_its_env_step(tmp_path):
     train(tmp_path)
     df = pd.read_csv(tmp_path / "progress.csv")
     steps = list(df["env_steps"])
-    for column, tag in (("avg_total_reward", "run/avg_total_reward"),
-                        ("paper_avg_total_reward", "run/paper_avg_total_reward"),
-                        ("shared/loss", "shared/loss"), ("episodes", "run/episodes")):
+    for column, tag in (
+        ("avg_total_reward", "run/avg_total_reward"),
+        ("paper_avg_total_reward", "run/paper_avg_total_reward"),
+        ("shared/loss", "shared/loss"),
+        ("episodes", "run/episodes"),
+    ):
         curve = tensorboard_curve(tmp_path, tag)
         assert [s for s, _ in curve] == steps, tag
         np.testing.assert_allclose([v for _, v in curve], df[column], rtol=1e-6)
@@ -236,8 +259,7 @@ def test_tensorboard_has_every_progress_column_at_its_env_step(tmp_path):
 
 
 @pytest.mark.parametrize("crash_at", [2, 5, 10])
-def test_tensorboard_curves_survive_a_crash_without_duplicate_or_missing_steps(tmp_path,
-                                                                               crash_at):
+def test_tensorboard_curves_survive_a_crash_without_duplicate_or_missing_steps(tmp_path, crash_at):
     with pytest.raises(Crash):
         train(tmp_path, crash_at=crash_at)
     # the crashed attempt wrote points after its last checkpoint (iterations 4, 5; ...)
@@ -253,6 +275,7 @@ def test_a_fresh_start_drops_old_event_files(tmp_path):
     for f in ("train_summary.json", "progress.csv"):
         (tmp_path / f).unlink()
     import shutil as _sh
+
     _sh.rmtree(tmp_path / "checkpoint")
     train(tmp_path)  # the workflow's --forcerun: the run starts again from nothing
     curve = tensorboard_curve(tmp_path, "run/avg_total_reward")
@@ -279,18 +302,22 @@ def wandb_history(run: Path) -> list[dict]:
             if left < 7:  # block trailer
                 pos += left
                 continue
-            _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+            _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
             if kind == 0:
                 break
-            chunk = data[pos + 7:pos + 7 + length]
+            chunk = data[pos + 7 : pos + 7 + length]
             pos += 7 + length
             pending = chunk if kind in (1, 2) else pending + chunk
             if kind in (1, 4):
                 rec = pb.Record()
                 rec.ParseFromString(pending)
                 if rec.WhichOneof("record_type") == "history":
-                    rows.append({i.key or "/".join(i.nested_key): json.loads(i.value_json)
-                                 for i in rec.history.item})
+                    rows.append(
+                        {
+                            i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                            for i in rec.history.item
+                        }
+                    )
     return rows
 
 
@@ -308,8 +335,7 @@ def test_wandb_offline_logs_the_same_curves_behind_its_switch(tmp_path, monkeypa
     rows = wandb_history(tmp_path / "on")
     df = pd.read_csv(tmp_path / "on" / "progress.csv")
     assert [r["_step"] for r in rows] == list(df["env_steps"])
-    np.testing.assert_allclose([r["run/avg_total_reward"] for r in rows],
-                               df["avg_total_reward"])
+    np.testing.assert_allclose([r["run/avg_total_reward"] for r in rows], df["avg_total_reward"])
     assert rows[1]["shared/loss"] == pytest.approx(0.5)
 
 

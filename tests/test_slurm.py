@@ -72,18 +72,25 @@ def test_profile_asks_gpu_for_training_and_grows_with_attempts():
     assert "gpu" not in res["evaluate"] and "gpu" not in res["aggregate"]
     local = set()
     for f in (REPO / "workflow" / "rules").glob("*.smk"):
-        local |= {m.group(1) for m in re.finditer(
-            r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True", f.read_text(),
-            re.MULTILINE | re.DOTALL)}
+        local |= {
+            m.group(1)
+            for m in re.finditer(
+                r"^rule (\w+):\n(?:(?!^rule ).)*?^    localrule: True",
+                f.read_text(),
+                re.MULTILINE | re.DOTALL,
+            )
+        }
     assert local == {"config_record"}
-    assert set(res) == cluster.workflow_rules(REPO) - {"all"} - local, \
+    assert set(res) == cluster.workflow_rules(REPO) - {"all"} - local, (
         "every rule that runs on Slurm gets its resources"
+    )
     for rule, r in res.items():
         for key in ("runtime", "mem_mb"):
             grow = [eval(str(r[key]), {"attempt": a}) for a in (1, 2, 3)]
             assert grow[0] < grow[1] < grow[2], (rule, key, grow)
-    assert eval(res["train"]["mem_mb"], {"attempt": 1}) > eval(res["aggregate"]["mem_mb"],
-                                                                {"attempt": 1})
+    assert eval(res["train"]["mem_mb"], {"attempt": 1}) > eval(
+        res["aggregate"]["mem_mb"], {"attempt": 1}
+    )
 
 
 def test_one_node_overlay_changes_only_what_it_declares():
@@ -96,8 +103,9 @@ def test_one_node_overlay_changes_only_what_it_declares():
     assert prof["set-resources"] == base["set-resources"]
 
 
-@pytest.mark.parametrize("key,hint", [("gpus", "gpu"), ("gpu_type", "gpu_model"),
-                                      ("time_min", "runtime")])
+@pytest.mark.parametrize(
+    "key,hint", [("gpus", "gpu"), ("gpu_type", "gpu_model"), ("time_min", "runtime")]
+)
 def test_keys_the_plugin_ignores_are_caught(tmp_path, key, hint):
     prof = load_profile()
     prof["set-resources"]["train"][key] = 1
@@ -121,17 +129,24 @@ def test_unknown_rule_and_missing_nv_are_caught(tmp_path):
 
 
 def test_check_profile_cli(tmp_path, psmarl_bin):
-    ok = subprocess.run([psmarl_bin, "check-profile", str(PROFILE), "--repo", str(REPO)],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [psmarl_bin, "check-profile", str(PROFILE), "--repo", str(REPO)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     prof = load_profile()
     prof["set-resources"]["train"]["gpus"] = 1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(prof))
-    bad = subprocess.run([psmarl_bin, "check-profile", str(tmp_path), "--repo", str(REPO)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [psmarl_bin, "check-profile", str(tmp_path), "--repo", str(REPO)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "'gpus'" in bad.stderr and "'gpu'" in bad.stderr
-    missing = subprocess.run([psmarl_bin, "check-profile", str(tmp_path / "nope")],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [psmarl_bin, "check-profile", str(tmp_path / "nope")], capture_output=True, text=True
+    )
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 
@@ -161,8 +176,13 @@ def _running(pid: int) -> bool:
 
 
 def scontrol_job(conf: str, jobid: str) -> dict[str, str]:
-    r = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True,
-                       text=True, timeout=30, env=workflow_env(SLURM_CONF=conf))
+    r = subprocess.run(
+        ["scontrol", "show", "job", "-o", jobid],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=workflow_env(SLURM_CONF=conf),
+    )
     assert r.returncode == 0, r.stderr
     return dict(kv.split("=", 1) for kv in r.stdout.split() if "=" in kv)
 
@@ -177,25 +197,40 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(slurm, tmp_path):
     prof = one_node_profile(tmp_path / "profile")
     wd = tmp_path / "wd"
     wd.mkdir()
-    cfg = write_config(wd / "config.yaml",
-                       containers={"rl": None, "marl": None, "analysis": str(image_file)})
+    cfg = write_config(
+        wd / "config.yaml", containers={"rl": None, "marl": None, "analysis": str(image_file)}
+    )
     trace = tmp_path / "apptainer.log"
-    env = workflow_env(SLURM_CONF=slurm, PSMARL_APPTAINER_LOG=str(trace),
-                       PATH=f"{STANDIN_BIN}:{workflow_env()['PATH']}")
+    env = workflow_env(
+        SLURM_CONF=slurm,
+        PSMARL_APPTAINER_LOG=str(trace),
+        PATH=f"{STANDIN_BIN}:{workflow_env()['PATH']}",
+    )
     r = snakemake(wd, cfg, "--profile", str(prof), env=env, timeout=1500)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-6000:]
 
     # every job went through sbatch: as many submissions as jobs, no job run locally
-    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) "
-                           r"\(log: \S+/rule_(\w+?)/", out)
+    submitted = re.findall(
+        r"Job \d+ has been submitted with SLURM jobid (\d+) "
+        r"\(log: \S+/rule_(\w+?)/",
+        out,
+    )
     planned = re.findall(r"^(?:local)?rule (\w+):", out, re.MULTILINE)
     # local by the workflow's own declaration: `all` and config_record (localrule: True)
     local = set(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     assert local <= {"all", "config_record"}, local
-    want = {"train": 1, "evaluate": 1, "random_baseline": 1, "aggregate": 1,
-            "marl_eval_export": 1,
-            "statistics": 1, "learning_curve": 1, "paper_figure": 2, "theory": 1}
+    want = {
+        "train": 1,
+        "evaluate": 1,
+        "random_baseline": 1,
+        "aggregate": 1,
+        "marl_eval_export": 1,
+        "statistics": 1,
+        "learning_curve": 1,
+        "paper_figure": 2,
+        "theory": 1,
+    }
     got: dict[str, int] = {}
     for _, rule in submitted:
         got[rule] = got.get(rule, 0) + 1

@@ -25,26 +25,41 @@ def test_agent_to_module_modes():
         agent_to_module(agents, "both")
 
 
-@pytest.mark.parametrize("budget", [{}, {"env_steps": 0}, {"episodes": 1.5},
-                                    {"episodes": 2, "iterations": 1}])
+@pytest.mark.parametrize(
+    "budget", [{}, {"env_steps": 0}, {"episodes": 1.5}, {"episodes": 2, "iterations": 1}]
+)
 def test_check_budget_rejects(budget):
     with pytest.raises(ConfigError, match="training.budget"):
         check_budget(budget)
 
 
 def test_summarize_progress_picks_maximum():
-    df = pd.DataFrame({"iteration": [1, 2, 3], "episodes": [0, 4, 9],
-                       "avg_total_reward": [float("nan"), 5.0, 3.0]})
+    df = pd.DataFrame(
+        {
+            "iteration": [1, 2, 3],
+            "episodes": [0, 4, 9],
+            "avg_total_reward": [float("nan"), 5.0, 3.0],
+        }
+    )
     s = summarize_progress(df)
-    assert s == {"best_avg_total_reward": 5.0, "episodes_at_best": 4, "final_avg_total_reward": 3.0,
-                 # no paper_* columns: the paper's measure is psmarl's
-                 "paper_best_avg_total_reward": 5.0, "paper_episodes_at_best": 4}
+    assert s == {
+        "best_avg_total_reward": 5.0,
+        "episodes_at_best": 4,
+        "final_avg_total_reward": 3.0,
+        # no paper_* columns: the paper's measure is psmarl's
+        "paper_best_avg_total_reward": 5.0,
+        "paper_episodes_at_best": 4,
+    }
 
 
 def test_resolve_runtime_scales_auto_to_the_cores_given():
     auto = {"num_cpus": 2, "num_env_runners": "auto", "num_envs_per_env_runner": "auto"}
-    assert resolve_runtime(auto) == {"num_cpus": 2, "num_env_runners": 2,
-                                     "num_envs_per_env_runner": 8, "num_gpus": 0}
+    assert resolve_runtime(auto) == {
+        "num_cpus": 2,
+        "num_env_runners": 2,
+        "num_envs_per_env_runner": 8,
+        "num_gpus": 0,
+    }
     # Snakemake gave the job fewer cores than asked: sample in the training process
     assert resolve_runtime(auto, cores=1)["num_env_runners"] == 0
     assert resolve_runtime(auto, cores=6)["num_env_runners"] == 6
@@ -54,11 +69,14 @@ def test_resolve_runtime_scales_auto_to_the_cores_given():
     assert resolve_runtime(paper, cores=2) == {**paper, "num_cpus": 2}
 
 
-@pytest.mark.parametrize("runtime, key", [
-    ({"num_env_runners": "many"}, "training.runtime.num_env_runners"),
-    ({"num_envs_per_env_runner": 0}, "training.runtime.num_envs_per_env_runner"),
-    ({"num_gpus": -1}, "training.runtime.num_gpus"),
-])
+@pytest.mark.parametrize(
+    "runtime, key",
+    [
+        ({"num_env_runners": "many"}, "training.runtime.num_env_runners"),
+        ({"num_envs_per_env_runner": 0}, "training.runtime.num_envs_per_env_runner"),
+        ({"num_gpus": -1}, "training.runtime.num_gpus"),
+    ],
+)
 def test_resolve_runtime_names_a_bad_key(runtime, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         resolve_runtime(runtime)
@@ -79,13 +97,20 @@ def test_schema_takes_auto_runtime_and_rejects_other_words():
 def test_train_with_remote_runners_on_the_cores_given(tmp_path, tiny_config, psmarl_bin):
     """`--cores 2` with auto runners: two sampling processes, recorded in the summary."""
     c = json.loads(json.dumps(tiny_config))
-    c["training"]["runtime"] = {"num_cpus": 1, "num_env_runners": "auto",
-                                "num_envs_per_env_runner": "auto"}
+    c["training"]["runtime"] = {
+        "num_cpus": 1,
+        "num_env_runners": "auto",
+        "num_envs_per_env_runner": "auto",
+    }
     c["training"]["budget"] = {"iterations": 2}
     spec = cfg.train_spec(c, "waterworld", "ppo", "shared", 0)
     run = tmp_path / "run"
-    r = subprocess.run([psmarl_bin, "train", "--spec", json.dumps(spec), "--run-dir", str(run),
-                        "--cores", "2"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [psmarl_bin, "train", "--spec", json.dumps(spec), "--run-dir", str(run), "--cores", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 env runner process(es) x 8 envs" in r.stderr
     from psmarl.envs.registry import backend_of
@@ -94,8 +119,12 @@ def test_train_with_remote_runners_on_the_cores_given(tmp_path, tiny_config, psm
     assert f"env: waterworld (paper preset, {backend} backend)" in r.stderr
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["backend"] == backend
-    assert summary["runtime"] == {"num_cpus": 2, "num_env_runners": 2,
-                                  "num_envs_per_env_runner": 8, "num_gpus": 0}
+    assert summary["runtime"] == {
+        "num_cpus": 2,
+        "num_env_runners": 2,
+        "num_envs_per_env_runner": 8,
+        "num_gpus": 0,
+    }
     assert summary["iterations"] == 2 and summary["env_steps"] >= 200
 
 
@@ -149,8 +178,12 @@ def test_train_writes_outputs_and_resumes_after_sigkill(tmp_path, tiny_config, p
 def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, psmarl_bin):
     spec = _spec(tiny_config, "multiwalker", "shared", iterations=2)
     run = tmp_path / "run"
-    r = subprocess.run([psmarl_bin, "train", "--spec", json.dumps(spec), "--run-dir", str(run)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [psmarl_bin, "train", "--spec", json.dumps(spec), "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     meta = results.read_json(run / "checkpoint" / results.RUN_META)
     assert set(meta["agent_to_module"].values()) == {"shared"}
@@ -158,9 +191,21 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
     outs = []
     for k in range(2):
         out = tmp_path / f"eval{k}"
-        r = subprocess.run([psmarl_bin, "evaluate", "--spec", json.dumps(espec), "--checkpoint",
-                            str(run / "checkpoint"), "--out-dir", str(out)],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [
+                psmarl_bin,
+                "evaluate",
+                "--spec",
+                json.dumps(espec),
+                "--checkpoint",
+                str(run / "checkpoint"),
+                "--out-dir",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-3000:]
         outs.append(pd.read_csv(out / "episodes.csv"))
     pd.testing.assert_frame_equal(outs[0], outs[1])  # deterministic actions, recorded seeds
@@ -171,12 +216,26 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
 
     policy = PolicySpec("checkpoint", str(run / "checkpoint"))
     n = 6
-    ref = evaluate(espec["env"], policy, n, seed=espec["seed"], workers=1, envs_per_worker=n,
-                   log=lambda m: None)
+    ref = evaluate(
+        espec["env"],
+        policy,
+        n,
+        seed=espec["seed"],
+        workers=1,
+        envs_per_worker=n,
+        log=lambda m: None,
+    )
     pd.testing.assert_frame_equal(ref.head(len(outs[0])), outs[0])
     for workers, n_envs in [(1, 1), (1, 4), (2, 2), (3, 8)]:
-        df = evaluate(espec["env"], policy, n, seed=espec["seed"], workers=workers,
-                      envs_per_worker=n_envs, log=lambda m: None)
+        df = evaluate(
+            espec["env"],
+            policy,
+            n,
+            seed=espec["seed"],
+            workers=workers,
+            envs_per_worker=n_envs,
+            log=lambda m: None,
+        )
         pd.testing.assert_frame_equal(df, ref, obj=f"{workers} workers x {n_envs} envs")
 
 
@@ -211,8 +270,13 @@ def test_same_seed_gives_the_same_run_through_the_cli(tmp_path):
     curves = []
     for i in range(2):
         run = tmp_path / f"run{i}"
-        r = subprocess.run(["psmarl", "train", "--spec", spec, "--run-dir", str(run)],
-                           env=env, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            ["psmarl", "train", "--spec", spec, "--run-dir", str(run)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         curves.append(pd.read_csv(run / "progress.csv"))
     cols = ["iteration", "env_steps", "episodes", "avg_total_reward"]

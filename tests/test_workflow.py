@@ -18,8 +18,16 @@ ENVS = ["pursuit", "waterworld", "multiwalker", "speaker_listener"]
 
 
 def snakemake(snakemake_bin, workdir, *args, configfile=TINY, timeout=900):
-    cmd = [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), *args]
+    cmd = [
+        snakemake_bin,
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -56,8 +64,19 @@ def test_tiny_workflow_produces_every_output(finished_run):
     _, wd = finished_run
     root = wd / "results"
     summary = pd.read_csv(root / results.SUMMARY_TABLE)
-    for col in ["env", "method", "sharing", "seed", "best_avg_total_reward", "episodes_at_best",
-                "eval_mean", "eval_ci95_low", "eval_ci95_high", "eval_episodes", "random_mean"]:
+    for col in [
+        "env",
+        "method",
+        "sharing",
+        "seed",
+        "best_avg_total_reward",
+        "episodes_at_best",
+        "eval_mean",
+        "eval_ci95_low",
+        "eval_ci95_high",
+        "eval_episodes",
+        "random_mean",
+    ]:
         assert col in summary.columns
     assert len(summary) == 2 * len(ENVS)
     assert set(summary["env"]) == set(ENVS)
@@ -73,8 +92,12 @@ def test_tiny_workflow_produces_every_output(finished_run):
             assert f.exists() and f.stat().st_size > 1000
         ep = pd.read_csv(root / results.random_episodes_csv(env))
         assert list(ep.columns) == results.EPISODE_COLUMNS and len(ep) == 3
-    for table in ("statistics", "sharing_differences", "probability_of_improvement",
-                  "paper_comparison"):
+    for table in (
+        "statistics",
+        "sharing_differences",
+        "probability_of_improvement",
+        "paper_comparison",
+    ):
         assert len(pd.read_csv(root / f"tables/{table}.csv")) > 0, table
     for env in ENVS:
         for figure in (3, 4, 5):
@@ -88,7 +111,8 @@ def test_tiny_workflow_produces_every_output(finished_run):
     check_marl_eval(me)
     for _, row in summary.iterrows():
         run = me[row["env"]][row["preset"]][f"{row['method']}_{row['sharing']}"][
-            f"run_{row['seed']}"]
+            f"run_{row['seed']}"
+        ]
         assert len(run["absolute_metrics"]["return"]) == 3
         assert run["step_0"]["step_count"] == row["train_env_steps"]
         assert np.mean(run["step_0"]["return"]) == pytest.approx(row["eval_mean"])
@@ -123,9 +147,15 @@ def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path
     for sharing in ("shared", "independent"):
         wc = f"env=waterworld, method=ppo, sharing={sharing}, seed=0"
         expected |= {("train", wc), ("evaluate", wc)}
-    expected |= {("aggregate", ""), ("marl_eval_export", ""),
-                 ("learning_curve", "env=waterworld"), ("all", ""),
-                 ("statistics", ""), ("sharing_summary", ""), ("config_record", "")}
+    expected |= {
+        ("aggregate", ""),
+        ("marl_eval_export", ""),
+        ("learning_curve", "env=waterworld"),
+        ("all", ""),
+        ("statistics", ""),
+        ("sharing_summary", ""),
+        ("config_record", ""),
+    }
     expected |= {("paper_figure", f"figure={f}, env=waterworld") for f in (3, 4, 5)}
     jobs = {j for j in jobs if j[0] not in ("theory",)}
     assert jobs == expected, r.stdout[-4000:]
@@ -156,8 +186,7 @@ def test_switching_wandb_on_reruns_no_training(finished_run, tmp_path):
     r = snakemake(exe, wd, "-n", configfile=changed)
     assert r.returncode == 0, r.stderr[-3000:]
     stages = {j[0] for j in planned_jobs(r.stdout)}
-    assert not stages & {"train", "marl_train", "evaluate", "random_baseline"}, \
-        r.stdout[-3000:]
+    assert not stages & {"train", "marl_train", "evaluate", "random_baseline"}, r.stdout[-3000:]
 
 
 @pytest.mark.slow
@@ -187,12 +216,27 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
     """config/paper.yaml must not inherit the laptop's small PPO batch from config.yaml."""
     target = "results/runs/pursuit/ppo/shared/seed0/progress.csv"
     specs = {}
-    for name, extra in (("paper", ["--configfile", str(REPO / "config/paper.yaml")]),
-                        ("default", [])):
+    for name, extra in (
+        ("paper", ["--configfile", str(REPO / "config/paper.yaml")]),
+        ("default", []),
+    ):
         # --force: print the job even when a previous ./run.sh already made the target
-        r = subprocess.run([snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), target,
-                            "-n", "-p", "--force", *extra],
-                           capture_output=True, text=True, cwd=REPO, timeout=120)
+        r = subprocess.run(
+            [
+                snakemake_bin,
+                "-s",
+                str(REPO / "workflow" / "Snakefile"),
+                target,
+                "-n",
+                "-p",
+                "--force",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         specs[name] = json.loads(re.search(r"--spec '(\{.*?\})'", r.stdout).group(1))
     assert specs["paper"]["method_settings"]["training"]["train_batch_size_per_learner"] == 6400
@@ -206,8 +250,14 @@ def test_every_method_trains_and_evaluates_through_the_workflow(snakemake_bin, t
     """The paper's whole grid (23 (env, method) pairs x shared/independent) at tiny budgets:
     every run is trained by the `train` rule, evaluated, and in the tables and Figures 3/4.
     About 6 min on 2 cores."""
-    r = snakemake(snakemake_bin, tmp_path, "--cores", "2",
-                  configfile=REPO / "tests" / "data" / "tiny_all.yaml", timeout=1800)
+    r = snakemake(
+        snakemake_bin,
+        tmp_path,
+        "--cores",
+        "2",
+        configfile=REPO / "tests" / "data" / "tiny_all.yaml",
+        timeout=1800,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     summary = pd.read_csv(tmp_path / "results" / "tables" / "summary.csv")
     assert len(summary) == 46

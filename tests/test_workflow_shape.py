@@ -40,8 +40,9 @@ def shell_command(body: str) -> str | None:
 
 
 def test_snakemake_lint_is_clean(snakemake_bin):
-    r = subprocess.run([snakemake_bin, "--lint"], capture_output=True, text=True, cwd=REPO,
-                       timeout=300)
+    r = subprocess.run(
+        [snakemake_bin, "--lint"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "Lints for" not in out, out[-5000:]
 
@@ -49,8 +50,9 @@ def test_snakemake_lint_is_clean(snakemake_bin):
 def test_snakefmt_leaves_every_rule_file_as_it_is():
     exe = BIN / "snakefmt"
     assert exe.exists(), "snakefmt is not installed (the dev extra: scripts/setup.sh)"
-    r = subprocess.run([str(exe), "--check", "workflow"], capture_output=True, text=True,
-                       cwd=REPO, timeout=300)
+    r = subprocess.run(
+        [str(exe), "--check", "workflow"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:] + "\n(run: snakefmt workflow)"
 
 
@@ -90,9 +92,11 @@ def test_rules_take_every_path_from_psmarl_results():
             for lit in re.findall(r'"([^"]*)"', code):
                 if lit.endswith(".rst") or " " in lit:  # captions (workflow/report/), labels
                     continue
-                assert not re.search(r"\.(csv|json|png|pdf|svg|log)\b|^(runs|tables|figures|"
-                                     r"theory|logs|baselines|report)/", lit), \
-                    f"{f.name}:{lineno} spells out a path: {lit!r} (use psmarl.results)"
+                assert not re.search(
+                    r"\.(csv|json|png|pdf|svg|log)\b|^(runs|tables|figures|"
+                    r"theory|logs|baselines|report)/",
+                    lit,
+                ), f"{f.name}:{lineno} spells out a path: {lit!r} (use psmarl.results)"
     assert results.root_of("out/x/tables/summary.csv", results.SUMMARY_TABLE) == "out/x"
     assert results.root_of("tables/summary.csv", results.SUMMARY_TABLE) == "."
     with pytest.raises(ValueError, match="layout path"):
@@ -114,12 +118,12 @@ def test_which_paper_figures_the_sharing_modes_allow():
 # them only on purpose, and say so where the change is described.
 RUN_COMMANDS = {
     "train": "psmarl train --spec {params.spec:q} --run-dir {params.run_dir} --cores {threads} "
-             "2> {log}",
+    "2> {log}",
     "marl_train": "OMP_NUM_THREADS={threads} psmarl marl-train --spec {params.spec:q} "
-                  "--run-dir {params.run_dir} 2> {log}",
+    "--run-dir {params.run_dir} 2> {log}",
     "evaluate": "OMP_NUM_THREADS=1 psmarl evaluate --spec {params.spec:q} "
-                "--checkpoint {input.checkpoint} --out-dir {params.out_dir} --workers "
-                "{threads} 2> {log}",
+    "--checkpoint {input.checkpoint} --out-dir {params.out_dir} --workers "
+    "{threads} 2> {log}",
 }
 
 
@@ -129,4 +133,5 @@ def test_training_and_evaluation_commands_are_those_of_existing_results():
         assert shell_command(found[name][1]) == cmd, (
             f"the shell command of rule {name} changed: Snakemake will rerun every {name} job "
             "of existing results folders (code trigger); if that is meant, update "
-            "RUN_COMMANDS and say so")
+            "RUN_COMMANDS and say so"
+        )

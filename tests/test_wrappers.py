@@ -36,9 +36,11 @@ def supersuit_stack(env, agent_indication="none", pad_observations=False, pad_ac
     if pad_actions:
         real = {a: env.action_space(a) for a in agents}
         padded = W.padded_action_space(list(real.values()))
-        env = ss.action_lambda_v1(env,
-                                  lambda action, space, agent=None: W.trim_action(action, space),
-                                  lambda space, agent=None: padded)
+        env = ss.action_lambda_v1(
+            env,
+            lambda action, space, agent=None: W.trim_action(action, space),
+            lambda space, agent=None: padded,
+        )
     return env
 
 
@@ -51,8 +53,12 @@ def raw_env(settings):
 
 def compare(settings, seed=3, steps=60, ordered=True):
     ours = envs.make_parallel_env(settings)
-    theirs = supersuit_stack(raw_env(settings), settings["agent_indication"],
-                             settings["pad_observations"], settings["pad_actions"])
+    theirs = supersuit_stack(
+        raw_env(settings),
+        settings["agent_indication"],
+        settings["pad_observations"],
+        settings["pad_actions"],
+    )
     assert ours.possible_agents == theirs.possible_agents
     for a in ours.possible_agents:
         assert ours.observation_space(a) == theirs.observation_space(a), a
@@ -64,9 +70,14 @@ def compare(settings, seed=3, steps=60, ordered=True):
     same = (lambda x: list(x)) if ordered else sorted
     while ours.agents and t < steps:
         assert same(ours.agents) == same(theirs.agents)
-        acts = {a: (int(rng.integers(spaces[a].n)) if isinstance(spaces[a], Discrete)
-                    else rng.uniform(spaces[a].low, spaces[a].high).astype(spaces[a].dtype))
-                for a in ours.agents}
+        acts = {
+            a: (
+                int(rng.integers(spaces[a].n))
+                if isinstance(spaces[a], Discrete)
+                else rng.uniform(spaces[a].low, spaces[a].high).astype(spaces[a].dtype)
+            )
+            for a in ours.agents
+        }
         assert_same_step(ours.step(acts), theirs.step(acts), t, ordered)
         t += 1
     assert same(ours.agents) == same(theirs.agents)
@@ -76,8 +87,11 @@ def compare(settings, seed=3, steps=60, ordered=True):
 CASES = [
     (game, preset, backend, ind)
     for game in ("pursuit", "waterworld", "multiwalker")
-    for preset, backend in (("paper", "fast"), ("paper", "pettingzoo"),
-                            ("pettingzoo", "pettingzoo"))
+    for preset, backend in (
+        ("paper", "fast"),
+        ("paper", "pettingzoo"),
+        ("pettingzoo", "pettingzoo"),
+    )
     for ind in (None, "onehot")
 ]
 
@@ -88,11 +102,14 @@ def test_standard_stack_equals_supersuits(game, preset, backend, ind):
     compare(s)
 
 
-@pytest.mark.parametrize("opts", [
-    {},  # the padded preset: padded observations and actions, scalar index
-    {"agent_indication": "onehot"},
-    {"pad_actions": False, "agent_indication": "scalar"},
-])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},  # the padded preset: padded observations and actions, scalar index
+        {"agent_indication": "onehot"},
+        {"pad_actions": False, "agent_indication": "scalar"},
+    ],
+)
 def test_padded_heterogeneous_env_equals_supersuits(opts):
     compare(envs.resolve("speaker_listener", **opts), steps=25)
     s = envs.resolve("speaker_listener", kwargs={"continuous_actions": True}, **opts)
@@ -102,11 +119,22 @@ def test_padded_heterogeneous_env_equals_supersuits(opts):
 def test_padding_on_sisl_and_partial_deaths_equal_supersuits():
     # on the step at which a walker falls, SuperSuit's AEC round trip lists it last in the
     # dicts (walker_0, walker_2, walker_1); psmarl's stack keeps the env's order: unordered
-    s = envs.resolve("multiwalker", "paper", {"terminate_on_fall": False, "max_cycles": 120},
-                     pad_observations=True, pad_actions=True)
+    s = envs.resolve(
+        "multiwalker",
+        "paper",
+        {"terminate_on_fall": False, "max_cycles": 120},
+        pad_observations=True,
+        pad_actions=True,
+    )
     assert compare(s, seed=0, steps=120, ordered=False) > 1
-    s = envs.resolve("pursuit", "paper", {"max_cycles": 20, "n_pursuers": 3},
-                     pad_observations=True, pad_actions=True, agent_indication="onehot")
+    s = envs.resolve(
+        "pursuit",
+        "paper",
+        {"max_cycles": 20, "n_pursuers": 3},
+        pad_observations=True,
+        pad_actions=True,
+        agent_indication="onehot",
+    )
     compare(s)
 
 

@@ -36,14 +36,18 @@ def _require(paths: Sequence[Path]) -> None:
     if missing:
         raise InputError(
             f"{len(missing)} expected result file(s) are missing (did a run fail?): "
-            + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+            + ", ".join(missing[:10])
+            + (" ..." if len(missing) > 10 else "")
         )
 
 
 def run_files(job: Sequence) -> list[str]:
     """The files one run must have for the tables (relative to the results root)."""
-    return [results.progress_csv(*job), results.train_summary_json(*job),
-            results.eval_summary_json(*job)]
+    return [
+        results.progress_csv(*job),
+        results.train_summary_json(*job),
+        results.eval_summary_json(*job),
+    ]
 
 
 def run_problem(root: str | Path, job: Sequence) -> tuple[list[str], str]:
@@ -69,14 +73,25 @@ def missing_runs(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
         gone, damage = run_problem(root, job)
         if gone or damage:
             env, method, sharing, seed = job
-            rows.append({"env": env, "method": method, "sharing": sharing, "seed": int(seed),
-                         "missing": " ".join(gone), "damaged": damage})
-    return pd.DataFrame(rows, columns=["env", "method", "sharing", "seed", "missing",
-                                       "damaged"])
+            rows.append(
+                {
+                    "env": env,
+                    "method": method,
+                    "sharing": sharing,
+                    "seed": int(seed),
+                    "missing": " ".join(gone),
+                    "damaged": damage,
+                }
+            )
+    return pd.DataFrame(rows, columns=["env", "method", "sharing", "seed", "missing", "damaged"])
 
 
-def check_runs(root: str | Path, jobs: Sequence[tuple], allow_missing: bool = False,
-               log: Callable[[str], None] | None = None) -> list[tuple]:
+def check_runs(
+    root: str | Path,
+    jobs: Sequence[tuple],
+    allow_missing: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[tuple]:
     """The jobs whose results are all there and intact. A missing or damaged run is an error
     naming every such run (and its files), unless ``allow_missing``: then they are logged,
     written to ``tables/missing_runs.csv`` and left out."""
@@ -86,16 +101,22 @@ def check_runs(root: str | Path, jobs: Sequence[tuple], allow_missing: bool = Fa
     gone = missing_runs(root, jobs)
     if gone.empty:
         return list(jobs)
-    names = [f"{_label((r.env, r.method, r.sharing, r.seed))} "
-             + (f"(missing {r.missing})" if r.missing else f"(damaged: {r.damaged})")
-             for r in gone.itertuples()]
+    names = [
+        f"{_label((r.env, r.method, r.sharing, r.seed))} "
+        + (f"(missing {r.missing})" if r.missing else f"(damaged: {r.damaged})")
+        for r in gone.itertuples()
+    ]
     if not allow_missing:
-        raise InputError(f"{len(names)} of {len(jobs)} run(s) have missing or damaged results "
-                         "(did they fail?); rerun them, or pass --allow-missing to tabulate "
-                         "the rest: " + "; ".join(names))
+        raise InputError(
+            f"{len(names)} of {len(jobs)} run(s) have missing or damaged results "
+            "(did they fail?); rerun them, or pass --allow-missing to tabulate "
+            "the rest: " + "; ".join(names)
+        )
     results.write_csv_atomic(Path(root) / MISSING_TABLE, gone)
-    log(f"WARNING: leaving out {len(names)} run(s) with missing or damaged results "
-        f"(listed in {Path(root) / MISSING_TABLE}): " + "; ".join(names))
+    log(
+        f"WARNING: leaving out {len(names)} run(s) with missing or damaged results "
+        f"(listed in {Path(root) / MISSING_TABLE}): " + "; ".join(names)
+    )
     keep = {(r.env, r.method, r.sharing, int(r.seed)) for r in gone.itertuples()}
     kept = [j for j in jobs if (j[0], j[1], j[2], int(j[3])) not in keep]
     if not kept:
@@ -111,8 +132,9 @@ def load_curves(root: str | Path, jobs: Sequence[tuple]) -> pd.DataFrame:
     frames = []
     for job in jobs:
         env, method, sharing, seed = job
-        df, _ = results.read_run_progress(root, job,
-                                          usecols=lambda c: c in results.PROGRESS_COLUMNS)
+        df, _ = results.read_run_progress(
+            root, job, usecols=lambda c: c in results.PROGRESS_COLUMNS
+        )
         if df.empty:
             raise InputError(f"{root / results.progress_csv(*job)} has no iterations")
         df.insert(0, "seed", int(seed))
@@ -131,33 +153,49 @@ def summary_table(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str]) 
     need += [root / results.eval_summary_json(*j) for j in jobs]
     need += [root / results.random_summary_json(e) for e in envs]
     _require(need)
-    rand = {e: results.read_json(root / results.random_summary_json(e),
-                                 results.RANDOM_SUMMARY_KEYS) for e in envs}
+    rand = {
+        e: results.read_json(root / results.random_summary_json(e), results.RANDOM_SUMMARY_KEYS)
+        for e in envs
+    }
     rows = []
     for env, method, sharing, seed in jobs:
         prog, tr = results.read_run_progress(root, (env, method, sharing, seed))
-        ev = results.read_json(root / results.eval_summary_json(env, method, sharing, seed),
-                               results.EVAL_SUMMARY_KEYS)
+        ev = results.read_json(
+            root / results.eval_summary_json(env, method, sharing, seed), results.EVAL_SUMMARY_KEYS
+        )
         best = summarize_progress(prog)
         r = rand.get(env, {})
-        rows.append({
-            "env": env, "method": method, "sharing": sharing, "seed": int(seed),
-            "preset": tr.get("preset"),
-            **best,
-            "train_env_steps": tr.get("env_steps"), "train_episodes": tr.get("episodes"),
-            "train_wall_seconds": tr.get("wall_seconds"),
-            "eval_mean": ev["mean"], "eval_std": ev["std"],
-            "eval_ci95_low": ev["ci95_low"], "eval_ci95_high": ev["ci95_high"],
-            "eval_episodes": ev["episodes"],
-            "random_mean": r.get("mean"), "random_ci95_low": r.get("ci95_low"),
-            "random_ci95_high": r.get("ci95_high"),
-        })
+        rows.append(
+            {
+                "env": env,
+                "method": method,
+                "sharing": sharing,
+                "seed": int(seed),
+                "preset": tr.get("preset"),
+                **best,
+                "train_env_steps": tr.get("env_steps"),
+                "train_episodes": tr.get("episodes"),
+                "train_wall_seconds": tr.get("wall_seconds"),
+                "eval_mean": ev["mean"],
+                "eval_std": ev["std"],
+                "eval_ci95_low": ev["ci95_low"],
+                "eval_ci95_high": ev["ci95_high"],
+                "eval_episodes": ev["episodes"],
+                "random_mean": r.get("mean"),
+                "random_ci95_low": r.get("ci95_low"),
+                "random_ci95_high": r.get("ci95_high"),
+            }
+        )
     return pd.DataFrame(rows, columns=results.SUMMARY_COLUMNS)
 
 
-def aggregate(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str],
-              log: Callable[[str], None] | None = None,
-              allow_missing: bool = False) -> pd.DataFrame:
+def aggregate(
+    root: str | Path,
+    jobs: Sequence[tuple],
+    envs: Sequence[str],
+    log: Callable[[str], None] | None = None,
+    allow_missing: bool = False,
+) -> pd.DataFrame:
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     root = Path(root)
     jobs = check_runs(root, [tuple(j) for j in jobs], allow_missing, log)
@@ -165,11 +203,24 @@ def aggregate(root: str | Path, jobs: Sequence[tuple], envs: Sequence[str],
     curves = load_curves(root, jobs)
     results.write_csv_atomic(root / results.CURVES_TABLE, curves)
     results.write_csv_atomic(root / results.SUMMARY_TABLE, summary)
-    log(f"wrote {root / results.SUMMARY_TABLE} ({len(summary)} runs) and "
-        f"{root / results.CURVES_TABLE} ({len(curves)} rows)")
+    log(
+        f"wrote {root / results.SUMMARY_TABLE} ({len(summary)} runs) and "
+        f"{root / results.CURVES_TABLE} ({len(curves)} rows)"
+    )
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        log(summary[["env", "method", "sharing", "seed", "best_avg_total_reward",
-                     "eval_mean", "random_mean"]].to_string(index=False))
+        log(
+            summary[
+                [
+                    "env",
+                    "method",
+                    "sharing",
+                    "seed",
+                    "best_avg_total_reward",
+                    "eval_mean",
+                    "random_mean",
+                ]
+            ].to_string(index=False)
+        )
     return summary
 
 
@@ -184,8 +235,9 @@ def report_spec(config: Mapping[str, Any]) -> dict[str, Any]:
     for env, entry in (config.get("envs") or {}).items():
         entry = entry or {}
         changed = sorted((entry.get("kwargs") or {}).keys())
-        changed += sorted(k for k in ("agent_indication", "pad_observations", "pad_actions")
-                          if k in entry)
+        changed += sorted(
+            k for k in ("agent_indication", "pad_observations", "pad_actions") if k in entry
+        )
         changed += sorted(f"options.{k}" for k in (entry.get("options") or {}))
         envs_info[env] = {"preset": entry.get("preset"), "changed": changed}
     return {"stats": check_spec(rep), "envs": envs_info}
@@ -207,10 +259,13 @@ def _preset_match(env: str, preset: str | None, changed: Sequence[str]) -> str:
     return "no" if changed else "yes"
 
 
-def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
-                     envs_info: Mapping[str, Mapping[str, Any]] | None = None,
-                     reference: pd.DataFrame | None = None,
-                     spec: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def paper_comparison(
+    summary: pd.DataFrame,
+    stats: pd.DataFrame,
+    envs_info: Mapping[str, Mapping[str, Any]] | None = None,
+    reference: pd.DataFrame | None = None,
+    spec: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """One row per (env, method, sharing) that we ran or the paper reports, for the envs run:
     the paper's number and episodes (text of Figures 3-5) and its repository's log maximum,
     each with its source; ours under the paper's definition (maximum of the training curve
@@ -225,8 +280,10 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
     envs_info = envs_info or {}
     envs = list(dict.fromkeys(summary["env"]))
     ref = ref[ref["env"].isin(envs)]
-    keys = [(r.env, r.method, r.sharing) for r in
-            summary[["env", "method", "sharing"]].drop_duplicates().itertuples()]
+    keys = [
+        (r.env, r.method, r.sharing)
+        for r in summary[["env", "method", "sharing"]].drop_duplicates().itertuples()
+    ]
     for r in ref.itertuples():
         if r.method == "random":
             key = (r.env, "random", "")
@@ -244,21 +301,32 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
             keys.append((env, "random", ""))
 
     def ref_row(env, method, sharing, kind):
-        m = ref[(ref["env"] == env) & (ref["method"] == method) & (ref["source_type"] == kind)
-                & ((ref["sharing"] == sharing) | (ref["sharing"] == ""))]
+        m = ref[
+            (ref["env"] == env)
+            & (ref["method"] == method)
+            & (ref["source_type"] == kind)
+            & ((ref["sharing"] == sharing) | (ref["sharing"] == ""))
+        ]
         return m.iloc[0] if len(m) else None
 
     def st(env, method, sharing, measure):
-        m = stats[(stats["env"] == env) & (stats["method"] == method)
-                  & (stats["sharing"] == sharing) & (stats["measure"] == measure)]
+        m = stats[
+            (stats["env"] == env)
+            & (stats["method"] == method)
+            & (stats["sharing"] == sharing)
+            & (stats["measure"] == measure)
+        ]
         return m.iloc[0] if len(m) else None
 
     rows = []
     for env, method, sharing in keys:
         info = envs_info.get(env, {})
         preset = info.get("preset")
-        runs = summary[(summary["env"] == env) & (summary["method"] == method)
-                       & (summary["sharing"] == sharing)]
+        runs = summary[
+            (summary["env"] == env)
+            & (summary["method"] == method)
+            & (summary["sharing"] == sharing)
+        ]
         if preset is None and len(summary[summary["env"] == env]):
             preset = summary[summary["env"] == env]["preset"].iloc[0]
         row: dict[str, Any] = {"env": env, "method": method, "sharing": sharing}
@@ -266,8 +334,9 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
             r = ref_row(env, method, sharing, kind)
             row[f"{prefix}_quantity"] = None if r is None else r["quantity"]
             row[f"{prefix}_value"] = None if r is None else r["value"]
-            row[f"{prefix}_episodes"] = (None if r is None or pd.isna(r["episodes"])
-                                         else int(r["episodes"]))
+            row[f"{prefix}_episodes"] = (
+                None if r is None or pd.isna(r["episodes"]) else int(r["episodes"])
+            )
             row[f"{prefix}_source"] = None if r is None else r["source"]
             row[f"{prefix}_note"] = None if r is None or pd.isna(r["note"]) else r["note"]
         best = st(env, method, sharing, "best_training_average")
@@ -302,8 +371,11 @@ def paper_comparison(summary: pd.DataFrame, stats: pd.DataFrame,
     out["_m"] = out["method"].eq("random")
     out["_s"] = out["sharing"].map(order)
     out["_e"] = out["env"].map({e: i for i, e in enumerate(envs)})
-    return out.sort_values(["_e", "_m", "method", "_s"]).drop(columns=["_m", "_s", "_e"]
-                                                               ).reset_index(drop=True)
+    return (
+        out.sort_values(["_e", "_m", "method", "_s"])
+        .drop(columns=["_m", "_s", "_e"])
+        .reset_index(drop=True)
+    )
 
 
 def _paper_measure_maxima(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -316,8 +388,11 @@ def _paper_measure_maxima(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return runs[cols[0]].dropna().astype(float), runs[cols[1]].dropna().astype(float)
 
 
-def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
-               log: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
+def statistics(
+    root: str | Path,
+    spec: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, pd.DataFrame]:
     """Read tables/summary.csv and write the statistics tables and the paper comparison."""
     from psmarl import stats as st
 
@@ -336,20 +411,24 @@ def statistics(root: str | Path, spec: Mapping[str, Any] | None = None,
         DIFFERENCES_TABLE: st.sharing_differences(summary, bs),
         IMPROVEMENT_TABLE: st.improvement_by_method(summary, bs),
     }
-    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"),
-                                        spec=bs)
+    out[PAPER_TABLE] = paper_comparison(summary, out[STATISTICS_TABLE], spec.get("envs"), spec=bs)
     few = out[STATISTICS_TABLE]
     few = few[few["n_seeds"] < 2][["env", "method", "sharing"]].drop_duplicates()
     if len(few):
-        log(f"note: {len(few)} (env, method, sharing) group(s) have one seed, so no confidence "
-            "interval (empty ci cells); add seeds to the config's `seeds` for intervals")
+        log(
+            f"note: {len(few)} (env, method, sharing) group(s) have one seed, so no confidence "
+            "interval (empty ci cells); add seeds to the config's `seeds` for intervals"
+        )
     for rel, df in out.items():
         results.write_csv_atomic(root / rel, df)
         log(f"wrote {root / rel} ({len(df)} rows)")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         s = out[STATISTICS_TABLE]
-        log(s[["env", "method", "sharing", "measure", "n_seeds", "iqm", "ci_low", "ci_high"]]
-            .to_string(index=False))
+        log(
+            s[
+                ["env", "method", "sharing", "measure", "n_seeds", "iqm", "ci_low", "ci_high"]
+            ].to_string(index=False)
+        )
     return out
 
 
@@ -365,13 +444,22 @@ def add_cli(add: Callable) -> None:
             spec = report_spec(cfg.load(a.configfile))
         statistics(a.root, spec)
 
-    sp = add("statistics", run, "IQM and bootstrap CIs over seeds, shared-minus-independent "
-             "differences, probability of improvement, and the comparison with the paper",
-             "Reads <root>/tables/summary.csv; writes tables/statistics.csv, "
-             "sharing_differences.csv, probability_of_improvement.csv, paper_comparison.csv.")
+    sp = add(
+        "statistics",
+        run,
+        "IQM and bootstrap CIs over seeds, shared-minus-independent "
+        "differences, probability of improvement, and the comparison with the paper",
+        "Reads <root>/tables/summary.csv; writes tables/statistics.csv, "
+        "sharing_differences.csv, probability_of_improvement.csv, paper_comparison.csv.",
+    )
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--spec", default=None,
-                    help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, "
-                         "env presets)")
-    sp.add_argument("--configfile", default=None,
-                    help="take those settings from this config (instead of --spec)")
+    sp.add_argument(
+        "--spec",
+        default=None,
+        help="JSON of psmarl.aggregate.report_spec(config) (bootstrap settings, env presets)",
+    )
+    sp.add_argument(
+        "--configfile",
+        default=None,
+        help="take those settings from this config (instead of --spec)",
+    )

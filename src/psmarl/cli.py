@@ -44,9 +44,11 @@ def _train_with(log, fn, *args, **kwargs) -> None:
     except BaseException as e:  # noqa: BLE001 - recorded for the next attempt, then raised
         log.failed(f"{type(e).__name__}: {e}")
         raise
-    log(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+    log(
+        f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
         f"{summary['episodes']} episodes, best avg total reward "
-        f"{summary['best_avg_total_reward']}")
+        f"{summary['best_avg_total_reward']}"
+    )
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -60,8 +62,9 @@ def cmd_marl_train(a: argparse.Namespace) -> None:
     try:
         import benchmarl  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise InputError(f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' "
-                         f"({e})") from None
+        raise InputError(
+            f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' ({e})"
+        ) from None
     from psmarl.marl.train import train
 
     _train_with(_attempt_log(a, "psmarl marl-train"), train, a.spec, a.run_dir)
@@ -74,17 +77,36 @@ def _eval_common(a, policy_spec, extra) -> None:
     episodes = a.episodes or spec["episodes"]
     workers = a.workers or int(spec.get("workers", 1))
     envs_per_worker = int(spec.get("envs_per_worker", 8))
-    _log(f"evaluating {extra.get('policy')} on {spec['env']['name']} ({spec['env']['preset']}): "
-         f"{episodes} plays, {workers} worker(s) x {envs_per_worker} envs")
-    df = evaluate(spec["env"], policy_spec, episodes, seed=spec["seed"],
-                  workers=workers, envs_per_worker=envs_per_worker, log=_log,
-                  stall_seconds=a.stall_seconds)
+    _log(
+        f"evaluating {extra.get('policy')} on {spec['env']['name']} ({spec['env']['preset']}): "
+        f"{episodes} plays, {workers} worker(s) x {envs_per_worker} envs"
+    )
+    df = evaluate(
+        spec["env"],
+        policy_spec,
+        episodes,
+        seed=spec["seed"],
+        workers=workers,
+        envs_per_worker=envs_per_worker,
+        log=_log,
+        stall_seconds=a.stall_seconds,
+    )
     out = Path(a.out_dir)
-    summary = write_evaluation(df, out / "episodes.csv", out / "summary.json",
-                               {**extra, "env": spec["env"]["name"],
-                                "preset": spec["env"]["preset"], "base_seed": spec["seed"]})
-    _log(f"mean {summary['mean']:.2f}  95% CI [{summary['ci95_low']:.2f}, "
-         f"{summary['ci95_high']:.2f}]  over {summary['episodes']} plays")
+    summary = write_evaluation(
+        df,
+        out / "episodes.csv",
+        out / "summary.json",
+        {
+            **extra,
+            "env": spec["env"]["name"],
+            "preset": spec["env"]["preset"],
+            "base_seed": spec["seed"],
+        },
+    )
+    _log(
+        f"mean {summary['mean']:.2f}  95% CI [{summary['ci95_low']:.2f}, "
+        f"{summary['ci95_high']:.2f}]  over {summary['episodes']} plays"
+    )
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -92,8 +114,11 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     ckpt = check_checkpoint(a.checkpoint)
     kind = checkpoint_kind(ckpt)
-    _eval_common(a, PolicySpec(kind, str(ckpt)),
-                 {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True})
+    _eval_common(
+        a,
+        PolicySpec(kind, str(ckpt)),
+        {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True},
+    )
 
 
 def cmd_random_baseline(a: argparse.Namespace) -> None:
@@ -127,8 +152,9 @@ def cmd_aggregate(a: argparse.Namespace) -> None:
 def cmd_learning_curve(a: argparse.Namespace) -> None:
     from psmarl.figures import learning_curve_figure
 
-    learning_curve_figure(a.root, a.env, [tuple(j) for j in a.runs], a.out, spec=a.spec or {},
-                          log=_log)
+    learning_curve_figure(
+        a.root, a.env, [tuple(j) for j in a.runs], a.out, spec=a.spec or {}, log=_log
+    )
 
 
 def cmd_config_record(a: argparse.Namespace) -> None:
@@ -187,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="psmarl",
         description="Parameter sharing in multi-agent deep RL (Terry et al.), stage by stage. "
-                    "The Snakemake workflow calls these; you can too.",
+        "The Snakemake workflow calls these; you can too.",
     )
     sub = p.add_subparsers(dest="command", metavar="<stage>", required=True)
 
@@ -196,80 +222,139 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
-    sp = add("train", cmd_train, "train one (env, method, sharing, seed) run with RLlib",
-             "Train until the budget is reached, checkpointing every K iterations. Started "
-             "again after an interruption, it resumes from <run-dir>/.work.")
-    sp.add_argument("--spec", type=json_arg, required=True,
-                    help="run spec as JSON or @file (see psmarl.config.train_spec)")
-    sp.add_argument("--run-dir", required=True,
-                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
-    sp.add_argument("--cores", type=positive_int, default=None,
-                    help="CPUs this run may use (default: the spec's runtime.num_cpus); "
-                         "'auto' runner settings follow it")
+    sp = add(
+        "train",
+        cmd_train,
+        "train one (env, method, sharing, seed) run with RLlib",
+        "Train until the budget is reached, checkpointing every K iterations. Started "
+        "again after an interruption, it resumes from <run-dir>/.work.",
+    )
+    sp.add_argument(
+        "--spec",
+        type=json_arg,
+        required=True,
+        help="run spec as JSON or @file (see psmarl.config.train_spec)",
+    )
+    sp.add_argument(
+        "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
+    )
+    sp.add_argument(
+        "--cores",
+        type=positive_int,
+        default=None,
+        help="CPUs this run may use (default: the spec's runtime.num_cpus); "
+        "'auto' runner settings follow it",
+    )
 
-    sp = add("marl-train", cmd_marl_train,
-             "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
-             "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
-             "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.")
-    sp.add_argument("--spec", type=json_arg, required=True,
-                    help="run spec as JSON or @file (see psmarl.config.baseline_train_spec)")
-    sp.add_argument("--run-dir", required=True,
-                    help="run folder (results/runs/ENV/METHOD/SHARING/seedN)")
+    sp = add(
+        "marl-train",
+        cmd_marl_train,
+        "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
+        "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
+        "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.",
+    )
+    sp.add_argument(
+        "--spec",
+        type=json_arg,
+        required=True,
+        help="run spec as JSON or @file (see psmarl.config.baseline_train_spec)",
+    )
+    sp.add_argument(
+        "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
+    )
 
     from psmarl.evaluate import STALL_SECONDS
 
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
-        ("random-baseline", cmd_random_baseline,
-         "N plays of a uniform random policy (the random baseline)"),
+        (
+            "random-baseline",
+            cmd_random_baseline,
+            "N plays of a uniform random policy (the random baseline)",
+        ),
     ):
         sp = add(name, fn, help_)
-        sp.add_argument("--spec", type=json_arg, required=True,
-                        help="evaluation spec as JSON or @file (see psmarl.config.eval_spec)")
-        sp.add_argument("--out-dir", required=True,
-                        help="writes episodes.csv and summary.json here")
-        sp.add_argument("--episodes", type=positive_int, default=None,
-                        help="override the spec's number of plays")
-        sp.add_argument("--workers", type=positive_int, default=None,
-                        help="processes playing at once (default: the spec's workers, else 1); "
-                             "the results do not depend on it")
-        sp.add_argument("--stall-seconds", type=positive_seconds, default=STALL_SECONDS,
-                        help="fail when a worker process that took plays makes no progress for "
-                             "this long (default %(default)s); a worker that dies fails it at once")
+        sp.add_argument(
+            "--spec",
+            type=json_arg,
+            required=True,
+            help="evaluation spec as JSON or @file (see psmarl.config.eval_spec)",
+        )
+        sp.add_argument(
+            "--out-dir", required=True, help="writes episodes.csv and summary.json here"
+        )
+        sp.add_argument(
+            "--episodes",
+            type=positive_int,
+            default=None,
+            help="override the spec's number of plays",
+        )
+        sp.add_argument(
+            "--workers",
+            type=positive_int,
+            default=None,
+            help="processes playing at once (default: the spec's workers, else 1); "
+            "the results do not depend on it",
+        )
+        sp.add_argument(
+            "--stall-seconds",
+            type=positive_seconds,
+            default=STALL_SECONDS,
+            help="fail when a worker process that took plays makes no progress for "
+            "this long (default %(default)s); a worker that dies fails it at once",
+        )
         if name == "evaluate":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
 
-    sp = add("marl-eval-export", cmd_marl_eval_export,
-             "write every run's evaluation in marl-eval's JSON structure",
-             "Write the evaluations of the given runs as marl-eval reads them "
-             "(environment/task/algorithm/run_<seed>/step_0 and absolute_metrics, metric "
-             "'return' per play); see psmarl.exports.")
+    sp = add(
+        "marl-eval-export",
+        cmd_marl_eval_export,
+        "write every run's evaluation in marl-eval's JSON structure",
+        "Write the evaluations of the given runs as marl-eval reads them "
+        "(environment/task/algorithm/run_<seed>/step_0 and absolute_metrics, metric "
+        "'return' per play); see psmarl.exports.",
+    )
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=json_arg, required=True,
-                    help='JSON list of [env, method, sharing, seed]')
+    sp.add_argument(
+        "--jobs", type=json_arg, required=True, help="JSON list of [env, method, sharing, seed]"
+    )
     sp.add_argument("--out", required=True, help="the JSON file to write")
 
     sp = add("aggregate", cmd_aggregate, "collect runs, evaluations and baselines into tables")
     sp.add_argument("--root", default="results", help="results folder")
-    sp.add_argument("--jobs", type=json_arg, default=None,
-                    help='JSON list of [env, method, sharing, seed]')
+    sp.add_argument(
+        "--jobs", type=json_arg, default=None, help="JSON list of [env, method, sharing, seed]"
+    )
     sp.add_argument("--envs", nargs="+", default=None, help="envs with a random baseline")
-    sp.add_argument("--configfile", default=None,
-                    help="take the runs and envs from this config (instead of --jobs/--envs)")
-    sp.add_argument("--allow-missing", action="store_true",
-                    help="leave out runs with missing results (listed in the log and in "
-                         "tables/missing_runs.csv) instead of failing")
+    sp.add_argument(
+        "--configfile",
+        default=None,
+        help="take the runs and envs from this config (instead of --jobs/--envs)",
+    )
+    sp.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="leave out runs with missing results (listed in the log and in "
+        "tables/missing_runs.csv) instead of failing",
+    )
 
     sp = add("learning-curve", cmd_learning_curve, "learning-curve figure of one env")
     sp.add_argument("--root", default="results", help="results folder")
     sp.add_argument("--env", required=True)
-    sp.add_argument("--runs", type=json_arg, required=True,
-                    help='JSON list of [env, method, sharing, seed] to draw')
+    sp.add_argument(
+        "--runs",
+        type=json_arg,
+        required=True,
+        help="JSON list of [env, method, sharing, seed] to draw",
+    )
     sp.add_argument("--out", nargs="+", required=True, help="output files (.png/.pdf/.svg)")
     sp.add_argument("--spec", type=json_arg, default=None, help="figure settings (JSON)")
 
-    sp = add("config-record", cmd_config_record,
-             "write the workflow's config (JSON) as YAML, for the report")
+    sp = add(
+        "config-record",
+        cmd_config_record,
+        "write the workflow's config (JSON) as YAML, for the report",
+    )
     sp.add_argument("--config", type=json_arg, required=True, help="the config as JSON")
     sp.add_argument("--out", required=True, help="YAML file to write")
 
@@ -297,15 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
 # Stages whose results depend on random draws made by RLlib/BenchMARL code
 SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "random-baseline")
 #: old subcommand name -> new one (each workflow rule is named as its subcommand, `_` for `-`)
-RENAMED = {"random": "random-baseline", "figures": "learning-curve",
-           "dump-config": "config-record", "sharing-figure": "sharing-summary"}
+RENAMED = {
+    "random": "random-baseline",
+    "figures": "learning-curve",
+    "dump-config": "config-record",
+    "sharing-figure": "sharing-summary",
+}
 
 
 def renamed_command(args: list[str]) -> str | None:
     """The error for a subcommand that was renamed (None: not a renamed one)."""
     if args and args[0] in RENAMED:
-        return (f"psmarl: `psmarl {args[0]}` is now `psmarl {RENAMED[args[0]]}` (same "
-                f"options); run `psmarl {RENAMED[args[0]]} --help`")
+        return (
+            f"psmarl: `psmarl {args[0]}` is now `psmarl {RENAMED[args[0]]}` (same "
+            f"options); run `psmarl {RENAMED[args[0]]} --help`"
+        )
     return None
 
 

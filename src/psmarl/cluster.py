@@ -29,16 +29,46 @@ from psmarl.defaults import get as setting
 from psmarl.errors import ConfigError, InputError
 
 STAGES = ("rl", "marl", "analysis")
-REMOTE_PREFIXES = ("docker://", "docker-daemon://", "oras://", "library://", "shub://",
-                   "http://", "https://")
+REMOTE_PREFIXES = (
+    "docker://",
+    "docker-daemon://",
+    "oras://",
+    "library://",
+    "shub://",
+    "http://",
+    "https://",
+)
 # what each stage's jobs import: an image lacking one of these cannot run the stage
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "rl": ("torch", "ray.rllib", "pettingzoo", "supersuit", "pandas", "psmarl.train",
-           "psmarl.evaluate"),
-    "marl": ("torch", "benchmarl", "torchrl", "pettingzoo", "pandas", "psmarl.marl.train",
-             "psmarl.evaluate"),
-    "analysis": ("pandas", "matplotlib", "seaborn", "scipy", "rliable", "psmarl.aggregate",
-                 "psmarl.figures", "psmarl.stats", "psmarl.mailp"),
+    "rl": (
+        "torch",
+        "ray.rllib",
+        "pettingzoo",
+        "supersuit",
+        "pandas",
+        "psmarl.train",
+        "psmarl.evaluate",
+    ),
+    "marl": (
+        "torch",
+        "benchmarl",
+        "torchrl",
+        "pettingzoo",
+        "pandas",
+        "psmarl.marl.train",
+        "psmarl.evaluate",
+    ),
+    "analysis": (
+        "pandas",
+        "matplotlib",
+        "seaborn",
+        "scipy",
+        "rliable",
+        "psmarl.aggregate",
+        "psmarl.figures",
+        "psmarl.stats",
+        "psmarl.mailp",
+    ),
 }
 
 
@@ -46,14 +76,16 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
 def image(config: Mapping[str, Any], stage: str) -> str | None:
     """The image of a stage (None: run that stage outside any container)."""
     if stage not in STAGES:
-        raise ConfigError(f"unknown container stage {stage!r}; stages are {list(STAGES)}",
-                          key="containers")
+        raise ConfigError(
+            f"unknown container stage {stage!r}; stages are {list(STAGES)}", key="containers"
+        )
     value = setting(config, f"containers.{stage}")
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"expected an image path or URI, got {value!r}",
-                          key=f"containers.{stage}")
+        raise ConfigError(
+            f"expected an image path or URI, got {value!r}", key=f"containers.{stage}"
+        )
     return value
 
 
@@ -72,8 +104,9 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(REMOTE_PREFIXES)
 
 
-def check_image_files(config: Mapping[str, Any], workdir: Path | str = ".",
-                      stages: Iterable[str] = STAGES) -> None:
+def check_image_files(
+    config: Mapping[str, Any], workdir: Path | str = ".", stages: Iterable[str] = STAGES
+) -> None:
     """Every configured local image file exists (remote URIs are Apptainer's to pull)."""
     for stage in stages:
         uri = image(config, stage)
@@ -81,9 +114,11 @@ def check_image_files(config: Mapping[str, Any], workdir: Path | str = ".",
             continue
         path = Path(workdir, uri)
         if not path.is_file():
-            raise InputError(f"containers.{stage}: image file {path} does not exist (build it "
-                             f"with `apptainer build {uri} containers/{stage}.def`, or point "
-                             f"containers.{stage} at your image)")
+            raise InputError(
+                f"containers.{stage}: image file {path} does not exist (build it "
+                f"with `apptainer build {uri} containers/{stage}.def`, or point "
+                f"containers.{stage} at your image)"
+            )
 
 
 def used_stages(jobs: Iterable[Sequence[str]]) -> list[str]:
@@ -92,8 +127,9 @@ def used_stages(jobs: Iterable[Sequence[str]]) -> list[str]:
     return [s for s in STAGES if s in used]
 
 
-def check_workflow_images(workflow: Any, config: Mapping[str, Any],
-                          jobs: Iterable[Sequence[str]]) -> None:
+def check_workflow_images(
+    workflow: Any, config: Mapping[str, Any], jobs: Iterable[Sequence[str]]
+) -> None:
     """From the Snakefile: under ``--sdm apptainer``, every image the jobs need exists.
 
     Without this, a missing .sif surfaces as Apptainer's error inside the first job, on a
@@ -129,8 +165,9 @@ print(json.dumps({{"executable": sys.executable, "prefix": sys.prefix, "missing"
 """
 
 
-def probe_image(run_prefix: Sequence[str], stage: str, python: str = "python3",
-                timeout: float = 300) -> dict[str, Any]:
+def probe_image(
+    run_prefix: Sequence[str], stage: str, python: str = "python3", timeout: float = 300
+) -> dict[str, Any]:
     """Import the stage's modules inside an image.
 
     ``run_prefix`` is how to run a command in the image, e.g. ``["apptainer", "exec",
@@ -138,11 +175,16 @@ def probe_image(run_prefix: Sequence[str], stage: str, python: str = "python3",
     (executable, prefix); raises InputError naming the missing modules.
     """
     code = PROBE.format(modules=list(STAGE_MODULES[stage]))
-    info = _run_json([*run_prefix, python, "-c", code],
-                     f"running the {stage} image's Python ({' '.join(run_prefix)})", timeout)
+    info = _run_json(
+        [*run_prefix, python, "-c", code],
+        f"running the {stage} image's Python ({' '.join(run_prefix)})",
+        timeout,
+    )
     if info["missing"]:
-        raise InputError(f"the {stage} image ({' '.join(run_prefix)}) lacks packages of its "
-                         f"stage: {'; '.join(info['missing'])}")
+        raise InputError(
+            f"the {stage} image ({' '.join(run_prefix)}) lacks packages of its "
+            f"stage: {'; '.join(info['missing'])}"
+        )
     return info
 
 
@@ -153,9 +195,11 @@ def probe_image(run_prefix: Sequence[str], stage: str, python: str = "python3",
 # host (NVIDIA's CUDA minor-version compatibility table). Only the driver comes from the
 # host, through `apptainer exec --nv`.
 GPU_STAGES = ("rl", "marl")
-GPU_HINT = ("run the check on a GPU node (e.g. `srun --gpus=1 ...`) with the GPU passed into "
-            "the container (`--runner apptainer --gpu` adds `--nv`); the image's CUDA 13.0 "
-            "torch needs an NVIDIA driver >= 580 and a GPU of compute capability 7.5 or newer")
+GPU_HINT = (
+    "run the check on a GPU node (e.g. `srun --gpus=1 ...`) with the GPU passed into "
+    "the container (`--runner apptainer --gpu` adds `--nv`); the image's CUDA 13.0 "
+    "torch needs an NVIDIA driver >= 580 and a GPU of compute capability 7.5 or newer"
+)
 GPU_PROBE = """\
 import json, warnings
 with warnings.catch_warnings(record=True) as caught:
@@ -181,38 +225,63 @@ def probe_gpu(run_prefix: Sequence[str], stage: str, timeout: float = 300) -> di
     """Inside an image: torch sees a GPU and computes on it. ``run_prefix`` must pass the GPU
     in (``apptainer exec --nv IMAGE``). Returns torch's version, CUDA build and the device;
     raises InputError saying why not."""
-    d = _run_json([*run_prefix, "python3", "-c", GPU_PROBE],
-                  f"the GPU probe of the {stage} image ({' '.join(run_prefix)})", timeout)
+    d = _run_json(
+        [*run_prefix, "python3", "-c", GPU_PROBE],
+        f"the GPU probe of the {stage} image ({' '.join(run_prefix)})",
+        timeout,
+    )
     if not d["available"]:
         why = "; ".join(d["warnings"]) or "torch.cuda.is_available() is False"
-        raise InputError(f"the {stage} image's torch {d['torch']} (CUDA {d['cuda']}) sees no "
-                         f"GPU ({why}): {GPU_HINT}")
+        raise InputError(
+            f"the {stage} image's torch {d['torch']} (CUDA {d['cuda']}) sees no "
+            f"GPU ({why}): {GPU_HINT}"
+        )
     if "error" in d:
-        raise InputError(f"the {stage} image's torch {d['torch']} sees {d.get('device')} "
-                         f"({d.get('capability')}) but cannot compute on it: {d['error']} "
-                         f"(its kernels: {', '.join(d.get('archs') or [])})")
+        raise InputError(
+            f"the {stage} image's torch {d['torch']} sees {d.get('device')} "
+            f"({d.get('capability')}) but cannot compute on it: {d['error']} "
+            f"(its kernels: {', '.join(d.get('archs') or [])})"
+        )
     return d
 
 
 # One PPO iteration on a short multiwalker, the learner on the GPU (training.runtime.num_gpus)
 GPU_TRAIN_CONFIG: dict[str, Any] = {
-    "seeds": [0], "sharing": ["shared"],
+    "seeds": [0],
+    "sharing": ["shared"],
     "envs": {"multiwalker": {"preset": "paper", "kwargs": {"max_cycles": 25}}},
-    "methods": {"ppo": {"training": {"train_batch_size_per_learner": 100,
-                                     "minibatch_size": 50, "num_epochs": 1},
-                        "model": {"fcnet_hiddens": [16, 16]}}},
-    "training": {"budget": {"iterations": 1}, "checkpoint_every": 1,
-                 "runtime": {"num_cpus": 1, "num_env_runners": 0,
-                             "num_envs_per_env_runner": 1, "num_gpus": 1}},
+    "methods": {
+        "ppo": {
+            "training": {
+                "train_batch_size_per_learner": 100,
+                "minibatch_size": 50,
+                "num_epochs": 1,
+            },
+            "model": {"fcnet_hiddens": [16, 16]},
+        }
+    },
+    "training": {
+        "budget": {"iterations": 1},
+        "checkpoint_every": 1,
+        "runtime": {
+            "num_cpus": 1,
+            "num_env_runners": 0,
+            "num_envs_per_env_runner": 1,
+            "num_gpus": 1,
+        },
+    },
 }
-TRAIN_IN_TMP = ('d=$(mktemp -d) && psmarl train --spec "$1" --run-dir "$d/run" --cores 1 '
-                '>&2; rc=$?; [ $rc = 0 ] && python3 -c "import json, sys; '
-                'print(json.dumps(json.load(open(sys.argv[1]))))" "$d/run/train_summary.json"; '
-                'rm -rf "$d"; exit $rc')
+TRAIN_IN_TMP = (
+    'd=$(mktemp -d) && psmarl train --spec "$1" --run-dir "$d/run" --cores 1 '
+    '>&2; rc=$?; [ $rc = 0 ] && python3 -c "import json, sys; '
+    'print(json.dumps(json.load(open(sys.argv[1]))))" "$d/run/train_summary.json"; '
+    'rm -rf "$d"; exit $rc'
+)
 
 
-def gpu_training_run(run_prefix: Sequence[str], num_gpus: int = 1,
-                     timeout: float = 900) -> dict[str, Any]:
+def gpu_training_run(
+    run_prefix: Sequence[str], num_gpus: int = 1, timeout: float = 900
+) -> dict[str, Any]:
     """Inside the rl image: `psmarl train` one PPO iteration with ``num_gpus`` GPUs for the
     learner, in a temporary folder. Returns its train summary; raises InputError unless the
     learner ran on the device asked for (cuda with num_gpus > 0, else cpu)."""
@@ -222,35 +291,75 @@ def gpu_training_run(run_prefix: Sequence[str], num_gpus: int = 1,
     conf["training"]["runtime"]["num_gpus"] = num_gpus
     spec = cfg.train_spec(conf, "multiwalker", "ppo", "shared", 0)
     try:
-        s = _run_json([*run_prefix, "sh", "-c", TRAIN_IN_TMP, "sh", json.dumps(spec)],
-                      f"one PPO iteration with num_gpus {num_gpus} in the rl image "
-                      f"({' '.join(run_prefix)})", timeout)
+        s = _run_json(
+            [*run_prefix, "sh", "-c", TRAIN_IN_TMP, "sh", json.dumps(spec)],
+            f"one PPO iteration with num_gpus {num_gpus} in the rl image ({' '.join(run_prefix)})",
+            timeout,
+        )
     except InputError as e:
         raise InputError(f"{e}\n({GPU_HINT})" if num_gpus else str(e)) from None
     want = "cuda" if num_gpus > 0 else "cpu"
     if not str(s.get("learner_device", "")).startswith(want):
-        raise InputError(f"the rl image trained with the learner on {s.get('learner_device')}, "
-                         f"not {want}")
+        raise InputError(
+            f"the rl image trained with the learner on {s.get('learner_device')}, not {want}"
+        )
     return s
 
 
 # ---------------------------------------------------------------- the Slurm profile
 # Resources snakemake-executor-plugin-slurm 2.8.0 (and Snakemake itself) read: any other
 # key in a profile is passed along and silently ignored.
-SLURM_RESOURCES = frozenset({
-    "runtime", "mem_mb", "mem_mb_per_cpu", "mem", "mem_gb", "disk_mb", "disk", "tmpdir",
-    "cpus_per_task", "cpus_per_gpu", "threads", "gpu", "gpu_model", "gres", "tasks",
-    "tasks_per_node", "tasks_per_gpu", "nodes", "mpi", "constraint", "qos",
-    "slurm_partition", "slurm_account", "slurm_extra", "slurm_cluster", "cluster",
-    "clusters", "_cores", "_nodes",
-})
+SLURM_RESOURCES = frozenset(
+    {
+        "runtime",
+        "mem_mb",
+        "mem_mb_per_cpu",
+        "mem",
+        "mem_gb",
+        "disk_mb",
+        "disk",
+        "tmpdir",
+        "cpus_per_task",
+        "cpus_per_gpu",
+        "threads",
+        "gpu",
+        "gpu_model",
+        "gres",
+        "tasks",
+        "tasks_per_node",
+        "tasks_per_gpu",
+        "nodes",
+        "mpi",
+        "constraint",
+        "qos",
+        "slurm_partition",
+        "slurm_account",
+        "slurm_extra",
+        "slurm_cluster",
+        "cluster",
+        "clusters",
+        "_cores",
+        "_nodes",
+    }
+)
 # what was probably meant
 MISSPELLED = {
-    "gpus": "gpu", "num_gpus": "gpu", "gpu_type": "gpu_model", "gpu_models": "gpu_model",
-    "time": "runtime", "time_min": "runtime", "walltime": "runtime", "runtime_min": "runtime",
-    "partition": "slurm_partition", "account": "slurm_account", "cpus": "cpus_per_task",
-    "ncpus": "cpus_per_task", "cpus_per_tasks": "cpus_per_task", "mem_mib": "mem_mb",
-    "memory": "mem_mb", "extra": "slurm_extra",
+    "gpus": "gpu",
+    "num_gpus": "gpu",
+    "gpu_type": "gpu_model",
+    "gpu_models": "gpu_model",
+    "time": "runtime",
+    "time_min": "runtime",
+    "walltime": "runtime",
+    "runtime_min": "runtime",
+    "partition": "slurm_partition",
+    "account": "slurm_account",
+    "cpus": "cpus_per_task",
+    "ncpus": "cpus_per_task",
+    "cpus_per_tasks": "cpus_per_task",
+    "mem_mib": "mem_mb",
+    "memory": "mem_mb",
+    "extra": "slurm_extra",
 }
 
 
@@ -312,11 +421,12 @@ def check_profile(profile: Path | str, rules: set[str] | None = None) -> list[st
             if key in SLURM_RESOURCES:
                 continue
             hint = f"; did you mean {MISSPELLED[key]!r}?" if key in MISSPELLED else ""
-            problems.append(f"{path}: {where}: resource {key!r} is not read by "
-                            f"snakemake-executor-plugin-slurm, so Slurm would never see it{hint}")
+            problems.append(
+                f"{path}: {where}: resource {key!r} is not read by "
+                f"snakemake-executor-plugin-slurm, so Slurm would never see it{hint}"
+            )
 
-    bad_keys(_resource_map(data.get("default-resources"), "default-resources"),
-             "default-resources")
+    bad_keys(_resource_map(data.get("default-resources"), "default-resources"), "default-resources")
     set_res = _set_resources(data.get("set-resources"))
     for rule, res in set_res.items():
         bad_keys(res, f"set-resources.{rule}")
@@ -327,17 +437,22 @@ def check_profile(profile: Path | str, rules: set[str] | None = None) -> list[st
         for section, names in (("set-resources", set_res), ("set-threads", threads)):
             for rule in names:
                 if rule not in rules:
-                    problems.append(f"{path}: {section}.{rule}: no such rule "
-                                    f"(rules: {', '.join(sorted(rules))})")
+                    problems.append(
+                        f"{path}: {section}.{rule}: no such rule "
+                        f"(rules: {', '.join(sorted(rules))})"
+                    )
     if data.get("executor") not in (None, "slurm"):
         problems.append(f"{path}: executor is {data.get('executor')!r}, not 'slurm'")
     sdm = data.get("software-deployment-method") or data.get("sdm") or []
     sdm = [sdm] if isinstance(sdm, str) else list(sdm)
-    gpu_rules = [r for r, res in set_res.items()
-                 if res.get("gpu") or "gpu" in str(res.get("gres", ""))]
+    gpu_rules = [
+        r for r, res in set_res.items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))
+    ]
     if "apptainer" in sdm and gpu_rules and "--nv" not in str(data.get("apptainer-args", "")):
-        problems.append(f"{path}: rules {gpu_rules} ask for GPUs but apptainer-args lacks "
-                        "'--nv', so the containers would not see them")
+        problems.append(
+            f"{path}: rules {gpu_rules} ask for GPUs but apptainer-args lacks "
+            "'--nv', so the containers would not see them"
+        )
     return problems
 
 
@@ -367,8 +482,13 @@ def _cmd_check_images(a) -> None:
         if a.runner == "apptainer":
             prefix = ["apptainer", "exec", *(["--nv"] if gpu else []), uri]
         elif a.runner == "podman":  # GPUs through the NVIDIA container toolkit's CDI names
-            prefix = ["podman", "run", "--rm", *(["--device", "nvidia.com/gpu=all"] if gpu
-                                                 else []), uri]
+            prefix = [
+                "podman",
+                "run",
+                "--rm",
+                *(["--device", "nvidia.com/gpu=all"] if gpu else []),
+                uri,
+            ]
         else:
             print(f"{stage}: {uri} (files only; --runner inspects the packages)")
             continue
@@ -376,32 +496,52 @@ def _cmd_check_images(a) -> None:
         print(f"{stage}: {uri} OK (python {info['executable']})", flush=True)
         if gpu:
             d = probe_gpu(prefix, stage)
-            print(f"{stage}: torch {d['torch']} (CUDA {d['cuda']}) computes on {d['device']} "
-                  f"({d['capability']})", flush=True)
+            print(
+                f"{stage}: torch {d['torch']} (CUDA {d['cuda']}) computes on {d['device']} "
+                f"({d['capability']})",
+                flush=True,
+            )
             if stage == "rl":
                 s = gpu_training_run(prefix)
-                print(f"rl: one PPO iteration with training.runtime.num_gpus 1: learner on "
-                      f"{s['learner_device']}, {s['env_steps']} env steps", flush=True)
+                print(
+                    f"rl: one PPO iteration with training.runtime.num_gpus 1: learner on "
+                    f"{s['learner_device']}, {s['env_steps']} env steps",
+                    flush=True,
+                )
         elif a.gpu:
             print(f"{stage}: no GPU check (this stage runs on CPUs)")
 
 
 def add_cli(add: Callable) -> None:
-    sp = add("check-profile", _cmd_check_profile,
-             "check a Slurm profile for resource keys the plugin ignores and unknown rules")
-    sp.add_argument("profile", nargs="?", default="profiles/slurm",
-                    help="profile folder or its config.yaml")
+    sp = add(
+        "check-profile",
+        _cmd_check_profile,
+        "check a Slurm profile for resource keys the plugin ignores and unknown rules",
+    )
+    sp.add_argument(
+        "profile", nargs="?", default="profiles/slurm", help="profile folder or its config.yaml"
+    )
     sp.add_argument("--repo", default=".", help="workflow folder (its rules are checked)")
-    sp = add("check-images", _cmd_check_images,
-             "check the configured container images: files exist, stage packages import")
+    sp = add(
+        "check-images",
+        _cmd_check_images,
+        "check the configured container images: files exist, stage packages import",
+    )
     sp.add_argument("--configfile", help="config with a `containers:` key")
-    sp.add_argument("--stage", action="append", choices=STAGES,
-                    help="check only this stage (repeatable)")
-    sp.add_argument("--runner", choices=["apptainer", "podman"],
-                    help="run each image's Python to check its packages (podman: the "
-                         "containers.* values are podman image names)")
+    sp.add_argument(
+        "--stage", action="append", choices=STAGES, help="check only this stage (repeatable)"
+    )
+    sp.add_argument(
+        "--runner",
+        choices=["apptainer", "podman"],
+        help="run each image's Python to check its packages (podman: the "
+        "containers.* values are podman image names)",
+    )
     sp.add_argument("--workdir", default=".", help="relative image paths start here")
-    sp.add_argument("--gpu", action="store_true",
-                    help="on a GPU node: also check that torch in the rl and marl images "
-                         "computes on the GPU (apptainer --nv) and train one PPO iteration "
-                         "with the learner on it (training.runtime.num_gpus: 1)")
+    sp.add_argument(
+        "--gpu",
+        action="store_true",
+        help="on a GPU node: also check that torch in the rl and marl images "
+        "computes on the GPU (apptainer --nv) and train one PPO iteration "
+        "with the learner on it (training.runtime.num_gpus: 1)",
+    )

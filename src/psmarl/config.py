@@ -60,8 +60,10 @@ def _yaml_message(path: Path, e: yaml.YAMLError) -> str:
     mark = getattr(e, "problem_mark", None)
     if mark is None:
         return f"{path}: YAML syntax error: {str(e).splitlines()[0] if str(e) else e!r}"
-    msg = (f"{path}:{mark.line + 1}: YAML syntax error at line {mark.line + 1}, column "
-           f"{mark.column + 1}: {getattr(e, 'problem', None) or 'invalid YAML'}")
+    msg = (
+        f"{path}:{mark.line + 1}: YAML syntax error at line {mark.line + 1}, column "
+        f"{mark.column + 1}: {getattr(e, 'problem', None) or 'invalid YAML'}"
+    )
     context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
     if context and cmark is not None:
         msg += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
@@ -88,10 +90,16 @@ def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     if entry is None:
         raise ConfigError(f"environment {env!r} is not in the config", key="envs")
     entry = entry or {}
-    return envs.resolve(env, entry.get("preset"), entry.get("kwargs"),
-                        entry.get("agent_indication"), entry.get("pad_observations"),
-                        entry.get("pad_actions"), entry.get("options"),
-                        backend=entry.get("backend"))
+    return envs.resolve(
+        env,
+        entry.get("preset"),
+        entry.get("kwargs"),
+        entry.get("agent_indication"),
+        entry.get("pad_observations"),
+        entry.get("pad_actions"),
+        entry.get("options"),
+        backend=entry.get("backend"),
+    )
 
 
 def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
@@ -109,11 +117,15 @@ def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> di
     training = config.get("training") or {}
     mcfg = ((config.get("methods") or {}).get(method) or {}) if method else {}
     candidates = (
-        (f"methods.{method}.per_env.{env}.budget",
-         ((mcfg.get("per_env") or {}).get(env) or {}).get("budget")),
+        (
+            f"methods.{method}.per_env.{env}.budget",
+            ((mcfg.get("per_env") or {}).get(env) or {}).get("budget"),
+        ),
         (f"methods.{method}.budget", mcfg.get("budget")),
-        (f"training.per_env.{env}.budget",
-         ((training.get("per_env") or {}).get(env) or {}).get("budget")),
+        (
+            f"training.per_env.{env}.budget",
+            ((training.get("per_env") or {}).get(env) or {}).get("budget"),
+        ),
         ("training.budget", training.get("budget")),
     )
     key, b = next(((k, v) for k, v in candidates if v), ("training.budget", {}))
@@ -142,7 +154,7 @@ def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     """Every (env, method, sharing, seed) the config asks to train."""
     out = []
     for env in env_names(config):
-        for method in (config.get("methods") or {}):
+        for method in config.get("methods") or {}:
             if env not in method_envs(config, method):
                 continue
             for sharing in setting(config, "sharing"):
@@ -167,50 +179,58 @@ def all_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     return train_jobs(config) + baseline_jobs(config)
 
 
-def train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
-               seed: int | str) -> dict[str, Any]:
+def train_spec(
+    config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
+) -> dict[str, Any]:
     training = config.get("training") or {}
-    return normalize({
-        "env": env_settings(config, env),
-        "method": method,
-        "method_settings": method_settings(config, method, env),
-        "sharing": sharing,
-        "seed": int(seed),
-        "budget": budget(config, env, method),
-        "checkpoint_every": int(setting(config, "training.checkpoint_every")),
-        "runtime": dict(training.get("runtime") or {}),
-    })
+    return normalize(
+        {
+            "env": env_settings(config, env),
+            "method": method,
+            "method_settings": method_settings(config, method, env),
+            "sharing": sharing,
+            "seed": int(seed),
+            "budget": budget(config, env, method),
+            "checkpoint_every": int(setting(config, "training.checkpoint_every")),
+            "runtime": dict(training.get("runtime") or {}),
+        }
+    )
 
 
-def baseline_train_spec(config: Mapping[str, Any], env: str, method: str, sharing: str,
-                        seed: int | str) -> dict[str, Any]:
+def baseline_train_spec(
+    config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
+) -> dict[str, Any]:
     """Everything one MADDPG/QMIX baseline run depends on (plain JSON; the ``marl_train``
     rule's params, read by :func:`psmarl.marl.train.build_experiment`)."""
     es = env_settings(config, env)
     settings = marl.resolve(config, method, env)
     training = config.get("training") or {}
-    return normalize({
-        "env": es,
-        "method": method,
-        "settings": settings,
-        "action_adapter": marl.action_adapter(method, settings, es),
-        "sharing": sharing,
-        "seed": int(seed),
-        "budget": budget(config, env),
-        "checkpoint_every": int(training.get("checkpoint_every", 10)),
-    })
+    return normalize(
+        {
+            "env": es,
+            "method": method,
+            "settings": settings,
+            "action_adapter": marl.action_adapter(method, settings, es),
+            "sharing": sharing,
+            "seed": int(seed),
+            "budget": budget(config, env),
+            "checkpoint_every": int(training.get("checkpoint_every", 10)),
+        }
+    )
 
 
 def eval_spec(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     """What an evaluation's results depend on. The number of worker processes is not part of
     it (a play's return does not depend on the split: ``psmarl.evaluate``), so changing
     ``evaluation.workers`` reruns nothing; see :func:`eval_workers`."""
-    return normalize({
-        "env": env_settings(config, env),
-        "episodes": int(setting(config, "evaluation.episodes")),
-        "seed": int(setting(config, "evaluation.seed")),
-        "envs_per_worker": int(setting(config, "evaluation.envs_per_worker")),
-    })
+    return normalize(
+        {
+            "env": env_settings(config, env),
+            "episodes": int(setting(config, "evaluation.episodes")),
+            "seed": int(setting(config, "evaluation.seed")),
+            "envs_per_worker": int(setting(config, "evaluation.envs_per_worker")),
+        }
+    )
 
 
 def results_root(config: Mapping[str, Any]) -> str:
@@ -255,24 +275,30 @@ def validate_baselines(config: Mapping[str, Any]) -> None:
     for method, mcfg in (config.get("baselines") or {}).items():
         where = f"baselines.{method}"
         if method not in marl.METHODS:
-            raise ConfigError(f"unknown baseline {method!r}; known: {', '.join(marl.METHODS)}",
-                              key="baselines")
+            raise ConfigError(
+                f"unknown baseline {method!r}; known: {', '.join(marl.METHODS)}", key="baselines"
+            )
         mcfg = mcfg or {}
         for e in mcfg.get("envs") or []:
             if e not in env_list:
                 raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
         for e in mcfg.get("per_env") or {}:
             if e not in env_list:
-                raise ConfigError(f"per_env names {e!r}, which is not in envs",
-                                  key=f"{where}.per_env")
+                raise ConfigError(
+                    f"per_env names {e!r}, which is not in envs", key=f"{where}.per_env"
+                )
         for s in mcfg.get("sharing") or []:
             if s not in ("shared", "independent"):
                 raise ConfigError(f"unknown sharing mode {s!r}", key=f"{where}.sharing")
         for e in marl.method_envs(config, method):
             settings = marl.resolve(config, method, e)
             has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
-            marl.action_adapter(method, settings, env_settings(config, e),
-                                where=f"{where}.per_env.{e}" if has_per_env else where)
+            marl.action_adapter(
+                method,
+                settings,
+                env_settings(config, e),
+                where=f"{where}.per_env.{e}" if has_per_env else where,
+            )
 
 
 def validate(config: Mapping[str, Any]) -> None:
@@ -286,8 +312,10 @@ def validate(config: Mapping[str, Any]) -> None:
     check_wandb(config.get("wandb"))
     for sharing in config.get("sharing", []):
         if sharing not in SHARING_MODES:
-            raise ConfigError(f"unknown sharing mode {sharing!r}; use one of "
-                              f"{', '.join(SHARING_MODES)}", key="sharing")
+            raise ConfigError(
+                f"unknown sharing mode {sharing!r}; use one of {', '.join(SHARING_MODES)}",
+                key="sharing",
+            )
     settings = {e: env_settings(config, e) for e in env_list}  # unknown env / preset / kwargs
     probes = {e: _probe(s) for e, s in settings.items()}  # padding/indication that can't apply
     kinds = {e: {methods.action_kind(sp) for sp in p[1].values()} for e, p in probes.items()}
@@ -302,24 +330,33 @@ def validate(config: Mapping[str, Any]) -> None:
         spec = methods.get(method)
         per_env = (mcfg or {}).get("per_env") or {}
         where = f"methods.{method}"
-        methods.check_settings(method, {k: v for k, v in (mcfg or {}).items()
-                                        if k not in ("per_env", "envs", "budget")}, where)
+        methods.check_settings(
+            method,
+            {k: v for k, v in (mcfg or {}).items() if k not in ("per_env", "envs", "budget")},
+            where,
+        )
         for e in (mcfg or {}).get("envs") or []:
             if e not in settings:
                 raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
         for e in per_env:
-            methods.check_settings(method, {k: v for k, v in (per_env[e] or {}).items()
-                                            if k != "budget"}, f"{where}.per_env.{e}")
+            methods.check_settings(
+                method,
+                {k: v for k, v in (per_env[e] or {}).items() if k != "budget"},
+                f"{where}.per_env.{e}",
+            )
             if e not in settings:
-                raise ConfigError(f"per_env names {e!r}, which is not in envs",
-                                  key=f"methods.{method}.per_env")
+                raise ConfigError(
+                    f"per_env names {e!r}, which is not in envs", key=f"methods.{method}.per_env"
+                )
         for e in method_envs(config, method):
             bad = kinds[e] - set(spec.action_kinds)
             if bad:
                 raise ConfigError(
                     f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
                     f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
-                    f"fits under methods.{method}.envs)", key=f"methods.{method}")
+                    f"fits under methods.{method}.envs)",
+                    key=f"methods.{method}",
+                )
             check_reward_clipping(method_settings(config, method, e), settings[e], method, e)
             budget(config, e, method)
             check_runner_cpus(config, method, e)
@@ -327,22 +364,25 @@ def validate(config: Mapping[str, Any]) -> None:
         budget(config, e)
     if config.get("baselines"):
         validate_baselines(config)
-    for e in ((config.get("training") or {}).get("per_env") or {}):
+    for e in (config.get("training") or {}).get("per_env") or {}:
         if e not in settings:
             raise ConfigError(f"names {e!r}, which is not in envs", key="training.per_env")
     ev = config.get("evaluation") or {}
     for key in ("episodes", "workers", "envs_per_worker"):
         if key in ev and (not isinstance(ev[key], int) or ev[key] < 1):
-            raise ConfigError(f"must be a positive integer, got {ev[key]!r}",
-                              key=f"evaluation.{key}")
+            raise ConfigError(
+                f"must be a positive integer, got {ev[key]!r}", key=f"evaluation.{key}"
+            )
     rb = config.get("random_baseline") or {}
     if "episodes" in rb and (not isinstance(rb["episodes"], int) or rb["episodes"] < 1):
-        raise ConfigError(f"must be a positive integer, got {rb['episodes']!r}",
-                          key="random_baseline.episodes")
+        raise ConfigError(
+            f"must be a positive integer, got {rb['episodes']!r}", key="random_baseline.episodes"
+        )
 
 
-def check_reward_clipping(msettings: Mapping[str, Any], env_settings_: Mapping[str, Any],
-                          method: str, env: str) -> None:
+def check_reward_clipping(
+    msettings: Mapping[str, Any], env_settings_: Mapping[str, Any], method: str, env: str
+) -> None:
     """Reject sign clipping (``clip_rewards: true``) on an env whose spec says its rewards
     must not be sign-clipped (:attr:`psmarl.envs.EnvSpec.no_sign_clipping`)."""
     why = envs.get(env_settings_["name"]).no_sign_clipping
@@ -350,7 +390,9 @@ def check_reward_clipping(msettings: Mapping[str, Any], env_settings_: Mapping[s
         raise ConfigError(
             f"{method!r} sign-clips rewards (clip_rewards: true, its default), but on {env!r} "
             f"{why}: set methods.{method}.per_env.{env}.clip_rewards: false (or a bound, "
-            f"e.g. 10.0)", key=f"methods.{method}.per_env.{env}.clip_rewards")
+            f"e.g. 10.0)",
+            key=f"methods.{method}.per_env.{env}.clip_rewards",
+        )
 
 
 def check_results_dir(config: Mapping[str, Any]) -> None:
@@ -371,22 +413,29 @@ def check_runner_cpus(config: Mapping[str, Any], method: str, env: str) -> None:
     own = method_settings(config, method, env).get("env_runners") or {}
     runners = own.get("num_env_runners", rt.get("num_env_runners", "auto"))
     per = own.get("num_cpus_per_env_runner", 1)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-               for v in (cpus, runners, per)):
+    if not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in (cpus, runners, per)
+    ):
         return  # 'auto' fits the cores by construction; wrong types are the schema's
     if runners * per > cpus:
-        where = ("training.runtime.num_env_runners" if "num_env_runners" not in own
-                 else _method_key(config, method, env, "num_env_runners"))
+        where = (
+            "training.runtime.num_env_runners"
+            if "num_env_runners" not in own
+            else _method_key(config, method, env, "num_env_runners")
+        )
         raise ConfigError(
             f"{runners} env runner process(es) need {runners * per:g} CPU(s), but "
             f"training.runtime.num_cpus is {cpus}: raise training.runtime.num_cpus to at least "
             f"{runners * per:g}, lower {where}, or set it to auto (training would otherwise "
-            f"wait for CPUs for ever)", key=where)
+            f"wait for CPUs for ever)",
+            key=where,
+        )
 
 
 def _method_key(config: Mapping[str, Any], method: str, env: str, key: str) -> str:
-    per_env = ((((config.get("methods") or {}).get(method) or {}).get("per_env") or {})
-               .get(env) or {})
+    per_env = (((config.get("methods") or {}).get(method) or {}).get("per_env") or {}).get(
+        env
+    ) or {}
     if key in (per_env.get("env_runners") or {}):
         return f"methods.{method}.per_env.{env}.env_runners.{key}"
     return f"methods.{method}.env_runners.{key}"
@@ -397,7 +446,9 @@ def _probe(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     env = envs.make_parallel_env(settings)
     try:
         agents = list(env.possible_agents)
-        return ({a: env.observation_space(a) for a in agents},
-                {a: env.action_space(a) for a in agents})
+        return (
+            {a: env.observation_space(a) for a in agents},
+            {a: env.action_space(a) for a in agents},
+        )
     finally:
         env.close()

@@ -21,8 +21,9 @@ def _with_clipped_rewards(sa_episode, clip):
     buf = copy.copy(sa_episode.rewards)
     data = buf.data
     clipped = _clip(data, clip)
-    buf.data = (clipped.astype(np.asarray(data).dtype) if isinstance(data, np.ndarray)
-                else list(clipped))
+    buf.data = (
+        clipped.astype(np.asarray(data).dtype) if isinstance(data, np.ndarray) else list(clipped)
+    )
     new.rewards = buf
     return new
 
@@ -40,13 +41,20 @@ class ClipRewards(ConnectorV2):
     swaps copies with clipped reward buffers into the list the learner pipeline works on.
     """
 
-    def __init__(self, input_observation_space=None, input_action_space=None, *,
-                 clip: bool | float = True, **kwargs):
+    def __init__(
+        self,
+        input_observation_space=None,
+        input_action_space=None,
+        *,
+        clip: bool | float = True,
+        **kwargs,
+    ):
         super().__init__(input_observation_space, input_action_space, **kwargs)
         self.clip = clip
 
-    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None,
-                 metrics=None, **kwargs) -> Any:
+    def __call__(
+        self, *, rl_module, batch, episodes, explore=None, shared_data=None, metrics=None, **kwargs
+    ) -> Any:
         for i, ep in enumerate(episodes):
             if isinstance(ep, MultiAgentEpisode):
                 new = copy.copy(ep)

@@ -110,16 +110,20 @@ class CheckpointPolicy:
         self.clip_actions = bool(meta.get("clip_actions", False))
         module_path = ckpt / "learner_group" / "learner" / "rl_module"
         if not module_path.exists():
-            raise InputError(f"checkpoint {ckpt} has no RLModule at {module_path}; "
-                             + results.redo_hint(module_path))
+            raise InputError(
+                f"checkpoint {ckpt} has no RLModule at {module_path}; "
+                + results.redo_hint(module_path)
+            )
         try:
             self.multi = RLModule.from_checkpoint(str(module_path))
         except Exception as e:  # noqa: BLE001 - named below, as one line
             raise_damaged_checkpoint(module_path, e)
         missing = sorted(set(self.mapping.values()) - set(self.multi.keys()))
         if missing:
-            raise results.damaged(module_path, f"has no module(s) {', '.join(missing)} of "
-                                               f"{results.RUN_META}'s agent_to_module")
+            raise results.damaged(
+                module_path,
+                f"has no module(s) {', '.join(missing)} of {results.RUN_META}'s agent_to_module",
+            )
         self.spaces = {a: env.action_space(a) for a in env.possible_agents}
         self._torch = torch
 
@@ -198,10 +202,15 @@ def checkpoint_kind(path: str | os.PathLike) -> str:
 
 
 # ---------------------------------------------------------------- the play loop
-def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
-          next_play: Callable[[], tuple[int, int] | None], n_envs: int, worker_seed: int,
-          progress: Callable[[int], None] | None = None,
-          tick: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+def _play(
+    env_settings: Mapping[str, Any],
+    policy_spec: PolicySpec,
+    next_play: Callable[[], tuple[int, int] | None],
+    n_envs: int,
+    worker_seed: int,
+    progress: Callable[[int], None] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
     """Play until ``next_play()`` returns None, with ``n_envs`` envs stepped in lockstep.
 
     ``next_play`` hands out (episode, seed) pairs; an env that finishes a play takes the next
@@ -252,8 +261,14 @@ def _play(env_settings: Mapping[str, Any], policy_spec: PolicySpec,
             s["ret"] += float(sum(rew.values()))
             s["len"] += 1
             if not envs[i].agents:
-                rows.append({"episode": s["episode"], "seed": s["seed"],
-                             "total_reward": s["ret"], "length": s["len"]})
+                rows.append(
+                    {
+                        "episode": s["episode"],
+                        "seed": s["seed"],
+                        "total_reward": s["ret"],
+                        "length": s["len"],
+                    }
+                )
                 if progress is not None:
                     progress(1)
                 start(i)
@@ -293,7 +308,8 @@ class _SharedPlays:
             if not lock.acquire(timeout=self.lock_seconds):
                 raise StageError(
                     f"evaluation: the shared play counter stayed locked for "
-                    f"{self.lock_seconds:.0f} s (a worker process stalled or died holding it)")
+                    f"{self.lock_seconds:.0f} s (a worker process stalled or died holding it)"
+                )
             try:
                 i = self.next.value
                 if i >= self.episodes:
@@ -303,6 +319,7 @@ class _SharedPlays:
             finally:
                 lock.release()
             return i, base_seed + i
+
         return take
 
     def finished(self, w: int, k: int) -> None:
@@ -312,9 +329,16 @@ class _SharedPlays:
         return int(sum(self.done[:]))
 
 
-def _worker_main(shared: _SharedPlays, conn, env_settings: Mapping[str, Any],
-                 policy_spec: PolicySpec, n_envs: int, base_seed: int, w: int,
-                 parent: int) -> None:
+def _worker_main(
+    shared: _SharedPlays,
+    conn,
+    env_settings: Mapping[str, Any],
+    policy_spec: PolicySpec,
+    n_envs: int,
+    base_seed: int,
+    w: int,
+    parent: int,
+) -> None:
     """Entry point of worker process ``w``: play, then send ("rows", rows) or
     ("error", exception) through ``conn``. Exits as soon as its parent is gone."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -325,8 +349,15 @@ def _worker_main(shared: _SharedPlays, conn, env_settings: Mapping[str, Any],
             os._exit(1)
 
     try:
-        rows = _play(env_settings, policy_spec, shared.taker(w, base_seed), n_envs,
-                     base_seed + 104729 * w, lambda k: shared.finished(w, k), tick)
+        rows = _play(
+            env_settings,
+            policy_spec,
+            shared.taker(w, base_seed),
+            n_envs,
+            base_seed + 104729 * w,
+            lambda k: shared.finished(w, k),
+            tick,
+        )
         message: tuple[str, Any] = ("rows", rows)
     except Exception as e:  # noqa: BLE001 - sent to the parent, which raises it
         message = ("error", e)
@@ -359,8 +390,15 @@ class _Workers:
     ``stall_seconds``; a worker that dies before taking a play is only logged (the others
     play its share). Nothing here waits without a time limit."""
 
-    def __init__(self, ctx, shared: _SharedPlays, n: int, args: tuple, stall_seconds: float,
-                 log: Callable[[str], None]):
+    def __init__(
+        self,
+        ctx,
+        shared: _SharedPlays,
+        n: int,
+        args: tuple,
+        stall_seconds: float,
+        log: Callable[[str], None],
+    ):
         self.shared, self.stall, self.log = shared, stall_seconds, log
         self.t0 = time.monotonic()
         self.procs: dict[int, Any] = {}
@@ -371,8 +409,12 @@ class _Workers:
         self.last_check = 0.0
         for w in range(1, n):
             recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_worker_main, name=f"psmarl-eval-{w}", daemon=True,
-                            args=(shared, send, *args, w, os.getpid()))
+            p = ctx.Process(
+                target=_worker_main,
+                name=f"psmarl-eval-{w}",
+                daemon=True,
+                args=(shared, send, *args, w, os.getpid()),
+            )
             p.start()
             send.close()
             self.procs[w], self.conns[w] = p, recv
@@ -394,12 +436,13 @@ class _Workers:
         p.join(timeout=1.0)
         what = f"evaluation worker {w} (pid {p.pid}) {_describe_exit(p.exitcode)}"
         if self.shared.claimed[w]:
-            raise StageError(f"{what} before returning its plays; its plays are lost, so the "
-                             "evaluation fails (rerun it; see docs/reliability.md)")
+            raise StageError(
+                f"{what} before returning its plays; its plays are lost, so the "
+                "evaluation fails (rerun it; see docs/reliability.md)"
+            )
         if w not in self.lost:
             self.lost.add(w)
-            self.log(f"  WARNING: {what} before taking a play; the other processes play "
-                     "its share")
+            self.log(f"  WARNING: {what} before taking a play; the other processes play its share")
 
     def check(self, every: float = 0.0) -> None:
         """Raise StageError if a worker failed (see the class); at most once per ``every`` s."""
@@ -412,8 +455,9 @@ class _Workers:
                 continue
             if self.shared.claimed[w] and w not in self.joined:
                 self.joined.add(w)
-                self.log(f"  worker {w} (pid {p.pid}) took its first play after "
-                         f"{now - self.t0:.1f}s")
+                self.log(
+                    f"  worker {w} (pid {p.pid}) took its first play after {now - self.t0:.1f}s"
+                )
             if self.conns[w].poll():
                 self._receive(w)
             elif p.exitcode is not None:
@@ -423,15 +467,15 @@ class _Workers:
                     f"evaluation worker {w} (pid {p.pid}) made no progress for "
                     f"{now - self.shared.beat[w]:.0f} s (limit {self.stall:.0f} s, "
                     "--stall-seconds): it stalled, so the evaluation fails (rerun it; see "
-                    "docs/reliability.md)")
+                    "docs/reliability.md)"
+                )
 
     def collect(self, report: Callable[[], None]) -> list[dict[str, Any]]:
         """Rows of every worker that took plays (all plays are taken when this is called,
         so a worker still starting up would find none and is not waited for)."""
         while True:
             self.check()
-            waiting = [w for w in self.procs
-                       if self.shared.claimed[w] and w not in self.rows]
+            waiting = [w for w in self.procs if self.shared.claimed[w] and w not in self.rows]
             if not waiting:
                 break
             self.conns[waiting[0]].poll(1.0)
@@ -451,15 +495,23 @@ class _Workers:
         for w, p in self.procs.items():
             p.join(timeout=5.0)
             if p.exitcode is None:
-                self.log(f"  WARNING: evaluation worker {w} (pid {p.pid}) did not exit after "
-                         "SIGKILL; left behind")
+                self.log(
+                    f"  WARNING: evaluation worker {w} (pid {p.pid}) did not exit after "
+                    "SIGKILL; left behind"
+                )
             self.conns[w].close()
 
 
-def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes: int,
-             seed: int = 0, workers: int = 1, envs_per_worker: int = 8,
-             log: Callable[[str], None] | None = None,
-             stall_seconds: float = STALL_SECONDS) -> pd.DataFrame:
+def evaluate(
+    env_settings: Mapping[str, Any],
+    policy_spec: PolicySpec,
+    episodes: int,
+    seed: int = 0,
+    workers: int = 1,
+    envs_per_worker: int = 8,
+    log: Callable[[str], None] | None = None,
+    stall_seconds: float = STALL_SECONDS,
+) -> pd.DataFrame:
     """Play ``episodes`` episodes; returns one row per episode, sorted by episode index.
 
     Play ``i`` always uses seed ``seed + i`` and its policy draws depend only on that seed,
@@ -487,8 +539,10 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
             logged[0] = done
             elapsed = time.time() - t0
             eta = elapsed / done * (episodes - done) if done else float("nan")
-            log(f"  {done}/{episodes} plays ({done / episodes:.0%}, {elapsed:.1f}s, "
-                f"ETA {format_duration(eta)})")
+            log(
+                f"  {done}/{episodes} plays ({done / episodes:.0%}, {elapsed:.1f}s, "
+                f"ETA {format_duration(eta)})"
+            )
 
     if workers == 1:
         queue = iter([(i, seed + i) for i in range(episodes)])
@@ -502,15 +556,29 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
     else:
         ctx = mp.get_context("spawn")
         shared = _SharedPlays(ctx, episodes, workers, lock_seconds=stall_seconds)
-        pool = _Workers(ctx, shared, workers, (dict(env_settings), policy_spec, n_envs, seed),
-                        stall_seconds, log)
+        pool = _Workers(
+            ctx,
+            shared,
+            workers,
+            (dict(env_settings), policy_spec, n_envs, seed),
+            stall_seconds,
+            log,
+        )
         try:
+
             def progress(k: int) -> None:
                 shared.finished(0, k)
                 report(shared.total_done())
 
-            rows = _play(env_settings, policy_spec, shared.taker(0, seed), n_envs, seed,
-                         progress, tick=lambda: pool.check(every=1.0))
+            rows = _play(
+                env_settings,
+                policy_spec,
+                shared.taker(0, seed),
+                n_envs,
+                seed,
+                progress,
+                tick=lambda: pool.check(every=1.0),
+            )
             rows += pool.collect(lambda: report(shared.total_done()))
         finally:
             pool.stop()
@@ -521,14 +589,20 @@ def evaluate(env_settings: Mapping[str, Any], policy_spec: PolicySpec, episodes:
     return df.reset_index(drop=True)
 
 
-def write_evaluation(df: pd.DataFrame, episodes_csv: str | os.PathLike,
-                     summary_json: str | os.PathLike, extra: Mapping[str, Any]) -> dict:
+def write_evaluation(
+    df: pd.DataFrame,
+    episodes_csv: str | os.PathLike,
+    summary_json: str | os.PathLike,
+    extra: Mapping[str, Any],
+) -> dict:
     summary = summarize(df["total_reward"].to_numpy())
-    summary.update({
-        "mean_length": float(df["length"].mean()),
-        "seeds": [int(df["seed"].min()), int(df["seed"].max())],
-        **extra,
-    })
+    summary.update(
+        {
+            "mean_length": float(df["length"].mean()),
+            "seeds": [int(df["seed"].min()), int(df["seed"].max())],
+            **extra,
+        }
+    )
     results.write_csv_atomic(episodes_csv, df)
     results.write_json_atomic(summary_json, summary)
     return summary

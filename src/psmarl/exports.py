@@ -43,27 +43,43 @@ METRIC = "return"
 #: step_count and lists of numbers, and absolute_metrics with lists of numbers
 _NUMBERS = {"type": "array", "items": {"type": "number"}, "minItems": 1}
 MARL_EVAL_SCHEMA: dict[str, Any] = {
-    "type": "object", "minProperties": 1,
+    "type": "object",
+    "minProperties": 1,
     "additionalProperties": {  # environment
-        "type": "object", "minProperties": 1,
+        "type": "object",
+        "minProperties": 1,
         "additionalProperties": {  # task
-            "type": "object", "minProperties": 1,
+            "type": "object",
+            "minProperties": 1,
             "propertyNames": {"pattern": "^[^,]+$"},  # marl-eval rejects commas in names
             "additionalProperties": {  # algorithm
-                "type": "object", "minProperties": 1,
+                "type": "object",
+                "minProperties": 1,
                 "propertyNames": {"pattern": "^run_[0-9]+$"},
                 "additionalProperties": {  # run
                     "type": "object",
                     "required": ["absolute_metrics"],
                     "propertyNames": {"pattern": "^(step_[0-9]+|absolute_metrics)$"},
-                    "properties": {"absolute_metrics": {
-                        "type": "object", "minProperties": 1,
-                        "additionalProperties": _NUMBERS}},
-                    "patternProperties": {"^step_[0-9]+$": {
-                        "type": "object", "required": ["step_count"],
-                        "properties": {"step_count": {"type": "integer", "minimum": 0}},
-                        "additionalProperties": _NUMBERS}},
-                }}}}}
+                    "properties": {
+                        "absolute_metrics": {
+                            "type": "object",
+                            "minProperties": 1,
+                            "additionalProperties": _NUMBERS,
+                        }
+                    },
+                    "patternProperties": {
+                        "^step_[0-9]+$": {
+                            "type": "object",
+                            "required": ["step_count"],
+                            "properties": {"step_count": {"type": "integer", "minimum": 0}},
+                            "additionalProperties": _NUMBERS,
+                        }
+                    },
+                },
+            },
+        },
+    },
+}
 
 
 def marl_eval_data(root: str | Path, jobs: Sequence[Sequence[Any]]) -> dict[str, Any]:
@@ -76,17 +92,19 @@ def marl_eval_data(root: str | Path, jobs: Sequence[Sequence[Any]]) -> dict[str,
         episodes_path = root / results.eval_episodes_csv(env, method, sharing, seed)
         for p in (summary_path, episodes_path):
             if not p.exists():
-                raise InputError(f"{p}: missing; run the workflow for "
-                                 f"{env}/{method}/{sharing}/seed{seed} first")
+                raise InputError(
+                    f"{p}: missing; run the workflow for {env}/{method}/{sharing}/seed{seed} first"
+                )
         summary = results.read_json(summary_path)
         plays = pd.read_csv(episodes_path)
         if "total_reward" not in plays or plays.empty:
-            raise InputError(f"{episodes_path}: no plays (column total_reward); redo the "
-                             f"evaluation of {env}/{method}/{sharing}/seed{seed}")
+            raise InputError(
+                f"{episodes_path}: no plays (column total_reward); redo the "
+                f"evaluation of {env}/{method}/{sharing}/seed{seed}"
+            )
         returns = [float(x) for x in plays["total_reward"]]
         task = str(summary.get("preset") or "default")
-        runs = data.setdefault(env, {}).setdefault(task, {}).setdefault(
-            f"{method}_{sharing}", {})
+        runs = data.setdefault(env, {}).setdefault(task, {}).setdefault(f"{method}_{sharing}", {})
         runs[f"run_{int(seed)}"] = {
             "step_0": {"step_count": int(summary["env_steps"]), METRIC: returns},
             "absolute_metrics": {METRIC: returns},

@@ -40,8 +40,9 @@ def tag(column: str) -> str:
 class TensorBoardLog:
     """The TensorBoard event files of one run."""
 
-    def __init__(self, folder: str | Path, resume_after_step: int | None = None,
-                 resume_wall: float = 0.0):
+    def __init__(
+        self, folder: str | Path, resume_after_step: int | None = None, resume_wall: float = 0.0
+    ):
         from tensorboardX import SummaryWriter
 
         self.folder = Path(folder)
@@ -53,8 +54,12 @@ class TensorBoardLog:
         self.folder.mkdir(parents=True, exist_ok=True)
         # the file name has the start second and the host: an attempt that starts within the
         # same second as the one before would overwrite its file without a finer suffix
-        self.writer = SummaryWriter(logdir=str(self.folder), purge_step=purge, flush_secs=30,
-                                    filename_suffix=f".{time.time_ns()}")
+        self.writer = SummaryWriter(
+            logdir=str(self.folder),
+            purge_step=purge,
+            flush_secs=30,
+            filename_suffix=f".{time.time_ns()}",
+        )
         # (env steps, wall seconds) of the previous point: the speed of the next iteration
         self._last = (int(resume_after_step or 0), float(resume_wall))
 
@@ -110,8 +115,9 @@ def check_wandb(settings: Any) -> dict[str, Any] | None:
     if settings in (None, False, {}):
         return None
     if not isinstance(settings, Mapping):
-        raise ConfigError(f"must be a mapping ({', '.join(WANDB_KEYS)}), got {settings!r}",
-                          key="wandb")
+        raise ConfigError(
+            f"must be a mapping ({', '.join(WANDB_KEYS)}), got {settings!r}", key="wandb"
+        )
     bad = sorted(set(settings) - set(WANDB_KEYS))
     if bad:
         raise ConfigError(f"unknown key(s) {bad}; use {', '.join(WANDB_KEYS)}", key="wandb")
@@ -119,8 +125,9 @@ def check_wandb(settings: Any) -> dict[str, Any] | None:
 
     out = {**section("wandb"), **settings}
     if out["mode"] not in WANDB_MODES:
-        raise ConfigError(f"must be one of {', '.join(WANDB_MODES)}, got {out['mode']!r}",
-                          key="wandb.mode")
+        raise ConfigError(
+            f"must be one of {', '.join(WANDB_MODES)}, got {out['mode']!r}", key="wandb.mode"
+        )
     return out
 
 
@@ -132,28 +139,42 @@ class WandbLog:
     ``<run>/wandb/``. Offline mode (the default) writes them for ``wandb sync`` and reaches
     no network."""
 
-    def __init__(self, settings: Mapping[str, Any], run: Path, name: str,
-                 config: Mapping[str, Any]):
+    def __init__(
+        self, settings: Mapping[str, Any], run: Path, name: str, config: Mapping[str, Any]
+    ):
         try:
             import wandb
         except ImportError:
-            raise ConfigError("W&B logging needs the wandb package: pip install -e "
-                              "'.[wandb]'", key="wandb") from None
+            raise ConfigError(
+                "W&B logging needs the wandb package: pip install -e '.[wandb]'", key="wandb"
+            ) from None
         import hashlib
 
         self.folder = Path(run) / "wandb"
         self.folder.mkdir(parents=True, exist_ok=True)
         run_id = hashlib.sha256(str(Path(run).resolve()).encode()).hexdigest()[:16]
         self.run = wandb.init(
-            project=settings["project"], entity=settings.get("entity"),
-            group=settings.get("group"), mode=settings["mode"], dir=str(self.folder),
-            name=name, id=run_id, resume="allow", config=dict(config),
-            settings=wandb.Settings(silent=True, console="off"))
+            project=settings["project"],
+            entity=settings.get("entity"),
+            group=settings.get("group"),
+            mode=settings["mode"],
+            dir=str(self.folder),
+            name=name,
+            id=run_id,
+            resume="allow",
+            config=dict(config),
+            settings=wandb.Settings(silent=True, console="off"),
+        )
 
     def row(self, row: Mapping[str, Any]) -> None:
-        values = {tag(c): float(v) for c, v in row.items()
-                  if c not in NOT_SCALARS and not isinstance(v, bool)
-                  and isinstance(v, (int, float)) and math.isfinite(v)}
+        values = {
+            tag(c): float(v)
+            for c, v in row.items()
+            if c not in NOT_SCALARS
+            and not isinstance(v, bool)
+            and isinstance(v, (int, float))
+            and math.isfinite(v)
+        }
         self.run.log(values, step=int(row["env_steps"]))
 
     def close(self) -> None:

@@ -49,8 +49,10 @@ def stage_inputs(pyproject: dict) -> dict[str, list[str]]:
         raise KeyError("pyproject.toml: [tool.psmarl.lock] analysis (package names) is missing")
     missing = [n for n in names if canonicalize_name(n) not in by_name]
     if missing:
-        raise KeyError(f"pyproject.toml: [tool.psmarl.lock] analysis names {missing}, "
-                       "which are not in [project] dependencies")
+        raise KeyError(
+            f"pyproject.toml: [tool.psmarl.lock] analysis names {missing}, "
+            "which are not in [project] dependencies"
+        )
     analysis = [by_name[canonicalize_name(n)] for n in names]
     return {
         "rl": deps + build,
@@ -72,7 +74,7 @@ def read_lock(path: Path) -> tuple[str | None, dict[str, str], list[str]]:
     text = path.read_text()
     for line in text.splitlines():
         if line.startswith(DIGEST_PREFIX):
-            digest = line[len(DIGEST_PREFIX):].strip()
+            digest = line[len(DIGEST_PREFIX) :].strip()
     # a requirement spans its line and the `\`-continued --hash lines after it
     for block in re.split(r"\n(?=[A-Za-z0-9])", text):
         m = _PIN.match(block)
@@ -99,8 +101,10 @@ def check(envs_dir: Path | str, pyproject_path: Path | str) -> list[str]:
             continue
         digest, pins, unhashed = read_lock(path)
         if digest != input_digest(reqs, constraints):
-            problems.append(f"{path}: made from other inputs than pyproject.toml and "
-                            f"{CONSTRAINTS} give stage {stage!r} now (run scripts/lock.sh)")
+            problems.append(
+                f"{path}: made from other inputs than pyproject.toml and "
+                f"{CONSTRAINTS} give stage {stage!r} now (run scripts/lock.sh)"
+            )
         if unhashed:
             problems.append(f"{path}: pins without --hash: {', '.join(unhashed)}")
         for r in map(Requirement, reqs):

@@ -59,8 +59,17 @@ LEARNING_FUNCTIONS = ("identity", "scaled", "power")
 
 #: Columns of the CSV written by :func:`run` (see :func:`compute_table`).
 CSV_COLUMNS = [
-    "quantity", "setting", "K", "value",
-    "N", "C_env", "C_star", "epsilon", "I0", "learning_function", "learning_param",
+    "quantity",
+    "setting",
+    "K",
+    "value",
+    "N",
+    "C_env",
+    "C_star",
+    "epsilon",
+    "I0",
+    "learning_function",
+    "learning_param",
 ]
 
 #: ``quantity`` values of the CSV.
@@ -72,7 +81,7 @@ QUANTITIES = {
     "single_agent_simulated": "first step with I >= 1 - epsilon for one agent, simulated",
 }
 
-_SUM_TOL = 1e-9      # tolerance of C_env + (N - 1) C_* = 1
+_SUM_TOL = 1e-9  # tolerance of C_env + (N - 1) C_* = 1
 _LAMBDA_TOL = 1e-12  # tolerance of 0 <= Lambda(x) <= x
 
 
@@ -81,8 +90,16 @@ class NotConvergedError(ConfigError):
 
 
 # ---------------------------------------------------------------- validation
-def _number(value: Any, key: str, lo: float, hi: float, *, lo_open: bool = False,
-            hi_open: bool = False, what: str = "") -> float:
+def _number(
+    value: Any,
+    key: str,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    what: str = "",
+) -> float:
     """``value`` as a float inside the interval, else ConfigError naming ``key``."""
     interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -103,17 +120,24 @@ def _integer(value: Any, key: str, minimum: int, what: str = "") -> int:
 
 
 def _epsilon(epsilon: Any, prefix: str = "") -> float:
-    return _number(epsilon, prefix + "epsilon", 0.0, 1.0, lo_open=True, hi_open=True,
-                   what="must be a tolerance")
+    return _number(
+        epsilon,
+        prefix + "epsilon",
+        0.0,
+        1.0,
+        lo_open=True,
+        hi_open=True,
+        what="must be a tolerance",
+    )
 
 
 def _K(K: Any, key: str) -> float:
-    return _number(K, key, 0.0, 1.0, lo_open=True,
-                   what="centralization coefficient must be")
+    return _number(K, key, 0.0, 1.0, lo_open=True, what="centralization coefficient must be")
 
 
-def coordination(N: Any, C_env: Any, C_star: Any = None, *,
-                 prefix: str = "") -> tuple[int, float, float]:
+def coordination(
+    N: Any, C_env: Any, C_star: Any = None, *, prefix: str = ""
+) -> tuple[int, float, float]:
     """Check the coordination coefficients of Theorem 2's symmetric setting.
 
     Returns ``(N, C_env, C_star)``. ``C_star`` defaults to ``(1 - C_env) / (N - 1)``
@@ -131,12 +155,15 @@ def coordination(N: Any, C_env: Any, C_star: Any = None, *,
             raise ConfigError(
                 f"C_env + (N - 1) * C_star must equal 1 (an agent's coordination coefficients "
                 f"sum to 1), got {C_env:g} + ({N} - 1) * {C_star:g} = {total:.12g}; leave "
-                f"C_star unset to derive it", key=prefix + "C_star")
+                f"C_star unset to derive it",
+                key=prefix + "C_star",
+            )
     if C_star <= 0.0:
         raise ConfigError(
             f"C_star = (1 - C_env)/(N - 1) must be > 0 (agents that need no information about "
             f"each other are the single-agent case, Theorem 1), got C_env = {C_env:g}",
-            key=prefix + "C_env")
+            key=prefix + "C_env",
+        )
     return N, C_env, C_star
 
 
@@ -147,7 +174,8 @@ def _pair_I0(I0: Any, C_star: float, prefix: str = "") -> float:
         raise ConfigError(
             f"initial information about another agent must be below C_star = {C_star:g} "
             f"(an agent cannot know more about another than it needs), got {I0:g}",
-            key=prefix + "I0")
+            key=prefix + "I0",
+        )
     return I0
 
 
@@ -179,8 +207,9 @@ def _theorem2_numerator(C_star: float, epsilon: float, I0: float) -> float:
     return math.log(C_star * epsilon / (C_star - I0))
 
 
-def theorem2_bound(K: float, N: int, C_env: float, epsilon: float, I0: float,
-                   C_star: float | None = None) -> float:
+def theorem2_bound(
+    K: float, N: int, C_env: float, epsilon: float, I0: float, C_star: float | None = None
+) -> float:
     r"""Theorem 2: lower bound ``t*`` on multi-agent convergence, ``I_i^{-1}(1-eps) >= t*``.
 
     .. math::
@@ -208,8 +237,9 @@ def theorem2_bound(K: float, N: int, C_env: float, epsilon: float, I0: float,
     return _theorem2_numerator(C_star, epsilon, I0) / math.log(ratio)
 
 
-def theorem3_limit(N: int, C_env: float, epsilon: float, I0: float,
-                   C_star: float | None = None) -> float:
+def theorem3_limit(
+    N: int, C_env: float, epsilon: float, I0: float, C_star: float | None = None
+) -> float:
     r"""Theorem 3: the limit of Theorem 2's ``t*`` as ``K_* -> 1`` (parameter sharing).
 
     .. math::
@@ -226,8 +256,9 @@ def theorem3_limit(N: int, C_env: float, epsilon: float, I0: float,
     I0 = _pair_I0(I0, C_star)
     if I0 == 0.0:
         return 0.0
-    return (_theorem2_numerator(C_star, epsilon, I0)
-            / math.log(I0 * (N - 1) / (1.0 + (N - 1) * C_star)))
+    return _theorem2_numerator(C_star, epsilon, I0) / math.log(
+        I0 * (N - 1) / (1.0 + (N - 1) * C_star)
+    )
 
 
 # ---------------------------------------------------------------- learning functions
@@ -236,8 +267,9 @@ def identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def learning_function(name: str = "identity", param: float = 1.0, *,
-                      prefix: str = "") -> LearningFunction:
+def learning_function(
+    name: str = "identity", param: float = 1.0, *, prefix: str = ""
+) -> LearningFunction:
     """A learning function Lambda with ``0 <= Lambda(x) <= x`` on [0, 1], by name.
 
     ``identity``: ``x``; ``scaled``: ``param * x`` (``0 < param <= 1``);
@@ -247,15 +279,28 @@ def learning_function(name: str = "identity", param: float = 1.0, *,
         _number(param, prefix + "learning_param", -math.inf, math.inf)
         return identity
     if name == "scaled":
-        a = _number(param, prefix + "learning_param", 0.0, 1.0, lo_open=True,
-                    what="the factor a of Lambda(x) = a*x must be")
+        a = _number(
+            param,
+            prefix + "learning_param",
+            0.0,
+            1.0,
+            lo_open=True,
+            what="the factor a of Lambda(x) = a*x must be",
+        )
         return lambda x: a * x
     if name == "power":
-        p = _number(param, prefix + "learning_param", 1.0, math.inf,
-                    what="the exponent p of Lambda(x) = x**p must be")
+        p = _number(
+            param,
+            prefix + "learning_param",
+            1.0,
+            math.inf,
+            what="the exponent p of Lambda(x) = x**p must be",
+        )
         return lambda x: np.power(x, p)
-    raise ConfigError(f"unknown learning function {name!r}; use one of "
-                      f"{', '.join(LEARNING_FUNCTIONS)}", key=prefix + "learning_function")
+    raise ConfigError(
+        f"unknown learning function {name!r}; use one of {', '.join(LEARNING_FUNCTIONS)}",
+        key=prefix + "learning_function",
+    )
 
 
 def _apply(Lambda: LearningFunction, x: np.ndarray) -> np.ndarray:
@@ -271,7 +316,9 @@ def _apply(Lambda: LearningFunction, x: np.ndarray) -> np.ndarray:
         k = np.flatnonzero(~ok.ravel())[0]
         raise ConfigError(
             f"the learning function must satisfy 0 <= Lambda(x) <= x on [0, 1] (Section 2.3), "
-            f"got Lambda({x.ravel()[k]:.6g}) = {y.ravel()[k]:.6g}", key="Lambda")
+            f"got Lambda({x.ravel()[k]:.6g}) = {y.ravel()[k]:.6g}",
+            key="Lambda",
+        )
     return y
 
 
@@ -288,9 +335,15 @@ class MAILPState:
         return self.env + self.pair.sum(axis=1)
 
 
-def mailp_step(state: MAILPState, *, C_env: np.ndarray, C_pair: np.ndarray,
-               K_env: np.ndarray, K_pair: np.ndarray,
-               Lambda: LearningFunction = identity) -> MAILPState:
+def mailp_step(
+    state: MAILPState,
+    *,
+    C_env: np.ndarray,
+    C_pair: np.ndarray,
+    K_env: np.ndarray,
+    K_pair: np.ndarray,
+    Lambda: LearningFunction = identity,
+) -> MAILPState:
     """One learning step of the MAILP model, equations (1)-(3).
 
     Groups are single agents (``C_{i,G} = 0`` for larger groups, which then never gain
@@ -315,8 +368,9 @@ def mailp_step(state: MAILPState, *, C_env: np.ndarray, C_pair: np.ndarray,
     return MAILPState(env=state.env + up_env, pair=state.pair + up - down)
 
 
-def _first_step(state: MAILPState, epsilon: float, max_steps: int, *,
-                step_kwargs: Mapping[str, Any], what: str) -> int:
+def _first_step(
+    state: MAILPState, epsilon: float, max_steps: int, *, step_kwargs: Mapping[str, Any], what: str
+) -> int:
     """Iterate :func:`mailp_step`; the first t with every I_i(t) >= 1 - epsilon.
 
     The test is ``1 - I_i(t) <= epsilon``: for ``I_i >= 1/2`` the difference is exact in
@@ -329,22 +383,31 @@ def _first_step(state: MAILPState, epsilon: float, max_steps: int, *,
         if t >= max_steps:
             raise NotConvergedError(
                 f"{what}: information {1 - gaps.max():.9g} < 1 - epsilon = {1 - epsilon:.9g} "
-                f"after max_steps = {max_steps} steps; raise max_steps (or K)", key="max_steps")
+                f"after max_steps = {max_steps} steps; raise max_steps (or K)",
+                key="max_steps",
+            )
         state = mailp_step(state, **step_kwargs)
         new = 1.0 - state.totals()
         if (new == gaps).all():
             raise NotConvergedError(
                 f"{what}: learning stopped at step {t + 1} with information "
                 f"{1 - new.max():.9g} < 1 - epsilon = {1 - epsilon:.9g} (Lambda gives no "
-                f"more progress)", key="Lambda")
+                f"more progress)",
+                key="Lambda",
+            )
         gaps = new
         t += 1
     return t
 
 
-def simulate_single_agent(K_env: float, I0: float, epsilon: float,
-                          Lambda: LearningFunction | None = None, *,
-                          max_steps: int = DEFAULTS["max_steps"]) -> int:
+def simulate_single_agent(
+    K_env: float,
+    I0: float,
+    epsilon: float,
+    Lambda: LearningFunction | None = None,
+    *,
+    max_steps: int = DEFAULTS["max_steps"],
+) -> int:
     """Simulate one agent (``C_env = 1``, eq. 4): the first step with ``I(t) >= 1 - epsilon``.
 
     Runs :func:`mailp_step` with ``N = 1``: ``I(t) = I(t-1) + K_env Lambda(1 - I(t-1))``,
@@ -355,16 +418,31 @@ def simulate_single_agent(K_env: float, I0: float, epsilon: float,
     epsilon = _epsilon(epsilon)
     max_steps = _integer(max_steps, "max_steps", 1)
     state = MAILPState(env=np.array([I0]), pair=np.zeros((1, 1)))
-    kw = dict(C_env=np.ones(1), C_pair=np.zeros((1, 1)), K_env=np.array([K_env]),
-              K_pair=np.zeros((1, 1)), Lambda=Lambda or identity)
-    return _first_step(state, epsilon, max_steps, step_kwargs=kw,
-                       what=f"single agent (K_env = {K_env:g})")
+    kw = dict(
+        C_env=np.ones(1),
+        C_pair=np.zeros((1, 1)),
+        K_env=np.array([K_env]),
+        K_pair=np.zeros((1, 1)),
+        Lambda=Lambda or identity,
+    )
+    return _first_step(
+        state, epsilon, max_steps, step_kwargs=kw, what=f"single agent (K_env = {K_env:g})"
+    )
 
 
-def simulate_multi_agent(K: float, N: int, C_env: float, epsilon: float, I0: float,
-                         C_star: float | None = None, Lambda: LearningFunction | None = None,
-                         *, K_env: float = 0.0, I_env0: float | None = None,
-                         max_steps: int = DEFAULTS["max_steps"]) -> int:
+def simulate_multi_agent(
+    K: float,
+    N: int,
+    C_env: float,
+    epsilon: float,
+    I0: float,
+    C_star: float | None = None,
+    Lambda: LearningFunction | None = None,
+    *,
+    K_env: float = 0.0,
+    I_env0: float | None = None,
+    max_steps: int = DEFAULTS["max_steps"],
+) -> int:
     """Simulate Theorem 2's symmetric N-agent MAILP: first step with all ``I_i >= 1 - epsilon``.
 
     Every agent starts with ``I_{i,env}(0) = I_env0`` (default ``(1 - epsilon) C_env``, the
@@ -384,34 +462,43 @@ def simulate_multi_agent(K: float, N: int, C_env: float, epsilon: float, I0: flo
     max_steps = _integer(max_steps, "max_steps", 1)
     off = 1.0 - np.eye(N)
     state = MAILPState(env=np.full(N, I_env0), pair=I0 * off)
-    kw = dict(C_env=np.full(N, C_env), C_pair=C_star * off, K_env=np.full(N, K_env),
-              K_pair=K * off, Lambda=Lambda or identity)
-    return _first_step(state, epsilon, max_steps, step_kwargs=kw,
-                       what=f"{N} agents (K = {K:g})")
+    kw = dict(
+        C_env=np.full(N, C_env),
+        C_pair=C_star * off,
+        K_env=np.full(N, K_env),
+        K_pair=K * off,
+        Lambda=Lambda or identity,
+    )
+    return _first_step(state, epsilon, max_steps, step_kwargs=kw, what=f"{N} agents (K = {K:g})")
 
 
 # ---------------------------------------------------------------- settings
 def _check_spec(s: dict[str, Any], prefix: str = "theory.") -> None:
     unknown = sorted(set(s) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"unknown setting; known: {', '.join(sorted(DEFAULTS))}",
-                          key=prefix + unknown[0])
+        raise ConfigError(
+            f"unknown setting; known: {', '.join(sorted(DEFAULTS))}", key=prefix + unknown[0]
+        )
     N, _, C_star = coordination(s["N"], s["C_env"], s["C_star"], prefix=prefix)
     _epsilon(s["epsilon"], prefix)
     _pair_I0(s["I0"], C_star, prefix)
     if s["K_spacing"] not in ("log", "linear"):
-        raise ConfigError(f"must be 'log' or 'linear', got {s['K_spacing']!r}",
-                          key=prefix + "K_spacing")
+        raise ConfigError(
+            f"must be 'log' or 'linear', got {s['K_spacing']!r}", key=prefix + "K_spacing"
+        )
     k_min = _K(s["K_min"], prefix + "K_min")
     k_max = _K(s["K_max"], prefix + "K_max")
     if k_min > k_max:
-        raise ConfigError(f"K_min = {k_min:g} is larger than K_max = {k_max:g}",
-                          key=prefix + "K_min")
+        raise ConfigError(
+            f"K_min = {k_min:g} is larger than K_max = {k_max:g}", key=prefix + "K_min"
+        )
     _integer(s["K_num"], prefix + "K_num", 1)
     _integer(s["max_steps"], prefix + "max_steps", 1)
     if not isinstance(s["learning_function"], str):
-        raise ConfigError(f"must be one of {', '.join(LEARNING_FUNCTIONS)}, got "
-                          f"{s['learning_function']!r}", key=prefix + "learning_function")
+        raise ConfigError(
+            f"must be one of {', '.join(LEARNING_FUNCTIONS)}, got {s['learning_function']!r}",
+            key=prefix + "learning_function",
+        )
     learning_function(s["learning_function"], s["learning_param"], prefix=prefix)
 
 
@@ -455,8 +542,12 @@ def compute_table(spec: Mapping[str, Any], log: Callable[[str], None] | None = N
     N, C_env, C_star = coordination(spec["N"], spec["C_env"], spec["C_star"])
     eps, I0, max_steps = float(spec["epsilon"]), float(spec["I0"]), int(spec["max_steps"])
     Lambda = learning_function(spec["learning_function"], spec["learning_param"])
-    common = dict(epsilon=eps, I0=I0, learning_function=spec["learning_function"],
-                  learning_param=float(spec["learning_param"]))
+    common = dict(
+        epsilon=eps,
+        I0=I0,
+        learning_function=spec["learning_function"],
+        learning_param=float(spec["learning_param"]),
+    )
     multi = dict(setting="multi_agent", N=N, C_env=C_env, C_star=C_star, **common)
     single = dict(setting="single_agent", N=1, C_env=1.0, C_star=float("nan"), **common)
     rows = []
@@ -466,20 +557,26 @@ def compute_table(spec: Mapping[str, Any], log: Callable[[str], None] | None = N
         steps = simulate_multi_agent(K, N, C_env, eps, I0, C_star, Lambda, max_steps=max_steps)
         rows.append(dict(quantity="theorem2_bound", K=K, value=bound, **multi))
         rows.append(dict(quantity="multi_agent_simulated", K=K, value=float(steps), **multi))
-        rows.append(dict(quantity="theorem1_bound", K=K, value=theorem1_bound(K, I0, eps),
-                         **single))
-        rows.append(dict(quantity="single_agent_simulated", K=K,
-                         value=float(simulate_single_agent(K, I0, eps, Lambda,
-                                                           max_steps=max_steps)), **single))
+        rows.append(
+            dict(quantity="theorem1_bound", K=K, value=theorem1_bound(K, I0, eps), **single)
+        )
+        rows.append(
+            dict(
+                quantity="single_agent_simulated",
+                K=K,
+                value=float(simulate_single_agent(K, I0, eps, Lambda, max_steps=max_steps)),
+                **single,
+            )
+        )
         log(f"K = {K:.6g}: Theorem 2 bound {bound:.6g}, simulated {steps} steps")
     limit = theorem3_limit(N, C_env, eps, I0, C_star)
     rows.append(dict(quantity="theorem3_limit", K=1.0, value=limit, **multi))
     log(f"Theorem 3 limit (K -> 1): {limit:.6g} steps")
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     order = {q: i for i, q in enumerate(QUANTITIES)}
-    df = df.sort_values(["quantity", "K"],
-                        key=lambda c: c.map(order) if c.name == "quantity" else c,
-                        kind="stable")
+    df = df.sort_values(
+        ["quantity", "K"], key=lambda c: c.map(order) if c.name == "quantity" else c, kind="stable"
+    )
     return df.reset_index(drop=True)
 
 
@@ -498,8 +595,9 @@ def _save_atomic(fig, path: str | os.PathLike, fmt: str) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
-                pdf_path: str | os.PathLike) -> None:
+def draw_figure(
+    df, spec: Mapping[str, Any], png_path: str | os.PathLike, pdf_path: str | os.PathLike
+) -> None:
     """Figure 1: Theorem 2's bound against K_* (log-log) with the simulated convergence steps.
 
     Also drawn: Theorem 3's limit (K_* -> 1) and Theorem 1's single-agent steps at
@@ -517,9 +615,11 @@ def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
         return d["K"].to_numpy(), d["value"].to_numpy()
 
     lam = spec["learning_function"]
-    lam_txt = {"identity": r"$\Lambda(x)=x$",
-               "scaled": rf"$\Lambda(x)={float(spec['learning_param']):g}\,x$",
-               "power": rf"$\Lambda(x)=x^{{{float(spec['learning_param']):g}}}$"}[lam]
+    lam_txt = {
+        "identity": r"$\Lambda(x)=x$",
+        "scaled": rf"$\Lambda(x)={float(spec['learning_param']):g}\,x$",
+        "power": rf"$\Lambda(x)=x^{{{float(spec['learning_param']):g}}}$",
+    }[lam]
     N, C_env, C_star = coordination(spec["N"], spec["C_env"], spec["C_star"])
     sns.set_theme(style="whitegrid", context="notebook")
     pal = sns.color_palette("deep")
@@ -532,25 +632,56 @@ def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
     t2 = np.array([theorem2_bound(k, N, C_env, eps, I0, C_star) for k in dense])
     t1 = np.array([theorem1_bound(k, I0, eps) for k in dense])
     x, y = series("multi_agent_simulated")
-    ax.plot(x, y, "o-", color=pal[1], ms=4.5, lw=1, zorder=3,
-            label=f"simulated MAILP, {N} agents (eqs. 1-3, {lam_txt})")
-    ax.plot(dense[t2 > 0], t2[t2 > 0], "-", color=pal[0], lw=2.4, zorder=2,
-            label=r"Theorem 2 lower bound $t^*$")
-    ax.plot(dense[t1 > 0], t1[t1 > 0], "--", color="0.15", lw=1.0, zorder=4,
-            label=r"single agent, Theorem 1 ($\mathcal{K}_{env}=\mathcal{K}_*$)")
+    ax.plot(
+        x,
+        y,
+        "o-",
+        color=pal[1],
+        ms=4.5,
+        lw=1,
+        zorder=3,
+        label=f"simulated MAILP, {N} agents (eqs. 1-3, {lam_txt})",
+    )
+    ax.plot(
+        dense[t2 > 0],
+        t2[t2 > 0],
+        "-",
+        color=pal[0],
+        lw=2.4,
+        zorder=2,
+        label=r"Theorem 2 lower bound $t^*$",
+    )
+    ax.plot(
+        dense[t1 > 0],
+        t1[t1 > 0],
+        "--",
+        color="0.15",
+        lw=1.0,
+        zorder=4,
+        label=r"single agent, Theorem 1 ($\mathcal{K}_{env}=\mathcal{K}_*$)",
+    )
     lim = df.loc[df["quantity"] == "theorem3_limit", "value"]
     if len(lim) and float(lim.iloc[0]) > 0:
         v = float(lim.iloc[0])
-        ax.axhline(v, color=pal[2], ls=":", lw=1.8, zorder=1,
-                   label=rf"Theorem 3: $t^*\to{v:.3g}$ as $\mathcal{{K}}_*\to 1$")
+        ax.axhline(
+            v,
+            color=pal[2],
+            ls=":",
+            lw=1.8,
+            zorder=1,
+            label=rf"Theorem 3: $t^*\to{v:.3g}$ as $\mathcal{{K}}_*\to 1$",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"centralization coefficient $\mathcal{K}_*$ (1 = parameter sharing)")
     ax.set_ylabel(r"steps until $\mathcal{I}_i \geq 1-\epsilon$")
-    ax.set_title("MAILP convergence time vs. centralization (Figure 1)\n"
-                 rf"$N={N}$, $\mathcal{{C}}_{{env}}={C_env:g}$, $\mathcal{{C}}_*={C_star:.4g}$, "
-                 rf"$\epsilon={float(spec['epsilon']):g}$, "
-                 rf"$\mathcal{{I}}^0={float(spec['I0']):g}$", fontsize="medium")
+    ax.set_title(
+        "MAILP convergence time vs. centralization (Figure 1)\n"
+        rf"$N={N}$, $\mathcal{{C}}_{{env}}={C_env:g}$, $\mathcal{{C}}_*={C_star:.4g}$, "
+        rf"$\epsilon={float(spec['epsilon']):g}$, "
+        rf"$\mathcal{{I}}^0={float(spec['I0']):g}$",
+        fontsize="medium",
+    )
     ax.legend(loc="lower left", fontsize="small", frameon=True, framealpha=0.95)
     fig.tight_layout()
     try:
@@ -560,8 +691,13 @@ def draw_figure(df, spec: Mapping[str, Any], png_path: str | os.PathLike,
         plt.close(fig)
 
 
-def run(spec: Mapping[str, Any], csv_path: str | os.PathLike, png_path: str | os.PathLike,
-        pdf_path: str | os.PathLike, log: Callable[[str], None] | None = None):
+def run(
+    spec: Mapping[str, Any],
+    csv_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    pdf_path: str | os.PathLike,
+    log: Callable[[str], None] | None = None,
+):
     """Compute the theory table for ``spec`` (partial settings are merged over DEFAULTS),
     write it to ``csv_path`` and Figure 1 to ``png_path`` and ``pdf_path``, each atomically.
     Returns the table."""
@@ -569,8 +705,9 @@ def run(spec: Mapping[str, Any], csv_path: str | os.PathLike, png_path: str | os
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"the spec must be a JSON object, got {type(spec).__name__}",
-                          key="theory")
+        raise ConfigError(
+            f"the spec must be a JSON object, got {type(spec).__name__}", key="theory"
+        )
     spec = theory_spec({"theory": dict(spec)})
     log("MAILP theory with " + ", ".join(f"{k}={v}" for k, v in spec.items()))
     df = compute_table(spec, log=log)
@@ -590,15 +727,22 @@ def add_cli(add: Callable) -> None:
     from psmarl.cli_args import json_arg
 
     keys = ", ".join(f"{k}={v}" for k, v in DEFAULTS.items())
-    sp = add("theory", _cmd_theory,
-             "MAILP bounds (Theorems 1-3), simulated convergence times and Figure 1",
-             "Compute the bounds of Theorems 1, 2 and 3 of Section 3 on a grid of the "
-             "centralization coefficient K_*, simulate the MAILP update equations (1)-(3) "
-             "for the same parameters, and write a tidy CSV and Figure 1 (PNG and PDF). "
-             f"Defaults (Figure 1): {keys}.")
-    sp.add_argument("--spec", type=json_arg, default=None,
-                    help="theory settings as a JSON object or @file; missing keys take the "
-                         "defaults (see psmarl.mailp.theory_spec)")
+    sp = add(
+        "theory",
+        _cmd_theory,
+        "MAILP bounds (Theorems 1-3), simulated convergence times and Figure 1",
+        "Compute the bounds of Theorems 1, 2 and 3 of Section 3 on a grid of the "
+        "centralization coefficient K_*, simulate the MAILP update equations (1)-(3) "
+        "for the same parameters, and write a tidy CSV and Figure 1 (PNG and PDF). "
+        f"Defaults (Figure 1): {keys}.",
+    )
+    sp.add_argument(
+        "--spec",
+        type=json_arg,
+        default=None,
+        help="theory settings as a JSON object or @file; missing keys take the "
+        "defaults (see psmarl.mailp.theory_spec)",
+    )
     sp.add_argument("--csv", required=True, help="tidy table of bounds and simulated steps")
     sp.add_argument("--png", required=True, help="Figure 1 as PNG")
     sp.add_argument("--pdf", required=True, help="Figure 1 as PDF")

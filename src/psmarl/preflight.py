@@ -79,9 +79,12 @@ def holders(workdir: str | os.PathLike) -> list[tuple[int, str]]:
     return out
 
 
-def clear_stale_lock(workdir: str | os.PathLike, log: Callable[[str], None],
-                     snakemake: Sequence[str] = ("snakemake",)) -> str:
-    """"none" (no lock), "held" (processes still work here: left alone, named in the log)
+def clear_stale_lock(
+    workdir: str | os.PathLike,
+    log: Callable[[str], None],
+    snakemake: Sequence[str] = ("snakemake",),
+) -> str:
+    """ "none" (no lock), "held" (processes still work here: left alone, named in the log)
     or "removed" (a stale lock, removed by ``snakemake`` with the arguments the run will get
     (the Snakefile and config it reads) and ``--unlock``)."""
     workdir = Path(workdir)
@@ -89,16 +92,22 @@ def clear_stale_lock(workdir: str | os.PathLike, log: Callable[[str], None],
         return "none"
     busy = holders(workdir)
     if busy:
-        log(f"note: {workdir.resolve()} is locked by Snakemake and these processes still work "
+        log(
+            f"note: {workdir.resolve()} is locked by Snakemake and these processes still work "
             "in it, so the lock is kept (Snakemake refuses to start if they write the same "
-            "outputs): " + "; ".join(f"pid {pid}: {cmd}" for pid, cmd in busy))
+            "outputs): " + "; ".join(f"pid {pid}: {cmd}" for pid, cmd in busy)
+        )
         return "held"
     r = subprocess.run([*snakemake, "--unlock"], capture_output=True, text=True)
     if r.returncode != 0 or lock_files(workdir):
-        raise ConfigError(f"could not remove the stale Snakemake lock in {workdir}/.snakemake/"
-                          f"locks (snakemake --unlock: {r.stderr.strip()[-500:]})")
-    log(f"note: removed a stale Snakemake lock in {workdir.resolve()} (left by a run that was "
-        "killed; no snakemake or psmarl process works in the folder)")
+        raise ConfigError(
+            f"could not remove the stale Snakemake lock in {workdir}/.snakemake/"
+            f"locks (snakemake --unlock: {r.stderr.strip()[-500:]})"
+        )
+    log(
+        f"note: removed a stale Snakemake lock in {workdir.resolve()} (left by a run that was "
+        "killed; no snakemake or psmarl process works in the folder)"
+    )
     return "removed"
 
 
@@ -110,7 +119,7 @@ def configfiles(argv: Sequence[str]) -> list[str]:
             taking = a in ("--configfile", "--configfiles")
             for opt in ("--configfile=", "--configfiles="):
                 if a.startswith(opt):
-                    out.append(a[len(opt):])
+                    out.append(a[len(opt) :])
             continue
         if taking:
             out.append(a)
@@ -123,8 +132,11 @@ def preflight(argv: Sequence[str], log: Callable[[str], None]) -> None:
     for f in configfiles(argv):
         cfg.load(f)  # ConfigError naming file and line
     exe = Path(sys.executable).with_name("snakemake")
-    clear_stale_lock(_directory_arg(argv) or ".", log,
-                     snakemake=(str(exe) if exe.exists() else "snakemake", *argv))
+    clear_stale_lock(
+        _directory_arg(argv) or ".",
+        log,
+        snakemake=(str(exe) if exe.exists() else "snakemake", *argv),
+    )
 
 
 def add_cli(add: Callable) -> None:
@@ -134,12 +146,16 @@ def add_cli(add: Callable) -> None:
     def run(a):
         preflight(a.snakemake_args, lambda m: print(m, file=sys.stderr, flush=True))
 
-    sp = add("preflight", run,
-             "checks before Snakemake starts: stale lock of a killed run, config YAML",
-             "Takes Snakemake's arguments (./run.sh passes its own). Every --configfile must "
-             "be valid YAML (file and line named otherwise). If a killed run left Snakemake's "
-             "lock in the working folder (--directory, default .) and no snakemake or psmarl "
-             "process on this machine still works there, the lock is removed (snakemake "
-             "--unlock); if one does, the lock is kept and the processes are named.")
-    sp.add_argument("snakemake_args", nargs=argparse.REMAINDER,
-                    help="the arguments Snakemake will get")
+    sp = add(
+        "preflight",
+        run,
+        "checks before Snakemake starts: stale lock of a killed run, config YAML",
+        "Takes Snakemake's arguments (./run.sh passes its own). Every --configfile must "
+        "be valid YAML (file and line named otherwise). If a killed run left Snakemake's "
+        "lock in the working folder (--directory, default .) and no snakemake or psmarl "
+        "process on this machine still works there, the lock is removed (snakemake "
+        "--unlock); if one does, the lock is kept and the processes are named.",
+    )
+    sp.add_argument(
+        "snakemake_args", nargs=argparse.REMAINDER, help="the arguments Snakemake will get"
+    )

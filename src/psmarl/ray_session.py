@@ -40,23 +40,34 @@ def is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
-def start(num_cpus: int, env_vars: Mapping[str, str] | None = None,
-          log: Callable[[str], None] | None = None) -> bool:
+def start(
+    num_cpus: int,
+    env_vars: Mapping[str, str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> bool:
     """Start Ray on this node, loopback only, unless it already runs (tests share one
     session). Returns True if this call started it."""
     import ray
 
     if ray.is_initialized():
         return False
-    ray.init(num_cpus=int(num_cpus), include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", configure_logging=True, _node_ip_address=LOOPBACK,
-             runtime_env={"env_vars": dict(env_vars or {})})
+    ray.init(
+        num_cpus=int(num_cpus),
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        configure_logging=True,
+        _node_ip_address=LOOPBACK,
+        runtime_env={"env_vars": dict(env_vars or {})},
+    )
     address = ray.util.get_node_ip_address()
     if not is_loopback(address) and log is not None:
-        log(f"WARNING: Ray took {address} as this node's address, so its processes listen "
+        log(
+            f"WARNING: Ray took {address} as this node's address, so its processes listen "
             "beyond loopback: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="
             f"{os.environ.get('RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER')!r} when Ray was imported "
-            "(psmarl sets 0 when it is imported first; see docs/reliability.md)")
+            "(psmarl sets 0 when it is imported first; see docs/reliability.md)"
+        )
     return True
 
 
@@ -80,8 +91,14 @@ class ResourceWaitReporter:
     saying what waits and what the session has, and repeats it every ``repeat`` seconds
     while the wait lasts. Runs in a daemon thread; never raises."""
 
-    def __init__(self, log: Callable[[str], None], after: float = WAIT_REPORT_AFTER,
-                 every: float = 5.0, repeat: float = 600.0, hint: str = ""):
+    def __init__(
+        self,
+        log: Callable[[str], None],
+        after: float = WAIT_REPORT_AFTER,
+        every: float = 5.0,
+        repeat: float = 600.0,
+        hint: str = "",
+    ):
         self.log, self.after, self.every, self.repeat, self.hint = log, after, every, repeat, hint
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="psmarl-ray-waits", daemon=True)
@@ -105,8 +122,10 @@ class ResourceWaitReporter:
                 demands = unmet_demands()
             except Exception as e:  # noqa: BLE001 - a report must never break training
                 if not failed:
-                    self.log(f"note: cannot ask Ray for unmet resource demands ({e}); "
-                             "waits for resources will not be reported")
+                    self.log(
+                        f"note: cannot ask Ray for unmet resource demands ({e}); "
+                        "waits for resources will not be reported"
+                    )
                 failed = True
                 continue
             now = time.monotonic()
@@ -124,4 +143,5 @@ class ResourceWaitReporter:
                     f"grant: {'; '.join(demands)}; the session has CPU {total.get('CPU', 0):g} "
                     f"(free {free.get('CPU', 0):g}), GPU {total.get('GPU', 0):g} "
                     f"(free {free.get('GPU', 0):g}). Nothing runs until they free up"
-                    + (f". {self.hint}" if self.hint else ""))
+                    + (f". {self.hint}" if self.hint else "")
+                )

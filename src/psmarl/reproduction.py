@@ -63,10 +63,14 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"machine": platform.machine(), "cpu": cpu, "cpus": os.cpu_count(),
-            "system": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(),
-            "kept_at": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    return {
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "kept_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
 
 
 def _finished_runs(root: Path) -> list[tuple[str, str, str, str]]:
@@ -101,8 +105,10 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
         results.read_progress(src / "progress.csv", src / "train_summary.json")
         results.read_json(src / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
         if dst.exists() and all(
-                (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
-                for f in KEPT_RUN_FILES if (src / f).exists()):
+            (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
+            for f in KEPT_RUN_FILES
+            if (src / f).exists()
+        ):
             continue
         with tempfile.TemporaryDirectory() as staging:
             tmp = Path(staging)
@@ -140,15 +146,20 @@ UNFINISHED = "unfinished"
 
 def _unfinished_runs(root: Path) -> list[Path]:
     """Run folders under ``root`` with a complete checkpoint in ``.work`` and no summary."""
-    return [meta.parent.parent.parent
-            for meta in sorted(root.glob(f"runs/*/*/*/seed*/.work/checkpoint/{results.RUN_META}"))
-            if not (meta.parent.parent.parent / "train_summary.json").exists()]
+    return [
+        meta.parent.parent.parent
+        for meta in sorted(root.glob(f"runs/*/*/*/seed*/.work/checkpoint/{results.RUN_META}"))
+        if not (meta.parent.parent.parent / "train_summary.json").exists()
+    ]
 
 
 def _kept_unfinished(dest: Path) -> list[Path]:
-    return [meta.parent.parent.relative_to(dest / UNFINISHED)
-            for meta in sorted((dest / UNFINISHED).glob(f"runs/*/*/*/seed*/checkpoint/"
-                                                        f"{results.RUN_META}"))]
+    return [
+        meta.parent.parent.relative_to(dest / UNFINISHED)
+        for meta in sorted(
+            (dest / UNFINISHED).glob(f"runs/*/*/*/seed*/checkpoint/{results.RUN_META}")
+        )
+    ]
 
 
 def _iteration(checkpoint: Path) -> int:
@@ -156,8 +167,9 @@ def _iteration(checkpoint: Path) -> int:
     return int(meta.get("loop", meta).get("iteration", 0))
 
 
-def keep_unfinished(run: Path, dst: Path, machine: Mapping[str, Any],
-                    log: Callable[[str], None] = print) -> list:
+def keep_unfinished(
+    run: Path, dst: Path, machine: Mapping[str, Any], log: Callable[[str], None] = print
+) -> list:
     """Keep an unfinished run's last checkpoint and its progress rows up to it (``dst``:
     checkpoint/, progress.jsonl, machine.json), unless the kept copy is as far."""
     src_ckpt = run / ".work" / "checkpoint"
@@ -176,23 +188,27 @@ def keep_unfinished(run: Path, dst: Path, machine: Mapping[str, Any],
     return [(env, method, sharing, seed.removeprefix("seed"))]
 
 
-def restore_unfinished(data: str | Path, root: str | Path,
-                       log: Callable[[str], None] = print) -> list[Path]:
+def restore_unfinished(
+    data: str | Path, root: str | Path, log: Callable[[str], None] = print
+) -> list[Path]:
     """Put every unfinished run kept in ``data`` back under ``root`` (a results folder) as
     its ``.work``, so that the next ``./run.sh`` resumes it from the kept checkpoint. A run
     that is finished under ``root``, or whose own checkpoint there is as far, is left alone."""
     data, root = Path(data), Path(root)
     if not (data / UNFINISHED).is_dir():
-        raise InputError(f"{data / UNFINISHED}: no unfinished runs kept here (psmarl keep-runs "
-                         f"--root <results> --to {data} keeps them)")
+        raise InputError(
+            f"{data / UNFINISHED}: no unfinished runs kept here (psmarl keep-runs "
+            f"--root <results> --to {data} keeps them)"
+        )
     restored = []
     for rel in _kept_unfinished(data):
         kept, run = data / UNFINISHED / rel, root / rel
         if (run / "train_summary.json").exists():
             continue
         own = run / ".work" / "checkpoint"
-        if results.recover_checkpoint(own) is not None and \
-                _iteration(own) >= _iteration(kept / "checkpoint"):
+        if results.recover_checkpoint(own) is not None and _iteration(own) >= _iteration(
+            kept / "checkpoint"
+        ):
             continue
         with tempfile.TemporaryDirectory() as staging:
             tmp = Path(staging)
@@ -202,8 +218,10 @@ def restore_unfinished(data: str | Path, root: str | Path,
         restored.append(run)
         log(f"restored {run}/.work from {kept} (iteration {_iteration(kept / 'checkpoint')})")
     if not restored:
-        log(f"nothing to restore: every run kept in {data / UNFINISHED} is finished or as far "
-            f"along under {root}")
+        log(
+            f"nothing to restore: every run kept in {data / UNFINISHED} is finished or as far "
+            f"along under {root}"
+        )
     return restored
 
 
@@ -230,30 +248,47 @@ def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
         kept = data / UNFINISHED / rel
         meta = results.read_json(kept / "checkpoint" / results.RUN_META, (), KEEP_AGAIN)
         loop = meta.get("loop", meta)
-        rows = [json.loads(line) for line in (kept / "progress.jsonl").read_text().splitlines()
-                if line.strip()]
-        curve = pd.DataFrame(rows, columns=["env_steps", "avg_total_reward"]).dropna() \
-            if rows else pd.DataFrame(columns=["env_steps", "avg_total_reward"])
+        rows = [
+            json.loads(line)
+            for line in (kept / "progress.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
+        curve = (
+            pd.DataFrame(rows, columns=["env_steps", "avg_total_reward"]).dropna()
+            if rows
+            else pd.DataFrame(columns=["env_steps", "avg_total_reward"])
+        )
         mj = kept / MACHINE_JSON
-        out.append(UnfinishedRun(
-            sharing, int(seed.removeprefix("seed")), int(loop["iteration"]),
-            int(loop["env_steps"]), int(loop["episodes"]), dict(meta.get("spec", {}).get(
-                "budget", {})), float(loop.get("wall_seconds", float("nan"))), curve,
-            results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None))
+        out.append(
+            UnfinishedRun(
+                sharing,
+                int(seed.removeprefix("seed")),
+                int(loop["iteration"]),
+                int(loop["env_steps"]),
+                int(loop["episodes"]),
+                dict(meta.get("spec", {}).get("budget", {})),
+                float(loop.get("wall_seconds", float("nan"))),
+                curve,
+                results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
+            )
+        )
     return out
 
 
-def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataFrame]
-                     ) -> list[str]:
+def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataFrame]) -> list[str]:
     """The report's section on runs still training (from their last kept checkpoint)."""
     if not runs:
         return []
-    lines = ["## Runs still training", "",
-             "Their last kept checkpoint (`psmarl keep-runs` keeps it under "
-             f"`{UNFINISHED}/`; `psmarl keep-runs --restore` puts it back so that `./run.sh` "
-             "resumes there on any machine). Not in any statistic over seeds: they have not "
-             "reached the budget. \"Paper at that step\": the paper's log of the same mode at "
-             "the nearest logged env step.", ""]
+    lines = [
+        "## Runs still training",
+        "",
+        "Their last kept checkpoint (`psmarl keep-runs` keeps it under "
+        f"`{UNFINISHED}/`; `psmarl keep-runs --restore` puts it back so that `./run.sh` "
+        "resumes there on any machine). Not in any statistic over seeds: they have not "
+        'reached the budget. "Paper at that step": the paper\'s log of the same mode at '
+        "the nearest logged env step.",
+        "",
+    ]
     rows = []
     for r in sorted(runs, key=lambda r: (r.sharing != "shared", r.seed)):
         last = float(r.curve["avg_total_reward"].iloc[-1]) if len(r.curve) else float("nan")
@@ -266,15 +301,40 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
         b = r.budget.get("env_steps")
         frac = f" ({r.env_steps / b:.0%} of {_steps(b)})" if b else ""
         mach = r.machine or {}
-        rows.append([r.sharing, r.seed, r.iteration, _steps(r.env_steps) + frac,
-                     _fmt(r.episodes), f"{last:.1f}", f"{best:.1f}", at,
-                     f"{r.wall_seconds / 3600:.2f} h",
-                     _fmt(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
-                     str(mach.get("kept_at", "?"))[:16]])
-    lines += [markdown_table(["mode", "seed", "iteration", "env steps", "episodes",
-                              "average total reward now", "best so far",
-                              "paper at that step", "wall time", "env steps/s", "kept at"],
-                             rows), ""]
+        rows.append(
+            [
+                r.sharing,
+                r.seed,
+                r.iteration,
+                _steps(r.env_steps) + frac,
+                _fmt(r.episodes),
+                f"{last:.1f}",
+                f"{best:.1f}",
+                at,
+                f"{r.wall_seconds / 3600:.2f} h",
+                _fmt(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
+                str(mach.get("kept_at", "?"))[:16],
+            ]
+        )
+    lines += [
+        markdown_table(
+            [
+                "mode",
+                "seed",
+                "iteration",
+                "env steps",
+                "episodes",
+                "average total reward now",
+                "best so far",
+                "paper at that step",
+                "wall time",
+                "env steps/s",
+                "kept at",
+            ],
+            rows,
+        ),
+        "",
+    ]
     return lines
 
 
@@ -301,12 +361,16 @@ class Study:
 
 
 MULTIWALKER_PPO = Study(
-    env="multiwalker", method="ppo",
+    env="multiwalker",
+    method="ppo",
     title="Multiwalker, PPO: parameter sharing vs independent learning",
     thresholds=(0.0, 20.0, 30.0),
-    paper_logs=(PaperLog("shared", "plot/data/multi_walker/ppo1.csv", "paper, shared (ppo1.csv)"),
-                PaperLog("independent", "plot/data/multi_walker/sa_ppo.csv",
-                         "paper, independent (sa_ppo.csv)")),
+    paper_logs=(
+        PaperLog("shared", "plot/data/multi_walker/ppo1.csv", "paper, shared (ppo1.csv)"),
+        PaperLog(
+            "independent", "plot/data/multi_walker/sa_ppo.csv", "paper, independent (sa_ppo.csv)"
+        ),
+    ),
     paper_claims={
         "shared": "Figure 3c: maximum average total reward 41 after 9.2k episodes",
         "independent": "Figure 4c: maximum average total reward 38 after 14.6k episodes",
@@ -321,18 +385,27 @@ def read_paper_log(source: str | Path, path: str) -> pd.DataFrame:
     if (source / path).exists():
         text = (source / path).read_text()
     elif (source / "HEAD").exists() or source.name.endswith(".git"):
-        r = subprocess.run(["git", "--git-dir", str(source), "show", f"HEAD:{path}"],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["git", "--git-dir", str(source), "show", f"HEAD:{path}"],
+            capture_output=True,
+            text=True,
+        )
         if r.returncode != 0:
             raise InputError(f"{source}: no {path} in its HEAD ({r.stderr.strip()})")
         text = r.stdout
     else:
-        raise InputError(f"{source}: neither a checkout of the paper's repository with {path} "
-                         "nor its git directory")
+        raise InputError(
+            f"{source}: neither a checkout of the paper's repository with {path} "
+            "nor its git directory"
+        )
     df = pd.read_csv(io.StringIO(text))
-    return pd.DataFrame({"env_steps": df["timesteps_total"].astype(float),
-                         "episodes": df["episodes_total"].astype(float),
-                         "avg_total_reward": df["episode_reward_mean"].astype(float)})
+    return pd.DataFrame(
+        {
+            "env_steps": df["timesteps_total"].astype(float),
+            "episodes": df["episodes_total"].astype(float),
+            "avg_total_reward": df["episode_reward_mean"].astype(float),
+        }
+    )
 
 
 def first_reaching(curve: pd.DataFrame, threshold: float) -> tuple[float, float]:
@@ -350,12 +423,16 @@ def curve_milestones(curve: pd.DataFrame, thresholds: Sequence[float]) -> list[d
     rows = []
     for t in thresholds:
         steps, eps = first_reaching(curve, t)
-        rows.append({"measure": f"first >= {t:g}", "value": t, "env_steps": steps,
-                     "episodes": eps})
+        rows.append({"measure": f"first >= {t:g}", "value": t, "env_steps": steps, "episodes": eps})
     i = curve["avg_total_reward"].idxmax()
-    rows.append({"measure": "maximum", "value": float(curve.loc[i, "avg_total_reward"]),
-                 "env_steps": float(curve.loc[i, "env_steps"]),
-                 "episodes": float(curve.loc[i, "episodes"])})
+    rows.append(
+        {
+            "measure": "maximum",
+            "value": float(curve.loc[i, "avg_total_reward"]),
+            "env_steps": float(curve.loc[i, "env_steps"]),
+            "episodes": float(curve.loc[i, "episodes"]),
+        }
+    )
     return rows
 
 
@@ -364,9 +441,15 @@ def paper_milestones(study: Study, paper_logs: str | Path) -> pd.DataFrame:
     for log in study.paper_logs:
         curve = read_paper_log(paper_logs, log.path)
         for r in curve_milestones(curve, study.thresholds):
-            rows.append({"sharing": log.sharing, **r, "source": log.path,
-                         "last_env_steps": float(curve["env_steps"].iloc[-1]),
-                         "last_episodes": float(curve["episodes"].iloc[-1])})
+            rows.append(
+                {
+                    "sharing": log.sharing,
+                    **r,
+                    "source": log.path,
+                    "last_env_steps": float(curve["env_steps"].iloc[-1]),
+                    "last_episodes": float(curve["episodes"].iloc[-1]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -396,20 +479,33 @@ def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list
             progress = run / "progress.csv"
             summary = run / "train_summary.json"
             if not progress.exists() or not summary.exists():
-                raise InputError(f"{run}: a kept run needs progress.csv and train_summary.json; "
-                                 f"keep it again with psmarl keep-runs")
+                raise InputError(
+                    f"{run}: a kept run needs progress.csv and train_summary.json; "
+                    f"keep it again with psmarl keep-runs"
+                )
             df, s = results.read_progress(progress, summary, KEEP_AGAIN)
             curve = df.dropna(subset=["avg_total_reward"])[
-                ["env_steps", "episodes", "avg_total_reward"]].reset_index(drop=True)
+                ["env_steps", "episodes", "avg_total_reward"]
+            ].reset_index(drop=True)
             ev = run / "eval" / "summary.json"
             mj = run / MACHINE_JSON
-            runs.append(KeptRun(sharing, seed, curve, s,
-                                results.read_json(ev, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-                                if ev.exists() else None,
-                                results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None))
+            runs.append(
+                KeptRun(
+                    sharing,
+                    seed,
+                    curve,
+                    s,
+                    results.read_json(ev, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+                    if ev.exists()
+                    else None,
+                    results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
+                )
+            )
     if not runs and not allow_empty:
-        raise InputError(f"{data}: no kept {study.env}/{study.method} runs "
-                         f"(psmarl keep-runs copies finished runs here)")
+        raise InputError(
+            f"{data}: no kept {study.env}/{study.method} runs "
+            f"(psmarl keep-runs copies finished runs here)"
+        )
     return runs
 
 
@@ -420,8 +516,9 @@ def _iqm_axis0(x: np.ndarray, axis: int = 0) -> np.ndarray:
     return sp_stats.trim_mean(x, proportiontocut=0.25, axis=axis)
 
 
-def iqm_band(values: np.ndarray, reps: int = 2000, seed: int = 0
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def iqm_band(
+    values: np.ndarray, reps: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM over seeds (rows) at every grid point (columns), with a 95% percentile bootstrap
     band that resamples seeds; with one seed the band is the curve itself."""
     from scipy import stats as sp_stats
@@ -432,9 +529,16 @@ def iqm_band(values: np.ndarray, reps: int = 2000, seed: int = 0
     lo, hi = mid.copy(), mid.copy()
     varied = np.ptp(values, axis=0) > 0
     if varied.any():
-        ci = sp_stats.bootstrap((values[:, varied],), _iqm_axis0, axis=0, vectorized=True,
-                                n_resamples=reps, confidence_level=0.95, method="percentile",
-                                rng=np.random.default_rng(seed)).confidence_interval
+        ci = sp_stats.bootstrap(
+            (values[:, varied],),
+            _iqm_axis0,
+            axis=0,
+            vectorized=True,
+            n_resamples=reps,
+            confidence_level=0.95,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        ).confidence_interval
         lo[varied] = np.minimum(ci.low, mid[varied])
         hi[varied] = np.maximum(ci.high, mid[varied])
     return mid, lo, hi
@@ -446,8 +550,12 @@ def on_grid(runs: Sequence[KeptRun], x: str, points: int = 200) -> tuple[np.ndar
     lo = max(r.curve[x].iloc[0] for r in runs)
     hi = min(r.curve[x].iloc[-1] for r in runs)
     grid = np.linspace(lo, hi, points)
-    values = np.vstack([np.interp(grid, r.curve[x].to_numpy(float),
-                                  r.curve["avg_total_reward"].to_numpy(float)) for r in runs])
+    values = np.vstack(
+        [
+            np.interp(grid, r.curve[x].to_numpy(float), r.curve["avg_total_reward"].to_numpy(float))
+            for r in runs
+        ]
+    )
     return grid, values
 
 
@@ -489,9 +597,15 @@ def milestone_rows(runs: Sequence[KeptRun], study: Study, spec: dict) -> list[di
             steps = np.array([h[0] for h in hits])
             eps = np.array([h[1] for h in hits])
             reached = np.isfinite(steps)
-            row = {"sharing": sharing, "threshold": t, "seeds": [r.seed for r in mode],
-                   "steps": steps, "episodes": eps, "reached": int(reached.sum()),
-                   "budget": max(float(r.curve["env_steps"].iloc[-1]) for r in mode)}
+            row = {
+                "sharing": sharing,
+                "threshold": t,
+                "seeds": [r.seed for r in mode],
+                "steps": steps,
+                "episodes": eps,
+                "reached": int(reached.sum()),
+                "budget": max(float(r.curve["env_steps"].iloc[-1]) for r in mode),
+            }
             if reached.all():
                 row["steps_iqm"] = iqm_interval(steps, spec)
                 row["episodes_iqm"] = iqm_interval(eps, spec)
@@ -500,15 +614,22 @@ def milestone_rows(runs: Sequence[KeptRun], study: Study, spec: dict) -> list[di
 
 
 # ---------------------------------------------------------------- figure
-def draw_curves(runs: Sequence[KeptRun], study: Study, outputs: Sequence[Path],
-                paper: Mapping[str, pd.DataFrame], random_mean: float | None) -> None:
+def draw_curves(
+    runs: Sequence[KeptRun],
+    study: Study,
+    outputs: Sequence[Path],
+    paper: Mapping[str, pd.DataFrame],
+    random_mean: float | None,
+) -> None:
     from psmarl.figures import _setup, save_figure
 
     plt = _setup()
     colors = {"shared": "tab:blue", "independent": "tab:orange"}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
-    for ax, x, xlabel in ((axes[0], "env_steps", "env steps"),
-                          (axes[1], "episodes", "training episodes")):
+    for ax, x, xlabel in (
+        (axes[0], "env_steps", "env steps"),
+        (axes[1], "episodes", "training episodes"),
+    ):
         for sharing in ("shared", "independent"):
             mode = [r for r in runs if r.sharing == sharing]
             if not mode:
@@ -518,31 +639,51 @@ def draw_curves(runs: Sequence[KeptRun], study: Study, outputs: Sequence[Path],
                 ax.plot(r.curve[x], r.curve["avg_total_reward"], color=c, lw=0.6, alpha=0.35)
             grid, values = on_grid(mode, x)
             mid, lo, hi = iqm_band(values)
-            ax.plot(grid, mid, color=c, lw=2.0,
-                    label=f"psmarl {sharing}: IQM of {len(mode)} seed(s), 95% CI")
+            ax.plot(
+                grid,
+                mid,
+                color=c,
+                lw=2.0,
+                label=f"psmarl {sharing}: IQM of {len(mode)} seed(s), 95% CI",
+            )
             ax.fill_between(grid, lo, hi, color=c, alpha=0.2, lw=0)
             if sharing in paper:
                 p = paper[sharing]
                 xmax = max(float(r.curve[x].iloc[-1]) for r in runs) * 1.15
                 p = p[p[x] <= xmax]
-                ax.plot(p[x], p["avg_total_reward"], color=c, lw=1.0, ls="--",
-                        label=f"paper {sharing} (its training log)")
+                ax.plot(
+                    p[x],
+                    p["avg_total_reward"],
+                    color=c,
+                    lw=1.0,
+                    ls="--",
+                    label=f"paper {sharing} (its training log)",
+                )
         if random_mean is not None:
-            ax.axhline(random_mean, color="0.4", ls=":", lw=1.2,
-                       label=f"random policy ({random_mean:.1f})")
+            ax.axhline(
+                random_mean, color="0.4", ls=":", lw=1.2, label=f"random policy ({random_mean:.1f})"
+            )
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.4)
     axes[0].set_ylabel("average total reward (last 100 episodes)")
     axes[1].legend(loc="lower right", fontsize="x-small", frameon=True)
-    fig.suptitle(study.title + "\nthin lines: seeds; thick: IQM over seeds with 95% bootstrap "
-                 "band; dashed: the paper's runs", fontsize="medium")
+    fig.suptitle(
+        study.title + "\nthin lines: seeds; thick: IQM over seeds with 95% bootstrap "
+        "band; dashed: the paper's runs",
+        fontsize="medium",
+    )
     fig.tight_layout()
     save_figure(fig, outputs)
     plt.close(fig)
 
 
-def draw_progress(runs: Sequence[UnfinishedRun], study: Study, outputs: Sequence[Path],
-                  paper: Mapping[str, pd.DataFrame], random_mean: float | None) -> None:
+def draw_progress(
+    runs: Sequence[UnfinishedRun],
+    study: Study,
+    outputs: Sequence[Path],
+    paper: Mapping[str, pd.DataFrame],
+    random_mean: float | None,
+) -> None:
     """The curves of the runs still training, beside the paper's over the same env steps."""
     from psmarl.figures import _setup, save_figure
 
@@ -551,15 +692,27 @@ def draw_progress(runs: Sequence[UnfinishedRun], study: Study, outputs: Sequence
     fig, ax = plt.subplots(figsize=(8, 4.6))
     xmax = max((r.env_steps for r in runs), default=0) * 1.15
     for r in sorted(runs, key=lambda r: (r.sharing, r.seed)):
-        ax.plot(r.curve["env_steps"], r.curve["avg_total_reward"], color=colors[r.sharing],
-                lw=1.2, label=f"psmarl {r.sharing} seed {r.seed} (training)")
+        ax.plot(
+            r.curve["env_steps"],
+            r.curve["avg_total_reward"],
+            color=colors[r.sharing],
+            lw=1.2,
+            label=f"psmarl {r.sharing} seed {r.seed} (training)",
+        )
     for sharing, p in paper.items():
         p = p[p["env_steps"] <= xmax]
-        ax.plot(p["env_steps"], p["avg_total_reward"], color=colors[sharing], lw=1.0, ls="--",
-                label=f"paper {sharing} (its training log)")
+        ax.plot(
+            p["env_steps"],
+            p["avg_total_reward"],
+            color=colors[sharing],
+            lw=1.0,
+            ls="--",
+            label=f"paper {sharing} (its training log)",
+        )
     if random_mean is not None:
-        ax.axhline(random_mean, color="0.4", ls=":", lw=1.2,
-                   label=f"random policy ({random_mean:.1f})")
+        ax.axhline(
+            random_mean, color="0.4", ls=":", lw=1.2, label=f"random policy ({random_mean:.1f})"
+        )
     ax.set_xlabel("env steps")
     ax.set_ylabel("average total reward (last 100 episodes)")
     ax.grid(True, alpha=0.4)
@@ -584,9 +737,15 @@ def _crossing(steps: float, eps: float) -> str:
     return f"{_steps(steps)} ({eps / 1000:.1f}k ep.)"
 
 
-def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_PPO,
-                 paper_logs: str | Path | None = None, spec: dict | None = None,
-                 command: str = "", log: Callable[[str], None] = print) -> Path:
+def build_report(
+    data: str | Path,
+    out: str | Path,
+    study: Study = MULTIWALKER_PPO,
+    paper_logs: str | Path | None = None,
+    spec: dict | None = None,
+    command: str = "",
+    log: Callable[[str], None] = print,
+) -> Path:
     """Write the report (markdown) and its figure from the kept runs in ``data``."""
     from psmarl.stats import check_spec, improvement_interval, iqm_interval
 
@@ -595,24 +754,28 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
     runs = load_kept(data, study, allow_empty=True)
     unfinished = load_unfinished(data, study)
     if not runs and not unfinished:
-        raise InputError(f"{data}: no kept {study.env}/{study.method} runs, finished or not "
-                         f"(psmarl keep-runs copies them here)")
+        raise InputError(
+            f"{data}: no kept {study.env}/{study.method} runs, finished or not "
+            f"(psmarl keep-runs copies them here)"
+        )
     milestones_csv = data / PAPER_MILESTONES
     paper_curves: dict[str, pd.DataFrame] = {}
     if paper_logs is not None:
         milestones = paper_milestones(study, paper_logs)
         results.write_csv_atomic(milestones_csv, milestones)
-        paper_curves = {log_.sharing: read_paper_log(paper_logs, log_.path)
-                        for log_ in study.paper_logs}
+        paper_curves = {
+            log_.sharing: read_paper_log(paper_logs, log_.path) for log_ in study.paper_logs
+        }
     elif milestones_csv.exists():
         milestones = results.read_csv(
-            milestones_csv, ("sharing", "measure", "value", "env_steps", "episodes"),
-            "write it again: psmarl reproduction-report --paper-logs <the paper's repository>")
+            milestones_csv,
+            ("sharing", "measure", "value", "env_steps", "episodes"),
+            "write it again: psmarl reproduction-report --paper-logs <the paper's repository>",
+        )
     else:
         milestones = None
     rand_path = data / results.random_summary_json(study.env)
-    rand = (results.read_json(rand_path, RANDOM_KEYS, KEEP_AGAIN)
-            if rand_path.exists() else None)
+    rand = results.read_json(rand_path, RANDOM_KEYS, KEEP_AGAIN) if rand_path.exists() else None
     random_mean = rand["mean"] if rand else None
 
     fig_rel = Path(out.stem) / f"curves_{study.env}_{study.method}"
@@ -624,67 +787,92 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
     if unfinished:
         draw_progress(unfinished, study, progress_figs, paper_curves, random_mean)
     if not runs:
-        return _interim_report(data, out, study, unfinished, paper_curves, milestones,
-                               progress_rel, command, log)
+        return _interim_report(
+            data, out, study, unfinished, paper_curves, milestones, progress_rel, command, log
+        )
     draw_curves(runs, study, figures, paper_curves, random_mean)
 
     by_mode = {s: [r for r in runs if r.sharing == s] for s in ("shared", "independent")}
-    lines = [f"# Reproduction: {study.title}", "",
-             f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
-             f"`{data}` (do not edit this file: the discussion comes from "
-             f"`{data}/notes.md`). Statistics over seeds: IQM with a 95% percentile bootstrap "
-             f"CI that resamples seeds ({spec['bootstrap_reps']} resamples, seed "
-             f"{spec['bootstrap_seed']}); with 3 seeds the IQM is their mean and the CI is "
-             "coarse. \"Average total reward\" is the paper's measure: the sum over agents of an "
-             "episode's rewards, averaged over the last 100 training episodes.", ""]
+    lines = [
+        f"# Reproduction: {study.title}",
+        "",
+        f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
+        f"`{data}` (do not edit this file: the discussion comes from "
+        f"`{data}/notes.md`). Statistics over seeds: IQM with a 95% percentile bootstrap "
+        f"CI that resamples seeds ({spec['bootstrap_reps']} resamples, seed "
+        f"{spec['bootstrap_seed']}); with 3 seeds the IQM is their mean and the CI is "
+        'coarse. "Average total reward" is the paper\'s measure: the sum over agents of an '
+        "episode's rewards, averaged over the last 100 training episodes.",
+        "",
+    ]
     s0 = runs[0].summary.get("spec", {})
     env = s0.get("env", {})
-    lines += ["## Setup", "",
-              f"- env `{study.env}`, preset `{env.get('preset')}` "
-              f"(kwargs {json.dumps(env.get('kwargs', {}), sort_keys=True)}, options "
-              f"{json.dumps(env.get('options', {}), sort_keys=True)}, agent indication "
-              f"`{env.get('agent_indication')}`)",
-              f"- method `{study.method}`, settings "
-              f"`{json.dumps(s0.get('method', {}).get('training', {}), sort_keys=True)}`",
-              f"- budget {json.dumps(s0.get('budget', {}))} per run; kept runs: "
-              + ", ".join(f"{s} seeds {[r.seed for r in m]}" for s, m in by_mode.items() if m),
-              ""]
+    lines += [
+        "## Setup",
+        "",
+        f"- env `{study.env}`, preset `{env.get('preset')}` "
+        f"(kwargs {json.dumps(env.get('kwargs', {}), sort_keys=True)}, options "
+        f"{json.dumps(env.get('options', {}), sort_keys=True)}, agent indication "
+        f"`{env.get('agent_indication')}`)",
+        f"- method `{study.method}`, settings "
+        f"`{json.dumps(s0.get('method', {}).get('training', {}), sort_keys=True)}`",
+        f"- budget {json.dumps(s0.get('budget', {}))} per run; kept runs: "
+        + ", ".join(f"{s} seeds {[r.seed for r in m]}" for s, m in by_mode.items() if m),
+        "",
+    ]
     if not paper_curves:
-        lines += ["The paper's curves are not drawn: this build had no copy of its repository "
-                  "(`--paper-logs`); its numbers below come from "
-                  f"`{milestones_csv}`." if milestones is not None else
-                  "No copy of the paper's logs and no kept milestones: paper columns are empty.",
-                  ""]
+        lines += [
+            "The paper's curves are not drawn: this build had no copy of its repository "
+            "(`--paper-logs`); its numbers below come from "
+            f"`{milestones_csv}`."
+            if milestones is not None
+            else "No copy of the paper's logs and no kept milestones: paper columns are empty.",
+            "",
+        ]
     lines += [f"![curves]({fig_rel}.png)", ""]
 
     # thresholds
     lines += ["## Env steps (and episodes) to first reach an average total reward", ""]
-    header = ["mode", "threshold"] + [f"seed {s}" for s in sorted({r.seed for r in runs})] + [
-        "IQM [95% CI] env steps", "IQM episodes", "paper (its log)"]
+    header = (
+        ["mode", "threshold"]
+        + [f"seed {s}" for s in sorted({r.seed for r in runs})]
+        + ["IQM [95% CI] env steps", "IQM episodes", "paper (its log)"]
+    )
     rows = []
     seeds_all = sorted({r.seed for r in runs})
     for m in milestone_rows(runs, study, spec):
-        cells = {seed: _crossing(st, ep) for seed, st, ep in zip(m["seeds"], m["steps"],
-                                                                 m["episodes"])}
+        cells = {
+            seed: _crossing(st, ep) for seed, st, ep in zip(m["seeds"], m["steps"], m["episodes"])
+        }
         if "steps_iqm" in m:
             iq_s = _ci(*m["steps_iqm"], _steps)
             iq_e = _ci(*m["episodes_iqm"], lambda v: f"{v / 1000:.1f}k")
         else:
-            iq_s = f"{m['reached']} of {len(m['seeds'])} seeds reached it within " \
-                   f"{_steps(m['budget'])}"
+            iq_s = (
+                f"{m['reached']} of {len(m['seeds'])} seeds reached it within {_steps(m['budget'])}"
+            )
             iq_e = "-"
         p = _paper_rows(milestones, m["sharing"], f"first >= {m['threshold']:g}")
-        rows.append([m["sharing"], f">= {m['threshold']:g}"]
-                    + [cells.get(s, "-") for s in seeds_all]
-                    + [iq_s, iq_e, _crossing(p["env_steps"], p["episodes"]) if p else "-"])
+        rows.append(
+            [m["sharing"], f">= {m['threshold']:g}"]
+            + [cells.get(s, "-") for s in seeds_all]
+            + [iq_s, iq_e, _crossing(p["env_steps"], p["episodes"]) if p else "-"]
+        )
     lines += [markdown_table(header, rows), ""]
 
     # maxima
-    lines += ["## Maximum average total reward", "",
-              "The paper's numbers are the maxima of one run per mode (its Figures 3c and 4c); "
-              "ours are per seed, within this budget.", ""]
-    header = ["mode"] + [f"seed {s}" for s in seeds_all] + ["IQM [95% CI]", "paper (its log)",
-                                                            "paper (text)"]
+    lines += [
+        "## Maximum average total reward",
+        "",
+        "The paper's numbers are the maxima of one run per mode (its Figures 3c and 4c); "
+        "ours are per seed, within this budget.",
+        "",
+    ]
+    header = (
+        ["mode"]
+        + [f"seed {s}" for s in seeds_all]
+        + ["IQM [95% CI]", "paper (its log)", "paper (text)"]
+    )
     rows = []
     best = {}
     for sharing, mode in by_mode.items():
@@ -699,52 +887,93 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
             cells[r.seed] = f"{v:.1f} at {_steps(r.curve.loc[i, 'env_steps'])}"
         best[sharing] = vals
         p = _paper_rows(milestones, sharing, "maximum")
-        rows.append([sharing] + [cells.get(s, "-") for s in seeds_all]
-                    + [_ci(*iqm_interval(vals, spec), lambda v: f"{v:.1f}"),
-                       f"{p['value']:.1f} at {_steps(p['env_steps'])} "
-                       f"({p['episodes'] / 1000:.1f}k ep.)" if p else "-",
-                       study.paper_claims.get(sharing, "-")])
+        rows.append(
+            [sharing]
+            + [cells.get(s, "-") for s in seeds_all]
+            + [
+                _ci(*iqm_interval(vals, spec), lambda v: f"{v:.1f}"),
+                f"{p['value']:.1f} at {_steps(p['env_steps'])} ({p['episodes'] / 1000:.1f}k ep.)"
+                if p
+                else "-",
+                study.paper_claims.get(sharing, "-"),
+            ]
+        )
     lines += [markdown_table(header, rows), ""]
 
     # evaluation
     evals = {s: [r.evaluation["mean"] for r in m if r.evaluation] for s, m in by_mode.items()}
-    lines += ["## Held-out evaluation of the final checkpoints", "",
-              "Deterministic actions, plays seeded from the evaluation seed (the same plays for "
-              "every run); mean with a Student-t 95% CI over plays.", ""]
+    lines += [
+        "## Held-out evaluation of the final checkpoints",
+        "",
+        "Deterministic actions, plays seeded from the evaluation seed (the same plays for "
+        "every run); mean with a Student-t 95% CI over plays.",
+        "",
+    ]
     rows = []
     for sharing, mode in by_mode.items():
         for r in mode:
             if r.evaluation:
                 e = r.evaluation
-                rows.append([sharing, r.seed, e["episodes"],
-                             _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}")])
+                rows.append(
+                    [
+                        sharing,
+                        r.seed,
+                        e["episodes"],
+                        _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}"),
+                    ]
+                )
         if evals.get(sharing):
-            rows.append([sharing, "IQM over seeds", "",
-                         _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}")])
+            rows.append(
+                [
+                    sharing,
+                    "IQM over seeds",
+                    "",
+                    _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}"),
+                ]
+            )
     if random_mean is not None:
-        rows.append(["random policy", "", rand["episodes"],
-                     f"{random_mean:.1f}"])
+        rows.append(["random policy", "", rand["episodes"], f"{random_mean:.1f}"])
     lines += [markdown_table(["mode", "seed", "plays", "mean return [95% CI]"], rows), ""]
 
     # shared vs independent
     if best.get("shared") and best.get("independent"):
-        lines += ["## Does a shared seed beat an independent one?", "",
-                  "Probability of improvement P(shared > independent) over pairs of seeds "
-                  "(ties count 1/2), with a bootstrap CI resampling the seeds of each mode; "
-                  "0.5 means no difference.", ""]
-        rows = [["maximum average total reward",
-                 _ci(*improvement_interval([(best["shared"], best["independent"])], spec),
-                     lambda v: f"{v:.2f}")]]
+        lines += [
+            "## Does a shared seed beat an independent one?",
+            "",
+            "Probability of improvement P(shared > independent) over pairs of seeds "
+            "(ties count 1/2), with a bootstrap CI resampling the seeds of each mode; "
+            "0.5 means no difference.",
+            "",
+        ]
+        rows = [
+            [
+                "maximum average total reward",
+                _ci(
+                    *improvement_interval([(best["shared"], best["independent"])], spec),
+                    lambda v: f"{v:.2f}",
+                ),
+            ]
+        ]
         if evals.get("shared") and evals.get("independent"):
-            rows.append(["held-out evaluation return",
-                         _ci(*improvement_interval([(evals["shared"], evals["independent"])],
-                                                   spec), lambda v: f"{v:.2f}")])
+            rows.append(
+                [
+                    "held-out evaluation return",
+                    _ci(
+                        *improvement_interval([(evals["shared"], evals["independent"])], spec),
+                        lambda v: f"{v:.2f}",
+                    ),
+                ]
+            )
         lines += [markdown_table(["measure", "P(shared > independent) [95% CI]"], rows), ""]
 
     # throughput
-    lines += ["## Throughput", "",
-              "Wall time of each training run (resumed runs: the sum of their attempts) on the "
-              "machine that ran it; this machine's speed varies up to 3x from day to day.", ""]
+    lines += [
+        "## Throughput",
+        "",
+        "Wall time of each training run (resumed runs: the sum of their attempts) on the "
+        "machine that ran it; this machine's speed varies up to 3x from day to day.",
+        "",
+    ]
     rows = []
     for sharing, mode in by_mode.items():
         for r in mode:
@@ -752,18 +981,42 @@ def build_report(data: str | Path, out: str | Path, study: Study = MULTIWALKER_P
             mach = r.machine or {}
             rt = s.get("runtime", {})
             wall = float(s.get("wall_seconds") or float("nan"))
-            rows.append([sharing, r.seed, _fmt(int(s["env_steps"])), _fmt(int(s["episodes"])),
-                         f"{wall / 3600:.2f} h", _fmt(s["env_steps"] / wall, 0),
-                         f"{rt.get('num_env_runners', '?')} x "
-                         f"{rt.get('num_envs_per_env_runner', '?')}",
-                         f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
-                         str(mach.get("kept_at", "?"))[:10]])
-    lines += [markdown_table(["mode", "seed", "env steps", "episodes", "wall time",
-                              "env steps/s", "runners x envs", "machine", "date"], rows), ""]
+            rows.append(
+                [
+                    sharing,
+                    r.seed,
+                    _fmt(int(s["env_steps"])),
+                    _fmt(int(s["episodes"])),
+                    f"{wall / 3600:.2f} h",
+                    _fmt(s["env_steps"] / wall, 0),
+                    f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
+                    f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
+                    str(mach.get("kept_at", "?"))[:10],
+                ]
+            )
+    lines += [
+        markdown_table(
+            [
+                "mode",
+                "seed",
+                "env steps",
+                "episodes",
+                "wall time",
+                "env steps/s",
+                "runners x envs",
+                "machine",
+                "date",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
     if unfinished:
-        lines += unfinished_lines(unfinished, paper_curves) + [f"![training]({progress_rel}.png)",
-                                                              ""]
+        lines += unfinished_lines(unfinished, paper_curves) + [
+            f"![training]({progress_rel}.png)",
+            "",
+        ]
     _write_report(lines, data, out)
     log(f"wrote {out} and {', '.join(str(f) for f in figures)}")
     return out
@@ -778,23 +1031,47 @@ def _write_report(lines: list[str], data: Path, out: Path) -> None:
     results.write_text_atomic(out, "\n".join(lines))
 
 
-def _interim_report(data: Path, out: Path, study: Study, unfinished: Sequence[UnfinishedRun],
-                    paper_curves: Mapping[str, pd.DataFrame], milestones: pd.DataFrame | None,
-                    progress_rel: Path, command: str, log: Callable[[str], None]) -> Path:
+def _interim_report(
+    data: Path,
+    out: Path,
+    study: Study,
+    unfinished: Sequence[UnfinishedRun],
+    paper_curves: Mapping[str, pd.DataFrame],
+    milestones: pd.DataFrame | None,
+    progress_rel: Path,
+    command: str,
+    log: Callable[[str], None],
+) -> Path:
     """The report while no run has finished: the runs still training, the paper's marks."""
-    lines = [f"# Reproduction: {study.title}", "",
-             f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
-             f"`{data}` (do not edit this file). **No run has reached its budget yet**: the "
-             "statistics over seeds (thresholds, maxima, evaluation, shared vs independent) "
-             "appear when runs finish and are kept.", ""]
+    lines = [
+        f"# Reproduction: {study.title}",
+        "",
+        f"Generated by `{command or 'psmarl reproduction-report'}` from the runs kept in "
+        f"`{data}` (do not edit this file). **No run has reached its budget yet**: the "
+        "statistics over seeds (thresholds, maxima, evaluation, shared vs independent) "
+        "appear when runs finish and are kept.",
+        "",
+    ]
     lines += unfinished_lines(unfinished, paper_curves)
     lines += [f"![training]({progress_rel}.png)", ""]
     if milestones is not None:
         lines += ["## The paper's marks (its training logs)", ""]
-        rows = [[r.sharing, r.measure, f"{r.value:.1f}", _steps(r.env_steps),
-                 f"{r.episodes / 1000:.1f}k"] for r in milestones.itertuples()]
-        lines += [markdown_table(["mode", "measure", "average total reward", "env steps",
-                                  "episodes"], rows), ""]
+        rows = [
+            [
+                r.sharing,
+                r.measure,
+                f"{r.value:.1f}",
+                _steps(r.env_steps),
+                f"{r.episodes / 1000:.1f}k",
+            ]
+            for r in milestones.itertuples()
+        ]
+        lines += [
+            markdown_table(
+                ["mode", "measure", "average total reward", "env steps", "episodes"], rows
+            ),
+            "",
+        ]
     _write_report(lines, data, out)
     log(f"wrote {out} (no finished run yet)")
     return out
@@ -810,48 +1087,77 @@ def add_cli(add: Callable) -> None:
         else:
             keep_runs(a.root, a.to)
 
-    sp = add("keep-runs", keep, "copy every finished run's small files into the repository",
-             "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
-             "--root whose training and evaluation finished (and the random baselines) into "
-             "--to, with the machine that ran them, so that a report can be built later on "
-             "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
-             f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
-             "fresh machine resumes them (--restore).")
+    sp = add(
+        "keep-runs",
+        keep,
+        "copy every finished run's small files into the repository",
+        "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
+        "--root whose training and evaluation finished (and the random baselines) into "
+        "--to, with the machine that ran them, so that a report can be built later on "
+        "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
+        f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
+        "fresh machine resumes them (--restore).",
+    )
     sp.add_argument("--root", required=True, help="a results folder (the config's results_dir)")
     sp.add_argument("--to", required=True, help="where to keep them, e.g. docs/reproduction")
-    sp.add_argument("--restore", action="store_true",
-                    help=f"the other way: put the unfinished runs kept in --to/{UNFINISHED} "
-                         "back under --root, so that ./run.sh resumes them from their kept "
-                         "checkpoint (runs finished or further along there are left alone)")
+    sp.add_argument(
+        "--restore",
+        action="store_true",
+        help=f"the other way: put the unfinished runs kept in --to/{UNFINISHED} "
+        "back under --root, so that ./run.sh resumes them from their kept "
+        "checkpoint (runs finished or further along there are left alone)",
+    )
 
     def report(a):
-        build_report(a.data, a.out, paper_logs=a.paper_logs,
-                     command="psmarl reproduction-report " + " ".join(
-                         f"--{k.replace('_', '-')} {v}" for k, v in
-                         (("data", a.data), ("out", a.out)) if v))
+        build_report(
+            a.data,
+            a.out,
+            paper_logs=a.paper_logs,
+            command="psmarl reproduction-report "
+            + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in (("data", a.data), ("out", a.out)) if v
+            ),
+        )
 
-    sp = add("reproduction-report", report,
-             "build docs/reproduction.md and its figure from kept runs (no training)",
-             "Reads the runs kept by `psmarl keep-runs` and writes a markdown report with "
-             "curves, thresholds, maxima, evaluation and throughput, beside the paper's runs.")
+    sp = add(
+        "reproduction-report",
+        report,
+        "build docs/reproduction.md and its figure from kept runs (no training)",
+        "Reads the runs kept by `psmarl keep-runs` and writes a markdown report with "
+        "curves, thresholds, maxima, evaluation and throughput, beside the paper's runs.",
+    )
     sp.add_argument("--data", default="docs/reproduction", help="folder of kept runs")
     sp.add_argument("--out", default="docs/reproduction.md", help="the report to write")
-    sp.add_argument("--paper-logs", default=None,
-                    help="a checkout (or git directory) of github.com/parametersharingmadrl/"
-                         "parametersharingmadrl: draws its curves and refreshes "
-                         f"<data>/{PAPER_MILESTONES}")
+    sp.add_argument(
+        "--paper-logs",
+        default=None,
+        help="a checkout (or git directory) of github.com/parametersharingmadrl/"
+        "parametersharingmadrl: draws its curves and refreshes "
+        f"<data>/{PAPER_MILESTONES}",
+    )
 
     def check(a):
-        write_learning_check(a.data, a.out, command=f"psmarl learning-check --data {a.data} "
-                                                    f"--out {a.out}")
+        write_learning_check(
+            a.data, a.out, command=f"psmarl learning-check --data {a.data} --out {a.out}"
+        )
 
-    sp = add("learning-check", check, "the learning-check table from kept runs (no training)",
-             "One row per kept run: best training average, held-out evaluation with CI, the "
-             "random policy's mean and the verdict (learns / does not learn at this budget).")
-    sp.add_argument("--data", default="docs/reproduction/learning_check",
-                    help="folder of kept runs (psmarl keep-runs --to ...)")
-    sp.add_argument("--out", default="docs/reproduction/learning_check.md",
-                    help="the table to write (markdown; a .csv beside it)")
+    sp = add(
+        "learning-check",
+        check,
+        "the learning-check table from kept runs (no training)",
+        "One row per kept run: best training average, held-out evaluation with CI, the "
+        "random policy's mean and the verdict (learns / does not learn at this budget).",
+    )
+    sp.add_argument(
+        "--data",
+        default="docs/reproduction/learning_check",
+        help="folder of kept runs (psmarl keep-runs --to ...)",
+    )
+    sp.add_argument(
+        "--out",
+        default="docs/reproduction/learning_check.md",
+        help="the table to write (markdown; a .csv beside it)",
+    )
 
 
 # ---------------------------------------------------------------- the learning check
@@ -860,12 +1166,16 @@ def add_cli(add: Callable) -> None:
 #: the paper's random return to the best average total reward any of its runs logged on
 #: that env (scripts/paper_log_milestones.py): pursuit (772.25 - 31.04), waterworld
 #: (74.40 + 6.82), multiwalker (41.03 + 102.05).
-LEARNING_MARGIN = {"pursuit": 0.05 * (772.25 - 31.04), "waterworld": 0.05 * (74.40 + 6.82),
-                   "multiwalker": 0.05 * (41.03 + 102.05)}
+LEARNING_MARGIN = {
+    "pursuit": 0.05 * (772.25 - 31.04),
+    "waterworld": 0.05 * (74.40 + 6.82),
+    "multiwalker": 0.05 * (41.03 + 102.05),
+}
 
 
-def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNING_MARGIN
-                         ) -> pd.DataFrame:
+def learning_check_table(
+    data: str | Path, margins: Mapping[str, float] = LEARNING_MARGIN
+) -> pd.DataFrame:
     """One row per kept run under ``data``: its best training average, its evaluation with
     CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`)."""
     data = Path(data)
@@ -876,24 +1186,33 @@ def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNI
         df, s = results.read_progress(run / "progress.csv", summary, KEEP_AGAIN)
         curve = df.dropna(subset=["avg_total_reward"])
         ev_path = run / "eval" / "summary.json"
-        ev = (results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-              if ev_path.exists() else None)
+        ev = (
+            results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+            if ev_path.exists()
+            else None
+        )
         rnd_path = data / results.random_summary_json(env)
-        rnd = (results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN)
-               if rnd_path.exists() else None)
+        rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
         margin = margins.get(env)
-        row = {"env": env, "method": method, "sharing": sharing,
-               "seed": int(seed.removeprefix("seed")), "env_steps": s.get("env_steps"),
-               "episodes": s.get("episodes"), "wall_hours": (s.get("wall_seconds") or 0) / 3600,
-               "best_training_average": float(curve["avg_total_reward"].max())
-               if len(curve) else float("nan"),
-               "eval_mean": ev["mean"] if ev else float("nan"),
-               "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
-               "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
-               "eval_plays": ev["episodes"] if ev else 0,
-               "random_mean": rnd["mean"] if rnd else float("nan"),
-               "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
-               "margin": margin}
+        row = {
+            "env": env,
+            "method": method,
+            "sharing": sharing,
+            "seed": int(seed.removeprefix("seed")),
+            "env_steps": s.get("env_steps"),
+            "episodes": s.get("episodes"),
+            "wall_hours": (s.get("wall_seconds") or 0) / 3600,
+            "best_training_average": float(curve["avg_total_reward"].max())
+            if len(curve)
+            else float("nan"),
+            "eval_mean": ev["mean"] if ev else float("nan"),
+            "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
+            "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
+            "eval_plays": ev["episodes"] if ev else 0,
+            "random_mean": rnd["mean"] if rnd else float("nan"),
+            "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
+            "margin": margin,
+        }
         if ev is None or rnd is None or margin is None:
             row["verdict"] = "not evaluated"
         elif ev["ci95_low"] > max(rnd["mean"] + margin, rnd.get("ci95_high", rnd["mean"])):
@@ -906,29 +1225,58 @@ def learning_check_table(data: str | Path, margins: Mapping[str, float] = LEARNI
     return pd.DataFrame(rows)
 
 
-def write_learning_check(data: str | Path, out: str | Path, command: str = "",
-                         log: Callable[[str], None] = print) -> pd.DataFrame:
+def write_learning_check(
+    data: str | Path, out: str | Path, command: str = "", log: Callable[[str], None] = print
+) -> pd.DataFrame:
     """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`."""
     table = learning_check_table(data)
     out = Path(out)
     results.write_csv_atomic(out.with_suffix(".csv"), table)
     rows = []
     for r in table.sort_values(["env", "method", "sharing"]).itertuples():
-        rows.append([r.env, r.method, r.sharing, f"{r.env_steps / 1e6:.2f}M",
-                     f"{r.wall_hours:.2f} h", _fmt(r.best_training_average),
-                     _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
-                     _fmt(r.random_mean), f"{r.margin:.1f}", f"**{r.verdict}**"])
+        rows.append(
+            [
+                r.env,
+                r.method,
+                r.sharing,
+                f"{r.env_steps / 1e6:.2f}M",
+                f"{r.wall_hours:.2f} h",
+                _fmt(r.best_training_average),
+                _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
+                _fmt(r.random_mean),
+                f"{r.margin:.1f}",
+                f"**{r.verdict}**",
+            ]
+        )
     n_learn = int((table["verdict"] == "learns").sum())
-    text = ["# Learning check: every method of the paper grid, one seed", "",
-            f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
-            "**learns** when the held-out evaluation of its final checkpoint (deterministic "
-            "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
-            "margin of 5% of the way from the paper's random return to the best average any "
-            "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2).",
-            "", f"{n_learn} of {len(table)} runs learn.", "",
-            markdown_table(["env", "method", "sharing", "env steps", "wall time",
-                            "best training average", "eval mean [95% CI]", "random mean",
-                            "margin", "verdict"], rows), ""]
+    text = [
+        "# Learning check: every method of the paper grid, one seed",
+        "",
+        f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
+        "**learns** when the held-out evaluation of its final checkpoint (deterministic "
+        "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
+        "margin of 5% of the way from the paper's random return to the best average any "
+        "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2).",
+        "",
+        f"{n_learn} of {len(table)} runs learn.",
+        "",
+        markdown_table(
+            [
+                "env",
+                "method",
+                "sharing",
+                "env steps",
+                "wall time",
+                "best training average",
+                "eval mean [95% CI]",
+                "random mean",
+                "margin",
+                "verdict",
+            ],
+            rows,
+        ),
+        "",
+    ]
     notes = Path(data) / "notes.md"
     if notes.exists():
         text += [notes.read_text().strip(), ""]

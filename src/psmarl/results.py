@@ -62,12 +62,27 @@ PROGRESS_COLUMNS = [
 ]
 EPISODE_COLUMNS = ["episode", "seed", "total_reward", "length"]
 SUMMARY_COLUMNS = [
-    "env", "method", "sharing", "seed", "preset",
-    "best_avg_total_reward", "episodes_at_best", "final_avg_total_reward",
-    "paper_best_avg_total_reward", "paper_episodes_at_best",
-    "train_env_steps", "train_episodes", "train_wall_seconds",
-    "eval_mean", "eval_std", "eval_ci95_low", "eval_ci95_high", "eval_episodes",
-    "random_mean", "random_ci95_low", "random_ci95_high",
+    "env",
+    "method",
+    "sharing",
+    "seed",
+    "preset",
+    "best_avg_total_reward",
+    "episodes_at_best",
+    "final_avg_total_reward",
+    "paper_best_avg_total_reward",
+    "paper_episodes_at_best",
+    "train_env_steps",
+    "train_episodes",
+    "train_wall_seconds",
+    "eval_mean",
+    "eval_std",
+    "eval_ci95_low",
+    "eval_ci95_high",
+    "eval_episodes",
+    "random_mean",
+    "random_ci95_low",
+    "random_ci95_high",
 ]
 RUN_META = "psmarl_run.json"
 #: a run's TensorBoard event files (psmarl.live_metrics), beside its outputs; not a
@@ -221,8 +236,9 @@ def replace_dir_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_checkpoint_atomic(target: str | os.PathLike, fill: Callable[[Path], None],
-                            meta: Mapping[str, Any]) -> None:
+def write_checkpoint_atomic(
+    target: str | os.PathLike, fill: Callable[[Path], None], meta: Mapping[str, Any]
+) -> None:
     """Replace checkpoint folder ``target``: ``fill(tmp)`` writes the files into a fresh
     sibling folder, psmarl's ``RUN_META`` is written last (its presence marks the checkpoint
     complete), then the folders are swapped, so ``target`` is always a whole checkpoint."""
@@ -258,14 +274,16 @@ def workflow_output(path: str | os.PathLike) -> Path:
     p = Path(path)
     parts = p.parts
     if "checkpoint" in parts[:-1]:
-        return Path(*parts[:parts.index("checkpoint") + 1])
+        return Path(*parts[: parts.index("checkpoint") + 1])
     return p
 
 
 def redo_hint(path: str | os.PathLike) -> str:
     out = workflow_output(path)
-    return (f"redo the job that wrote it: run the workflow again with --forcerun {out} "
-            f"(e.g. ./run.sh --forcerun {out}, with the same --configfile as before)")
+    return (
+        f"redo the job that wrote it: run the workflow again with --forcerun {out} "
+        f"(e.g. ./run.sh --forcerun {out}, with the same --configfile as before)"
+    )
 
 
 def damaged(path: str | os.PathLike, what: str, redo: str | None = None) -> InputError:
@@ -282,8 +300,13 @@ def remove_work_dir(work: str | os.PathLike) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def publish_run(run: str | os.PathLike, checkpoint: str | os.PathLike, progress: pd.DataFrame,
-                summary: Mapping[str, Any], work: str | os.PathLike) -> None:
+def publish_run(
+    run: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    progress: pd.DataFrame,
+    summary: Mapping[str, Any],
+    work: str | os.PathLike,
+) -> None:
     """Publish a finished training run (RLlib's and BenchMARL's loops): the checkpoint first,
     then ``progress.csv``, then ``train_summary.json`` (the last to appear; readers check the
     progress rows against it), then the ``.work`` folder goes. A kill at any point leaves
@@ -295,8 +318,9 @@ def publish_run(run: str | os.PathLike, checkpoint: str | os.PathLike, progress:
     remove_work_dir(work)
 
 
-def read_json(path: str | os.PathLike, required: Sequence[str] = (),
-              redo: str | None = None) -> dict[str, Any]:
+def read_json(
+    path: str | os.PathLike, required: Sequence[str] = (), redo: str | None = None
+) -> dict[str, Any]:
     """A JSON object with at least the ``required`` keys, or an InputError naming the file
     (and ``redo``, how to make it again: see :func:`damaged`)."""
     try:
@@ -308,9 +332,14 @@ def read_json(path: str | os.PathLike, required: Sequence[str] = (),
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        what = "is empty" if not text.strip() else (
-            f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}: cut off "
-            "or damaged)")
+        what = (
+            "is empty"
+            if not text.strip()
+            else (
+                f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}: cut off "
+                "or damaged)"
+            )
+        )
         raise damaged(path, what, redo) from None
     if not isinstance(data, dict):
         raise damaged(path, f"holds a JSON {type(data).__name__}, not an object", redo)
@@ -320,8 +349,9 @@ def read_json(path: str | os.PathLike, required: Sequence[str] = (),
     return data
 
 
-def read_csv(path: str | os.PathLike, required: Sequence[str] = (), redo: str | None = None,
-             **kwargs) -> pd.DataFrame:
+def read_csv(
+    path: str | os.PathLike, required: Sequence[str] = (), redo: str | None = None, **kwargs
+) -> pd.DataFrame:
     """A CSV table with at least the ``required`` columns that ends with a complete line
     (a file cut inside a row does not), or an InputError naming the file (and ``redo``)."""
     p = Path(path)
@@ -342,8 +372,7 @@ def read_csv(path: str | os.PathLike, required: Sequence[str] = (), redo: str | 
         raise damaged(path, "ends inside a row (the file was cut off)", redo)
     try:
         df = pd.read_csv(p, **kwargs)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError) as e:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
         raise damaged(path, f"is not a readable CSV table ({str(e).strip()})", redo) from None
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -351,8 +380,13 @@ def read_csv(path: str | os.PathLike, required: Sequence[str] = (), redo: str | 
     return df
 
 
-def check_progress(df: pd.DataFrame, summary: Mapping[str, Any], path: str | os.PathLike,
-                   summary_path: str | os.PathLike, redo: str | None = None) -> None:
+def check_progress(
+    df: pd.DataFrame,
+    summary: Mapping[str, Any],
+    path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    redo: str | None = None,
+) -> None:
     """A run's progress rows agree with its train summary: iterations 1..N, N the summary's
     iterations, and the last row's env steps and episodes the summary's totals."""
     n = summary["iterations"]
@@ -360,19 +394,29 @@ def check_progress(df: pd.DataFrame, summary: Mapping[str, Any], path: str | os.
         if df[col].isna().any():
             raise damaged(path, f"has rows without {col} (cut off or damaged)", redo)
     if len(df) != n or list(df["iteration"]) != list(range(1, n + 1)):
-        raise damaged(path, f"has {len(df)} row(s) of iterations, but {summary_path} says "
-                            f"{n} (cut off or damaged)", redo)
+        raise damaged(
+            path,
+            f"has {len(df)} row(s) of iterations, but {summary_path} says {n} (cut off or damaged)",
+            redo,
+        )
     if n:
         last = df.iloc[-1]
         for col in ("env_steps", "episodes"):
             if int(last[col]) != int(summary[col]):
-                raise damaged(path, f"ends at {col} {int(last[col])}, but {summary_path} "
-                                    f"says {summary[col]} (cut off or damaged)", redo)
+                raise damaged(
+                    path,
+                    f"ends at {col} {int(last[col])}, but {summary_path} "
+                    f"says {summary[col]} (cut off or damaged)",
+                    redo,
+                )
 
 
-def read_progress(progress: str | os.PathLike, summary: str | os.PathLike,
-                  redo: str | None = None, usecols: Callable[[str], bool] | None = None,
-                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_progress(
+    progress: str | os.PathLike,
+    summary: str | os.PathLike,
+    redo: str | None = None,
+    usecols: Callable[[str], bool] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A finished run's progress rows (``progress.csv``), checked against its train summary
     (both returned); ``usecols`` picks the returned columns."""
     s = read_json(summary, TRAIN_SUMMARY_KEYS, redo)
@@ -383,13 +427,16 @@ def read_progress(progress: str | os.PathLike, summary: str | os.PathLike,
     return df, s
 
 
-def read_run_progress(root: str | os.PathLike, job: Sequence,
-                      usecols: Callable[[str], bool] | None = None,
-                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_run_progress(
+    root: str | os.PathLike,
+    job: Sequence,
+    usecols: Callable[[str], bool] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """:func:`read_progress` of the run ``job`` = (env, method, sharing, seed) under ``root``."""
     root = Path(root)
-    return read_progress(root / progress_csv(*job), root / train_summary_json(*job),
-                         usecols=usecols)
+    return read_progress(
+        root / progress_csv(*job), root / train_summary_json(*job), usecols=usecols
+    )
 
 
 def find_damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:
@@ -415,8 +462,11 @@ def find_damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:
             else:
                 continue
         except Exception as e:  # noqa: BLE001 - any failure to load names the file
-            what = "is empty" if f.stat().st_size == 0 else (
-                f"does not load ({type(e).__name__}: {str(e).strip() or 'cut off'})")
+            what = (
+                "is empty"
+                if f.stat().st_size == 0
+                else (f"does not load ({type(e).__name__}: {str(e).strip() or 'cut off'})")
+            )
             return f, what
     return None
 

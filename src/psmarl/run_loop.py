@@ -52,8 +52,9 @@ def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
     """``training.budget`` -> (its one key, its value), or a ConfigError naming the key."""
     keys = [k for k in BUDGET_KEYS if budget.get(k) is not None]
     if len(keys) != 1:
-        raise ConfigError("give exactly one of env_steps, episodes or iterations",
-                          key="training.budget")
+        raise ConfigError(
+            "give exactly one of env_steps, episodes or iterations", key="training.budget"
+        )
     k = keys[0]
     v = budget[k]
     if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -64,8 +65,9 @@ def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
 def check_checkpoint_every(spec: Mapping[str, Any]) -> int:
     every = spec.get("checkpoint_every", 10)
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ConfigError(f"must be a positive integer, got {every!r}",
-                          key="training.checkpoint_every")
+        raise ConfigError(
+            f"must be a positive integer, got {every!r}", key="training.checkpoint_every"
+        )
     return every
 
 
@@ -120,13 +122,15 @@ def summarize_progress(df: pd.DataFrame) -> dict[str, Any]:
     psmarl's measure and the paper's (``paper_*`` columns; a curve without them has the
     paper's measure = psmarl's)."""
     out: dict[str, Any] = {
-        "best_avg_total_reward": None, "episodes_at_best": None,
-        "final_avg_total_reward": None, "paper_best_avg_total_reward": None,
-        "paper_episodes_at_best": None}
+        "best_avg_total_reward": None,
+        "episodes_at_best": None,
+        "final_avg_total_reward": None,
+        "paper_best_avg_total_reward": None,
+        "paper_episodes_at_best": None,
+    }
     if df.empty:
         return out
-    for prefix, (y, x) in (("", ("avg_total_reward", "episodes")),
-                           ("paper_", paper_columns(df))):
+    for prefix, (y, x) in (("", ("avg_total_reward", "episodes")), ("paper_", paper_columns(df))):
         if y not in df or df[y].isna().all():
             continue
         i = df[y].idxmax()
@@ -164,9 +168,15 @@ class RunLoop:
     ``metrics_smoothing_episodes``, 100 unless a method's ``paper_measure`` says otherwise).
     """
 
-    def __init__(self, spec: Mapping[str, Any], run_dir: str | os.PathLike,
-                 log: Callable[[str], None] | None = None, paper_window: int = SMOOTHING_EPISODES,
-                 tensorboard: bool = True, summary: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        run_dir: str | os.PathLike,
+        log: Callable[[str], None] | None = None,
+        paper_window: int = SMOOTHING_EPISODES,
+        tensorboard: bool = True,
+        summary: Mapping[str, Any] | None = None,
+    ):
         self.spec = spec
         self.run = Path(run_dir)
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -212,8 +222,10 @@ class RunLoop:
         if summary.get("spec") != json.loads(json.dumps(dict(self.spec), default=str)):
             return None  # another run's outputs: this spec trains afresh
         results.remove_work_dir(self.work)  # what a kill inside the last step left
-        self.log(f"already complete: {summary_file} ({summary['iterations']} iterations, "
-                 f"{summary['env_steps']} env steps); nothing to train")
+        self.log(
+            f"already complete: {summary_file} ({summary['iterations']} iterations, "
+            f"{summary['env_steps']} env steps); nothing to train"
+        )
         return summary
 
     def saved_state(self) -> dict[str, Any] | None:
@@ -242,21 +254,25 @@ class RunLoop:
         self.samples_trained = loop.get("samples_trained")
         self.last_ckpt = self.it
         self.rows = results.read_progress_rows(self.progress_file, self.it)
-        results.write_text_atomic(self.progress_file,
-                                  "".join(json.dumps(r) + "\n" for r in self.rows))
+        results.write_text_atomic(
+            self.progress_file, "".join(json.dumps(r) + "\n" for r in self.rows)
+        )
         self._t0, self._progress0, self._steps0 = time.time(), self.progress(), self.env_steps
         self._wall0 = self.wall
         self._open_tensorboard(self.env_steps)
-        self.log(f"resumed from iteration {self.it} ({self.env_steps} env steps, "
-                 f"{self.episodes} episodes)")
+        self.log(
+            f"resumed from iteration {self.it} ({self.env_steps} env steps, "
+            f"{self.episodes} episodes)"
+        )
         return self.ckpt
 
     def _open_tensorboard(self, resume_after_step: int | None) -> None:
         """Open the live curves: TensorBoard, and W&B when the job was started with it
         (:data:`psmarl.live_metrics.WANDB_ENV`)."""
         if self.tensorboard:
-            self.sinks.append(TensorBoardLog(self.run / results.TENSORBOARD_DIR,
-                                             resume_after_step, self.wall))
+            self.sinks.append(
+                TensorBoardLog(self.run / results.TENSORBOARD_DIR, resume_after_step, self.wall)
+            )
         wandb = wandb_settings_from_env()
         if wandb is not None:
             s = self.spec
@@ -265,8 +281,9 @@ class RunLoop:
 
     # ------------------------------------------------------------ the loop
     def progress(self) -> int:
-        return {"env_steps": self.env_steps, "episodes": self.episodes,
-                "iterations": self.it}[self.budget_key]
+        return {"env_steps": self.env_steps, "episodes": self.episodes, "iterations": self.it}[
+            self.budget_key
+        ]
 
     def reached(self) -> bool:
         return self.progress() >= self.budget
@@ -312,8 +329,9 @@ class RunLoop:
             # the paper's: old RLlib's episode_reward_mean (its window, its runners)
             "paper_avg_total_reward": paper_mean,
             "paper_episodes": self.paper_episodes,
-            "samples_trained": (float("nan") if self.samples_trained is None
-                                else self.samples_trained),
+            "samples_trained": (
+                float("nan") if self.samples_trained is None else self.samples_trained
+            ),
             **step.columns,
         }
         self.rows.append(row)
@@ -335,19 +353,25 @@ class RunLoop:
         left = max(self.budget - self.progress(), 0)
         eta = elapsed / done * left if done > 0 else float("nan")
         rate = (self.env_steps - self._steps0) / elapsed if elapsed > 0 else float("nan")
-        return (f"iter {self.it:4d}  env_steps {self.env_steps:8d}  episodes "
-                f"{self.episodes:6d}  avg_total_reward {row['avg_total_reward']:9.2f}  "
-                f"{min(self.progress() / self.budget, 1) * 100:5.1f}% of {self.budget} "
-                f"{self.budget_key}  {self.wall:7.1f}s  {rate:6.0f} steps/s  "
-                f"ETA {format_duration(eta)}")
+        return (
+            f"iter {self.it:4d}  env_steps {self.env_steps:8d}  episodes "
+            f"{self.episodes:6d}  avg_total_reward {row['avg_total_reward']:9.2f}  "
+            f"{min(self.progress() / self.budget, 1) * 100:5.1f}% of {self.budget} "
+            f"{self.budget_key}  {self.wall:7.1f}s  {rate:6.0f} steps/s  "
+            f"ETA {format_duration(eta)}"
+        )
 
     # ------------------------------------------------------------ checkpoints, outputs
     def loop_state(self) -> dict[str, Any]:
         return {
-            "iteration": self.it, "env_steps": self.env_steps, "episodes": self.episodes,
-            "wall_seconds": self.wall, "return_window": list(self.window),
+            "iteration": self.it,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "wall_seconds": self.wall,
+            "return_window": list(self.window),
             "paper_return_window": list(self.paper_window),
-            "paper_episodes": self.paper_episodes, "samples_trained": self.samples_trained,
+            "paper_episodes": self.paper_episodes,
+            "samples_trained": self.samples_trained,
         }
 
     def save(self) -> None:
@@ -367,13 +391,21 @@ class RunLoop:
         df = pd.DataFrame(self.rows)
         meta = self.backend.meta() if self.backend is not None else {}
         summary = {
-            "env": self.spec["env"]["name"], "preset": self.spec["env"]["preset"],
-            **self.summary_extra, "method": self.spec["method"], "sharing": self.spec["sharing"],
-            "seed": self.spec["seed"], "iterations": self.it, "env_steps": self.env_steps,
-            "episodes": self.episodes, "wall_seconds": round(self.wall, 2),
+            "env": self.spec["env"]["name"],
+            "preset": self.spec["env"]["preset"],
+            **self.summary_extra,
+            "method": self.spec["method"],
+            "sharing": self.spec["sharing"],
+            "seed": self.spec["seed"],
+            "iterations": self.it,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "wall_seconds": round(self.wall, 2),
             "modules": sorted(set(meta.get("agent_to_module", {}).values())),
-            **summarize_progress(df), "spec": dict(self.spec),
-            **meta.get("summary", {}), **(extra or {}),
+            **summarize_progress(df),
+            "spec": dict(self.spec),
+            **meta.get("summary", {}),
+            **(extra or {}),
         }
         results.publish_run(self.run, self.ckpt, df, summary, self.work)
         return summary

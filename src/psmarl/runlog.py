@@ -51,13 +51,17 @@ class AttemptLog:
         attempt = 1 + sum(1 for line in earlier.splitlines() if started.match(line))
         out = self._out()
         if earlier:
-            out.write(f"{MARKER} earlier attempts of this run (kept in {self.history}; "
-                      f"Snakemake empties the job log at each start) {MARKER}\n{earlier}")
+            out.write(
+                f"{MARKER} earlier attempts of this run (kept in {self.history}; "
+                f"Snakemake empties the job log at each start) {MARKER}\n{earlier}"
+            )
             if not earlier.endswith("\n"):
                 out.write("\n")
         now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        marker = (f"{MARKER} {self.stage}: attempt {attempt} started {now} on "
-                  f"{socket.gethostname()} (pid {os.getpid()}) {MARKER}\n")
+        marker = (
+            f"{MARKER} {self.stage}: attempt {attempt} started {now} on "
+            f"{socket.gethostname()} (pid {os.getpid()}) {MARKER}\n"
+        )
         out.write(marker)
         out.flush()
         self.history.parent.mkdir(parents=True, exist_ok=True)

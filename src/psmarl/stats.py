@@ -37,7 +37,7 @@ MEASURES = {
 MEASURE_TEXT = {
     "eval_return": "final evaluation return (mean over held-out plays of the final checkpoint)",
     "best_training_average": "best training average total reward "
-                             "(maximum of the 100-episode curve)",
+    "(maximum of the 100-episode curve)",
 }
 #: ``report.*`` of the config (psmarl.defaults)
 DEFAULTS = section("report")
@@ -50,11 +50,14 @@ def check_spec(spec: dict | None) -> dict:
         if k in DEFAULTS:
             out[k] = v
     if not isinstance(out["bootstrap_reps"], int) or out["bootstrap_reps"] < 100:
-        raise ConfigError(f"must be an integer >= 100, got {out['bootstrap_reps']!r}",
-                          key="report.bootstrap_reps")
+        raise ConfigError(
+            f"must be an integer >= 100, got {out['bootstrap_reps']!r}", key="report.bootstrap_reps"
+        )
     if not isinstance(out["bootstrap_seed"], int) or out["bootstrap_seed"] < 0:
-        raise ConfigError(f"must be a non-negative integer, got {out['bootstrap_seed']!r}",
-                          key="report.bootstrap_seed")
+        raise ConfigError(
+            f"must be a non-negative integer, got {out['bootstrap_seed']!r}",
+            key="report.bootstrap_seed",
+        )
     c = out["confidence"]
     if not isinstance(c, (int, float)) or not 0 < c < 1:
         raise ConfigError(f"must be in (0, 1), got {c!r}", key="report.confidence")
@@ -78,8 +81,9 @@ def probability_of_improvement(tasks: Sequence[tuple[Sequence[float], Sequence[f
     """P(X > Y) (ties count 1/2), for runs of X and Y per task, averaged over tasks (rliable)."""
     if not tasks:
         raise InputError("probability of improvement over no tasks")
-    return float(np.mean([rl_metrics.probability_of_improvement(_col(x), _col(y))
-                          for x, y in tasks]))
+    return float(
+        np.mean([rl_metrics.probability_of_improvement(_col(x), _col(y)) for x, y in tasks])
+    )
 
 
 def _iqm_batched(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -94,8 +98,12 @@ def _poi_batched(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return u / (x.shape[axis] * y.shape[axis])
 
 
-def _interval(point_fn: Callable[..., float], batched_fn: Callable[..., np.ndarray],
-              samples: Sequence[np.ndarray], spec: dict) -> tuple[float, float, float]:
+def _interval(
+    point_fn: Callable[..., float],
+    batched_fn: Callable[..., np.ndarray],
+    samples: Sequence[np.ndarray],
+    spec: dict,
+) -> tuple[float, float, float]:
     """Point estimate (rliable) and percentile bootstrap CI (scipy), each sample resampled
     independently of the others."""
     samples = [np.asarray(s, dtype=float) for s in samples]
@@ -105,8 +113,13 @@ def _interval(point_fn: Callable[..., float], batched_fn: Callable[..., np.ndarr
     if all(np.ptp(s) == 0 for s in samples):  # every resample is the data itself
         return point, point, point
     res = sp_stats.bootstrap(
-        samples, batched_fn, n_resamples=spec["bootstrap_reps"], vectorized=True,
-        paired=False, confidence_level=spec["confidence"], method="percentile",
+        samples,
+        batched_fn,
+        n_resamples=spec["bootstrap_reps"],
+        vectorized=True,
+        paired=False,
+        confidence_level=spec["confidence"],
+        method="percentile",
         rng=np.random.default_rng(spec["bootstrap_seed"]),
     )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -119,16 +132,21 @@ def iqm_interval(x: Sequence[float], spec: dict | None = None) -> tuple[float, f
     return _interval(iqm, _iqm_batched, [np.asarray(x, dtype=float)], check_spec(spec))
 
 
-def difference_interval(x: Sequence[float], y: Sequence[float], spec: dict | None = None
-                        ) -> tuple[float, float, float]:
+def difference_interval(
+    x: Sequence[float], y: Sequence[float], spec: dict | None = None
+) -> tuple[float, float, float]:
     """IQM(x) - IQM(y) with a CI from resampling the runs of x and of y independently."""
-    return _interval(lambda a, b: iqm(a) - iqm(b),
-                     lambda a, b, axis=-1: _iqm_batched(a, axis) - _iqm_batched(b, axis),
-                     [np.asarray(x, float), np.asarray(y, float)], check_spec(spec))
+    return _interval(
+        lambda a, b: iqm(a) - iqm(b),
+        lambda a, b, axis=-1: _iqm_batched(a, axis) - _iqm_batched(b, axis),
+        [np.asarray(x, float), np.asarray(y, float)],
+        check_spec(spec),
+    )
 
 
-def improvement_interval(tasks: Sequence[tuple[Sequence[float], Sequence[float]]],
-                         spec: dict | None = None) -> tuple[float, float, float]:
+def improvement_interval(
+    tasks: Sequence[tuple[Sequence[float], Sequence[float]]], spec: dict | None = None
+) -> tuple[float, float, float]:
     """Probability of improvement of X over Y averaged over tasks, with a stratified CI."""
     flat = [np.asarray(s, dtype=float) for pair in tasks for s in pair]
 
@@ -136,8 +154,7 @@ def improvement_interval(tasks: Sequence[tuple[Sequence[float], Sequence[float]]
         return probability_of_improvement(list(zip(arrs[0::2], arrs[1::2])))
 
     def batched(*arrs, axis=-1):
-        return np.mean([_poi_batched(x, y, axis) for x, y in zip(arrs[0::2], arrs[1::2])],
-                       axis=0)
+        return np.mean([_poi_batched(x, y, axis) for x, y in zip(arrs[0::2], arrs[1::2])], axis=0)
 
     return _interval(point, batched, flat, check_spec(spec))
 
@@ -148,8 +165,10 @@ def _scores(summary: pd.DataFrame, measure: str) -> pd.DataFrame:
     bad = summary[summary[col].isna()]
     if not bad.empty:
         runs = ", ".join(f"{r.env}/{r.method}/{r.sharing}/seed{r.seed}" for r in bad.itertuples())
-        raise InputError(f"{col} is missing for {len(bad)} run(s) (no finished training "
-                         f"episode, or a failed evaluation?): {runs}")
+        raise InputError(
+            f"{col} is missing for {len(bad)} run(s) (no finished training "
+            f"episode, or a failed evaluation?): {runs}"
+        )
     return summary
 
 
@@ -164,14 +183,23 @@ def group_statistics(summary: pd.DataFrame, spec: dict | None = None) -> pd.Data
         for (env, method, sharing), g in summary.groupby(["env", "method", "sharing"], sort=True):
             x = g.sort_values("seed")[col].to_numpy(float)
             point, lo, hi = iqm_interval(x, spec)
-            rows.append({
-                "env": env, "method": method, "sharing": sharing, "measure": measure,
-                "n_seeds": len(x), "seeds": " ".join(str(s) for s in sorted(g["seed"])),
-                "iqm": point, "ci_low": lo, "ci_high": hi,
-                "mean": float(np.mean(x)),
-                "std": float(np.std(x, ddof=1)) if len(x) > 1 else math.nan,
-                "min": float(np.min(x)), "max": float(np.max(x)),
-            })
+            rows.append(
+                {
+                    "env": env,
+                    "method": method,
+                    "sharing": sharing,
+                    "measure": measure,
+                    "n_seeds": len(x),
+                    "seeds": " ".join(str(s) for s in sorted(g["seed"])),
+                    "iqm": point,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "mean": float(np.mean(x)),
+                    "std": float(np.std(x, ddof=1)) if len(x) > 1 else math.nan,
+                    "min": float(np.min(x)),
+                    "max": float(np.max(x)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -189,18 +217,41 @@ def sharing_differences(summary: pd.DataFrame, spec: dict | None = None) -> pd.D
                 continue
             d, dlo, dhi = difference_interval(x, y, spec)
             p, plo, phi = improvement_interval([(x, y)], spec)
-            rows.append({
-                "env": env, "method": method, "measure": measure,
-                "n_shared": len(x), "n_independent": len(y),
-                "iqm_shared": iqm(x), "iqm_independent": iqm(y),
-                "difference": d, "difference_ci_low": dlo, "difference_ci_high": dhi,
-                "prob_improvement": p, "prob_improvement_ci_low": plo,
-                "prob_improvement_ci_high": phi,
-            })
-    return pd.DataFrame(rows, columns=[
-        "env", "method", "measure", "n_shared", "n_independent", "iqm_shared",
-        "iqm_independent", "difference", "difference_ci_low", "difference_ci_high",
-        "prob_improvement", "prob_improvement_ci_low", "prob_improvement_ci_high"])
+            rows.append(
+                {
+                    "env": env,
+                    "method": method,
+                    "measure": measure,
+                    "n_shared": len(x),
+                    "n_independent": len(y),
+                    "iqm_shared": iqm(x),
+                    "iqm_independent": iqm(y),
+                    "difference": d,
+                    "difference_ci_low": dlo,
+                    "difference_ci_high": dhi,
+                    "prob_improvement": p,
+                    "prob_improvement_ci_low": plo,
+                    "prob_improvement_ci_high": phi,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "env",
+            "method",
+            "measure",
+            "n_shared",
+            "n_independent",
+            "iqm_shared",
+            "iqm_independent",
+            "difference",
+            "difference_ci_low",
+            "difference_ci_high",
+            "prob_improvement",
+            "prob_improvement_ci_low",
+            "prob_improvement_ci_high",
+        ],
+    )
 
 
 def improvement_by_method(summary: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
@@ -222,8 +273,18 @@ def improvement_by_method(summary: pd.DataFrame, spec: dict | None = None) -> pd
             if not tasks:
                 continue
             p, lo, hi = improvement_interval(tasks, spec)
-            rows.append({"method": method, "measure": measure, "envs": " ".join(envs),
-                         "n_envs": len(envs), "prob_improvement": p,
-                         "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows, columns=["method", "measure", "envs", "n_envs",
-                                       "prob_improvement", "ci_low", "ci_high"])
+            rows.append(
+                {
+                    "method": method,
+                    "measure": measure,
+                    "envs": " ".join(envs),
+                    "n_envs": len(envs),
+                    "prob_improvement": p,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["method", "measure", "envs", "n_envs", "prob_improvement", "ci_low", "ci_high"],
+    )

@@ -28,8 +28,9 @@ def agent_to_module(agents: list[str], sharing: str) -> dict[str, str]:
         return {a: "shared" for a in agents}
     if sharing == "independent":
         return {a: a for a in agents}
-    raise ConfigError(f"unknown sharing mode {sharing!r}; use 'shared' or 'independent'",
-                      key="sharing")
+    raise ConfigError(
+        f"unknown sharing mode {sharing!r}; use 'shared' or 'independent'", key="sharing"
+    )
 
 
 AUTO = "auto"
@@ -60,13 +61,16 @@ def resolve_runtime(runtime: Mapping[str, Any], cores: int | None = None) -> dic
         v = rt[key]
         least = 1 if key == "num_envs_per_env_runner" else 0
         if not isinstance(v, int) or isinstance(v, bool) or v < least:
-            raise ConfigError(f"must be a non-negative integer or 'auto', got {v!r}",
-                              key=f"training.runtime.{key}")
+            raise ConfigError(
+                f"must be a non-negative integer or 'auto', got {v!r}",
+                key=f"training.runtime.{key}",
+            )
     return rt
 
 
-def start_processes(runtime: Mapping[str, Any], log: Callable[[str], None] | None = None,
-                    runner_cpus: int = 0) -> None:
+def start_processes(
+    runtime: Mapping[str, Any], log: Callable[[str], None] | None = None, runner_cpus: int = 0
+) -> None:
     """Threads and Ray for a resolved runtime: the learner in this process gets every core
     (remote runners wait while it learns), each runner process one thread (they run side by
     side). Ray is started here (loopback only: :mod:`psmarl.ray_session`) unless it already
@@ -85,16 +89,24 @@ def start_processes(runtime: Mapping[str, Any], log: Callable[[str], None] | Non
     # A job's runners are as important as its learner: same niceness.
     os.environ.setdefault("RAY_worker_niceness", "0")
     if runner_cpus > cores and log is not None:
-        log(f"note: the env runners ask for {runner_cpus} CPUs but this job has {cores} "
-            f"core(s) (training.runtime.num_cpus or --cores); they share the cores")
+        log(
+            f"note: the env runners ask for {runner_cpus} CPUs but this job has {cores} "
+            f"core(s) (training.runtime.num_cpus or --cores); they share the cores"
+        )
     ray_session.start(max(cores, runner_cpus), {"OMP_NUM_THREADS": "1"}, log)
 
 
 def learner_device(algo) -> str:
     """Where the learner's module lives ("cpu", "cuda:0"): with ``runtime.num_gpus`` > 0
     RLlib puts the (local) learner on the GPU, and fails if none is visible."""
-    return ",".join(sorted({str(r.get()) for r in
-                            algo.learner_group.foreach_learner(lambda learner: learner.device)}))
+    return ",".join(
+        sorted(
+            {
+                str(r.get())
+                for r in algo.learner_group.foreach_learner(lambda learner: learner.device)
+            }
+        )
+    )
 
 
 def _env_creator(env_config):
@@ -131,7 +143,9 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
     if bad:
         raise ConfigError(
             f"method {method.name!r} supports {sorted(method.action_kinds)} actions, but "
-            f"{env_settings['name']!r} has {sorted(bad)} actions", key=f"methods.{method.name}")
+            f"{env_settings['name']!r} has {sorted(bad)} actions",
+            key=f"methods.{method.name}",
+        )
 
     mapping = agent_to_module(agents, spec["sharing"])
     module_ids = sorted(set(mapping.values()))
@@ -148,8 +162,11 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
     model = DefaultModelConfig(**ms.get("model", {}))
     first = {mid: next(a for a in agents if mapping[a] == mid) for mid in module_ids}
     module_specs = {
-        mid: RLModuleSpec(observation_space=obs_spaces[first[mid]],
-                          action_space=act_spaces[first[mid]], model_config=model)
+        mid: RLModuleSpec(
+            observation_space=obs_spaces[first[mid]],
+            action_space=act_spaces[first[mid]],
+            model_config=model,
+        )
         for mid in module_ids
     }
 
@@ -157,16 +174,18 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
     config = (
         config.environment(env=env_key, env_config={"settings": dict(env_settings)})
         .framework("torch")
-        .env_runners(**{
-            "num_env_runners": runtime["num_env_runners"],
-            "num_envs_per_env_runner": runtime["num_envs_per_env_runner"],
-            "num_cpus_per_env_runner": 1,
-            # wait for the runners' samples however long they take: with RLlib's default
-            # (60 s) a loaded machine made iterations return no samples at all, over and over
-            # (seen here: multiwalker PPO stalled at one env step count for minutes)
-            "sample_timeout_s": None,
-            **ms.get("env_runners", {}),  # a method's own values win (e.g. Ape-X's runners)
-        })
+        .env_runners(
+            **{
+                "num_env_runners": runtime["num_env_runners"],
+                "num_envs_per_env_runner": runtime["num_envs_per_env_runner"],
+                "num_cpus_per_env_runner": 1,
+                # wait for the runners' samples however long they take: with RLlib's default
+                # (60 s) a loaded machine made iterations return no samples at all, over and over
+                # (seen here: multiwalker PPO stalled at one env step count for minutes)
+                "sample_timeout_s": None,
+                **ms.get("env_runners", {}),  # a method's own values win (e.g. Ape-X's runners)
+            }
+        )
         .learners(num_learners=0, num_gpus_per_learner=runtime["num_gpus"])
         .multi_agent(
             policies=set(module_ids),
@@ -214,13 +233,23 @@ def _episode_returns_callback(runners: str = "all"):
         the window itself from these values.
         """
 
-        def on_episode_end(self, *, episode, prev_episode_chunks=None, metrics_logger=None,
-                           env_runner=None, **kwargs):
+        def on_episode_end(
+            self,
+            *,
+            episode,
+            prev_episode_chunks=None,
+            metrics_logger=None,
+            env_runner=None,
+            **kwargs,
+        ):
             total = float(episode.get_return())
             total += sum(float(c.get_return()) for c in (prev_episode_chunks or []))
             metrics_logger.log_value(EPISODE_RETURNS_KEY, total, reduce="item_series")
-            if runners == "all" or env_runner is None or reporting_runner(
-                    env_runner.worker_index or 0, env_runner.config.num_env_runners):
+            if (
+                runners == "all"
+                or env_runner is None
+                or reporting_runner(env_runner.worker_index or 0, env_runner.config.num_env_runners)
+            ):
                 metrics_logger.log_value(PAPER_RETURNS_KEY, total, reduce="item_series")
 
     return EpisodeReturns
@@ -277,8 +306,16 @@ def _increment(result: Mapping[str, Any], key: str, prev_lifetime: float | None)
     return step, (lifetime if np.isfinite(lifetime) else None)
 
 
-LEARNER_STATS = ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "total_loss",
-                 "qf_loss", "td_error_mean", "curr_entropy_coeff")
+LEARNER_STATS = (
+    "policy_loss",
+    "vf_loss",
+    "entropy",
+    "mean_kl_loss",
+    "total_loss",
+    "qf_loss",
+    "td_error_mean",
+    "curr_entropy_coeff",
+)
 
 
 def episode_returns(result: Mapping[str, Any], key: str = EPISODE_RETURNS_KEY) -> list[float]:
@@ -299,7 +336,8 @@ def result_columns(result: Mapping[str, Any], module_ids: Sequence[str]) -> dict
     }
     for mid in module_ids:
         row[f"{mid}/return_mean"] = _scalar(
-            _get(result, "env_runners", "module_episode_returns_mean", mid))
+            _get(result, "env_runners", "module_episode_returns_mean", mid)
+        )
         for stat in LEARNER_STATS:
             v = _get(result, "learners", mid, stat, default=None)
             if v is not None:
@@ -316,8 +354,13 @@ class RLlibBackend:
 
     ``restore``: a checkpoint folder of this run to continue from, or None (fresh)."""
 
-    def __init__(self, config, mapping: Mapping[str, str], runtime: Mapping[str, Any],
-                 restore: Path | None = None):
+    def __init__(
+        self,
+        config,
+        mapping: Mapping[str, str],
+        runtime: Mapping[str, Any],
+        restore: Path | None = None,
+    ):
         self.config, self.mapping, self.runtime = config, dict(mapping), dict(runtime)
         self.module_ids = sorted(set(self.mapping.values()))
         self.algo = config.build_algo()
@@ -335,31 +378,42 @@ class RLlibBackend:
 
     def iteration(self, result: Mapping[str, Any]) -> Iteration:
         """What one ``Algorithm.train()`` result reports, for the run loop."""
-        d_steps, self.life["steps"] = _increment(result, "num_env_steps_sampled",
-                                                 self.life["steps"])
+        d_steps, self.life["steps"] = _increment(
+            result, "num_env_steps_sampled", self.life["steps"]
+        )
         d_eps, self.life["episodes"] = _increment(result, "num_episodes", self.life["episodes"])
         trained = _scalar(result.get(SAMPLES_TRAINED_KEY))
         return Iteration(
-            env_steps=d_steps, episodes=d_eps, episode_returns=episode_returns(result),
+            env_steps=d_steps,
+            episodes=d_eps,
+            episode_returns=episode_returns(result),
             paper_returns=episode_returns(result, PAPER_RETURNS_KEY),
             samples_trained=int(trained) if np.isfinite(trained) else None,
-            columns=result_columns(result, self.module_ids))
+            columns=result_columns(result, self.module_ids),
+        )
 
     def save(self, folder: Path) -> None:
         self.algo.save_to_path(str(Path(folder).resolve()))
 
     def meta(self) -> dict[str, Any]:
-        return {"agent_to_module": self.mapping,
-                "normalize_actions": bool(self.config.normalize_actions),
-                "clip_actions": bool(self.config.clip_actions), "runtime": self.runtime,
-                "summary": {"runtime": self.runtime, "learner_device": self.learner_device}}
+        return {
+            "agent_to_module": self.mapping,
+            "normalize_actions": bool(self.config.normalize_actions),
+            "clip_actions": bool(self.config.clip_actions),
+            "runtime": self.runtime,
+            "summary": {"runtime": self.runtime, "learner_device": self.learner_device},
+        }
 
     def close(self) -> None:
         self.algo.stop()
 
 
-def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
-          log: Callable[[str], None] | None = None, cores: int | None = None) -> dict[str, Any]:
+def train(
+    spec: Mapping[str, Any],
+    run_dir: str | os.PathLike,
+    log: Callable[[str], None] | None = None,
+    cores: int | None = None,
+) -> dict[str, Any]:
     """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off.
 
     ``cores``: CPUs the job is given (default ``runtime.num_cpus``); the runner layout and
@@ -367,19 +421,29 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
     """
     from psmarl.envs import backend_of
 
-    loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])},
-                   paper_window=paper_measure(spec["method_settings"])["window"])
+    loop = RunLoop(
+        spec,
+        run_dir,
+        log,
+        summary={"backend": backend_of(spec["env"])},
+        paper_window=paper_measure(spec["method_settings"])["window"],
+    )
     if (done := loop.published()) is not None:
         return done
     runtime = resolve_runtime(spec.get("runtime", {}), cores)
     config, mapping = build_algorithm_config(spec, runtime["num_cpus"])
-    loop.log(f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env "
-             f"runner process(es) x {runtime['num_envs_per_env_runner']} envs, "
-             f"{runtime['num_gpus']} GPU(s)")
-    loop.log(f"env: {spec['env']['name']} ({spec['env']['preset']} preset, "
-             f"{backend_of(spec['env'])} backend)")
-    start_processes(runtime, loop.log,
-                    math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1)))
+    loop.log(
+        f"runtime: {runtime['num_cpus']} core(s), {runtime['num_env_runners']} env "
+        f"runner process(es) x {runtime['num_envs_per_env_runner']} envs, "
+        f"{runtime['num_gpus']} GPU(s)"
+    )
+    loop.log(
+        f"env: {spec['env']['name']} ({spec['env']['preset']} preset, "
+        f"{backend_of(spec['env'])} backend)"
+    )
+    start_processes(
+        runtime, loop.log, math.ceil(config.num_env_runners * (config.num_cpus_per_env_runner or 1))
+    )
     from psmarl.ray_session import ResourceWaitReporter
 
     with ResourceWaitReporter(loop.log, hint=RESOURCE_HINT):
@@ -389,5 +453,7 @@ def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
         return loop.train(backend)
 
 
-RESOURCE_HINT = ("Are more env runners (training.runtime.num_env_runners, or a method's "
-                 "env_runners.num_env_runners) asked for than CPUs (training.runtime.num_cpus)?")
+RESOURCE_HINT = (
+    "Are more env runners (training.runtime.num_env_runners, or a method's "
+    "env_runners.num_env_runners) asked for than CPUs (training.runtime.num_cpus)?"
+)

@@ -40,19 +40,19 @@ def podman_env() -> dict[str, str]:
 
 
 def podman(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=podman_env(),
-                       **kw)
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=podman_env(), **kw)
     if check and r.returncode != 0:
-        raise BuildError(f"podman {' '.join(args[:3])} ... failed ({r.returncode}):\n"
-                         f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        raise BuildError(
+            f"podman {' '.join(args[:3])} ... failed ({r.returncode}):\n"
+            f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        )
     return r
 
 
 def parse(recipe_path: Path):
     recipes = SingularityParser(str(recipe_path)).recipe
     if len(recipes) != 1:
-        raise BuildError(f"{recipe_path}: expected one build stage, spython read "
-                         f"{list(recipes)}")
+        raise BuildError(f"{recipe_path}: expected one build stage, spython read {list(recipes)}")
     return next(iter(recipes.values()))
 
 
@@ -82,8 +82,14 @@ def containerfile(recipe, base: str) -> tuple[str, list[tuple[str, str]], str]:
     return "\n".join(lines) + "\n", files, post
 
 
-def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE, *,
-          timeout: float = 1200, log: Path | None = None) -> str:
+def build(
+    recipe_path: Path | str,
+    stage: str,
+    base: str = BASE_IMAGE,
+    *,
+    timeout: float = 1200,
+    log: Path | None = None,
+) -> str:
     """Build (or reuse) the image of a recipe; returns its tag. ``log``: a file that gets
     podman's build output as it comes (the rl and marl builds take many minutes)."""
     recipe_path = Path(recipe_path)
@@ -107,8 +113,11 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE, *,
         for i, (src, _) in enumerate(files):
             p = REPO / src
             if p.is_dir():
-                shutil.copytree(p, ctx / "files" / str(i),
-                                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+                shutil.copytree(
+                    p,
+                    ctx / "files" / str(i),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+                )
             else:
                 shutil.copy(p, ctx / "files" / str(i))
         (ctx / "post.sh").write_text(post)
@@ -117,23 +126,41 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE, *,
         # recipe's): the container's own bundle may not know this network's proxy CA
         pipconf = ctx / "pip.conf"
         pipconf.write_text("[global]\ncert = /etc/ssl/certs/host-ca.crt\n")
-        args = ["build", "--network", "host", "--pull=never",
-                "-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca.crt:ro",
-                "-v", f"{pipconf}:/etc/pip.conf:ro",
-                "-t", tag, "-f", str(ctx / "Containerfile"), str(ctx)]
+        args = [
+            "build",
+            "--network",
+            "host",
+            "--pull=never",
+            "-v",
+            "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca.crt:ro",
+            "-v",
+            f"{pipconf}:/etc/pip.conf:ro",
+            "-t",
+            tag,
+            "-f",
+            str(ctx / "Containerfile"),
+            str(ctx),
+        ]
         if log is None:
             podman(*args, timeout=timeout)
         else:
             with open(log, "a") as f:
-                r = subprocess.run(["podman", *args], stdout=f, stderr=subprocess.STDOUT,
-                                   env=podman_env(), timeout=timeout)
+                r = subprocess.run(
+                    ["podman", *args],
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    env=podman_env(),
+                    timeout=timeout,
+                )
             if r.returncode != 0:
                 tail = Path(log).read_text()[-3000:]
-                raise BuildError(f"podman build of {recipe_path} failed ({r.returncode}); "
-                                 f"log {log}:\n{tail}")
+                raise BuildError(
+                    f"podman build of {recipe_path} failed ({r.returncode}); log {log}:\n{tail}"
+                )
     # keep one image per stage: older builds of it only fill the disk
-    old = podman("images", "--format", "{{.Repository}}:{{.Tag}}",
-                 f"localhost/psmarl-{stage}", check=False).stdout.split()
+    old = podman(
+        "images", "--format", "{{.Repository}}:{{.Tag}}", f"localhost/psmarl-{stage}", check=False
+    ).stdout.split()
     for ref in old:
         if ref != tag:
             podman("rmi", ref, check=False)
@@ -142,5 +169,11 @@ def build(recipe_path: Path | str, stage: str, base: str = BASE_IMAGE, *,
 
 if __name__ == "__main__":
     path = Path(sys.argv[1])
-    print(build(path, path.stem, timeout=float(os.environ.get("PSMARL_BUILD_TIMEOUT", 1200)),
-                log=Path(sys.argv[2]) if len(sys.argv) > 2 else None))
+    print(
+        build(
+            path,
+            path.stem,
+            timeout=float(os.environ.get("PSMARL_BUILD_TIMEOUT", 1200)),
+            log=Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+        )
+    )

@@ -20,8 +20,14 @@ class Watched:
     """``subprocess.Popen`` with stderr collected by a thread; :meth:`wait_for` a line."""
 
     def __init__(self, cmd: list[str], **kw):
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True, **kw)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            **kw,
+        )
         self.lines: list[str] = []
         self._q: queue.Queue[str | None] = queue.Queue()
         self._t = threading.Thread(target=self._read, daemon=True)
@@ -101,16 +107,22 @@ def alive(pids) -> list[int]:
     return out
 
 
-def random_spec(env: str = "pursuit", max_cycles: int = 20, episodes: int = 4,
-                envs_per_worker: int = 2) -> dict:
+def random_spec(
+    env: str = "pursuit", max_cycles: int = 20, episodes: int = 4, envs_per_worker: int = 2
+) -> dict:
     from psmarl import envs
 
-    return {"env": envs.resolve(env, "paper", {"max_cycles": max_cycles}),
-            "episodes": episodes, "seed": 0, "envs_per_worker": envs_per_worker}
+    return {
+        "env": envs.resolve(env, "paper", {"max_cycles": max_cycles}),
+        "episodes": episodes,
+        "seed": 0,
+        "envs_per_worker": envs_per_worker,
+    }
 
 
-def build_checkpoint(target: Path, env_settings: dict, sharing: str = "shared",
-                     hidden: int = 8) -> Path:
+def build_checkpoint(
+    target: Path, env_settings: dict, sharing: str = "shared", hidden: int = 8
+) -> Path:
     """A psmarl checkpoint of untrained PPO modules for ``env_settings`` (seconds, no Ray):
     what ``psmarl evaluate`` reads, without a training run."""
     from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import (
@@ -126,12 +138,17 @@ def build_checkpoint(target: Path, env_settings: dict, sharing: str = "shared",
     agents = list(env.possible_agents)
     mapping = agent_to_module(agents, sharing)
     first = {m: next(a for a in agents if mapping[a] == m) for m in set(mapping.values())}
-    spec = MultiRLModuleSpec(rl_module_specs={
-        m: RLModuleSpec(module_class=DefaultPPOTorchRLModule,
-                        observation_space=env.observation_space(a),
-                        action_space=env.action_space(a),
-                        model_config={"fcnet_hiddens": [hidden]})
-        for m, a in first.items()})
+    spec = MultiRLModuleSpec(
+        rl_module_specs={
+            m: RLModuleSpec(
+                module_class=DefaultPPOTorchRLModule,
+                observation_space=env.observation_space(a),
+                action_space=env.action_space(a),
+                model_config={"fcnet_hiddens": [hidden]},
+            )
+            for m, a in first.items()
+        }
+    )
     env.close()
     target = Path(target)
     spec.build().save_to_path(str((target / "learner_group" / "learner" / "rl_module").resolve()))

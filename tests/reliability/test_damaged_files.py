@@ -25,15 +25,16 @@ def _study(tmp_path):
     jobs = []
     for sharing in ("shared", "independent"):
         for seed in (0, 1):
-            make_run(tmp_path, "pursuit", "ppo", sharing, seed,
-                     [float(i) * 0.8 for i in range(12)], 5.0)
+            make_run(
+                tmp_path, "pursuit", "ppo", sharing, seed, [float(i) * 0.8 for i in range(12)], 5.0
+            )
             jobs.append(("pursuit", "ppo", sharing, seed))
     return jobs
 
 
 def _cut(path, keep: float):
     data = path.read_bytes()
-    path.write_bytes(data[:int(len(data) * keep)])
+    path.write_bytes(data[: int(len(data) * keep)])
 
 
 def _aggregate_error(tmp_path, jobs) -> str:
@@ -48,7 +49,7 @@ def test_progress_cut_inside_a_row_fails_aggregation(tmp_path):
     jobs = _study(tmp_path)
     prog = tmp_path / results.progress_csv(*JOB)
     text = prog.read_text()
-    prog.write_text(text[:text.index("\n9,") + 6])  # inside the row of iteration 9
+    prog.write_text(text[: text.index("\n9,") + 6])  # inside the row of iteration 9
     msg = _aggregate_error(tmp_path, jobs)
     assert str(prog) in msg and "ends inside a row (the file was cut off)" in msg
     assert f"--forcerun {prog}" in msg and "pursuit/ppo/shared/seed1" in msg
@@ -81,13 +82,16 @@ def test_progress_without_a_required_column_fails(tmp_path):
     assert "lacks the column(s) episodes" in _aggregate_error(tmp_path, jobs)
 
 
-@pytest.mark.parametrize("rel, text, what", [
-    (results.eval_summary_json(*JOB), '{"mean": 5.0, "std"', "is not valid JSON"),
-    (results.eval_summary_json(*JOB), "", "is empty"),
-    (results.eval_summary_json(*JOB), '{"mean": 5.0}', "lacks the key(s) episodes, std"),
-    (results.train_summary_json(*JOB), '{"iterations": 12, "env_st', "is not valid JSON"),
-    (results.train_summary_json(*JOB), "[1, 2]", "holds a JSON list, not an object"),
-])
+@pytest.mark.parametrize(
+    "rel, text, what",
+    [
+        (results.eval_summary_json(*JOB), '{"mean": 5.0, "std"', "is not valid JSON"),
+        (results.eval_summary_json(*JOB), "", "is empty"),
+        (results.eval_summary_json(*JOB), '{"mean": 5.0}', "lacks the key(s) episodes, std"),
+        (results.train_summary_json(*JOB), '{"iterations": 12, "env_st', "is not valid JSON"),
+        (results.train_summary_json(*JOB), "[1, 2]", "holds a JSON list, not an object"),
+    ],
+)
 def test_damaged_json_of_a_run_fails_aggregation(tmp_path, rel, text, what):
     jobs = _study(tmp_path)
     (tmp_path / rel).write_text(text)
@@ -118,8 +122,9 @@ def test_figures_refuse_a_cut_progress_file(tmp_path):
     jobs = _study(tmp_path)
     _cut(tmp_path / results.progress_csv(*JOB), 0.6)
     with pytest.raises(InputError, match="ends inside a row"):
-        figures.learning_curve_figure(tmp_path, "pursuit", jobs, [str(tmp_path / "f.png")],
-                                      log=lambda m: None)
+        figures.learning_curve_figure(
+            tmp_path, "pursuit", jobs, [str(tmp_path / "f.png")], log=lambda m: None
+        )
     assert not (tmp_path / "f.png").exists()
 
 
@@ -135,9 +140,21 @@ def test_statistics_refuse_a_summary_table_without_its_columns(tmp_path):
 def test_aggregate_cli_prints_one_line_without_traceback(tmp_path, psmarl_bin):
     jobs = _study(tmp_path)
     (tmp_path / results.eval_summary_json(*JOB)).write_text("{not json")
-    r = subprocess.run([psmarl_bin, "aggregate", "--root", str(tmp_path), "--jobs",
-                        json.dumps([list(j) for j in jobs]), "--envs", "pursuit"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            psmarl_bin,
+            "aggregate",
+            "--root",
+            str(tmp_path),
+            "--jobs",
+            json.dumps([list(j) for j in jobs]),
+            "--envs",
+            "pursuit",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("psmarl aggregate: error: "), r.stderr
@@ -155,13 +172,13 @@ def _evaluate(capsys, spec, ckpt, out) -> tuple[int, str]:
     """``psmarl evaluate`` in this process (the CLI's own error handling; no re-import of
     torch and RLlib per test)."""
     capsys.readouterr()
-    rc = main(["evaluate", "--spec", dumps(spec), "--checkpoint", str(ckpt),
-               "--out-dir", str(out)])
+    rc = main(["evaluate", "--spec", dumps(spec), "--checkpoint", str(ckpt), "--out-dir", str(out)])
     return rc, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("damage", ["run_meta_cut", "run_meta_empty", "module_state_cut",
-                                    "module_state_gone"])
+@pytest.mark.parametrize(
+    "damage", ["run_meta_cut", "run_meta_empty", "module_state_cut", "module_state_gone"]
+)
 def test_a_damaged_checkpoint_is_one_line_naming_the_file(checkpoint, tmp_path, capsys, damage):
     import shutil
 

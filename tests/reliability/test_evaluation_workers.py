@@ -43,8 +43,19 @@ def test_a_process_that_built_an_env_still_dies_on_sigterm(env):
 
 def _random(psmarl_bin, tmp_path, *extra, episodes=3000, max_cycles=20):
     spec = random_spec("pursuit", max_cycles=max_cycles, episodes=episodes)
-    return Watched([psmarl_bin, "random-baseline", "--spec", dumps(spec), "--out-dir",
-                    str(tmp_path / "out"), "--workers", "2", *extra])
+    return Watched(
+        [
+            psmarl_bin,
+            "random-baseline",
+            "--spec",
+            dumps(spec),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--workers",
+            "2",
+            *extra,
+        ]
+    )
 
 
 def test_a_worker_killed_after_taking_plays_fails_the_evaluation(psmarl_bin, tmp_path):
@@ -97,8 +108,7 @@ def test_an_unknown_policy_in_a_worker_is_raised_in_the_caller():
     """A worker's exception reaches the caller as itself (here the play loop of process 0
     fails first or the worker's error is raised; either way the same error)."""
     with pytest.raises(ValueError, match="unknown policy kind"):
-        evaluate(random_spec()["env"], PolicySpec("nonsense"), 4, workers=2,
-                 log=lambda m: None)
+        evaluate(random_spec()["env"], PolicySpec("nonsense"), 4, workers=2, log=lambda m: None)
 
 
 def _timed(durations, *args, **kwargs):
@@ -118,12 +128,20 @@ def test_repeated_two_worker_pursuit_evaluations_finish(tmp_path):
     below; the issue's own command, 12 plays of a checkpoint with 3 workers, hung there in
     6 of 12 tries and finished in 50 of 50 on the new code (docs/reliability.md)."""
     spec = random_spec("pursuit", max_cycles=15, episodes=6)
-    ref = evaluate(spec["env"], PolicySpec("random"), 6, seed=0, workers=1,
-                   envs_per_worker=2, log=lambda m: None)
+    ref = evaluate(
+        spec["env"],
+        PolicySpec("random"),
+        6,
+        seed=0,
+        workers=1,
+        envs_per_worker=2,
+        log=lambda m: None,
+    )
     durations = []
     for i in range(50):
-        df = _timed(durations, spec["env"], PolicySpec("random"), 6, seed=0, workers=2,
-                    envs_per_worker=2)
+        df = _timed(
+            durations, spec["env"], PolicySpec("random"), 6, seed=0, workers=2, envs_per_worker=2
+        )
         pd.testing.assert_frame_equal(df, ref, obj=f"random evaluation {i}")
     print(f"50 evaluations: median {sorted(durations)[25]:.1f} s, max {max(durations):.1f} s")
 
@@ -162,12 +180,15 @@ def test_stage_error_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
         raise StageError("evaluation worker 1 (pid 1) was killed by SIGKILL before returning")
 
     monkeypatch.setattr(ev, "evaluate", broken)
-    rc = cli.main(["random-baseline", "--spec", dumps(random_spec()),
-                   "--out-dir", str(tmp_path / "o")])
+    rc = cli.main(
+        ["random-baseline", "--spec", dumps(random_spec()), "--out-dir", str(tmp_path / "o")]
+    )
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == ("psmarl random-baseline: error: evaluation worker 1 (pid 1) was killed by "
-                       "SIGKILL before returning")
+    assert err[-1] == (
+        "psmarl random-baseline: error: evaluation worker 1 (pid 1) was killed by "
+        "SIGKILL before returning"
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "nan", "soon"])
@@ -175,8 +196,17 @@ def test_a_bad_stall_limit_is_a_usage_error(tmp_path, capsys, value):
     from psmarl import cli
 
     with pytest.raises(SystemExit) as e:
-        cli.main(["random-baseline", "--spec", dumps(random_spec()), "--out-dir",
-                  str(tmp_path / "o"), "--stall-seconds", value])
+        cli.main(
+            [
+                "random-baseline",
+                "--spec",
+                dumps(random_spec()),
+                "--out-dir",
+                str(tmp_path / "o"),
+                "--stall-seconds",
+                value,
+            ]
+        )
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "--stall-seconds" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ from psmarl import results
 
 pytestmark = pytest.mark.reliability
 
+
 def _operation(k: int, what: str, root: Path) -> None:
     """In a forked child: count file-system steps and SIGKILL this process at step ``k``
     (0: never), while writing a checkpoint or publishing a run."""
@@ -32,6 +33,7 @@ def _operation(k: int, what: str, root: Path) -> None:
             if count[0] == k:
                 os.kill(os.getpid(), signal.SIGKILL)
             return fn(*a, **kw)
+
         return wrapped
 
     os.replace = step(os.replace)
@@ -42,11 +44,20 @@ def _operation(k: int, what: str, root: Path) -> None:
     work = root / "run" / ".work"
     if what == "checkpoint":
         results.write_checkpoint_atomic(
-            work / "checkpoint", lambda tmp: (tmp / "state.bin").write_text("new" * 1000),
-            {"iteration": 2})
+            work / "checkpoint",
+            lambda tmp: (tmp / "state.bin").write_text("new" * 1000),
+            {"iteration": 2},
+        )
     else:
-        df = pd.DataFrame({"iteration": [1, 2], "env_steps": [10, 20], "episodes": [1, 2],
-                           "wall_seconds": [1.0, 2.0], "avg_total_reward": [0.5, 0.7]})
+        df = pd.DataFrame(
+            {
+                "iteration": [1, 2],
+                "env_steps": [10, 20],
+                "episodes": [1, 2],
+                "wall_seconds": [1.0, 2.0],
+                "avg_total_reward": [0.5, 0.7],
+            }
+        )
         summary = {"iterations": 2, "env_steps": 20, "episodes": 2}
         results.publish_run(root / "run", work / "checkpoint", df, summary, work)
 
@@ -106,8 +117,7 @@ def test_a_kill_while_a_run_is_published_leaves_it_resumable_or_complete(tmp_pat
             # complete: the summary is the last output to appear
             summary = results.read_json(run / "train_summary.json", results.TRAIN_SUMMARY_KEYS)
             prog = results.read_csv(run / "progress.csv", results.REQUIRED_PROGRESS_COLUMNS)
-            results.check_progress(prog, summary, run / "progress.csv",
-                                   run / "train_summary.json")
+            results.check_progress(prog, summary, run / "progress.csv", run / "train_summary.json")
             assert (run / "checkpoint" / results.RUN_META).exists()
             work_ck = run / ".work" / "checkpoint"
             # a half-removed .work never looks like a checkpoint to resume from
@@ -165,7 +175,8 @@ def test_json_and_csv_writes_are_atomic_under_kill(tmp_path):
         "def killed(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "os.replace = killed\n"
-        f"results.write_json_atomic({str(target)!r}, {{'new': True, 'pad': 'x' * 100000}})\n")
+        f"results.write_json_atomic({str(target)!r}, {{'new': True, 'pad': 'x' * 100000}})\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert r.returncode == -signal.SIGKILL
     assert json.loads(target.read_text()) == {"old": True}

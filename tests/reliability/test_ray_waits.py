@@ -11,11 +11,20 @@ from psmarl import ray_session
 pytestmark = pytest.mark.reliability
 
 
-@pytest.mark.parametrize("address, loopback", [
-    ("127.0.0.1", True), ("127.0.1.1", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("0.0.0.0", False), ("::", False), ("192.0.2.2", False), ("::ffff:192.0.2.2", False),
-    ("fe80::1%eth0", False),
-])
+@pytest.mark.parametrize(
+    "address, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.0.1.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.2", False),
+        ("::ffff:192.0.2.2", False),
+        ("fe80::1%eth0", False),
+    ],
+)
 def test_is_loopback(address, loopback):
     assert ray_session.is_loopback(address) is loopback
 
@@ -33,8 +42,9 @@ def test_a_resource_wait_is_reported_and_ends_with_the_wait():
             return 1
 
     lines = []
-    with ray_session.ResourceWaitReporter(lines.append, after=3.0, every=0.5, repeat=3600,
-                                          hint="(test)") as rep:
+    with ray_session.ResourceWaitReporter(
+        lines.append, after=3.0, every=0.5, repeat=3600, hint="(test)"
+    ) as rep:
         actor = Greedy.remote()
         deadline = time.monotonic() + 120
         while not rep.reports and time.monotonic() < deadline:

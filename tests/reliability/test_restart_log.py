@@ -15,7 +15,8 @@ def test_snakemake_empties_a_job_log_at_each_start(tmp_path, snakemake_bin):
     """Why psmarl keeps its own copy: appending to {log} in the rule would not help."""
     (tmp_path / "Snakefile").write_text(
         'rule a:\n    output: "out"\n    log: "a.log"\n'
-        '    shell: "echo attempt >> {log}; test -e go && touch {output} || exit 1"\n')
+        '    shell: "echo attempt >> {log}; test -e go && touch {output} || exit 1"\n'
+    )
     cmd = [snakemake_bin, "--cores", "1", "-d", str(tmp_path), "-s", str(tmp_path / "Snakefile")]
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode != 0
     (tmp_path / "go").touch()
@@ -37,8 +38,7 @@ def test_each_start_replays_the_earlier_attempts_and_marks_itself(tmp_path):
     lines = second.getvalue().splitlines()
     assert lines[0].startswith("==== earlier attempts of this run (kept in ")
     assert lines[1].startswith("==== psmarl train: attempt 1 started ")
-    assert lines[2:4] == ["iter    1  one",
-                          "==== psmarl train: attempt failed: KeyboardInterrupt:"]
+    assert lines[2:4] == ["iter    1  one", "==== psmarl train: attempt failed: KeyboardInterrupt:"]
     assert lines[4].startswith("==== psmarl train: attempt 2 started ") and "(pid " in lines[4]
     assert lines[5] == "resumed from iteration 1"
     assert first.getvalue().splitlines()[1:] == ["iter    1  one"]

@@ -29,11 +29,15 @@ rule slow:
 
 
 def _start(workdir: Path, snakemake_bin: str, job_name: str = "") -> subprocess.Popen:
-    (workdir / "Snakefile").write_text(SNAKEFILE.replace(
-        "{params.exec}", f"exec -a {job_name}" if job_name else "exec"))
-    p = subprocess.Popen([snakemake_bin, "--cores", "1", "-d", str(workdir), "-s",
-                          str(workdir / "Snakefile")], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    (workdir / "Snakefile").write_text(
+        SNAKEFILE.replace("{params.exec}", f"exec -a {job_name}" if job_name else "exec")
+    )
+    p = subprocess.Popen(
+        [snakemake_bin, "--cores", "1", "-d", str(workdir), "-s", str(workdir / "Snakefile")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while not preflight.lock_files(workdir) and time.monotonic() < deadline:
         assert p.poll() is None, "snakemake ended early"
@@ -59,10 +63,23 @@ def _job_pids(workdir: Path) -> list[int]:
 
 def _rerun(workdir: Path, snakemake_bin: str) -> subprocess.CompletedProcess:
     """The same run again, with a job that ends at once (a dry run takes no lock)."""
-    return subprocess.run([snakemake_bin, "--cores", "1", "-d", str(workdir), "-s",
-                           str(workdir / "Snakefile"), "--config", "seconds=0"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [
+            snakemake_bin,
+            "--cores",
+            "1",
+            "-d",
+            str(workdir),
+            "-s",
+            str(workdir / "Snakefile"),
+            "--config",
+            "seconds=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
 
 
 def _command(snakemake_bin: str, workdir: Path) -> list[str]:
@@ -91,8 +108,10 @@ def test_a_stale_lock_is_removed_and_the_same_command_runs(tmp_path, snakemake_b
         before = _rerun(tmp_path, snakemake_bin)
         assert before.returncode != 0 and "LockException" in before.stdout  # the defect
         logs = []
-        assert preflight.clear_stale_lock(tmp_path, logs.append,
-                                          _command(snakemake_bin, tmp_path)) == "removed"
+        assert (
+            preflight.clear_stale_lock(tmp_path, logs.append, _command(snakemake_bin, tmp_path))
+            == "removed"
+        )
         assert not preflight.lock_files(tmp_path)
         assert "removed a stale Snakemake lock" in logs[0]
         after = _rerun(tmp_path, snakemake_bin)
@@ -126,8 +145,10 @@ def test_an_orphaned_psmarl_job_of_a_killed_snakemake_keeps_the_lock(tmp_path, s
         assert job and f"pid {job[0]}: psmarl 600" in logs[0]
     finally:
         _cleanup(tmp_path)
-    assert preflight.clear_stale_lock(tmp_path, lambda m: None,
-                                      _command(snakemake_bin, tmp_path)) == "removed"
+    assert (
+        preflight.clear_stale_lock(tmp_path, lambda m: None, _command(snakemake_bin, tmp_path))
+        == "removed"
+    )
 
 
 def test_no_lock_is_nothing_to_do(tmp_path):
@@ -135,8 +156,17 @@ def test_no_lock_is_nothing_to_do(tmp_path):
 
 
 def test_configfiles_are_taken_from_snakemake_arguments():
-    args = ["--cores", "2", "--configfile", "a.yaml", "b.yaml", "-n", "--configfiles=c.yaml",
-            "--config", "x=1"]
+    args = [
+        "--cores",
+        "2",
+        "--configfile",
+        "a.yaml",
+        "b.yaml",
+        "-n",
+        "--configfiles=c.yaml",
+        "--config",
+        "x=1",
+    ]
     assert preflight.configfiles(args) == ["a.yaml", "b.yaml", "c.yaml"]
 
 

@@ -39,8 +39,9 @@ def _sockets(pid: int) -> tuple[list[tuple[str, str, int]], list[str]]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         for c in conns:
-            listening = (c.status == psutil.CONN_LISTEN
-                         or (c.type == 2 and not c.raddr))  # SOCK_DGRAM, not connected
+            listening = c.status == psutil.CONN_LISTEN or (
+                c.type == 2 and not c.raddr
+            )  # SOCK_DGRAM, not connected
             if listening:
                 out.append((name, c.laddr.ip, c.laddr.port))
     return out, names
@@ -54,12 +55,19 @@ def attacked_run(tmp_path_factory, psmarl_bin_module):
     c = cfg.load(TINY)
     c["training"]["budget"] = {"iterations": ITERATIONS}
     c["training"]["checkpoint_every"] = 2
-    c["training"]["runtime"] = {"num_cpus": 2, "num_env_runners": 2,
-                                "num_envs_per_env_runner": 1}
+    c["training"]["runtime"] = {"num_cpus": 2, "num_env_runners": 2, "num_envs_per_env_runner": 1}
     spec = cfg.train_spec(c, "pursuit", "ppo", "shared", 0)
     run = tmp / "run"
-    cmd = [psmarl_bin_module, "train", "--spec", json.dumps(spec), "--run-dir", str(run),
-           "--cores", "1"]
+    cmd = [
+        psmarl_bin_module,
+        "train",
+        "--spec",
+        json.dumps(spec),
+        "--run-dir",
+        str(run),
+        "--cores",
+        "1",
+    ]
     out = {"run": run, "spec": spec}
     first = Watched(cmd)
     try:
@@ -126,8 +134,10 @@ def test_ray_listens_on_loopback_only(attacked_run):
 
 
 def test_fewer_cores_than_runners_still_trains(attacked_run):
-    assert ("note: the env runners ask for 2 CPUs but this job has 1 core(s)"
-            in attacked_run["first_log"])
+    assert (
+        "note: the env runners ask for 2 CPUs but this job has 1 core(s)"
+        in attacked_run["first_log"]
+    )
     assert "2 env runner process(es) x 1 envs" in attacked_run["first_log"]
 
 
@@ -164,10 +174,10 @@ def test_the_restart_log_keeps_the_first_attempt(attacked_run):
     first = [i for i, line in enumerate(lines) if "psmarl train: attempt 1 started" in line]
     second = [i for i, line in enumerate(lines) if "psmarl train: attempt 2 started" in line]
     assert len(first) == 1 and len(second) == 1 and first[0] < second[0], log[:3000]
-    replay = lines[first[0]:second[0]]
+    replay = lines[first[0] : second[0]]
     assert any(line.startswith("iter    1 ") for line in replay), "\n".join(replay)
     assert any(line.startswith("runtime: ") for line in replay)
-    assert any(line.startswith("done: ") for line in lines[second[0]:])
+    assert any(line.startswith("done: ") for line in lines[second[0] :])
 
 
 def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
@@ -179,8 +189,16 @@ def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
     c = deep_merge(cfg.load(TINY), cfg.load(TINY.with_name("tiny.baselines.yaml")))
     c["training"]["budget"] = {"iterations": 50}
     spec = cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)
-    run = Watched([psmarl_bin_module, "marl-train", "--spec", json.dumps(spec), "--run-dir",
-                   str(tmp_path / "run")])
+    run = Watched(
+        [
+            psmarl_bin_module,
+            "marl-train",
+            "--spec",
+            json.dumps(spec),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ]
+    )
     try:
         assert run.wait_for(r"^iter +2 ", timeout=600), run.stderr[-3000:]
         procs = tree(run.proc.pid)

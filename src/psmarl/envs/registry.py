@@ -68,8 +68,9 @@ class EnvSpec:
     # psmarl's own options (name -> EnvOption) and the function that applies them to the
     # raw parallel env: wrap_options(env, {name: value}) -> env
     options: Mapping[str, EnvOption] = field(default_factory=dict)
-    wrap_options: Callable[[Any, Mapping[str, Any]], Any] | None = field(default=None,
-                                                                        compare=False)
+    wrap_options: Callable[[Any, Mapping[str, Any]], Any] | None = field(
+        default=None, compare=False
+    )
     # psmarl's fast implementation (backend "fast"): a module with parallel_env(**kwargs)
     # taking `module`'s arguments, DEFAULTS (those arguments) and unsupported(kwargs)
     # (the arguments it cannot reproduce: {name: why}); None: no fast backend
@@ -101,7 +102,7 @@ class EnvSpec:
             mod = importlib.import_module(self.module)
             fn = getattr(mod, "raw_env", mod.parallel_env)
         names: set[str] = set()
-        for cls in ([fn] + list(getattr(fn, "__mro__", []))):
+        for cls in [fn] + list(getattr(fn, "__mro__", [])):
             target = cls.__init__ if inspect.isclass(cls) else cls
             try:
                 sig = inspect.signature(target)
@@ -143,8 +144,10 @@ def register(spec: EnvSpec) -> EnvSpec:
     if not spec.presets:
         raise ValueError(f"environment {spec.name!r} needs at least one preset")
     if spec.default_preset not in spec.presets:
-        raise ValueError(f"environment {spec.name!r}: default preset {spec.default_preset!r} "
-                         f"is not one of its presets")
+        raise ValueError(
+            f"environment {spec.name!r}: default preset {spec.default_preset!r} "
+            f"is not one of its presets"
+        )
     for pname, preset in spec.presets.items():
         if preset.agent_indication not in AGENT_INDICATION:
             raise ValueError(
@@ -154,8 +157,9 @@ def register(spec: EnvSpec) -> EnvSpec:
         if unknown:
             raise ValueError(f"{spec.name}.{pname}: unknown option(s) {unknown}")
         if preset.backend not in spec.backends():
-            raise ValueError(f"{spec.name}.{pname}: backend {preset.backend!r} is not one of "
-                             f"{spec.backends()}")
+            raise ValueError(
+                f"{spec.name}.{pname}: backend {preset.backend!r} is not one of {spec.backends()}"
+            )
     if spec.options and spec.wrap_options is None:
         raise ValueError(f"environment {spec.name!r} has options but no wrap_options")
     return _REGISTRY.add(spec.name, spec)
@@ -165,11 +169,16 @@ names = _REGISTRY.names
 get = _REGISTRY.get
 
 
-def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | None = None,
-            agent_indication: str | None = None, pad_observations: bool | None = None,
-            pad_actions: bool | None = None,
-            options: Mapping[str, Any] | None = None,
-            backend: str | None = None) -> dict[str, Any]:
+def resolve(
+    name: str,
+    preset: str | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    agent_indication: str | None = None,
+    pad_observations: bool | None = None,
+    pad_actions: bool | None = None,
+    options: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+) -> dict[str, Any]:
     """Resolve an env choice into the plain settings dict that fully defines it.
 
     ``preset`` None means the env's default preset (``paper`` for the SISL games); the
@@ -192,9 +201,11 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
     impl = p.backend if backend is None else backend
     if impl not in spec.backends():
         why = "" if impl in BACKENDS else f" (backends: {', '.join(BACKENDS)})"
-        raise ConfigError(f"environment {name!r} has no backend {impl!r}{why}; "
-                          f"choose one of: {', '.join(spec.backends())}",
-                          key=f"envs.{name}.backend")
+        raise ConfigError(
+            f"environment {name!r} has no backend {impl!r}{why}; "
+            f"choose one of: {', '.join(spec.backends())}",
+            key=f"envs.{name}.backend",
+        )
     merged = dict(p.kwargs)
     extra = dict(kwargs or {})
     if extra:
@@ -217,8 +228,10 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
             key=f"envs.{name}.agent_indication",
         )
     pads = {}
-    for opt, given, default in (("pad_observations", pad_observations, p.pad_observations),
-                                ("pad_actions", pad_actions, p.pad_actions)):
+    for opt, given, default in (
+        ("pad_observations", pad_observations, p.pad_observations),
+        ("pad_actions", pad_actions, p.pad_actions),
+    ):
         value = default if given is None else given
         if not isinstance(value, bool):
             raise ConfigError(f"must be true or false, got {value!r}", key=f"envs.{name}.{opt}")
@@ -229,8 +242,10 @@ def resolve(name: str, preset: str | None = None, kwargs: Mapping[str, Any] | No
         bad = sorted(set(options) - set(spec.options))
         if bad:
             known = ", ".join(sorted(spec.options)) or "none"
-            raise ConfigError(f"environment {name!r} has no option(s) {', '.join(bad)}; "
-                              f"its options: {known}", key=f"envs.{name}.options")
+            raise ConfigError(
+                f"environment {name!r} has no option(s) {', '.join(bad)}; its options: {known}",
+                key=f"envs.{name}.options",
+            )
         opts.update(options)
     out = {
         "name": name,
@@ -263,7 +278,8 @@ def _check_fast(spec: EnvSpec, name: str, kwargs: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"the fast {name} does not support {', '.join(sorted(problems))} ({detail}); "
             f"set envs.{name}.backend: pettingzoo to run PettingZoo's own env",
-            key=f"envs.{name}.kwargs")
+            key=f"envs.{name}.kwargs",
+        )
 
 
 def make_parallel_env(settings: Mapping[str, Any], render_mode: str | None = None):

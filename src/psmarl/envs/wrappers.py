@@ -55,8 +55,8 @@ def _describe(spaces: Mapping[str, Any]) -> str:
 
 # the appended number of each scalar indication, from the agent's index i among N agents
 SCALAR_INDEX = {
-    "scalar": lambda i, n: float(i),            # psmarl's (and SuperSuit's) index
-    "scalar_over_n": lambda i, n: i / n,       # the paper's pursuit and multiwalker copies
+    "scalar": lambda i, n: float(i),  # psmarl's (and SuperSuit's) index
+    "scalar_over_n": lambda i, n: i / n,  # the paper's pursuit and multiwalker copies
     "scalar_plus_one": lambda i, n: float(i + 1),  # the paper's waterworld copy
 }
 
@@ -99,10 +99,12 @@ def _onehot_index(agents: list[str]):
         return np.concatenate([np.asarray(obs, dtype=np.float32).ravel(), row[agent]])
 
     def space_fn(space, agent=None):
-        low = np.concatenate([np.asarray(space.low, dtype=np.float32).ravel(),
-                              np.zeros(n, np.float32)])
-        high = np.concatenate([np.asarray(space.high, dtype=np.float32).ravel(),
-                               np.ones(n, np.float32)])
+        low = np.concatenate(
+            [np.asarray(space.low, dtype=np.float32).ravel(), np.zeros(n, np.float32)]
+        )
+        high = np.concatenate(
+            [np.asarray(space.high, dtype=np.float32).ravel(), np.ones(n, np.float32)]
+        )
         return Box(low=low, high=high, dtype=np.float32)
 
     return obs_fn, space_fn
@@ -116,22 +118,28 @@ def _converted_box(convert, space):
 
 def _flatten():
     """SuperSuit's ``flatten_v0`` transform: (obs_fn, space_fn)."""
-    return (lambda obs, space, agent: obs.flatten(),
-            lambda space, agent: _converted_box(lambda x: x.flatten(), space))
+    return (
+        lambda obs, space, agent: obs.flatten(),
+        lambda space, agent: _converted_box(lambda x: x.flatten(), space),
+    )
 
 
 def _float32():
     """SuperSuit's ``dtype_v0(np.float32)`` transform: (obs_fn, space_fn)."""
-    return (lambda obs, space, agent: obs.astype(np.float32),
-            lambda space, agent: _converted_box(lambda x: x.astype(np.float32), space))
+    return (
+        lambda obs, space, agent: obs.astype(np.float32),
+        lambda space, agent: _converted_box(lambda x: x.astype(np.float32), space),
+    )
 
 
 def _padded(spaces: list[Any]):
     """SuperSuit's ``pad_observations_v0`` transform over these spaces: (obs_fn, space_fn)."""
     homogenize_ops.check_homogenize_spaces(spaces)
     padded = homogenize_ops.homogenize_spaces(spaces)
-    return (lambda obs, space, agent: homogenize_ops.homogenize_observations(padded, obs),
-            lambda space, agent: padded)
+    return (
+        lambda obs, space, agent: homogenize_ops.homogenize_observations(padded, obs),
+        lambda space, agent: padded,
+    )
 
 
 class ObservationMap(BaseParallelWrapper):
@@ -179,16 +187,23 @@ def padded_action_space(spaces: list[Any], name: str | None = None):
     if all(isinstance(s, Discrete) for s in spaces):
         starts = sorted({int(s.start) for s in spaces})
         if starts != [0]:
-            raise ConfigError(f"action padding needs Discrete spaces that start at 0, got "
-                              f"start(s) {starts}", key=key)
+            raise ConfigError(
+                f"action padding needs Discrete spaces that start at 0, got start(s) {starts}",
+                key=key,
+            )
     elif all(isinstance(s, Box) for s in spaces):
         if len({len(s.shape) for s in spaces}) > 1 or len({s.dtype for s in spaces}) > 1:
-            raise ConfigError("action padding needs Box action spaces with the same number "
-                              "of dimensions and the same dtype, got "
-                              + "; ".join(str(s) for s in spaces), key=key)
+            raise ConfigError(
+                "action padding needs Box action spaces with the same number "
+                "of dimensions and the same dtype, got " + "; ".join(str(s) for s in spaces),
+                key=key,
+            )
     else:
-        raise ConfigError("action padding needs all agents' action spaces to be Discrete, or "
-                          "all Box; got " + "; ".join(str(s) for s in spaces), key=key)
+        raise ConfigError(
+            "action padding needs all agents' action spaces to be Discrete, or "
+            "all Box; got " + "; ".join(str(s) for s in spaces),
+            key=key,
+        )
     return homogenize_ops.homogenize_spaces(list(spaces))
 
 
@@ -275,8 +290,13 @@ class SquaredThrustPenalty(BaseParallelWrapper):
 
 
 # ---------------------------------------------------------------- the standard stack
-def apply_standard_wrappers(env, agent_indication: str = "none", pad_observations: bool = False,
-                            pad_actions: bool = False, name: str | None = None):
+def apply_standard_wrappers(
+    env,
+    agent_indication: str = "none",
+    pad_observations: bool = False,
+    pad_actions: bool = False,
+    name: str | None = None,
+):
     """Flatten box observations to float32 vectors, then the optional padding/indication.
 
     ``name`` (the registry name) only makes error messages name the config key.
@@ -305,7 +325,9 @@ def apply_standard_wrappers(env, agent_indication: str = "none", pad_observation
         if not all_box:
             raise ConfigError(
                 "observation padding needs Box observations for every agent, got "
-                + _describe(obs_spaces), key=_key(name, "pad_observations"))
+                + _describe(obs_spaces),
+                key=_key(name, "pad_observations"),
+            )
         transforms.append(_padded(list(spaces_now().values())))
 
     discrete_onehot = False
@@ -313,24 +335,32 @@ def apply_standard_wrappers(env, agent_indication: str = "none", pad_observation
         if not all_box:
             raise ConfigError(
                 f"agent_indication {agent_indication!r} appends a number to a Box "
-                "observation, but the observations are " + _describe(spaces_now())
-                + "; use 'onehot' or 'none'", key=_key(name, "agent_indication"))
+                "observation, but the observations are "
+                + _describe(spaces_now())
+                + "; use 'onehot' or 'none'",
+                key=_key(name, "agent_indication"),
+            )
         transforms.append(_scalar_index(agents, agent_indication))
     elif agent_indication == "onehot":
         if all_box:
             transforms.append(_onehot_index(agents))
-        elif all(isinstance(s, Discrete) for s in obs_spaces.values()) and len(
-                {repr(s) for s in obs_spaces.values()}) == 1:
+        elif (
+            all(isinstance(s, Discrete) for s in obs_spaces.values())
+            and len({repr(s) for s in obs_spaces.values()}) == 1
+        ):
             discrete_onehot = True
         else:
             raise ConfigError(
                 "agent_indication 'onehot' needs Box observations, or one Discrete "
                 "observation space for all agents; got " + _describe(spaces_now()),
-                key=_key(name, "agent_indication"))
+                key=_key(name, "agent_indication"),
+            )
     elif agent_indication != "none":
-        raise ConfigError(f"agent_indication must be one of none, {', '.join(SCALAR_INDEX)} "
-                          f"or onehot, got {agent_indication!r}",
-                          key=_key(name, "agent_indication"))
+        raise ConfigError(
+            f"agent_indication must be one of none, {', '.join(SCALAR_INDEX)} "
+            f"or onehot, got {agent_indication!r}",
+            key=_key(name, "agent_indication"),
+        )
 
     if transforms:
         env = ObservationMap(env, transforms)
@@ -351,8 +381,9 @@ def real_action_spaces(env) -> dict[str, Any]:
     return dict(real)
 
 
-def shared_policy_problem(obs_spaces: Mapping[str, Any], act_spaces: Mapping[str, Any],
-                          name: str) -> ConfigError | None:
+def shared_policy_problem(
+    obs_spaces: Mapping[str, Any], act_spaces: Mapping[str, Any], name: str
+) -> ConfigError | None:
     """The error a shared policy over these (wrapped) spaces would hit, or None if it fits.
 
     One module serves every agent, so all agents need one observation shape and one
@@ -371,4 +402,6 @@ def shared_policy_problem(obs_spaces: Mapping[str, Any], act_spaces: Mapping[str
     return ConfigError(
         f"a shared policy needs one {what} space for all agents of {name!r}, but they differ "
         f"({detail}); {sets} (and keep agent_indication scalar or onehot so the shared "
-        f"policy can tell the agents apart)", key=f"envs.{name}.{missing[0][0]}")
+        f"policy can tell the agents apart)",
+        key=f"envs.{name}.{missing[0][0]}",
+    )

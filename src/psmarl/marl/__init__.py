@@ -38,16 +38,16 @@ CHECKPOINT_FILE = "benchmarl.pt"
 # Shared by both methods. Table 4 of the paper: [400, 300] MLP, gamma 0.99.
 _COMMON = {
     "hidden": [400, 300],
-    "activation": "relu",        # relu | tanh
+    "activation": "relu",  # relu | tanh
     "gamma": 0.99,
     "lr": 0.0005,
-    "train_batch_size": 512,     # transitions per gradient step
-    "memory_size": 20_000,       # replay memory in transitions (uniform sampling)
-    "frames_per_batch": 1000,    # env steps collected per iteration (over all envs)
-    "n_envs": 4,                 # envs stepped in lockstep by the collector
-    "optimizer_steps": 250,      # gradient steps per iteration (1 per 4 env steps)
+    "train_batch_size": 512,  # transitions per gradient step
+    "memory_size": 20_000,  # replay memory in transitions (uniform sampling)
+    "frames_per_batch": 1000,  # env steps collected per iteration (over all envs)
+    "n_envs": 4,  # envs stepped in lockstep by the collector
+    "optimizer_steps": 250,  # gradient steps per iteration (1 per 4 env steps)
     "init_random_frames": 0,
-    "polyak_tau": 0.005,         # soft target updates
+    "polyak_tau": 0.005,  # soft target updates
     "clip_grad_norm": 10.0,
     "exploration_eps_init": 1.0,
     "exploration_eps_end": 0.05,
@@ -63,15 +63,30 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # Table 3: MADDPG lr 1e-4, batch 512, epsilon 1.0 -> 0.05, buffer 1e5, 4 steps/update.
     # discrete_actions: how MADDPG (continuous only in BenchMARL) acts on a Discrete env:
     # "argmax" (a score per action, the env takes the largest) or null (refuse).
-    "maddpg": {**_COMMON, "lr": 0.0001, "share_param_critic": True, "loss_function": "l2",
-               "delay_value": True, "use_tanh_mapping": True, "discrete_actions": "argmax"},
+    "maddpg": {
+        **_COMMON,
+        "lr": 0.0001,
+        "share_param_critic": True,
+        "loss_function": "l2",
+        "delay_value": True,
+        "use_tanh_mapping": True,
+        "discrete_actions": "argmax",
+    },
     # Table 3: QMIX lr 5e-4, gamma 0.99, grad norm clip 10, buffer 1e5; RMSprop with
     # optim_alpha 0.99 and optim_eps 1e-5 as the paper's pymarl runs (plot/qmix_results/
     # <env>/config.json; the printed Table 3's "optim_eps 0.05" is its epsilon_finish).
     # bins: values per action dimension on continuous envs (>= 2), or null to refuse them.
-    "qmix": {**_COMMON, "lr": 0.0005, "mixing_embed_dim": 32, "delay_value": True,
-             "loss_function": "l2", "bins": 3, "optimizer": "rmsprop", "optim_alpha": 0.99,
-             "optim_eps": 1e-5},
+    "qmix": {
+        **_COMMON,
+        "lr": 0.0005,
+        "mixing_embed_dim": 32,
+        "delay_value": True,
+        "loss_function": "l2",
+        "bins": 3,
+        "optimizer": "rmsprop",
+        "optim_alpha": 0.99,
+        "optim_eps": 1e-5,
+    },
 }
 
 _CHOICES = {
@@ -80,8 +95,15 @@ _CHOICES = {
     "discrete_actions": ("argmax", None),
     "optimizer": ("adam", "rmsprop"),
 }
-_POSITIVE_INT = ("train_batch_size", "memory_size", "frames_per_batch", "n_envs",
-                 "optimizer_steps", "mixing_embed_dim", "exploration_anneal_frames")
+_POSITIVE_INT = (
+    "train_batch_size",
+    "memory_size",
+    "frames_per_batch",
+    "n_envs",
+    "optimizer_steps",
+    "mixing_embed_dim",
+    "exploration_anneal_frames",
+)
 _STRUCTURE = ("sharing", "envs", "per_env")
 
 
@@ -103,23 +125,29 @@ def check_settings(method: str, settings: Mapping[str, Any], where: str) -> None
     for key, value in settings.items():
         k = f"{where}.{key}"
         if key not in defaults:
-            raise ConfigError(f"unknown setting for {method}; known: "
-                              f"{', '.join(sorted(defaults))}", key=k)
+            raise ConfigError(
+                f"unknown setting for {method}; known: {', '.join(sorted(defaults))}", key=k
+            )
         if key == "bins":
             if value is None or value is False:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ConfigError(f"must be an integer >= 2 (values per action dimension), "
-                                  f"or null to switch binning off; got {value!r}", key=k)
+                raise ConfigError(
+                    f"must be an integer >= 2 (values per action dimension), "
+                    f"or null to switch binning off; got {value!r}",
+                    key=k,
+                )
             continue
         if key in _CHOICES:
             if value not in _CHOICES[key]:
                 raise ConfigError(f"must be one of {list(_CHOICES[key])}, got {value!r}", key=k)
             continue
         if key == "hidden":
-            if (not isinstance(value, list) or not value
-                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                               for v in value)):
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            ):
                 raise ConfigError(f"must be a list of positive integers, got {value!r}", key=k)
             continue
         default = defaults[key]
@@ -142,8 +170,9 @@ def check_settings(method: str, settings: Mapping[str, Any], where: str) -> None
 def resolve(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
     """A method's settings for one env: defaults <- baselines.<m> <- baselines.<m>.per_env."""
     if method not in METHODS:
-        raise ConfigError(f"unknown baseline {method!r}; known: {', '.join(METHODS)}",
-                          key="baselines")
+        raise ConfigError(
+            f"unknown baseline {method!r}; known: {', '.join(METHODS)}", key="baselines"
+        )
     mcfg = dict(_section(config).get(method) or {})
     per_env = dict((mcfg.get("per_env") or {}).get(env) or {})
     common = {k: v for k, v in mcfg.items() if k not in _STRUCTURE}
@@ -154,9 +183,11 @@ def resolve(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
         out["bins"] = None
     if out["frames_per_batch"] % out["n_envs"]:
         key = "per_env." + env if {"frames_per_batch", "n_envs"} & set(per_env) else ""
-        raise ConfigError(f"frames_per_batch ({out['frames_per_batch']}) must be a multiple of "
-                          f"n_envs ({out['n_envs']})",
-                          key=f"baselines.{method}{'.' + key if key else ''}.frames_per_batch")
+        raise ConfigError(
+            f"frames_per_batch ({out['frames_per_batch']}) must be a multiple of "
+            f"n_envs ({out['n_envs']})",
+            key=f"baselines.{method}{'.' + key if key else ''}.frames_per_batch",
+        )
     return out
 
 
@@ -195,8 +226,10 @@ def _action_kind_cached(settings_json: str) -> str:
     finally:
         env.close()
     if len(kinds) != 1:
-        raise ConfigError(f"{json.loads(settings_json)['name']!r} mixes "
-                          f"{'/'.join(sorted(kinds))} actions", key="envs")
+        raise ConfigError(
+            f"{json.loads(settings_json)['name']!r} mixes {'/'.join(sorted(kinds))} actions",
+            key="envs",
+        )
     return kinds.pop()
 
 
@@ -205,8 +238,12 @@ def action_kind(env_settings: Mapping[str, Any]) -> str:
     return _action_kind_cached(json.dumps(dict(env_settings), sort_keys=True))
 
 
-def action_adapter(method: str, settings: Mapping[str, Any], env_settings: Mapping[str, Any],
-                   where: str | None = None) -> dict[str, Any] | None:
+def action_adapter(
+    method: str,
+    settings: Mapping[str, Any],
+    env_settings: Mapping[str, Any],
+    where: str | None = None,
+) -> dict[str, Any] | None:
     """The action adapter a method needs on an env (see :mod:`psmarl.marl.actions`)."""
     kind = action_kind(env_settings)
     name = env_settings["name"]
@@ -217,13 +254,17 @@ def action_adapter(method: str, settings: Mapping[str, Any], env_settings: Mappi
             raise ConfigError(
                 f"QMIX needs discrete actions and {name!r} has continuous (Box) actions, but "
                 f"binning is switched off: set {where}.bins to an integer >= 2 or drop "
-                f"{name!r} from {where}.envs", key=f"{where}.bins")
+                f"{name!r} from {where}.envs",
+                key=f"{where}.bins",
+            )
         return {"kind": "bins", "bins": int(bins)}
     if method == "maddpg" and kind == "discrete":
         if settings.get("discrete_actions") is None:
             raise ConfigError(
                 f"BenchMARL's MADDPG needs continuous actions and {name!r} has discrete "
                 f"actions, but discrete_actions is null: set {where}.discrete_actions to "
-                f"'argmax' or drop {name!r} from {where}.envs", key=f"{where}.discrete_actions")
+                f"'argmax' or drop {name!r} from {where}.envs",
+                key=f"{where}.discrete_actions",
+            )
         return {"kind": "argmax"}
     return None

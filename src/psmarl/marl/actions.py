@@ -35,8 +35,11 @@ class BinGrid:
 
     def __init__(self, space: Box, bins: int, key: str = "bins"):
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-            raise ConfigError(f"needs an integer >= 2 (both bounds of every action dimension "
-                              f"are bins), got {bins!r}", key=key)
+            raise ConfigError(
+                f"needs an integer >= 2 (both bounds of every action dimension "
+                f"are bins), got {bins!r}",
+                key=key,
+            )
         if not isinstance(space, Box):
             raise TypeError(f"binning needs a Box action space, got {space}")
         low = np.asarray(space.low, dtype=np.float64).ravel()
@@ -46,11 +49,14 @@ class BinGrid:
         self.space = space
         self.bins = bins
         self.dims = low.size
-        self.n = bins ** self.dims
+        self.n = bins**self.dims
         if self.n > MAX_BINNED_ACTIONS:
-            raise ConfigError(f"{bins} bins on {self.dims} action dimensions give {self.n} "
-                              f"discrete actions (more than {MAX_BINNED_ACTIONS}); use fewer "
-                              "bins", key=key)
+            raise ConfigError(
+                f"{bins} bins on {self.dims} action dimensions give {self.n} "
+                f"discrete actions (more than {MAX_BINNED_ACTIONS}); use fewer "
+                "bins",
+                key=key,
+            )
         # values[d, k]: the k-th value of dimension d
         self.values = np.linspace(low, high, bins, axis=1)
 
@@ -82,8 +88,9 @@ class BinnedActions(BaseParallelWrapper):
         return Discrete(self.grids[agent].n)
 
     def step(self, actions):
-        return self.env.step({a: self.grids[a].decode(int(np.asarray(v).reshape(())))
-                              for a, v in actions.items()})
+        return self.env.step(
+            {a: self.grids[a].decode(int(np.asarray(v).reshape(()))) for a, v in actions.items()}
+        )
 
 
 class ArgmaxActions(BaseParallelWrapper):
@@ -122,8 +129,9 @@ def decoder(space, adapter: Mapping[str, Any] | None):
     """Function mapping the policy's action (for one agent) to the raw env's action."""
     if not adapter:
         if isinstance(space, Box):
-            return lambda a: np.clip(np.asarray(a, dtype=space.dtype).reshape(space.shape),
-                                     space.low, space.high)
+            return lambda a: np.clip(
+                np.asarray(a, dtype=space.dtype).reshape(space.shape), space.low, space.high
+            )
         return lambda a: int(np.asarray(a).reshape(()))
     if adapter["kind"] == "bins":
         grid = BinGrid(space, int(adapter["bins"]))

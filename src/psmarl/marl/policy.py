@@ -38,12 +38,18 @@ class BenchmarlPolicy:
         meta = results.read_json(ckpt / results.RUN_META, ("spec", "agents"))
         state = ckpt / CHECKPOINT_FILE
         if not state.exists():
-            raise InputError(f"checkpoint {ckpt} has no BenchMARL state {state.name} "
-                             f"(expected {state}); " + results.redo_hint(state))
+            raise InputError(
+                f"checkpoint {ckpt} has no BenchMARL state {state.name} "
+                f"(expected {state}); " + results.redo_hint(state)
+            )
         spec = dict(meta["spec"])
         # one collector env is enough to rebuild the networks
-        spec["settings"] = {**spec["settings"], "n_envs": 1,
-                            "frames_per_batch": 1, "memory_size": 1}
+        spec["settings"] = {
+            **spec["settings"],
+            "n_envs": 1,
+            "frames_per_batch": 1,
+            "memory_size": 1,
+        }
         self.agents: list[str] = list(meta["agents"])
         self.index = {a: i for i, a in enumerate(self.agents)}
         self._tmp = tempfile.TemporaryDirectory(prefix="psmarl-benchmarl-")
@@ -76,11 +82,17 @@ class BenchmarlPolicy:
         for (slot, agent), o in zip(members, flat):
             x[row[slot], self.index[agent]] = o
         x = pad_rows(x, 4)  # batch-size independent rounding (see psmarl.inference.MIN_BATCH)
-        td = TensorDict({GROUP: TensorDict({"observation": torch.from_numpy(x)},
-                                           batch_size=[x.shape[0], len(self.agents)])},
-                        batch_size=[x.shape[0]])
+        td = TensorDict(
+            {
+                GROUP: TensorDict(
+                    {"observation": torch.from_numpy(x)}, batch_size=[x.shape[0], len(self.agents)]
+                )
+            },
+            batch_size=[x.shape[0]],
+        )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             out = self.policy(td)
         actions = out.get((GROUP, "action")).cpu().numpy()
-        return [self.decode[agent](actions[row[slot], self.index[agent]])
-                for slot, agent in members]
+        return [
+            self.decode[agent](actions[row[slot], self.index[agent]]) for slot, agent in members
+        ]

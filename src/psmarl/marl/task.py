@@ -53,9 +53,15 @@ class _EnvFactory:
         seed = None if self.seed is None else int(self.seed) + self.built * SEED_STRIDE
         self.built += 1
         env = build_env(self.env_settings, self.adapter)
-        return PettingZooWrapper(env=env, group_map={GROUP: list(env.possible_agents)},
-                                 categorical_actions=True, seed=seed, device=self.device,
-                                 return_state=False, use_mask=False)
+        return PettingZooWrapper(
+            env=env,
+            group_map={GROUP: list(env.possible_agents)},
+            categorical_actions=True,
+            seed=seed,
+            device=self.device,
+            return_state=False,
+            use_mask=False,
+        )
 
 
 class PsmarlTask(PettingZooClass):
@@ -134,13 +140,18 @@ class LoopHook(Callback):
     def on_batch_collected(self, batch):
         totals = episode_totals(batch)
         agent_mean = float(self.experiment.mean_return)
-        self.pending = Iteration(env_steps=int(batch.numel()), episode_returns=totals, columns={
-            "iteration_return_mean": float(np.mean(totals)) if totals else float("nan"),
-            "benchmarl_return_mean": agent_mean,
-            "benchmarl_return_mean_x_agents": total_from_agent_mean(agent_mean,
-                                                                    len(self.agents)),
-            "iteration_episodes": len(totals),
-        })
+        self.pending = Iteration(
+            env_steps=int(batch.numel()),
+            episode_returns=totals,
+            columns={
+                "iteration_return_mean": float(np.mean(totals)) if totals else float("nan"),
+                "benchmarl_return_mean": agent_mean,
+                "benchmarl_return_mean_x_agents": total_from_agent_mean(
+                    agent_mean, len(self.agents)
+                ),
+                "iteration_episodes": len(totals),
+            },
+        )
 
     def on_train_end(self, training_td, group):
         step, self.pending = self.pending, None

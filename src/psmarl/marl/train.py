@@ -45,11 +45,15 @@ def _make_task(spec: Mapping[str, Any]):
 
     env_settings = spec["env"]
     adapter = spec.get("action_adapter")
-    return PsmarlTask(env_settings["name"].upper(), {
-        "env": dict(env_settings), "action_adapter": adapter,
-        "action_kind": _adapted_kind(env_settings, adapter),
-        "max_steps": int(env_settings.get("kwargs", {}).get("max_cycles", 500)),
-    })
+    return PsmarlTask(
+        env_settings["name"].upper(),
+        {
+            "env": dict(env_settings),
+            "action_adapter": adapter,
+            "action_kind": _adapted_kind(env_settings, adapter),
+            "max_steps": int(env_settings.get("kwargs", {}).get("max_cycles", 500)),
+        },
+    )
 
 
 def _adapted_kind(env_settings, adapter) -> str:
@@ -60,8 +64,12 @@ def _adapted_kind(env_settings, adapter) -> str:
     return {"bins": "discrete", "argmax": "continuous"}[adapter["kind"]]
 
 
-def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
-                     restore_file: str | os.PathLike | None = None, callbacks=()):
+def build_experiment(
+    spec: Mapping[str, Any],
+    save_folder: str | os.PathLike,
+    restore_file: str | os.PathLike | None = None,
+    callbacks=(),
+):
     """A BenchMARL Experiment for a run spec (see :func:`psmarl.config.baseline_train_spec`)."""
     import torch
     from benchmarl.algorithms import MaddpgConfig, QmixConfig
@@ -73,15 +81,22 @@ def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
     if spec["sharing"] not in ("shared", "independent"):
         raise ConfigError(f"unknown sharing mode {spec['sharing']!r}", key="sharing")
     act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[s["activation"]]
-    model = MlpConfig(num_cells=list(s["hidden"]), layer_class=torch.nn.Linear,
-                      activation_class=act)
+    model = MlpConfig(
+        num_cells=list(s["hidden"]), layer_class=torch.nn.Linear, activation_class=act
+    )
     if method == "maddpg":
-        algo = MaddpgConfig(share_param_critic=bool(s["share_param_critic"]),
-                            loss_function=s["loss_function"], delay_value=bool(s["delay_value"]),
-                            use_tanh_mapping=bool(s["use_tanh_mapping"]))
+        algo = MaddpgConfig(
+            share_param_critic=bool(s["share_param_critic"]),
+            loss_function=s["loss_function"],
+            delay_value=bool(s["delay_value"]),
+            use_tanh_mapping=bool(s["use_tanh_mapping"]),
+        )
     elif method == "qmix":
-        algo = QmixConfig(mixing_embed_dim=int(s["mixing_embed_dim"]),
-                          delay_value=bool(s["delay_value"]), loss_function=s["loss_function"])
+        algo = QmixConfig(
+            mixing_embed_dim=int(s["mixing_embed_dim"]),
+            delay_value=bool(s["delay_value"]),
+            loss_function=s["loss_function"],
+        )
     else:
         raise ConfigError(f"unknown baseline {method!r}", key="baselines")
 
@@ -122,9 +137,15 @@ def build_experiment(spec: Mapping[str, Any], save_folder: str | os.PathLike,
     c.parallel_collection = False
     c.adam_eps = float(s["optim_eps"])
     cls = Experiment if s["optimizer"] == "adam" else _rmsprop_experiment(float(s["optim_alpha"]))
-    return cls(task=_make_task(spec), algorithm_config=algo, model_config=model,
-               critic_model_config=model, seed=int(spec["seed"]), config=c,
-               callbacks=list(callbacks))
+    return cls(
+        task=_make_task(spec),
+        algorithm_config=algo,
+        model_config=model,
+        critic_model_config=model,
+        seed=int(spec["seed"]),
+        config=c,
+        callbacks=list(callbacks),
+    )
 
 
 def _rmsprop_experiment(alpha: float):
@@ -139,11 +160,17 @@ def _rmsprop_experiment(alpha: float):
         def _setup_algorithm(self):
             super()._setup_algorithm()
             self.optimizers = {
-                group: {name: torch.optim.RMSprop(
-                    [p for g in opt.param_groups for p in g["params"]], lr=self.config.lr,
-                    alpha=alpha, eps=self.config.adam_eps)
-                    for name, opt in optimizers.items()}
-                for group, optimizers in self.optimizers.items()}
+                group: {
+                    name: torch.optim.RMSprop(
+                        [p for g in opt.param_groups for p in g["params"]],
+                        lr=self.config.lr,
+                        alpha=alpha,
+                        eps=self.config.adam_eps,
+                    )
+                    for name, opt in optimizers.items()
+                }
+                for group, optimizers in self.optimizers.items()
+            }
 
     return RMSpropExperiment
 
@@ -173,8 +200,11 @@ class BenchmarlBackend:
         self.hook = LoopHook()
         self.folder = tempfile.TemporaryDirectory(prefix="benchmarl.", dir=work)
         self.experiment = build_experiment(
-            spec, self.folder.name, callbacks=[self.hook],
-            restore_file=None if restore is None else restore / CHECKPOINT_FILE)
+            spec,
+            self.folder.name,
+            callbacks=[self.hook],
+            restore_file=None if restore is None else restore / CHECKPOINT_FILE,
+        )
 
     def run(self, record) -> None:
         from psmarl.marl.task import BudgetReached
@@ -194,8 +224,13 @@ class BenchmarlBackend:
 
     def meta(self) -> dict[str, Any]:
         agents = list(self.experiment.group_map[GROUP])
-        return {"policy_kind": POLICY_KIND, "method": self.spec["method"], "agents": agents,
-                "group": GROUP, "agent_to_module": {a: GROUP for a in agents}}
+        return {
+            "policy_kind": POLICY_KIND,
+            "method": self.spec["method"],
+            "agents": agents,
+            "group": GROUP,
+            "agent_to_module": {a: GROUP for a in agents},
+        }
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -203,8 +238,9 @@ class BenchmarlBackend:
         self.folder.cleanup()
 
 
-def train(spec: Mapping[str, Any], run_dir: str | os.PathLike,
-          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def train(
+    spec: Mapping[str, Any], run_dir: str | os.PathLike, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
     _quiet()
     import torch

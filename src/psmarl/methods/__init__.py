@@ -99,11 +99,14 @@ def check_paper_measure(value: Any, where: str) -> dict[str, Any]:
     out = {**PAPER_MEASURE, **value}
     w = out["window"]
     if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-        raise ConfigError(f"must be a positive integer (episodes), got {w!r}",
-                          key=f"{where}.window")
+        raise ConfigError(
+            f"must be a positive integer (episodes), got {w!r}", key=f"{where}.window"
+        )
     if out["runners"] not in PAPER_MEASURE_RUNNERS:
-        raise ConfigError(f"must be one of {', '.join(PAPER_MEASURE_RUNNERS)}, got "
-                          f"{out['runners']!r}", key=f"{where}.runners")
+        raise ConfigError(
+            f"must be one of {', '.join(PAPER_MEASURE_RUNNERS)}, got {out['runners']!r}",
+            key=f"{where}.runners",
+        )
     return out
 
 
@@ -163,13 +166,17 @@ def known_keys(name: str) -> dict[str, frozenset[str]]:
             # a kwarg is a setting if the config holds it (an attribute or a property);
             # deprecated aliases and plumbing (learner_connector) are not, nor are the
             # inherited settings a subclass deletes because its algorithm has no use for them
-            return key in vars(config) or isinstance(inspect.getattr_static(cls, key, None),
-                                                      property)
+            return key in vars(config) or isinstance(
+                inspect.getattr_static(cls, key, None), property
+            )
 
-        data[name] = {g: [k for k in _kwargs_of(cls, g) if settable(k)]
-                      for g in ("training", "env_runners")}
-        data[name] = {**data[name],
-                      "model": sorted(f.name for f in dataclasses.fields(DefaultModelConfig))}
+        data[name] = {
+            g: [k for k in _kwargs_of(cls, g) if settable(k)] for g in ("training", "env_runners")
+        }
+        data[name] = {
+            **data[name],
+            "model": sorted(f.name for f in dataclasses.fields(DefaultModelConfig)),
+        }
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
@@ -194,8 +201,11 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
     spec = get(name)
     for key in settings:
         if key not in GROUPS and key not in PSMARL_KEYS:
-            raise ConfigError(f"method {name!r} has no setting group {key!r} (use "
-                              f"{', '.join(GROUPS + PSMARL_KEYS)})", key=f"{where}.{key}")
+            raise ConfigError(
+                f"method {name!r} has no setting group {key!r} (use "
+                f"{', '.join(GROUPS + PSMARL_KEYS)})",
+                key=f"{where}.{key}",
+            )
     if "paper_measure" in settings:
         check_paper_measure(settings["paper_measure"], f"{where}.paper_measure")
     keys = known_keys(name)
@@ -206,23 +216,33 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
         for key, value in values.items():
             known = key in keys[group]
             if not known:
-                raise ConfigError(f"method {name!r} has no {group} setting {key!r}",
-                                  key=f"{where}.{group}.{key}")
+                raise ConfigError(
+                    f"method {name!r} has no {group} setting {key!r}", key=f"{where}.{group}.{key}"
+                )
             if group == "training" and key == "training_intensity":
                 intensity.check(value, f"{where}.{group}.{key}")
                 continue
-            if (group == "training" and key == "target_network_update_unit"
-                    and value not in intensity.TARGET_UNITS):
-                raise ConfigError(f"must be one of {', '.join(intensity.TARGET_UNITS)}, got "
-                                  f"{value!r}", key=f"{where}.{group}.{key}")
+            if (
+                group == "training"
+                and key == "target_network_update_unit"
+                and value not in intensity.TARGET_UNITS
+            ):
+                raise ConfigError(
+                    f"must be one of {', '.join(intensity.TARGET_UNITS)}, got {value!r}",
+                    key=f"{where}.{group}.{key}",
+                )
             bounds = spec.limits.get(f"{group}.{key}")
-            if (bounds is not None and isinstance(value, (int, float))
-                    and not isinstance(value, bool)):
+            if (
+                bounds is not None
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 lo, hi = bounds
                 if (lo is not None and value < lo) or (hi is not None and value > hi):
                     rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-                    raise ConfigError(f"method {name!r}: {value!r} is outside {rng}",
-                                      key=f"{where}.{group}.{key}")
+                    raise ConfigError(
+                        f"method {name!r}: {value!r} is outside {rng}", key=f"{where}.{group}.{key}"
+                    )
 
 
 def action_kind(space) -> str:
@@ -233,4 +253,3 @@ def action_kind(space) -> str:
     if isinstance(space, Box):
         return "continuous"
     raise ConfigError(f"unsupported action space {space}")
-

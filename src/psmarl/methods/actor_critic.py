@@ -86,9 +86,11 @@ def _trpo_base():
 
 
 _COMMON_LIMITS = {
-    "training.gamma": (0, 1), "training.lambda_": (0, 1),
+    "training.gamma": (0, 1),
+    "training.lambda_": (0, 1),
     "training.train_batch_size_per_learner": (1, None),
-    "training.entropy_coeff": (0, None), "training.vf_loss_coeff": (0, None),
+    "training.entropy_coeff": (0, None),
+    "training.vf_loss_coeff": (0, None),
     "training.grad_clip": (0, None),
 }
 
@@ -99,9 +101,13 @@ A2C = MethodSpec(
     base_config=_a2c_base,
     defaults={
         "training": {
-            "lr": [[0, 7e-4], [20_000_000, 1e-12]], "gamma": 0.99, "lambda_": 1.0,
-            "train_batch_size_per_learner": 1280, "vf_loss_coeff": 0.5,
-            "entropy_coeff": 0.01, "grad_clip": 40.0,
+            "lr": [[0, 7e-4], [20_000_000, 1e-12]],
+            "gamma": 0.99,
+            "lambda_": 1.0,
+            "train_batch_size_per_learner": 1280,
+            "vf_loss_coeff": 0.5,
+            "entropy_coeff": 0.01,
+            "grad_clip": 40.0,
         },
         "model": PAPER_MODEL,
         "env_runners": {"rollout_fragment_length": "auto"},
@@ -118,18 +124,34 @@ TRPO = MethodSpec(
     base_config=_trpo_base,
     defaults={
         "training": {
-            "lr": 1e-3, "gamma": 0.99, "lambda_": 0.97, "train_batch_size_per_learner": 8000,
-            "max_kl": 0.01, "cg_iters": 10, "cg_damping": 0.1, "line_search_steps": 15,
-            "line_search_coeff": 0.8, "vf_iters": 5, "fisher_fraction": 1.0,
-            "entropy_coeff": 0.0, "standardize_advantages": True,
+            "lr": 1e-3,
+            "gamma": 0.99,
+            "lambda_": 0.97,
+            "train_batch_size_per_learner": 8000,
+            "max_kl": 0.01,
+            "cg_iters": 10,
+            "cg_damping": 0.1,
+            "line_search_steps": 15,
+            "line_search_coeff": 0.8,
+            "vf_iters": 5,
+            "fisher_fraction": 1.0,
+            "entropy_coeff": 0.0,
+            "standardize_advantages": True,
         },
         "model": {**PAPER_MODEL, "vf_share_layers": False},
         "env_runners": {"rollout_fragment_length": "auto"},
         "clip_rewards": False,
     },
     description="Trust Region Policy Optimization (Schulman et al., 2015)",
-    limits={**_COMMON_LIMITS, "training.lr": (0, None), "training.max_kl": (0, None),
-            "training.cg_iters": (1, None), "training.cg_damping": (0, None),
-            "training.line_search_steps": (1, None), "training.line_search_coeff": (0, 1),
-            "training.vf_iters": (0, None), "training.fisher_fraction": (1e-6, 1)},
+    limits={
+        **_COMMON_LIMITS,
+        "training.lr": (0, None),
+        "training.max_kl": (0, None),
+        "training.cg_iters": (1, None),
+        "training.cg_damping": (0, None),
+        "training.line_search_steps": (1, None),
+        "training.line_search_coeff": (0, 1),
+        "training.vf_iters": (0, None),
+        "training.fisher_fraction": (1e-6, 1),
+    },
 )

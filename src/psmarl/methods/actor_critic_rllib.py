@@ -31,8 +31,13 @@ class OnePassConfig(PPOConfig):
     psmarl's settings check (``hasattr``) rejects them as unknown keys.
     """
 
-    NOT_SETTINGS: tuple[str, ...] = ("clip_param", "vf_clip_param", "kl_coeff", "kl_target",
-                                     "use_critic")
+    NOT_SETTINGS: tuple[str, ...] = (
+        "clip_param",
+        "vf_clip_param",
+        "kl_coeff",
+        "kl_target",
+        "use_critic",
+    )
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
@@ -57,11 +62,15 @@ class OnePassConfig(PPOConfig):
         super().validate()
         name = self.algo_class.__name__ if self.algo_class else type(self).__name__
         if self.num_epochs != 1:
-            self._value_error(f"{name} makes one update per train batch: num_epochs must be "
-                              f"1, got {self.num_epochs}")
+            self._value_error(
+                f"{name} makes one update per train batch: num_epochs must be "
+                f"1, got {self.num_epochs}"
+            )
         if self.minibatch_size is not None:
-            self._value_error(f"{name} updates on the whole train batch: minibatch_size "
-                              f"must be None, got {self.minibatch_size}")
+            self._value_error(
+                f"{name} updates on the whole train batch: minibatch_size "
+                f"must be None, got {self.minibatch_size}"
+            )
         if self.use_kl_loss:
             self._value_error(f"{name} has no KL penalty term: use_kl_loss must be False")
         given = sorted(k for k in self.NOT_SETTINGS if k in vars(self))
@@ -109,8 +118,11 @@ class A2CTorchLearner(PPOTorchLearner):
         vf_loss = value_loss(values, batch, mean)
         coeff = self.entropy_coeff_schedulers_per_module[module_id].get_current_value()
         total = policy_loss + config.vf_loss_coeff * vf_loss - coeff * entropy
-        self.metrics.log_dict({POLICY_LOSS_KEY: policy_loss, VF_LOSS_KEY: vf_loss,
-                               ENTROPY_KEY: entropy}, key=module_id, window=1)
+        self.metrics.log_dict(
+            {POLICY_LOSS_KEY: policy_loss, VF_LOSS_KEY: vf_loss, ENTROPY_KEY: entropy},
+            key=module_id,
+            window=1,
+        )
         return total
 
 
@@ -159,8 +171,12 @@ class TRPOTorchLearner(PPOTorchLearner):
         # only the value function has an optimizer; the policy moves by the TRPO step. With
         # vf_share_layers the shared layers count as the policy's: only the value head
         # regresses, on top of them.
-        self.register_optimizer(module_id=module_id, optimizer=torch.optim.Adam(value_params),
-                                params=value_params, lr_or_lr_schedule=config.lr)
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer=torch.optim.Adam(value_params),
+            params=value_params,
+            lr_or_lr_schedule=config.lr,
+        )
 
     @override(PPOTorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
@@ -200,7 +216,8 @@ class TRPOTorchLearner(PPOTorchLearner):
             n = actions.shape[0]
             sub = tree.map_structure(
                 lambda v: v[::every] if torch.is_tensor(v) and v.ndim and v.shape[0] == n else v,
-                batch)
+                batch,
+            )
             sub_old, sub_mean = dist_cls.from_logits(old_inputs[::every]), masked_mean_fn(sub)
 
             def fisher_kl():
@@ -209,18 +226,32 @@ class TRPOTorchLearner(PPOTorchLearner):
 
         policy_params, _ = split_parameters(module)
         stats = trust_region_step(
-            policy_params, surrogate, kl, max_kl=config.max_kl, cg_iters=config.cg_iters,
-            cg_damping=config.cg_damping, line_search_steps=config.line_search_steps,
-            line_search_coeff=config.line_search_coeff, fisher_kl=fisher_kl)
+            policy_params,
+            surrogate,
+            kl,
+            max_kl=config.max_kl,
+            cg_iters=config.cg_iters,
+            cg_damping=config.cg_damping,
+            line_search_steps=config.line_search_steps,
+            line_search_coeff=config.line_search_coeff,
+            fisher_kl=fisher_kl,
+        )
         with torch.no_grad():
             d = current()
             entropy = mean(d.entropy())
             policy_loss = -mean(torch.exp(d.logp(actions) - old_logp) * adv)
-        self.metrics.log_dict({
-            POLICY_LOSS_KEY: policy_loss, ENTROPY_KEY: entropy, LEARNER_RESULTS_KL_KEY: stats["kl"],
-            "trpo_step_accepted": stats["accepted"], "trpo_step_fraction": stats["step_fraction"],
-            "trpo_expected_improvement": stats["expected_improvement"],
-        }, key=module_id, window=1)
+        self.metrics.log_dict(
+            {
+                POLICY_LOSS_KEY: policy_loss,
+                ENTROPY_KEY: entropy,
+                LEARNER_RESULTS_KL_KEY: stats["kl"],
+                "trpo_step_accepted": stats["accepted"],
+                "trpo_step_fraction": stats["step_fraction"],
+                "trpo_expected_improvement": stats["expected_improvement"],
+            },
+            key=module_id,
+            window=1,
+        )
 
     @override(PPOTorchLearner)
     def _uncompiled_update(self, batch: dict, **kwargs):
@@ -266,14 +297,28 @@ class TRPOConfig(OnePassConfig):
         self.train_batch_size_per_learner = 8000
 
     @override(OnePassConfig)
-    def training(self, *, max_kl=NotProvided, cg_iters=NotProvided, cg_damping=NotProvided,
-                 line_search_steps=NotProvided, line_search_coeff=NotProvided,
-                 vf_iters=NotProvided, fisher_fraction=NotProvided, **kwargs):
+    def training(
+        self,
+        *,
+        max_kl=NotProvided,
+        cg_iters=NotProvided,
+        cg_damping=NotProvided,
+        line_search_steps=NotProvided,
+        line_search_coeff=NotProvided,
+        vf_iters=NotProvided,
+        fisher_fraction=NotProvided,
+        **kwargs,
+    ):
         super().training(**kwargs)
-        for key, value in (("max_kl", max_kl), ("cg_iters", cg_iters),
-                           ("cg_damping", cg_damping), ("line_search_steps", line_search_steps),
-                           ("line_search_coeff", line_search_coeff), ("vf_iters", vf_iters),
-                           ("fisher_fraction", fisher_fraction)):
+        for key, value in (
+            ("max_kl", max_kl),
+            ("cg_iters", cg_iters),
+            ("cg_damping", cg_damping),
+            ("line_search_steps", line_search_steps),
+            ("line_search_coeff", line_search_coeff),
+            ("vf_iters", vf_iters),
+            ("fisher_fraction", fisher_fraction),
+        ):
             if value is not NotProvided:
                 setattr(self, key, value)
         return self
@@ -284,11 +329,13 @@ class TRPOConfig(OnePassConfig):
         if not self.max_kl > 0:
             self._value_error(f"TRPO: max_kl must be positive, got {self.max_kl}")
         if not 0 < self.fisher_fraction <= 1:
-            self._value_error("TRPO: fisher_fraction must be in (0, 1], got "
-                              f"{self.fisher_fraction}")
+            self._value_error(
+                f"TRPO: fisher_fraction must be in (0, 1], got {self.fisher_fraction}"
+            )
         if not 0 < self.line_search_coeff < 1:
-            self._value_error("TRPO: line_search_coeff must be in (0, 1), got "
-                              f"{self.line_search_coeff}")
+            self._value_error(
+                f"TRPO: line_search_coeff must be in (0, 1), got {self.line_search_coeff}"
+            )
 
     @override(PPOConfig)
     def get_default_learner_class(self):

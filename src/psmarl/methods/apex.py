@@ -14,8 +14,9 @@ APEX_BASE = 0.4
 APEX_ALPHA = 7.0
 
 
-def apex_epsilon(index: int, num_actors: int, base: float = APEX_BASE,
-                 alpha: float = APEX_ALPHA) -> float:
+def apex_epsilon(
+    index: int, num_actors: int, base: float = APEX_BASE, alpha: float = APEX_ALPHA
+) -> float:
     """Exploration rate of actor ``index`` (0-based) out of ``num_actors``."""
     if num_actors < 1:
         raise ValueError(f"num_actors must be at least 1, got {num_actors}")
@@ -26,8 +27,9 @@ def apex_epsilon(index: int, num_actors: int, base: float = APEX_BASE,
     return float(base ** (1.0 + alpha * index / (num_actors - 1)))
 
 
-def apex_epsilons(num_actors: int, base: float = APEX_BASE,
-                  alpha: float = APEX_ALPHA) -> list[float]:
+def apex_epsilons(
+    num_actors: int, base: float = APEX_BASE, alpha: float = APEX_ALPHA
+) -> list[float]:
     return [apex_epsilon(i, num_actors, base, alpha) for i in range(num_actors)]
 
 

@@ -56,48 +56,82 @@ from psmarl.methods.replay import multi_agent_replay_buffer
 from psmarl.methods.sac import OFF_POLICY_LIMITS
 from psmarl.methods.spec import MethodSpec
 
-DDPG_MODEL = {"fcnet_hiddens": PAPER_MODEL["fcnet_hiddens"],
-              "fcnet_activation": PAPER_MODEL["fcnet_activation"]}
+DDPG_MODEL = {
+    "fcnet_hiddens": PAPER_MODEL["fcnet_hiddens"],
+    "fcnet_activation": PAPER_MODEL["fcnet_activation"],
+}
 
 
 def _config(name: str):
     def base():
         from psmarl.methods import offpolicy
 
-        return {"ddpg": offpolicy.DDPGConfig, "td3": offpolicy.TD3Config,
-                "apex_ddpg": offpolicy.ApexDDPGConfig}[name]()
+        return {
+            "ddpg": offpolicy.DDPGConfig,
+            "td3": offpolicy.TD3Config,
+            "apex_ddpg": offpolicy.ApexDDPGConfig,
+        }[name]()
 
     base.__name__ = f"{name}_config"
     return base
 
 
-_COMMON = {"gamma": 0.99, "train_batch_size_per_learner": 512, "critic_hiddens": [256, 256],
-           "actor_lr": 1e-3, "critic_lr": 1e-3, "exploration_noise": 0.1,
-           "training_intensity": 0.4}
+_COMMON = {
+    "gamma": 0.99,
+    "train_batch_size_per_learner": 512,
+    "critic_hiddens": [256, 256],
+    "actor_lr": 1e-3,
+    "critic_lr": 1e-3,
+    "exploration_noise": 0.1,
+    "training_intensity": 0.4,
+}
 
 DDPG_TRAINING = {
-    **_COMMON, "tau": 0.002, "n_step": 1, "num_steps_sampled_before_learning_starts": 5000,
-    "replay_buffer_config": {"type": "PrioritizedEpisodeReplayBuffer", "capacity": 100000,
-                             "alpha": 0.6, "beta": 0.4},
-    "pure_exploration_steps": 1000, "target_network_update_freq": 0,
+    **_COMMON,
+    "tau": 0.002,
+    "n_step": 1,
+    "num_steps_sampled_before_learning_starts": 5000,
+    "replay_buffer_config": {
+        "type": "PrioritizedEpisodeReplayBuffer",
+        "capacity": 100000,
+        "alpha": 0.6,
+        "beta": 0.4,
+    },
+    "pure_exploration_steps": 1000,
+    "target_network_update_freq": 0,
     "min_sample_timesteps_per_iteration": 1000,
 }
 
 TD3_TRAINING = {
-    **_COMMON, "tau": 0.005, "n_step": 1, "twin_q": True, "policy_delay": 2,
-    "smooth_target_policy": True, "target_noise": 0.2, "target_noise_clip": 0.5,
+    **_COMMON,
+    "tau": 0.005,
+    "n_step": 1,
+    "twin_q": True,
+    "policy_delay": 2,
+    "smooth_target_policy": True,
+    "target_noise": 0.2,
+    "target_noise_clip": 0.5,
     "num_steps_sampled_before_learning_starts": 5000,
     "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 100000},
-    "pure_exploration_steps": 5000, "target_network_update_freq": 0,
+    "pure_exploration_steps": 5000,
+    "target_network_update_freq": 0,
     "min_sample_timesteps_per_iteration": 1000,
 }
 
 APEX_DDPG_TRAINING = {
-    **_COMMON, "tau": 0.002, "n_step": 3, "per_runner_exploration": True,
+    **_COMMON,
+    "tau": 0.002,
+    "n_step": 3,
+    "per_runner_exploration": True,
     "num_steps_sampled_before_learning_starts": 1000,
-    "replay_buffer_config": {"type": "PrioritizedEpisodeReplayBuffer", "capacity": 100000,
-                             "alpha": 0.5, "beta": 1.0},
-    "pure_exploration_steps": 1000, "target_network_update_freq": 50000,
+    "replay_buffer_config": {
+        "type": "PrioritizedEpisodeReplayBuffer",
+        "capacity": 100000,
+        "alpha": 0.5,
+        "beta": 1.0,
+    },
+    "pure_exploration_steps": 1000,
+    "target_network_update_freq": 50000,
     "target_network_update_unit": "trained",
     # waterworld's logs (the paper's ApeX-DDPG headline); multiwalker's in config/paper.yaml
     "training_intensity": {"shared": 10.6, "independent": 3.09},
@@ -107,27 +141,46 @@ APEX_DDPG_TRAINING = {
 # old RLlib's default critic ([400, 300]) applies there
 APEX_DDPG_TRAINING["critic_hiddens"] = [400, 300]
 
-LIMITS = {**OFF_POLICY_LIMITS, "training.policy_delay": (1, None),
-          "training.target_noise": (0, None), "training.target_noise_clip": (0, None),
-          "training.exploration_noise": (0, None), "training.pure_exploration_steps": (0, None)}
+LIMITS = {
+    **OFF_POLICY_LIMITS,
+    "training.policy_delay": (1, None),
+    "training.target_noise": (0, None),
+    "training.target_noise_clip": (0, None),
+    "training.exploration_noise": (0, None),
+    "training.pure_exploration_steps": (0, None),
+}
 
 _DESCRIPTIONS = {
     "ddpg": "Deep Deterministic Policy Gradient (Lillicrap et al., 2015)",
     "td3": "Twin Delayed DDPG (Fujimoto et al., 2018)",
     "apex_ddpg": "Ape-X DDPG (Horgan et al., 2018): DDPG + distributed per-runner "
-                 "exploration + prioritized n-step replay",
+    "exploration + prioritized n-step replay",
 }
 
 DDPG, TD3, APEX_DDPG = (
     MethodSpec(
-        name=name, family="off_policy_continuous", action_kinds=frozenset({"continuous"}),
+        name=name,
+        family="off_policy_continuous",
+        action_kinds=frozenset({"continuous"}),
         base_config=_config(name),
-        defaults={"training": training, "model": DDPG_MODEL,
-                  "env_runners": {"rollout_fragment_length": 20}, "clip_rewards": False,
-                  **({"paper_measure": {"window": 100, "runners": "last_third"}}
-                     if name == "apex_ddpg" else {})},
-        customize=multi_agent_replay_buffer, description=_DESCRIPTIONS[name], limits=LIMITS,
+        defaults={
+            "training": training,
+            "model": DDPG_MODEL,
+            "env_runners": {"rollout_fragment_length": 20},
+            "clip_rewards": False,
+            **(
+                {"paper_measure": {"window": 100, "runners": "last_third"}}
+                if name == "apex_ddpg"
+                else {}
+            ),
+        },
+        customize=multi_agent_replay_buffer,
+        description=_DESCRIPTIONS[name],
+        limits=LIMITS,
     )
-    for name, training in (("ddpg", DDPG_TRAINING), ("td3", TD3_TRAINING),
-                           ("apex_ddpg", APEX_DDPG_TRAINING))
+    for name, training in (
+        ("ddpg", DDPG_TRAINING),
+        ("td3", TD3_TRAINING),
+        ("apex_ddpg", APEX_DDPG_TRAINING),
+    )
 )

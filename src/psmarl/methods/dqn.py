@@ -73,7 +73,6 @@ Cannot be matched exactly:
   holds about ``capacity`` transitions, as before (shared pursuit: 100000 / 8 env steps).
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -84,8 +83,10 @@ from psmarl.methods import replay
 from psmarl.methods.spec import MethodSpec
 
 PAPER_MODEL = {
-    "fcnet_hiddens": [400, 300], "fcnet_activation": "relu",   # Table 4, the scripts' MLPModel
-    "head_fcnet_hiddens": [256], "head_fcnet_activation": "relu",  # RLlib 0.9 DQN `hiddens`
+    "fcnet_hiddens": [400, 300],
+    "fcnet_activation": "relu",  # Table 4, the scripts' MLPModel
+    "head_fcnet_hiddens": [256],
+    "head_fcnet_activation": "relu",  # RLlib 0.9 DQN `hiddens`
 }
 # the scripts' MLPModelV2 (Rainbow, Ape-X): one 256-unit linear layer, then old DQN's head
 ONE_LINEAR_LAYER_MODEL = {**PAPER_MODEL, "fcnet_hiddens": [256], "fcnet_activation": "linear"}
@@ -93,8 +94,12 @@ PAPER_EPSILON = [[0, 1.0], [10000, 0.02]]  # RLlib 0.9 EpsilonGreedy defaults
 
 
 def _buffer(capacity: int) -> dict[str, Any]:
-    return {"type": "PrioritizedEpisodeReplayBuffer", "capacity": capacity,
-            "alpha": 0.6, "beta": 0.4}
+    return {
+        "type": "PrioritizedEpisodeReplayBuffer",
+        "capacity": capacity,
+        "alpha": 0.6,
+        "beta": 0.4,
+    }
 
 
 def _base_dqn():
@@ -115,8 +120,13 @@ def _max_epsilon(eps) -> float:
     return max(float(v) for _, v in eps)
 
 
-def customize(config, settings: Mapping[str, Any] | None = None,
-              env_settings: Mapping[str, Any] | None = None, *, name: str = "dqn"):
+def customize(
+    config,
+    settings: Mapping[str, Any] | None = None,
+    env_settings: Mapping[str, Any] | None = None,
+    *,
+    name: str = "dqn",
+):
     """Checks the family's settings and makes them fit the run (multi-agent buffer type).
 
     Also usable on a hand-built config (single-agent tests): ``customize(config, {})``.
@@ -125,20 +135,28 @@ def customize(config, settings: Mapping[str, Any] | None = None,
     where = f"methods.{name}.training.replay_buffer_config"
     cap = buf.get("capacity")
     if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
-        raise ConfigError(f"method {name!r}: capacity must be a positive integer, got {cap!r}",
-                          key=f"{where}.capacity")
+        raise ConfigError(
+            f"method {name!r}: capacity must be a positive integer, got {cap!r}",
+            key=f"{where}.capacity",
+        )
     for k, (lo, hi) in {"alpha": (0.0, None), "beta": (0.0, 1.0)}.items():
         v = buf.get(k)
         if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)):
-            raise ConfigError(f"method {name!r}: {k} {v!r} is outside "
-                              f"[{lo}, {hi if hi is not None else 'inf'}]",
-                              key=f"{where}.{k}")
+            raise ConfigError(
+                f"method {name!r}: {k} {v!r} is outside [{lo}, {hi if hi is not None else 'inf'}]",
+                key=f"{where}.{k}",
+            )
     if config.num_atoms > 1 and not config.v_min < config.v_max:
-        raise ConfigError(f"method {name!r}: v_min ({config.v_min}) must be below v_max "
-                          f"({config.v_max})", key=f"methods.{name}.training.v_min")
+        raise ConfigError(
+            f"method {name!r}: v_min ({config.v_min}) must be below v_max ({config.v_max})",
+            key=f"methods.{name}.training.v_min",
+        )
     if config.noisy and _max_epsilon(config.epsilon) > 0:
-        raise ConfigError(f"method {name!r}: noisy nets explore by their noise, set epsilon "
-                          f"to 0 (got {config.epsilon!r})", key=f"methods.{name}.training.epsilon")
+        raise ConfigError(
+            f"method {name!r}: noisy nets explore by their noise, set epsilon "
+            f"to 0 (got {config.epsilon!r})",
+            key=f"methods.{name}.training.epsilon",
+        )
     if config.is_multi_agent:
         config = replay.multi_agent_replay_buffer(config)
     return config
@@ -152,8 +170,12 @@ def _customizer(name: str):
 
 
 COMMON_TRAINING = {
-    "gamma": 0.99, "lr": 5e-4, "adam_epsilon": 1e-8, "grad_clip": 40.0,
-    "double_q": True, "dueling": True,
+    "gamma": 0.99,
+    "lr": 5e-4,
+    "adam_epsilon": 1e-8,
+    "grad_clip": 40.0,
+    "double_q": True,
+    "dueling": True,
     "train_batch_size_per_learner": 512,
     "num_steps_sampled_before_learning_starts": 1000,
     "target_network_update_freq": 500,
@@ -162,22 +184,36 @@ COMMON_TRAINING = {
 }
 
 LIMITS = {
-    "training.lr": (0, None), "training.gamma": (0, 1), "training.n_step": (1, None),
-    "training.num_atoms": (1, None), "training.sigma0": (0, None), "training.tau": (0, 1),
+    "training.lr": (0, None),
+    "training.gamma": (0, 1),
+    "training.n_step": (1, None),
+    "training.num_atoms": (1, None),
+    "training.sigma0": (0, None),
+    "training.tau": (0, 1),
     "training.train_batch_size_per_learner": (1, None),
     "training.target_network_update_freq": (0, None),
     "training.num_steps_sampled_before_learning_starts": (0, None),
     "training.min_sample_timesteps_per_iteration": (0, None),
-    "training.grad_clip": (0, None), "training.adam_epsilon": (0, None),
-    "env_runners.rollout_fragment_length": (1, None), "env_runners.num_env_runners": (0, None),
+    "training.grad_clip": (0, None),
+    "training.adam_epsilon": (0, None),
+    "env_runners.rollout_fragment_length": (1, None),
+    "env_runners.num_env_runners": (0, None),
 }
 
 
-def _defaults(training: Mapping[str, Any], env_runners: Mapping[str, Any],
-              model: Mapping[str, Any] = PAPER_MODEL, **psmarl: Any) -> dict[str, Any]:
-    return {"training": {**COMMON_TRAINING, **training},
-            "env_runners": {"rollout_fragment_length": 20, **env_runners},
-            "model": dict(model), "clip_rewards": False, **psmarl}
+def _defaults(
+    training: Mapping[str, Any],
+    env_runners: Mapping[str, Any],
+    model: Mapping[str, Any] = PAPER_MODEL,
+    **psmarl: Any,
+) -> dict[str, Any]:
+    return {
+        "training": {**COMMON_TRAINING, **training},
+        "env_runners": {"rollout_fragment_length": 20, **env_runners},
+        "model": dict(model),
+        "clip_rewards": False,
+        **psmarl,
+    }
 
 
 DQN = MethodSpec(
@@ -186,12 +222,18 @@ DQN = MethodSpec(
     action_kinds=frozenset({"discrete"}),
     base_config=_base_dqn,
     defaults=_defaults(
-        {"n_step": 1, "dueling": False, "double_q": False, "training_intensity": 0.4,
-         "replay_buffer_config": _buffer(100000)},
-        {"batch_mode": "truncate_episodes"}),
+        {
+            "n_step": 1,
+            "dueling": False,
+            "double_q": False,
+            "training_intensity": 0.4,
+            "replay_buffer_config": _buffer(100000),
+        },
+        {"batch_mode": "truncate_episodes"},
+    ),
     customize=_customizer("dqn"),
     description="Deep Q-Network (Mnih et al., 2015), as the paper's script ran it: no "
-                "dueling, no double Q, prioritized replay",
+    "dueling, no double Q, prioritized replay",
     limits=LIMITS,
 )
 
@@ -201,13 +243,23 @@ RAINBOW = MethodSpec(
     action_kinds=frozenset({"discrete"}),
     base_config=_base_dqn,
     defaults=_defaults(
-        {"n_step": 2, "num_atoms": 51, "v_min": 0.0, "v_max": 1500.0, "noisy": True,
-         "sigma0": 0.5, "epsilon": 0.0, "training_intensity": 0.128,
-         "replay_buffer_config": _buffer(100000)},
-        {"batch_mode": "complete_episodes"}, ONE_LINEAR_LAYER_MODEL),
+        {
+            "n_step": 2,
+            "num_atoms": 51,
+            "v_min": 0.0,
+            "v_max": 1500.0,
+            "noisy": True,
+            "sigma0": 0.5,
+            "epsilon": 0.0,
+            "training_intensity": 0.128,
+            "replay_buffer_config": _buffer(100000),
+        },
+        {"batch_mode": "complete_episodes"},
+        ONE_LINEAR_LAYER_MODEL,
+    ),
     customize=_customizer("rainbow"),
     description="Rainbow DQN: double, dueling, n-step, distributional, prioritized replay, "
-                "noisy nets (Hessel et al., 2018)",
+    "noisy nets (Hessel et al., 2018)",
     limits=LIMITS,
 )
 
@@ -217,13 +269,20 @@ APEX_DQN = MethodSpec(
     action_kinds=frozenset({"discrete"}),
     base_config=_base_apex,
     defaults=_defaults(
-        {"n_step": 3, "replay_buffer_config": _buffer(100000),
-         "target_network_update_freq": 500000, "target_network_update_unit": "trained",
-         "training_intensity": {"shared": 10.89, "independent": 2.96},
-         "min_sample_timesteps_per_iteration": 25000}, {}, ONE_LINEAR_LAYER_MODEL,
-        paper_measure={"window": 100, "runners": "last_third"}),
+        {
+            "n_step": 3,
+            "replay_buffer_config": _buffer(100000),
+            "target_network_update_freq": 500000,
+            "target_network_update_unit": "trained",
+            "training_intensity": {"shared": 10.89, "independent": 2.96},
+            "min_sample_timesteps_per_iteration": 25000,
+        },
+        {},
+        ONE_LINEAR_LAYER_MODEL,
+        paper_measure={"window": 100, "runners": "last_third"},
+    ),
     customize=_customizer("apex_dqn"),
     description="Ape-X DQN: per-runner epsilons, prioritized replay, n-step 3, dueling, "
-                "double Q (Horgan et al., 2018)",
+    "double Q (Horgan et al., 2018)",
     limits=LIMITS,
 )

@@ -68,8 +68,10 @@ class RainbowDQNTorchRLModule(DefaultDQNTorchRLModule):
 
     def setup(self):
         self.uses_noisy = bool(self.model_config.get("noisy", False))
-        self._atom_dueling = (bool(self.model_config.get("dueling"))
-                              and int(self.model_config.get("num_atoms", 1)) > 1)
+        self._atom_dueling = (
+            bool(self.model_config.get("dueling"))
+            and int(self.model_config.get("num_atoms", 1)) > 1
+        )
         if self._atom_dueling:
             self.catalog.vf_head_config.output_layer_dim = int(self.model_config["num_atoms"])
         super().setup()
@@ -90,8 +92,12 @@ class RainbowDQNTorchRLModule(DefaultDQNTorchRLModule):
         a_logits = adv["logits"]  # [B, actions, atoms]
         logits = value.unsqueeze(-2) + a_logits - a_logits.mean(dim=-2, keepdim=True)
         probs = torch.softmax(logits, dim=-1)
-        out = {ATOMS: adv[ATOMS], QF_LOGITS: logits, QF_PROBS: probs,
-               QF_PREDS: torch.sum(adv[ATOMS] * probs, dim=-1)}
+        out = {
+            ATOMS: adv[ATOMS],
+            QF_LOGITS: logits,
+            QF_PROBS: probs,
+            QF_PREDS: torch.sum(adv[ATOMS] * probs, dim=-1),
+        }
         if Columns.STATE_OUT in enc:
             out[Columns.STATE_OUT] = enc[Columns.STATE_OUT]
         return out
@@ -145,9 +151,11 @@ class PsmarlDQNTorchLearner(DQNTorchLearner):
         clock = target_clock(self.config, timesteps)
         for module_id, module in self.module._rl_modules.items():
             config = self.config.get_config_for_module(module_id)
-            if (isinstance(module.unwrapped(), TargetNetworkAPI)
-                    and clock - self.last_update_ts_by_mid[module_id]
-                    >= config.target_network_update_freq):
+            if (
+                isinstance(module.unwrapped(), TargetNetworkAPI)
+                and clock - self.last_update_ts_by_mid[module_id]
+                >= config.target_network_update_freq
+            ):
                 update_targets(self, module_id, module, clock)
 
 
@@ -192,8 +200,6 @@ class PsmarlDQNConfig(ReplayLoopSettings, DQNConfig):
         return spec
 
 
-
-
 # ---------------------------------------------------------------- Ape-X
 def runner_epsilon(worker_index: int, num_env_runners: int) -> float:
     """The fixed epsilon of the env runner ``worker_index`` (RLlib: 0 = the local runner,
@@ -215,8 +221,9 @@ class _ApexEpsilonMixin:
             return
         eps = runner_epsilon(self.worker_index or 0, self.config.num_env_runners)
         self.apex_epsilon = eps
-        modules = (list(self.module.values()) if isinstance(self.module, MultiRLModule)
-                   else [self.module])
+        modules = (
+            list(self.module.values()) if isinstance(self.module, MultiRLModule) else [self.module]
+        )
         for m in modules:
             m = m.unwrapped() if hasattr(m, "unwrapped") else m
             if hasattr(m, "epsilon_schedule"):

@@ -35,8 +35,11 @@ from psmarl.methods.spec import MethodSpec
 
 
 def _customize(config, method_settings, env_settings):
-    batch = int((method_settings.get("training") or {}).get(
-        "train_batch_size_per_learner", config.train_batch_size_per_learner))
+    batch = int(
+        (method_settings.get("training") or {}).get(
+            "train_batch_size_per_learner", config.train_batch_size_per_learner
+        )
+    )
     return config.reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=batch)
 
 
@@ -53,9 +56,13 @@ IMPALA = MethodSpec(
     base_config=_base,
     defaults={
         "training": {
-            "lr": [[0, 5e-4], [20_000_000, 1e-12]], "gamma": 0.99,
-            "train_batch_size_per_learner": 640, "vf_loss_coeff": 0.5, "entropy_coeff": 0.01,
-            "grad_clip": 40.0, "vtrace_clip_rho_threshold": 1.0,
+            "lr": [[0, 5e-4], [20_000_000, 1e-12]],
+            "gamma": 0.99,
+            "train_batch_size_per_learner": 640,
+            "vf_loss_coeff": 0.5,
+            "entropy_coeff": 0.01,
+            "grad_clip": 40.0,
+            "vtrace_clip_rho_threshold": 1.0,
             "vtrace_clip_pg_rho_threshold": 1.0,
         },
         "model": PAPER_MODEL,
@@ -64,9 +71,14 @@ IMPALA = MethodSpec(
     },
     customize=_customize,
     description="IMPALA with V-trace (Espeholt et al., 2018)",
-    limits={"training.gamma": (0, 1), "training.train_batch_size_per_learner": (1, None),
-            "training.vf_loss_coeff": (0, None), "training.entropy_coeff": (0, None),
-            "training.grad_clip": (0, None), "training.vtrace_clip_rho_threshold": (0, None),
-            "training.vtrace_clip_pg_rho_threshold": (0, None),
-            "env_runners.rollout_fragment_length": (1, None)},
+    limits={
+        "training.gamma": (0, 1),
+        "training.train_batch_size_per_learner": (1, None),
+        "training.vf_loss_coeff": (0, None),
+        "training.entropy_coeff": (0, None),
+        "training.grad_clip": (0, None),
+        "training.vtrace_clip_rho_threshold": (0, None),
+        "training.vtrace_clip_pg_rho_threshold": (0, None),
+        "env_runners.rollout_fragment_length": (1, None),
+    },
 )

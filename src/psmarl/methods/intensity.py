@@ -44,14 +44,19 @@ def check(value: Any, where: str) -> None:
     if isinstance(value, Mapping):
         bad = sorted(set(value) - set(SHARING_KEYS))
         if bad or not value:
-            raise ConfigError(f"keys must be among {', '.join(SHARING_KEYS)}, got "
-                              f"{sorted(value) or 'none'}", key=where)
+            raise ConfigError(
+                f"keys must be among {', '.join(SHARING_KEYS)}, got {sorted(value) or 'none'}",
+                key=where,
+            )
         for k, v in value.items():
             check(v, f"{where}.{k}")
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"must be a positive number (trained samples per sampled env step), "
-                          f"null, or a mapping by sharing mode; got {value!r}", key=where)
+        raise ConfigError(
+            f"must be a positive number (trained samples per sampled env step), "
+            f"null, or a mapping by sharing mode; got {value!r}",
+            key=where,
+        )
 
 
 def for_sharing(value: Any, shared: bool) -> float | None:
@@ -61,8 +66,7 @@ def for_sharing(value: Any, shared: bool) -> float | None:
     return None if value is None else float(value)
 
 
-def updates_due(intensity: float, sampled_since_start: int, trained: int,
-                batch_size: int) -> int:
+def updates_due(intensity: float, sampled_since_start: int, trained: int, batch_size: int) -> int:
     """Updates of ``batch_size`` samples that bring ``trained`` samples up to, and not past,
     ``intensity x sampled_since_start``."""
     if sampled_since_start <= 0:

@@ -32,8 +32,7 @@ def _scaled_noise(n: int, generator: torch.Generator | None, device) -> torch.Te
 class NoisyLinear(nn.Module):
     """Drop-in replacement of ``nn.Linear`` with learnable factorised Gaussian noise."""
 
-    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5,
-                 bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5, bias: bool = True):
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(f"NoisyLinear needs positive sizes, got {in_features}x{out_features}")
@@ -100,8 +99,10 @@ class NoisyLinear(nn.Module):
         return F.linear(x, self.effective_weight(), self.effective_bias())
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"sigma0={self.sigma0}, bias={self.bias_mu is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"sigma0={self.sigma0}, bias={self.bias_mu is not None}"
+        )
 
 
 def noisify(module: nn.Module, sigma0: float = 0.5) -> int:

@@ -77,8 +77,13 @@ class IterationSizeInTraining:
         super().__init__(*args, **kwargs)
         self.min_time_s_per_iteration = 0
 
-    def training(self, *, min_sample_timesteps_per_iteration=NotProvided,
-                 min_time_s_per_iteration=NotProvided, **kwargs):
+    def training(
+        self,
+        *,
+        min_sample_timesteps_per_iteration=NotProvided,
+        min_time_s_per_iteration=NotProvided,
+        **kwargs,
+    ):
         if min_sample_timesteps_per_iteration is not NotProvided:
             self.reporting(min_sample_timesteps_per_iteration=min_sample_timesteps_per_iteration)
         if min_time_s_per_iteration is not NotProvided:
@@ -94,8 +99,10 @@ class AcceptsAgentScaledBuffer:
     def validate(self) -> None:
         from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED, BOUNDED_UNIFORM
 
-        base = {AGENT_SCALED_PRIORITIZED: "MultiAgentPrioritizedEpisodeReplayBuffer",
-                BOUNDED_UNIFORM: "MultiAgentEpisodeReplayBuffer"}
+        base = {
+            AGENT_SCALED_PRIORITIZED: "MultiAgentPrioritizedEpisodeReplayBuffer",
+            BOUNDED_UNIFORM: "MultiAgentEpisodeReplayBuffer",
+        }
         buf = self.replay_buffer_config
         if buf.get("type") not in base:
             return super().validate()
@@ -129,8 +136,9 @@ class PsmarlSAC(HeldIntensity, SeededReplayBuffer, SAC):
         return PsmarlSACConfig()
 
 
-class PsmarlSACConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining,
-                      SACConfig):
+class PsmarlSACConfig(
+    ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig
+):
     """RLlib's own SACConfig, plus the mixins above (algorithm: :class:`PsmarlSAC`)."""
 
     def __init__(self, algo_class=None):
@@ -138,8 +146,13 @@ class PsmarlSACConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSiz
 
 
 # ------------------------------------------------------------------ RLModule
-def _mlp(n_in: int, hiddens: list[int], n_out: int, activation: str,
-         out_activation: nn.Module | None = None) -> nn.Sequential:
+def _mlp(
+    n_in: int,
+    hiddens: list[int],
+    n_out: int,
+    activation: str,
+    out_activation: nn.Module | None = None,
+) -> nn.Sequential:
     act_cls = get_activation_fn(activation, framework="torch")
     layers: list[nn.Module] = []
     for h in hiddens:
@@ -167,8 +180,9 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
 
     def setup(self):
         if not isinstance(self.action_space, gym.spaces.Box):
-            raise TypeError("TD3/DDPG need a continuous (Box) action space, "
-                            f"got {self.action_space}")
+            raise TypeError(
+                f"TD3/DDPG need a continuous (Box) action space, got {self.action_space}"
+            )
         mc = self.model_config
         self.obs_dim = int(np.prod(self.observation_space.shape))
         self.act_dim = int(np.prod(self.action_space.shape))
@@ -240,7 +254,8 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
         actions = self.target_pi(self._flat(next_obs))
         if self.smooth_target_policy:
             noise = (torch.randn_like(actions) * self.target_noise).clamp(
-                -self.target_noise_clip, self.target_noise_clip)
+                -self.target_noise_clip, self.target_noise_clip
+            )
             actions = (actions + noise).clamp(self.LOW, self.HIGH)
         return actions
 
@@ -258,7 +273,7 @@ class DDPGTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
     @staticmethod
     def _bellman_target(rewards, terminateds, q_target_next, gamma, n_step):
         """r + gamma^n * (1 - terminated) * Q'(s', a') (no gradient)."""
-        return (rewards + (gamma ** n_step) * (1.0 - terminateds.float()) * q_target_next).detach()
+        return (rewards + (gamma**n_step) * (1.0 - terminateds.float()) * q_target_next).detach()
 
     # -- RLlib APIs
     def make_target_networks(self):
@@ -305,13 +320,21 @@ class DDPGTorchLearner(DQNTorchLearner):
         critic = self.get_parameters(module.qf)
         if config.twin_q:
             critic += self.get_parameters(module.qf_twin)
-        self.register_optimizer(module_id=module_id, optimizer_name="qf",
-                                optimizer=torch.optim.Adam(critic), params=critic,
-                                lr_or_lr_schedule=config.critic_lr)
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name="qf",
+            optimizer=torch.optim.Adam(critic),
+            params=critic,
+            lr_or_lr_schedule=config.critic_lr,
+        )
         actor = self.get_parameters(module.pi)
-        self.register_optimizer(module_id=module_id, optimizer_name="policy",
-                                optimizer=torch.optim.Adam(actor), params=actor,
-                                lr_or_lr_schedule=config.actor_lr)
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name="policy",
+            optimizer=torch.optim.Adam(actor),
+            params=actor,
+            lr_or_lr_schedule=config.actor_lr,
+        )
 
     def actor_update_due(self, module_id, config) -> bool:
         """True on updates 0, d, 2d, ... (d = policy_delay) of this module."""
@@ -319,8 +342,12 @@ class DDPGTorchLearner(DQNTorchLearner):
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         target = DDPGTorchRLModule._bellman_target(
-            batch[Columns.REWARDS], batch[Columns.TERMINATEDS], fwd_out[QF_TARGET_NEXT],
-            config.gamma, batch["n_step"])
+            batch[Columns.REWARDS],
+            batch[Columns.TERMINATEDS],
+            fwd_out[QF_TARGET_NEXT],
+            config.gamma,
+            batch["n_step"],
+        )
         weights = batch.get("weights")
         if weights is None:
             weights = torch.ones_like(target)
@@ -333,12 +360,19 @@ class DDPGTorchLearner(DQNTorchLearner):
             td_abs = 0.5 * (td_abs + td_twin.abs())
         actor_loss = -torch.mean(fwd_out[Q_CURR])
 
-        self.metrics.log_value(key=(module_id, TD_ERROR_KEY), value=td_abs.detach(),
-                               reduce="item_series")
-        self.metrics.log_dict({
-            POLICY_LOSS_KEY: actor_loss, "qf_loss": critic_loss,
-            "qf_mean": torch.mean(fwd_out[QF_PREDS]), "td_error_mean": torch.mean(td_abs),
-        }, key=module_id, window=1)
+        self.metrics.log_value(
+            key=(module_id, TD_ERROR_KEY), value=td_abs.detach(), reduce="item_series"
+        )
+        self.metrics.log_dict(
+            {
+                POLICY_LOSS_KEY: actor_loss,
+                "qf_loss": critic_loss,
+                "qf_mean": torch.mean(fwd_out[QF_PREDS]),
+                "td_error_mean": torch.mean(td_abs),
+            },
+            key=module_id,
+            window=1,
+        )
         self._temp_losses[(module_id, "qf")] = critic_loss
         self._temp_losses[(module_id, "policy")] = actor_loss
         return critic_loss + actor_loss
@@ -353,9 +387,15 @@ class DDPGTorchLearner(DQNTorchLearner):
                 if name == "policy" and not self.actor_update_due(module_id, config):
                     continue  # delayed actor: no gradient, Adam skips these parameters
                 loss.backward(retain_graph=True)
-                grads.update({pid: p.grad for pid, p in
-                              self.filter_param_dict_for_optimizer(self._params, optim).items()
-                              if p.grad is not None})
+                grads.update(
+                    {
+                        pid: p.grad
+                        for pid, p in self.filter_param_dict_for_optimizer(
+                            self._params, optim
+                        ).items()
+                        if p.grad is not None
+                    }
+                )
         self._temp_losses.clear()
         return grads
 
@@ -377,8 +417,15 @@ class DDPGTorchLearner(DQNTorchLearner):
 
 
 # ------------------------------------------------------------------ Config / Algorithm
-_MODULE_KEYS = ("twin_q", "critic_hiddens", "smooth_target_policy", "target_noise",
-                "target_noise_clip", "exploration_noise", "pure_exploration_steps")
+_MODULE_KEYS = (
+    "twin_q",
+    "critic_hiddens",
+    "smooth_target_policy",
+    "target_noise",
+    "target_noise_clip",
+    "exploration_noise",
+    "pure_exploration_steps",
+)
 
 
 class DDPGConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig):
@@ -404,24 +451,40 @@ class DDPGConfig(ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTr
         self.tau = 0.002
         self.target_network_update_freq = 0
         self.n_step = 1
-        self.replay_buffer_config = {"type": "PrioritizedEpisodeReplayBuffer",
-                                     "capacity": 50000, "alpha": 0.6, "beta": 0.4}
+        self.replay_buffer_config = {
+            "type": "PrioritizedEpisodeReplayBuffer",
+            "capacity": 50000,
+            "alpha": 0.6,
+            "beta": 0.4,
+        }
         self.num_steps_sampled_before_learning_starts = 1500
         self.train_batch_size_per_learner = 256
         self.min_sample_timesteps_per_iteration = 1000
 
-    def training(self, *, policy_delay=NotProvided, smooth_target_policy=NotProvided,
-                 target_noise=NotProvided, target_noise_clip=NotProvided,
-                 exploration_noise=NotProvided, pure_exploration_steps=NotProvided,
-                 per_runner_exploration=NotProvided, critic_hiddens=NotProvided, **kwargs):
+    def training(
+        self,
+        *,
+        policy_delay=NotProvided,
+        smooth_target_policy=NotProvided,
+        target_noise=NotProvided,
+        target_noise_clip=NotProvided,
+        exploration_noise=NotProvided,
+        pure_exploration_steps=NotProvided,
+        per_runner_exploration=NotProvided,
+        critic_hiddens=NotProvided,
+        **kwargs,
+    ):
         super().training(**kwargs)
-        for key, value in (("policy_delay", policy_delay),
-                           ("smooth_target_policy", smooth_target_policy),
-                           ("target_noise", target_noise), ("target_noise_clip", target_noise_clip),
-                           ("exploration_noise", exploration_noise),
-                           ("pure_exploration_steps", pure_exploration_steps),
-                           ("per_runner_exploration", per_runner_exploration),
-                           ("critic_hiddens", critic_hiddens)):
+        for key, value in (
+            ("policy_delay", policy_delay),
+            ("smooth_target_policy", smooth_target_policy),
+            ("target_noise", target_noise),
+            ("target_noise_clip", target_noise_clip),
+            ("exploration_noise", exploration_noise),
+            ("pure_exploration_steps", pure_exploration_steps),
+            ("per_runner_exploration", per_runner_exploration),
+            ("critic_hiddens", critic_hiddens),
+        ):
             if value is not NotProvided:
                 setattr(self, key, value)
         return self
@@ -467,8 +530,12 @@ class ApexDDPGConfig(DDPGConfig):
         super().__init__(algo_class=algo_class or ApexDDPG)
         self.per_runner_exploration = True
         self.n_step = 3
-        self.replay_buffer_config = {"type": "PrioritizedEpisodeReplayBuffer",
-                                     "capacity": 2000000, "alpha": 0.6, "beta": 0.4}
+        self.replay_buffer_config = {
+            "type": "PrioritizedEpisodeReplayBuffer",
+            "capacity": 2000000,
+            "alpha": 0.6,
+            "beta": 0.4,
+        }
         self.num_steps_sampled_before_learning_starts = 50000
         self.train_batch_size_per_learner = 512
         self.rollout_fragment_length = 50

@@ -60,10 +60,14 @@ def multi_agent_buffer_config(config, buf: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def multi_agent_replay_buffer(config, method_settings: Mapping[str, Any] | None = None,
-                              env_settings: Mapping[str, Any] | None = None):
+def multi_agent_replay_buffer(
+    config,
+    method_settings: Mapping[str, Any] | None = None,
+    env_settings: Mapping[str, Any] | None = None,
+):
     """``customize`` hook: the multi-agent buffer for a multi-agent config (else unchanged)."""
     if not config.is_multi_agent:
         return config
     return config.training(
-        replay_buffer_config=multi_agent_buffer_config(config, config.replay_buffer_config))
+        replay_buffer_config=multi_agent_buffer_config(config, config.replay_buffer_config)
+    )

@@ -43,13 +43,15 @@ class AddWithinCapacity:
             super().add(part, *args, **kwargs)
 
 
-class CapacityBoundedMultiAgentEpisodeReplayBuffer(AddWithinCapacity,
-                                                   MultiAgentEpisodeReplayBuffer):
+class CapacityBoundedMultiAgentEpisodeReplayBuffer(
+    AddWithinCapacity, MultiAgentEpisodeReplayBuffer
+):
     """RLlib's multi-agent (uniform) episode buffer that takes batches larger than itself."""
 
 
-class AgentScaledPrioritizedEpisodeReplayBuffer(AddWithinCapacity,
-                                                MultiAgentPrioritizedEpisodeReplayBuffer):
+class AgentScaledPrioritizedEpisodeReplayBuffer(
+    AddWithinCapacity, MultiAgentPrioritizedEpisodeReplayBuffer
+):
     """RLlib's multi-agent prioritized episode buffer with per-module segment trees sized for
     ``agents_per_module`` agent steps per env step.
 
@@ -67,5 +69,3 @@ class AgentScaledPrioritizedEpisodeReplayBuffer(AddWithinCapacity,
         self._module_to_sum_segment = defaultdict(lambda: SumSegmentTree(size))
         self._module_to_min_segment = defaultdict(lambda: MinSegmentTree(size))
         self._module_to_free_nodes = defaultdict(lambda: deque(range(size), maxlen=size))
-
-

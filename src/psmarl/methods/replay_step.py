@@ -91,8 +91,10 @@ class ReplayLoopSettings:
     def validate(self) -> None:
         super().validate()
         if self.target_network_update_unit not in ti.TARGET_UNITS:
-            raise ValueError(f"target_network_update_unit must be one of {ti.TARGET_UNITS}, "
-                             f"got {self.target_network_update_unit!r}")
+            raise ValueError(
+                f"target_network_update_unit must be one of {ti.TARGET_UNITS}, "
+                f"got {self.target_network_update_unit!r}"
+            )
         ti.check(self.training_intensity, "training_intensity")
 
     def held_training_intensity(self) -> float | None:
@@ -105,16 +107,19 @@ class HeldIntensity:
 
     def setup(self, config):
         super().setup(config)
-        self._psmarl_sampled = 0   # env steps sampled in this run
-        self._psmarl_trained = 0   # samples trained (updates x train batch)
+        self._psmarl_sampled = 0  # env steps sampled in this run
+        self._psmarl_trained = 0  # samples trained (updates x train batch)
 
     def training_step(self) -> None:
         cfg = self.config
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, runner_metrics = synchronous_parallel_sample(
-                worker_set=self.env_runner_group, concat=True,
-                sample_timeout_s=cfg.sample_timeout_s, _uses_new_env_runners=True,
-                _return_metrics=True)
+                worker_set=self.env_runner_group,
+                concat=True,
+                sample_timeout_s=cfg.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+            )
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         with self.metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
             self.local_replay_buffer.add(episodes)
@@ -136,8 +141,11 @@ class HeldIntensity:
         if modules:
             with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
                 self.env_runner_group.sync_weights(
-                    from_worker_or_learner_group=self.learner_group, policies=modules,
-                    global_vars=None, inference_only=True)
+                    from_worker_or_learner_group=self.learner_group,
+                    policies=modules,
+                    global_vars=None,
+                    inference_only=True,
+                )
 
     def _psmarl_update(self, batch: int) -> set[str]:
         """One update on ``batch`` replayed samples (per module); its priorities; the
@@ -146,19 +154,26 @@ class HeldIntensity:
         stateful = bool(getattr(self, "_module_is_stateful", False))
         with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
             replayed = self.local_replay_buffer.sample(
-                num_items=batch, n_step=cfg.n_step,
+                num_items=batch,
+                n_step=cfg.n_step,
                 batch_length_T=stateful * cfg.model_config.get("max_seq_len", 0),
-                lookback=int(stateful), min_batch_length_T=getattr(cfg, "burn_in_len", 0),
-                gamma=cfg.gamma, beta=cfg.replay_buffer_config.get("beta"),
-                sample_episodes=True)
-            self.metrics.aggregate([self.local_replay_buffer.get_metrics()],
-                                   key=REPLAY_BUFFER_RESULTS)
+                lookback=int(stateful),
+                min_batch_length_T=getattr(cfg, "burn_in_len", 0),
+                gamma=cfg.gamma,
+                beta=cfg.replay_buffer_config.get("beta"),
+                sample_episodes=True,
+            )
+            self.metrics.aggregate(
+                [self.local_replay_buffer.get_metrics()], key=REPLAY_BUFFER_RESULTS
+            )
         self._psmarl_trained += batch
         clock = {
             NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
-                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0),
+                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
+            ),
             NUM_AGENT_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
-                (ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}),
+                (ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
+            ),
             SAMPLES_TRAINED_LIFETIME: self._psmarl_trained,
         }
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
@@ -168,13 +183,16 @@ class HeldIntensity:
             for module_id, module_results in res.items():
                 if TD_ERROR_KEY in module_results:
                     td_errors[module_id].extend(
-                        convert_to_numpy(module_results.pop(TD_ERROR_KEY).peek()))
+                        convert_to_numpy(module_results.pop(TD_ERROR_KEY).peek())
+                    )
         self.metrics.aggregate(results, key=LEARNER_RESULTS)
         with self.metrics.log_time((TIMERS, REPLAY_BUFFER_UPDATE_PRIOS_TIMER)):
             update_priorities_in_episode_replay_buffer(
                 replay_buffer=self.local_replay_buffer,
-                td_errors={m: {TD_ERROR_KEY: np.concatenate(v, axis=0)}
-                           for m, v in td_errors.items()})
+                td_errors={
+                    m: {TD_ERROR_KEY: np.concatenate(v, axis=0)} for m, v in td_errors.items()
+                },
+            )
         return set(results[0].keys()) - {ALL_MODULES} if results else set()
 
     def get_state(self, *args, **kwargs):

@@ -65,17 +65,28 @@ def _base():
 
 
 SAC_TRAINING = {
-    "actor_lr": 3e-4, "critic_lr": 3e-4, "alpha_lr": 3e-4, "gamma": 0.99, "tau": 0.005,
-    "target_entropy": "auto", "n_step": 1, "target_network_update_freq": 1,
-    "train_batch_size_per_learner": 512, "num_steps_sampled_before_learning_starts": 1000,
+    "actor_lr": 3e-4,
+    "critic_lr": 3e-4,
+    "alpha_lr": 3e-4,
+    "gamma": 0.99,
+    "tau": 0.005,
+    "target_entropy": "auto",
+    "n_step": 1,
+    "target_network_update_freq": 1,
+    "train_batch_size_per_learner": 512,
+    "num_steps_sampled_before_learning_starts": 1000,
     "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 100000},
-    "min_sample_timesteps_per_iteration": 1000, "clip_actions": False,
+    "min_sample_timesteps_per_iteration": 1000,
+    "clip_actions": False,
     "training_intensity": 0.4,
 }
 
 OFF_POLICY_LIMITS = {
-    "training.gamma": (0, 1), "training.tau": (0, 1), "training.actor_lr": (0, None),
-    "training.critic_lr": (0, None), "training.n_step": (1, None),
+    "training.gamma": (0, 1),
+    "training.tau": (0, 1),
+    "training.actor_lr": (0, None),
+    "training.critic_lr": (0, None),
+    "training.n_step": (1, None),
     "training.train_batch_size_per_learner": (1, None),
     "training.num_steps_sampled_before_learning_starts": (0, None),
     "training.target_network_update_freq": (0, None),
@@ -97,6 +108,9 @@ SAC = MethodSpec(
     },
     customize=multi_agent_replay_buffer,
     description="Soft Actor-Critic (Haarnoja et al., 2018), RLlib's own",
-    limits={**OFF_POLICY_LIMITS, "training.alpha_lr": (0, None),
-            "training.initial_alpha": (0, None)},
+    limits={
+        **OFF_POLICY_LIMITS,
+        "training.alpha_lr": (0, None),
+        "training.initial_alpha": (0, None),
+    },
 )

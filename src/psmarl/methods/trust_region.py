@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def conjugate_gradient(matvec: Callable[[Any], Any], b, iters: int = 10,
-                       residual_tol: float = 1e-10):
+def conjugate_gradient(
+    matvec: Callable[[Any], Any], b, iters: int = 10, residual_tol: float = 1e-10
+):
     """Approximately solve ``A x = b`` for a symmetric positive definite ``A`` given only
     ``matvec(v) = A v`` (Hestenes-Stiefel CG, starting from x = 0)."""
     import torch
@@ -46,16 +47,23 @@ def _assign(params: Sequence[Any], flat) -> None:
         i = 0
         for p in params:
             n = p.numel()
-            p.copy_(flat[i:i + n].view_as(p))
+            p.copy_(flat[i : i + n].view_as(p))
             i += n
 
 
-def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
-                      kl: Callable[[], Any], *, max_kl: float, cg_iters: int = 10,
-                      cg_damping: float = 0.1, line_search_steps: int = 15,
-                      line_search_coeff: float = 0.8,
-                      cg_residual_tol: float = 1e-10,
-                      fisher_kl: Callable[[], Any] | None = None) -> dict[str, float]:
+def trust_region_step(
+    params: Sequence[Any],
+    surrogate: Callable[[], Any],
+    kl: Callable[[], Any],
+    *,
+    max_kl: float,
+    cg_iters: int = 10,
+    cg_damping: float = 0.1,
+    line_search_steps: int = 15,
+    line_search_coeff: float = 0.8,
+    cg_residual_tol: float = 1e-10,
+    fisher_kl: Callable[[], Any] | None = None,
+) -> dict[str, float]:
     """One TRPO policy update of ``params`` in place.
 
     ``surrogate()`` is the objective to maximise at the current parameters; ``kl()`` the
@@ -72,8 +80,13 @@ def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
     old = _flat([p.detach() for p in params]).clone()
     s0 = surrogate()
     g = _flat(torch.autograd.grad(s0, params, allow_unused=False)).detach()
-    stats = {"accepted": 0.0, "step_fraction": 0.0, "kl": 0.0, "improvement": 0.0,
-             "expected_improvement": 0.0}
+    stats = {
+        "accepted": 0.0,
+        "step_fraction": 0.0,
+        "kl": 0.0,
+        "improvement": 0.0,
+        "expected_improvement": 0.0,
+    }
     if not torch.isfinite(g).all() or float(g.abs().max()) == 0.0:
         return stats
     grad_kl = _flat(torch.autograd.grad((fisher_kl or kl)(), params, create_graph=True))
@@ -92,13 +105,16 @@ def trust_region_step(params: Sequence[Any], surrogate: Callable[[], Any],
     base = float(s0.detach())
     with torch.no_grad():
         for k in range(int(line_search_steps)):
-            frac = line_search_coeff ** k
+            frac = line_search_coeff**k
             _assign(params, old + frac * full_step)
             new_s, new_kl = float(surrogate()), float(kl())
-            if math.isfinite(new_s) and math.isfinite(new_kl) and new_kl <= max_kl \
-                    and new_s - base > 0.0:
-                stats.update(accepted=1.0, step_fraction=frac, kl=new_kl,
-                             improvement=new_s - base)
+            if (
+                math.isfinite(new_s)
+                and math.isfinite(new_kl)
+                and new_kl <= max_kl
+                and new_s - base > 0.0
+            ):
+                stats.update(accepted=1.0, step_fraction=frac, kl=new_kl, improvement=new_s - base)
                 return stats
         _assign(params, old)
     return stats

@@ -37,19 +37,27 @@ class UnsupportedArgument(ValueError):
         self.game = game
         self.problems = dict(problems)
         detail = "; ".join(f"{k}: {why}" for k, why in sorted(self.problems.items()))
-        super().__init__(f"psmarl's fast {game} does not support {', '.join(sorted(problems))} "
-                         f"({detail}); use the pettingzoo backend for it")
+        super().__init__(
+            f"psmarl's fast {game} does not support {', '.join(sorted(problems))} "
+            f"({detail}); use the pettingzoo backend for it"
+        )
 
 
-def settle_kwargs(game: str, kwargs: Mapping[str, Any], defaults: Mapping[str, Any],
-                  unsupported: Callable[[Mapping[str, Any]], dict[str, str]]) -> dict[str, Any]:
+def settle_kwargs(
+    game: str,
+    kwargs: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    unsupported: Callable[[Mapping[str, Any]], dict[str, str]],
+) -> dict[str, Any]:
     """The game's defaults updated with ``kwargs``; unknown names raise TypeError (as
     PettingZoo's constructors do), values the fast env cannot run raise
     UnsupportedArgument naming them."""
     unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
-        raise TypeError(f"{game}: unexpected keyword argument(s) {', '.join(unknown)}; "
-                        f"it accepts: {', '.join(sorted(defaults))}")
+        raise TypeError(
+            f"{game}: unexpected keyword argument(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(sorted(defaults))}"
+        )
     merged = {**defaults, **kwargs}
     problems = unsupported(merged)
     if problems:
@@ -62,8 +70,12 @@ def box_action(space, action):
     itself when the space contains it, else (after its NaN and shape checks) the action
     clipped to the bounds, with its warning."""
     if isinstance(action, np.ndarray):
-        inside = bool(np.can_cast(action.dtype, space.dtype) and action.shape == space.shape
-                      and np.all(action >= space.low) and np.all(action <= space.high))
+        inside = bool(
+            np.can_cast(action.dtype, space.dtype)
+            and action.shape == space.shape
+            and np.all(action >= space.low)
+            and np.all(action <= space.high)
+        )
     else:
         inside = space.contains(action)
     if inside:
@@ -72,10 +84,12 @@ def box_action(space, action):
 
     if action is None or np.isnan(action).any():
         EnvLogger.error_nan_action()
-    assert space.shape == action.shape, \
+    assert space.shape == action.shape, (
         f"action should have shape {space.shape}, has shape {action.shape}"
-    EnvLogger.warn_action_out_of_bound(action=action, action_space=space,
-                                       backup_policy="clipping to space")
+    )
+    EnvLogger.warn_action_out_of_bound(
+        action=action, action_space=space, backup_policy="clipping to space"
+    )
     return np.clip(action, space.low, space.high)
 
 

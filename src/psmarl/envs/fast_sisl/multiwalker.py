@@ -46,9 +46,18 @@ from psmarl.envs.fast_sisl import GameEnv, box_action, settle_kwargs
 
 #: multiwalker_v9's keyword arguments and defaults (PettingZoo 1.25 ``MultiWalkerEnv``)
 DEFAULTS: dict[str, Any] = dict(
-    n_walkers=3, position_noise=1e-3, angle_noise=1e-3, forward_reward=1.0,
-    terminate_reward=-100.0, fall_reward=-10.0, shared_reward=True, terminate_on_fall=True,
-    remove_on_fall=True, terrain_length=TERRAIN_LENGTH, max_cycles=500, render_mode=None,
+    n_walkers=3,
+    position_noise=1e-3,
+    angle_noise=1e-3,
+    forward_reward=1.0,
+    terminate_reward=-100.0,
+    fall_reward=-10.0,
+    shared_reward=True,
+    terminate_on_fall=True,
+    remove_on_fall=True,
+    terrain_length=TERRAIN_LENGTH,
+    max_cycles=500,
+    render_mode=None,
 )
 
 
@@ -74,8 +83,13 @@ def parallel_env(**kwargs) -> ParallelEnv:
 
 
 class FastMultiwalker(GameEnv, ParallelEnv):
-    metadata = {"render_modes": [], "name": "multiwalker_v9", "is_parallelizable": True,
-                "render_fps": FPS, "psmarl_backend": "fast"}
+    metadata = {
+        "render_modes": [],
+        "name": "multiwalker_v9",
+        "is_parallelizable": True,
+        "render_fps": FPS,
+        "psmarl_backend": "fast",
+    }
 
     def __init__(self, **kwargs):
         kw = settle_kwargs("multiwalker", kwargs, DEFAULTS, unsupported)
@@ -137,8 +151,10 @@ class FastMultiwalker(GameEnv, ParallelEnv):
             inside = ((arr >= space.low) & (arr <= space.high)).all(axis=1)
             if inside.all():
                 return arr
-        rows = [np.array(box_action(self.action_spaces[a], v), dtype=np.float32).reshape(4)
-                for a, v in zip(self.agents, values)]
+        rows = [
+            np.array(box_action(self.action_spaces[a], v), dtype=np.float32).reshape(4)
+            for a, v in zip(self.agents, values)
+        ]
         return np.stack(rows)
 
     def _scroll(self):
@@ -171,18 +187,18 @@ class FastMultiwalker(GameEnv, ParallelEnv):
         draws = game.np_random.normal(means, scales).tolist() if means else []
 
         obs, k = [], 0
-        for i, walker in enumerate(walkers):
+        for i in range(len(walkers)):
             if i not in own:
                 obs.append(np.zeros_like(game.observation_space[i].low))
                 continue
             near = []
             for j in (i - 1, i + 1):
                 if 0 <= j < n and walkers[j].hull is not None:
-                    near += draws[k:k + 2]
+                    near += draws[k : k + 2]
                     k += 2
                 else:
                     near += [0.0, 0.0]
-            near += draws[k:k + 3]
+            near += draws[k : k + 3]
             k += 3
             obs.append(np.array(own[i] + near))
             shaping = -5.0 * abs(own[i][0])
@@ -192,8 +208,9 @@ class FastMultiwalker(GameEnv, ParallelEnv):
         package_shaping = game.forward_reward * 130 * px / SCALE
         rewards += package_shaping - game.prev_package_shaping
         game.prev_package_shaping = package_shaping
-        game.scroll = (xpos.mean() - VIEWPORT_W / SCALE / 5
-                       - (n - 1) * WALKER_SEPERATION * TERRAIN_STEP)
+        game.scroll = (
+            xpos.mean() - VIEWPORT_W / SCALE / 5 - (n - 1) * WALKER_SEPERATION * TERRAIN_STEP
+        )
 
         done = [False] * n
         for i, (fallen, walker) in enumerate(zip(game.fallen_walkers, walkers)):
@@ -204,8 +221,11 @@ class FastMultiwalker(GameEnv, ParallelEnv):
                 if not game.terminate_on_fall:
                     rewards[i] += game.terminate_reward
                 done[i] = True
-        if (game.terminate_on_fall and np.sum(game.fallen_walkers) > 0) or game.game_over \
-                or package.position.x < 0:
+        if (
+            (game.terminate_on_fall and np.sum(game.fallen_walkers) > 0)
+            or game.game_over
+            or package.position.x < 0
+        ):
             rewards += game.terminate_reward
             done = [True] * n
         elif package.position.x > (game.terrain_length - TERRAIN_GRASS) * TERRAIN_STEP:

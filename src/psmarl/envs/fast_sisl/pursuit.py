@@ -54,10 +54,23 @@ from psmarl.envs.fast_sisl import settle_kwargs
 
 #: pursuit_v4's keyword arguments and defaults (PettingZoo 1.25 ``Pursuit.__init__``)
 DEFAULTS: dict[str, Any] = dict(
-    x_size=16, y_size=16, max_cycles=500, shared_reward=True, n_evaders=30, n_pursuers=8,
-    obs_range=7, n_catch=2, freeze_evaders=False, evader_controller=None,
-    pursuer_controller=None, tag_reward=0.01, catch_reward=5.0, urgency_reward=-0.1,
-    surround=True, render_mode=None, constraint_window=1.0,
+    x_size=16,
+    y_size=16,
+    max_cycles=500,
+    shared_reward=True,
+    n_evaders=30,
+    n_pursuers=8,
+    obs_range=7,
+    n_catch=2,
+    freeze_evaders=False,
+    evader_controller=None,
+    pursuer_controller=None,
+    tag_reward=0.01,
+    catch_reward=5.0,
+    urgency_reward=-0.1,
+    surround=True,
+    render_mode=None,
+    constraint_window=1.0,
 )
 
 # action -> (dx, dy): left, right, up, down, stay (PettingZoo's DiscreteAgent)
@@ -71,15 +84,18 @@ def unsupported(kw: Mapping[str, Any]) -> dict[str, str]:
     """Arguments (values) this implementation cannot reproduce: {name: why}."""
     out = {}
     if kw.get("evader_controller") is not None:
-        out["evader_controller"] = "a custom evader policy (only the built-in random " \
-                                   "moves and freeze_evaders are implemented)"
+        out["evader_controller"] = (
+            "a custom evader policy (only the built-in random "
+            "moves and freeze_evaders are implemented)"
+        )
     if kw.get("render_mode") is not None:
         out["render_mode"] = "no rendering"
     for key in ("x_size", "y_size", "n_pursuers", "n_evaders", "obs_range", "max_cycles"):
         v = kw.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            out[key] = f"must be a positive integer, got {v!r} (PettingZoo fails or loops " \
-                       f"on other values)"
+            out[key] = (
+                f"must be a positive integer, got {v!r} (PettingZoo fails or loops on other values)"
+            )
     cw = kw.get("constraint_window")
     if not isinstance(cw, (int, float)) or not 0.0 < cw <= 1.0:
         out["constraint_window"] = f"must lie in (0, 1], got {cw!r}"
@@ -127,8 +143,13 @@ class FastPursuit(ParallelEnv):
     a cell (where a move leads, the neighbours a tag or a capture looks at, the view
     window) is a table over cells, built once."""
 
-    metadata = {"render_modes": [], "name": "pursuit_v4", "is_parallelizable": True,
-                "render_fps": 5, "psmarl_backend": "fast"}
+    metadata = {
+        "render_modes": [],
+        "name": "pursuit_v4",
+        "is_parallelizable": True,
+        "render_fps": 5,
+        "psmarl_backend": "fast",
+    }
 
     def __init__(self, **kwargs):
         kw = settle_kwargs("pursuit", kwargs, DEFAULTS, unsupported)
@@ -152,8 +173,12 @@ class FastPursuit(ParallelEnv):
         n = self.n_pursuers
         self.possible_agents = [f"pursuer_{i}" for i in range(n)]
         self.agents: list[str] = []
-        obs_space = spaces.Box(low=0, high=max(self.n_pursuers, self.n_evaders),
-                               shape=(self.obs_range, self.obs_range, 3), dtype=np.float32)
+        obs_space = spaces.Box(
+            low=0,
+            high=max(self.n_pursuers, self.n_evaders),
+            shape=(self.obs_range, self.obs_range, 3),
+            dtype=np.float32,
+        )
         act_space = spaces.Discrete(N_ACTIONS)
         # one space object for all agents, as PettingZoo's pursuit has
         self.observation_spaces = {a: obs_space for a in self.possible_agents}
@@ -167,7 +192,7 @@ class FastPursuit(ParallelEnv):
         cells = xs * ys
         self.n_cells = cells
         x = np.repeat(np.arange(xs), ys)  # cell -> x
-        y = np.tile(np.arange(ys), xs)    # cell -> y
+        y = np.tile(np.arange(ys), xs)  # cell -> y
         self.cell_x, self.cell_y = x, y
         self.building_cell = self.building.ravel()
 
@@ -198,7 +223,7 @@ class FastPursuit(ParallelEnv):
         gy, gx = ys + 2 * off, xs + 2 * off
         self.grid = np.zeros((gy, gx, 3), dtype=np.float32)
         self.grid[:, :, 0] = 1.0
-        self.grid[off:off + ys, off:off + xs, 0] = self.building.T.astype(np.float32)
+        self.grid[off : off + ys, off : off + xs, 0] = self.building.T.astype(np.float32)
         self._inner = (slice(off, off + ys), slice(off, off + xs))
         span = np.arange(w)
         rows = y[:, None, None] + span[None, :, None]  # window row yo -> grid row y + yo
@@ -303,14 +328,20 @@ class FastPursuit(ParallelEnv):
     def _actions(self, actions: Mapping[str, Any]) -> np.ndarray:
         values = [actions[a] for a in self.agents]
         arr = np.asarray(values)
-        if arr.shape == (len(values),) and arr.dtype.kind in "iu" and \
-                arr.min() >= 0 and arr.max() < N_ACTIONS:
+        if (
+            arr.shape == (len(values),)
+            and arr.dtype.kind in "iu"
+            and arr.min() >= 0
+            and arr.max() < N_ACTIONS
+        ):
             return arr
         out = np.empty(len(values), dtype=np.int64)
         for i, (agent, a) in enumerate(zip(self.agents, values)):
             if not self.action_spaces[agent].contains(a):
-                raise ValueError(f"pursuit: action {a!r} of {agent} is not in its action "
-                                 f"space {self.action_spaces[agent]}")
+                raise ValueError(
+                    f"pursuit: action {a!r} of {agent} is not in its action "
+                    f"space {self.action_spaces[agent]}"
+                )
             out[i] = int(a)
         return out
 

@@ -33,11 +33,29 @@ from psmarl.envs.fast_sisl import GameEnv, box_action, settle_kwargs
 
 #: waterworld_v4's keyword arguments and defaults (PettingZoo 1.25 ``WaterworldBase``)
 DEFAULTS: dict[str, Any] = dict(
-    n_pursuers=2, n_evaders=5, n_poisons=10, n_obstacles=1, n_coop=1, n_sensors=30,
-    sensor_range=0.2, radius=0.015, obstacle_radius=0.1, obstacle_coord=[(0.5, 0.5)],
-    pursuer_max_accel=0.5, pursuer_speed=0.2, evader_speed=0.1, poison_speed=0.1,
-    poison_reward=-1.0, food_reward=10.0, encounter_reward=0.01, thrust_penalty=-0.5,
-    local_ratio=1.0, speed_features=True, max_cycles=500, render_mode=None, FPS=FPS,
+    n_pursuers=2,
+    n_evaders=5,
+    n_poisons=10,
+    n_obstacles=1,
+    n_coop=1,
+    n_sensors=30,
+    sensor_range=0.2,
+    radius=0.015,
+    obstacle_radius=0.1,
+    obstacle_coord=[(0.5, 0.5)],
+    pursuer_max_accel=0.5,
+    pursuer_speed=0.2,
+    evader_speed=0.1,
+    poison_speed=0.1,
+    poison_reward=-1.0,
+    food_reward=10.0,
+    encounter_reward=0.01,
+    thrust_penalty=-0.5,
+    local_ratio=1.0,
+    speed_features=True,
+    max_cycles=500,
+    render_mode=None,
+    FPS=FPS,
 )
 
 
@@ -45,12 +63,12 @@ def unsupported(kw: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     if kw.get("render_mode") is not None:
         out["render_mode"] = "no rendering"
-    for key in ("n_pursuers", "n_evaders", "n_poisons", "n_obstacles", "n_sensors",
-                "max_cycles"):
+    for key in ("n_pursuers", "n_evaders", "n_poisons", "n_obstacles", "n_sensors", "max_cycles"):
         v = kw.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            out[key] = f"must be a positive integer, got {v!r} (PettingZoo's observation " \
-                       f"fails on 0)"
+            out[key] = (
+                f"must be a positive integer, got {v!r} (PettingZoo's observation fails on 0)"
+            )
     return out
 
 
@@ -73,8 +91,9 @@ def _readings(sensors, pos, vel, objects, radius, speed_sum, sensor_range, with_
     offset = opos - pos[:, None, :]
     dist2 = offset[..., 0] ** 2 + offset[..., 1] ** 2  # (P, M)
     proj = (sensors @ offset.reshape(p * m, 2, 1)).reshape(p, m, -1)  # (P, M, S)
-    not_sensed = (proj < 0) | (proj - radius > sensor_range) | \
-                 (dist2[..., None] - proj ** 2 > radius ** 2)
+    not_sensed = (
+        (proj < 0) | (proj - radius > sensor_range) | (dist2[..., None] - proj**2 > radius**2)
+    )
     dist = np.clip(proj / sensor_range, 0, 1)
     dist[not_sensed] = 1.0
     dist_out = np.amin(dist, axis=1)
@@ -92,9 +111,12 @@ def _barrier_readings(sensors, pos, sensor_range, pixel_scale):
     reach = sensors * sensor_range  # (S, 2)
     ends = np.clip(pos[:, None, :] + reach[None], 0.0, pixel_scale)
     clipped = ends - pos[:, None, :]
-    ratios = np.divide(clipped, np.broadcast_to(reach, clipped.shape),
-                       out=np.ones_like(clipped),
-                       where=np.broadcast_to(np.abs(reach) > 1e-8, clipped.shape))
+    ratios = np.divide(
+        clipped,
+        np.broadcast_to(reach, clipped.shape),
+        out=np.ones_like(clipped),
+        where=np.broadcast_to(np.abs(reach) > 1e-8, clipped.shape),
+    )
     values = np.amin(ratios, axis=2)
     values[~(values < (1.0 - 1e-4))] = 1.0
     values[values == -0] = 0  # -0.0 -> 0.0, as PettingZoo does
@@ -117,20 +139,39 @@ def observe_all(game: WaterworldBase) -> np.ndarray:
         op = np.array([tuple(o.body.position) for o in objs])
         ov = np.array([tuple(o.body.velocity) for o in objs])
         shape = (n,) + op.shape
-        return _readings(sensors, pos, vel, (np.broadcast_to(op, shape),
-                                             np.broadcast_to(ov, shape)),
-                         objs[0].radius, object_speed + top, srange, velocity)
+        return _readings(
+            sensors,
+            pos,
+            vel,
+            (np.broadcast_to(op, shape), np.broadcast_to(ov, shape)),
+            objs[0].radius,
+            object_speed + top,
+            srange,
+            velocity,
+        )
 
-    parts = [read(game.obstacles, 0.0, False)[0],
-             _barrier_readings(sensors, pos, srange, first.pixel_scale)]
-    for objs, object_speed in ((game.evaders, game.evader_speed),
-                               (game.poisons, game.poison_speed)):
+    parts = [
+        read(game.obstacles, 0.0, False)[0],
+        _barrier_readings(sensors, pos, srange, first.pixel_scale),
+    ]
+    for objs, object_speed in (
+        (game.evaders, game.evader_speed),
+        (game.poisons, game.poison_speed),
+    ):
         d, v = read(objs, object_speed, speed)
         parts += [d, v] if speed else [d]
     if n > 1:  # the other pursuers, in index order
         others = np.array([[j for j in range(n) if j != i] for i in range(n)])
-        d, v = _readings(sensors, pos, vel, (pos[others], vel[others]), first.radius,
-                         game.pursuer_speed + top, srange, speed)
+        d, v = _readings(
+            sensors,
+            pos,
+            vel,
+            (pos[others], vel[others]),
+            first.radius,
+            game.pursuer_speed + top,
+            srange,
+            speed,
+        )
     else:
         d = v = np.zeros((1, game.n_sensors))
     parts += [d, v] if speed else [d]
@@ -140,8 +181,13 @@ def observe_all(game: WaterworldBase) -> np.ndarray:
 
 
 class FastWaterworld(GameEnv, ParallelEnv):
-    metadata = {"render_modes": [], "name": "waterworld_v4", "is_parallelizable": True,
-                "render_fps": FPS, "psmarl_backend": "fast"}
+    metadata = {
+        "render_modes": [],
+        "name": "waterworld_v4",
+        "is_parallelizable": True,
+        "render_fps": FPS,
+        "psmarl_backend": "fast",
+    }
 
     def __init__(self, **kwargs):
         kw = settle_kwargs("waterworld", kwargs, DEFAULTS, unsupported)
@@ -170,7 +216,8 @@ class FastWaterworld(GameEnv, ParallelEnv):
             game.behavior_rewards[i] = (
                 game.food_reward * q.shape.food_indicator
                 + game.encounter_reward * q.shape.food_touched_indicator
-                + game.poison_reward * q.shape.poison_indicator)
+                + game.poison_reward * q.shape.poison_indicator
+            )
             q.shape.food_indicator = 0
             q.shape.poison_indicator = 0
         rewards = np.array(game.behavior_rewards) + np.array(control)
