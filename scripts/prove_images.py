@@ -470,20 +470,18 @@ def repeat_locally(local: Path, runs: list[str], wd: Path) -> dict[str, str]:
     out = {}
     for run in runs:
         summary = json.loads((local / "results" / run / "train_summary.json").read_text())
-        method = run.split("/")[2]
-        sub = "marl-train" if cluster.stage_of_method(method) == "marl" else "train"
         dest = wd / run
         shutil.rmtree(dest, ignore_errors=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
             str(BIN / "psmarl"),
-            sub,
+            "train",  # either backend: psmarl train picks it from the spec's method
             "--spec",
             json.dumps(summary["spec"]),
             "--run-dir",
             str(dest),
         ]
-        if sub == "train":
+        if cluster.stage_of_method(run.split("/")[2]) != "marl":  # RLlib: its recorded CPUs
             cmd += ["--cores", str(summary["runtime"]["num_cpus"])]
         log(f"repeating {run} locally")
         r = subprocess.run(cmd, capture_output=True, text=True, env=workflow_env())

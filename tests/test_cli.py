@@ -104,3 +104,12 @@ def test_config_record_writes_the_config_as_yaml(tmp_path):
     out = tmp_path / "report" / "config.yaml"
     assert main(["config-record", "--config", json.dumps(config), "--out", str(out)]) == 0
     assert yaml.safe_load(out.read_text()) == config
+
+
+def test_methods_lists_the_whole_catalogue_with_backends(capsys):
+    main(["methods"])
+    heads = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith(" ")]
+    assert len(heads) == 13
+    assert any(h.startswith("ppo (rllib): ") for h in heads)
+    assert any(h.startswith("maddpg (benchmarl): ") for h in heads)
+    assert any(h.startswith("qmix (benchmarl): ") for h in heads)

@@ -84,7 +84,6 @@ def test_every_rule_names_its_stage_image_from_the_config():
         "marl_eval_export": 'image(config, "analysis")',
         "learning_curve": 'image(config, "analysis")',
         "theory": 'image(config, "analysis")',
-        "marl_train": 'image(config, "marl")',
         "statistics": 'image(config, "analysis")',
         "config_record": 'image(config, "analysis")',
         "paper_figure": 'image(config, "analysis")',

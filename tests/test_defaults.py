@@ -106,7 +106,7 @@ def test_the_code_takes_its_defaults_from_the_table(tiny_config):
     assert {j[3] for j in jobs} == set(defaults.default("seeds"))
     # the BenchMARL stack and the RLlib runtime keep copies (issue 17's run loop merges them)
     c["baselines"] = {"qmix": {"envs": ["pursuit"]}}
-    assert cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)[
+    assert cfg.train_spec(c, "pursuit", "qmix", "shared", 0)[
         "checkpoint_every"
     ] == defaults.default("training.checkpoint_every")
     rt = resolve_runtime({})

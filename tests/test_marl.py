@@ -1,6 +1,7 @@
 """MADDPG and QMIX baselines (psmarl.marl, BenchMARL): action adapters, settings, bad
 input, the reward-scale conversion, jobs/DAG, and tiny runs of each on each env (slow)."""
 
+import copy
 import itertools
 import json
 import re
@@ -27,9 +28,14 @@ TINY_BASELINES = REPO / "tests" / "data" / "tiny.baselines.yaml"
 SISL = ["pursuit", "waterworld", "multiwalker"]
 
 
+def benchmarl_jobs(c):
+    """The BenchMARL methods' jobs of the one job grid."""
+    return [j for j in cfg.train_jobs(c) if cfg.job_backend(j[1]) == "benchmarl"]
+
+
 def tiny(**baselines):
     """The tiny config restricted to the SISL games, with the tiny baselines overlay."""
-    from psmarl.methods import deep_merge
+    from psmarl.dicts import deep_merge
 
     c = deep_merge(cfg.load(TINY), cfg.load(TINY_BASELINES))
     only_envs(c, SISL)
@@ -159,19 +165,23 @@ def test_episode_totals_sum_agents_at_episode_ends():
 # ---------------------------------------------------------------- settings and bad input
 def test_jobs_and_specs():
     c = tiny()
-    jobs = cfg.baseline_jobs(c)
+    jobs = benchmarl_jobs(c)
     assert set(jobs) == {(e, "maddpg", "independent", 0) for e in SISL} | {
         (e, "qmix", "shared", 0) for e in SISL
     }
-    assert set(cfg.all_jobs(c)) == set(cfg.train_jobs(c)) | set(jobs)
-    spec = cfg.baseline_train_spec(c, "multiwalker", "qmix", "shared", 0)
+    # one grid: the RLlib methods' jobs first, then BenchMARL's (the order of the two old
+    # grids, so the targets' order did not move)
+    grid = cfg.train_jobs(c)
+    assert grid[-len(jobs) :] == jobs
+    assert {cfg.job_backend(j[1]) for j in grid[: -len(jobs)]} == {"rllib"}
+    spec = cfg.train_spec(c, "multiwalker", "qmix", "shared", 0)
     assert spec["action_adapter"] == {"kind": "bins", "bins": 2}
     assert spec["settings"]["hidden"] == [16, 16]
-    assert cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
-    assert cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == {
+    assert cfg.train_spec(c, "pursuit", "qmix", "shared", 0)["action_adapter"] is None
+    assert cfg.train_spec(c, "pursuit", "maddpg", "shared", 0)["action_adapter"] == {
         "kind": "argmax"
     }
-    assert cfg.baseline_train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
+    assert cfg.train_spec(c, "waterworld", "maddpg", "shared", 0)["action_adapter"] is None
     assert json.loads(json.dumps(spec)) == spec
     cfg.validate(c)
 
@@ -214,8 +224,74 @@ def test_other_bad_settings_name_the_key():
         cfg.validate(c)
 
 
+def as_methods(c):
+    """The config with its ``baselines:`` entries moved under ``methods:``."""
+    c = copy.deepcopy(c)
+    c["methods"] = {**c["methods"], **c.pop("baselines")}
+    return c
+
+
+def test_baselines_section_is_read_as_methods():
+    old = tiny()
+    new = as_methods(old)
+    cfg.schema_validate(new)
+    cfg.validate(new)
+    assert cfg.train_jobs(new) == cfg.train_jobs(old)
+    for job in cfg.train_jobs(old):
+        assert cfg.train_spec(new, *job) == cfg.train_spec(old, *job), job
+    # the same checks, naming the methods: key
+    bad = as_methods(tiny(qmix={"bins": 1}))
+    with pytest.raises(ConfigError, match=r"methods\.qmix\.bins: must be an integer >= 2"):
+        cfg.validate(bad)
+    bad = as_methods(tiny(maddpg={"learning_rate": 0.1}))
+    with pytest.raises(ConfigError, match=r"methods\.maddpg\.learning_rate: unknown setting"):
+        cfg.validate(bad)
+    bad = as_methods(tiny(maddpg={"discrete_actions": None}))
+    with pytest.raises(ConfigError, match=r"methods\.maddpg\.discrete_actions"):
+        cfg.validate(bad)
+
+
+def test_a_method_under_methods_and_baselines_is_an_error_naming_both():
+    c = tiny()
+    c["methods"]["qmix"] = {"bins": 2}
+    with pytest.raises(ConfigError, match=r"baselines\.qmix.*methods\.qmix and baselines\.qmix"):
+        cfg.validate(c)
+    with pytest.raises(ConfigError, match=r"methods\.qmix and baselines\.qmix"):
+        cfg.train_jobs(c)
+
+
+def test_an_rllib_method_under_baselines_is_refused():
+    c = tiny()
+    c["baselines"]["sac"] = {}
+    with pytest.raises(ConfigError, match=r"unknown baseline 'sac'.*methods:"):
+        cfg.validate(c)
+
+
+def test_any_method_takes_its_own_sharing_and_budget():
+    c = as_methods(tiny())
+    c["methods"]["ppo"] = {**(c["methods"]["ppo"] or {}), "sharing": ["shared"]}
+    c["methods"]["qmix"]["budget"] = {"iterations": 3}
+    cfg.validate(c)
+    ppo = {j for j in cfg.train_jobs(c) if j[1] == "ppo"}
+    assert ppo and {j[2] for j in ppo} == {"shared"}
+    assert cfg.train_spec(c, "pursuit", "qmix", "shared", 0)["budget"] == {"iterations": 3}
+    c["methods"]["qmix"]["sharing"] = ["both"]
+    with pytest.raises(ConfigError, match=r"methods\.qmix\.sharing"):
+        cfg.validate(c)
+
+
+def test_the_catalogue_lists_every_method_with_its_backend():
+    from psmarl import methods
+
+    backends = {n: methods.backend(n) for n in methods.names()}
+    assert len(backends) == 13
+    assert {n for n, b in backends.items() if b == "benchmarl"} == {"maddpg", "qmix"}
+    assert set(backends.values()) == {"rllib", "benchmarl"}
+    assert cfg.train_threads(tiny(), "qmix") == 1
+
+
 def test_schema_accepts_the_overlays():
-    from psmarl.methods import deep_merge
+    from psmarl.dicts import deep_merge
 
     cfg.schema_validate(tiny())
     paper = deep_merge(
@@ -223,7 +299,7 @@ def test_schema_accepts_the_overlays():
     )
     cfg.schema_validate(paper)
     cfg.validate(paper)
-    jobs = cfg.baseline_jobs(paper)
+    jobs = benchmarl_jobs(paper)
     assert len(jobs) == 2 * 3 * 5  # (maddpg independent, qmix shared) x 3 SISL games x 5 seeds
     assert {j[0] for j in jobs} == set(SISL)
 
@@ -259,7 +335,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, psmarl_bin):
 
 
 @pytest.mark.slow
-def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
+def test_snakemake_dag_trains_baselines_with_the_train_rule(snakemake_bin, tmp_path):
     r = subprocess.run(
         [
             snakemake_bin,
@@ -286,9 +362,11 @@ def test_snakemake_dag_routes_baselines_to_marl_train(snakemake_bin, tmp_path):
         m = re.match(r"^\s*wildcards: (.*)$", line)
         if m and rule:
             jobs.append((rule, dict(kv.split("=") for kv in m.group(1).split(", "))))
-    marl_jobs = {(w["env"], w["method"]) for rl, w in jobs if rl == "marl_train"}
+    trained = {(w["env"], w["method"]) for rl, w in jobs if rl == "train"}
+    marl_jobs = {(e, m) for e, m in trained if m in ("maddpg", "qmix")}
     assert marl_jobs == {(e, m) for e in SISL for m in ("maddpg", "qmix")}
-    assert all(w["method"] not in ("maddpg", "qmix") for rl, w in jobs if rl == "train")
+    assert trained - marl_jobs, "the RLlib methods' jobs are trained by the same rule"
+    assert not {rl for rl, _ in jobs} & {"marl_train"}
     evaluated = {(w["env"], w["method"]) for rl, w in jobs if rl == "evaluate"}
     assert marl_jobs <= evaluated
     assert {w["env"] for rl, w in jobs if rl == "paper_figure" and w["figure"] == "5"} >= set(SISL)
@@ -305,7 +383,7 @@ def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
     c = tiny()
     c["envs"][env]["kwargs"] = {"max_cycles": 20}
     sharing = "independent" if method == "maddpg" else "shared"
-    spec = cfg.baseline_train_spec(c, env, method, sharing, 0)
+    spec = cfg.train_spec(c, env, method, sharing, 0)
     run = tmp_path / results.run_dir(env, method, sharing, 0)
     summary = train(spec, run, log=lambda m: None)
 
@@ -392,7 +470,7 @@ def test_checkpoint_policy_is_the_trained_one_and_resume_continues(tmp_path):
 
     c = tiny(maddpg={"optimizer_steps": 20})
     c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 20}
-    spec = cfg.baseline_train_spec(c, "multiwalker", "maddpg", "shared", 0)
+    spec = cfg.train_spec(c, "multiwalker", "maddpg", "shared", 0)
     run = tmp_path / "run"
 
     def stop_at_second(msg):
@@ -442,7 +520,7 @@ def test_collector_envs_play_different_episodes(tmp_path):
 
     c = tiny()
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
-    spec = cfg.baseline_train_spec(c, "pursuit", "qmix", "shared", 0)
+    spec = cfg.train_spec(c, "pursuit", "qmix", "shared", 0)
     experiment = build_experiment(spec, tmp_path)
     batch = next(iter(experiment.collector))
     experiment.close()
@@ -474,9 +552,7 @@ def test_qmix_trains_with_pymarls_rmsprop(tmp_path):
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
     for method, kind in (("qmix", torch.optim.RMSprop), ("maddpg", torch.optim.Adam)):
         sharing = "shared" if method == "qmix" else "independent"
-        experiment = build_experiment(
-            cfg.baseline_train_spec(c, "pursuit", method, sharing, 0), tmp_path
-        )
+        experiment = build_experiment(cfg.train_spec(c, "pursuit", method, sharing, 0), tmp_path)
         optimizers = [o for g in experiment.optimizers.values() for o in g.values()]
         experiment.close()
         assert optimizers and all(type(o) is kind for o in optimizers)
@@ -527,7 +603,7 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     c["envs"] = {"match_team": {"preset": "default"}}
     c["baselines"] = {"qmix": c["baselines"]["qmix"]}
     c["training"]["budget"] = {"env_steps": 2400}
-    spec = cfg.baseline_train_spec(c, "match_team", "qmix", "shared", 0)
+    spec = cfg.train_spec(c, "match_team", "qmix", "shared", 0)
     assert spec["settings"]["optimizer"] == "rmsprop"
     summary = train(spec, tmp_path / "run", log=lambda m: None)
     prog = pd.read_csv(tmp_path / "run" / "progress.csv")
@@ -544,16 +620,14 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
 def test_maddpg_steps_the_papers_64_envs(env, tmp_path):
     """config/paper.baselines.yaml's MADDPG steps Table 3's 64 envs: BenchMARL builds them
     and collects one batch from each."""
+    from psmarl.dicts import deep_merge
     from psmarl.marl.train import build_experiment
-    from psmarl.methods import deep_merge
 
-    paper = cfg.load(REPO / "config" / "paper.baselines.yaml")["baselines"]["maddpg"]
+    paper = cfg.load(REPO / "config" / "paper.baselines.yaml")["methods"]["maddpg"]
     assert paper["n_envs"] == 64 and paper["frames_per_batch"] % 64 == 0
     c = tiny(maddpg={"n_envs": 64, "frames_per_batch": 128})
     c["envs"][env] = deep_merge(c["envs"][env], {"kwargs": {"max_cycles": 5}})
-    experiment = build_experiment(
-        cfg.baseline_train_spec(c, env, "maddpg", "independent", 0), tmp_path
-    )
+    experiment = build_experiment(cfg.train_spec(c, env, "maddpg", "independent", 0), tmp_path)
     try:
         batch = next(iter(experiment.collector))
     finally:

@@ -51,14 +51,29 @@ def _train_with(log, fn, *args, **kwargs) -> None:
     )
 
 
+def _spec_backend(spec: Any) -> str:
+    """The backend of a run spec's method (its catalogue entry)."""
+    from psmarl import methods
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("method"), str):
+        raise InputError("the run spec names no method (see psmarl.config.train_spec)")
+    return methods.backend(spec["method"])
+
+
 def cmd_train(a: argparse.Namespace) -> None:
+    """Train with the backend of the spec's method (RLlib or BenchMARL)."""
+    if _spec_backend(a.spec) == "benchmarl":
+        _benchmarl_train(a, "psmarl train")
+        return
     from psmarl.train import train
 
     _train_with(_attempt_log(a, "psmarl train"), train, a.spec, a.run_dir, cores=a.cores)
 
 
-def cmd_marl_train(a: argparse.Namespace) -> None:
+def _benchmarl_train(a: argparse.Namespace, name: str) -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")  # BenchMARL's progress bar, before tqdm loads
+    if a.cores:  # torch's (and its OpenMP's) threads, before torch loads
+        os.environ["OMP_NUM_THREADS"] = str(a.cores)
     try:
         import benchmarl  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the install
@@ -67,7 +82,17 @@ def cmd_marl_train(a: argparse.Namespace) -> None:
         ) from None
     from psmarl.marl.train import train
 
-    _train_with(_attempt_log(a, "psmarl marl-train"), train, a.spec, a.run_dir)
+    _train_with(_attempt_log(a, name), train, a.spec, a.run_dir, cores=a.cores)
+
+
+def cmd_marl_train(a: argparse.Namespace) -> None:
+    """``psmarl train`` of a BenchMARL method (the old name, kept as an alias)."""
+    if _spec_backend(a.spec) != "benchmarl":
+        raise InputError(
+            f"psmarl marl-train trains BenchMARL's methods; {a.spec['method']!r} is an "
+            "RLlib method: use psmarl train"
+        )
+    _benchmarl_train(a, "psmarl marl-train")
 
 
 def _eval_common(a, policy_spec, extra) -> None:
@@ -170,12 +195,12 @@ def cmd_validate(a: argparse.Namespace) -> None:
 
     data: dict[str, Any] = {}
     for f in a.configfile:
-        from psmarl.methods import deep_merge
+        from psmarl.dicts import deep_merge
 
         data = deep_merge(data, cfg.load(f))
     cfg.schema_validate(data)
     cfg.validate(data)
-    jobs = cfg.all_jobs(data)
+    jobs = cfg.train_jobs(data)
     _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
 
 
@@ -204,7 +229,9 @@ def cmd_methods(a: argparse.Namespace) -> None:
 
     for name in methods.names():
         m = methods.get(name)
-        print(f"{name}: {m.description} [{', '.join(sorted(m.action_kinds))} actions]")
+        print(
+            f"{name} ({m.backend}): {m.description} [{', '.join(sorted(m.action_kinds))} actions]"
+        )
         print("  " + json.dumps(m.defaults, sort_keys=True))
 
 
@@ -225,9 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add(
         "train",
         cmd_train,
-        "train one (env, method, sharing, seed) run with RLlib",
-        "Train until the budget is reached, checkpointing every K iterations. Started "
-        "again after an interruption, it resumes from <run-dir>/.work.",
+        "train one (env, method, sharing, seed) run (RLlib or BenchMARL, by the method)",
+        "Train until the budget is reached, checkpointing every K iterations, with the "
+        "backend of the method's catalogue entry (`psmarl methods`: RLlib, or BenchMARL for "
+        "MADDPG/QMIX, the marl extra). Started again after an interruption, it resumes from "
+        "<run-dir>/.work.",
     )
     sp.add_argument(
         "--spec",
@@ -242,25 +271,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--cores",
         type=positive_int,
         default=None,
-        help="CPUs this run may use (default: the spec's runtime.num_cpus); "
-        "'auto' runner settings follow it",
+        help="CPUs this run may use (default: the spec's runtime.num_cpus; BenchMARL: "
+        "OMP_NUM_THREADS, else 1); 'auto' runner settings follow it",
     )
 
     sp = add(
         "marl-train",
         cmd_marl_train,
-        "train one MADDPG or QMIX baseline run with BenchMARL (the marl extra)",
+        "alias of `psmarl train` for a MADDPG or QMIX run (BenchMARL, the marl extra)",
         "Train a BenchMARL MADDPG/QMIX run on a psmarl env until the budget is reached, "
-        "writing the same files as `psmarl train`. Resumes from <run-dir>/.work.",
+        "as `psmarl train` does (kept for scripts that call it). Resumes from "
+        "<run-dir>/.work.",
     )
     sp.add_argument(
         "--spec",
         type=json_arg,
         required=True,
-        help="run spec as JSON or @file (see psmarl.config.baseline_train_spec)",
+        help="run spec as JSON or @file (see psmarl.config.train_spec)",
     )
     sp.add_argument(
         "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
+    )
+    sp.add_argument(
+        "--cores",
+        type=positive_int,
+        default=None,
+        help="torch threads (default: OMP_NUM_THREADS, else 1)",
     )
 
     from psmarl.evaluate import STALL_SECONDS

@@ -90,10 +90,11 @@ def image(config: Mapping[str, Any], stage: str) -> str | None:
 
 
 def stage_of_method(method: str) -> str:
-    """BenchMARL's methods (MADDPG, QMIX: the `marl_train` rule) run in the marl image."""
-    from psmarl.config import marl_methods
+    """BenchMARL's methods (MADDPG, QMIX: backend ``benchmarl`` in the method catalogue) run
+    in the marl image."""
+    from psmarl import methods
 
-    return "marl" if method in marl_methods() else "rl"
+    return "marl" if methods.backend(method) == "benchmarl" else "rl"
 
 
 def image_for_method(config: Mapping[str, Any], method: str) -> str | None:

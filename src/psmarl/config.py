@@ -18,8 +18,9 @@ import yaml
 
 from psmarl import envs, marl, methods
 from psmarl.defaults import get as setting
+from psmarl.dicts import normalize
 from psmarl.errors import ConfigError
-from psmarl.methods import SHARING_MODES, normalize
+from psmarl.methods import SHARING_MODES
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -102,11 +103,20 @@ def env_settings(config: Mapping[str, Any], env: str) -> dict[str, Any]:
     )
 
 
-def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
-    mcfg = (config.get("methods") or {}).get(method)
-    if mcfg is None:
+def _section(config: Mapping[str, Any], method: str) -> tuple[str, Mapping[str, Any]]:
+    """A configured method's (config key, section): ``methods.<m>`` (or ``baselines.<m>``)."""
+    found = methods.sections(config).get(method)
+    if found is None:
         raise ConfigError(f"method {method!r} is not in the config", key="methods")
-    return methods.resolve(method, mcfg or {}, env)
+    return found
+
+
+def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
+    """A configured method's settings on one env (its defaults with the config's on top)."""
+    mcfg = _section(config, method)[1]
+    if methods.backend(method) == "benchmarl":
+        return marl.resolve(config, method, env)
+    return methods.resolve(method, mcfg, env)
 
 
 def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> dict[str, int]:
@@ -115,13 +125,17 @@ def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> di
     ``training.per_env.<env>.budget``, ``training.budget`` (a method can need another unit:
     the paper's Ape-X budgets are env steps, docs/fidelity.md)."""
     training = config.get("training") or {}
-    mcfg = ((config.get("methods") or {}).get(method) or {}) if method else {}
+    where, mcfg = (
+        methods.sections(config).get(method, (f"methods.{method}", {}))
+        if method
+        else ("methods", {})
+    )
     candidates = (
         (
-            f"methods.{method}.per_env.{env}.budget",
+            f"{where}.per_env.{env}.budget",
             ((mcfg.get("per_env") or {}).get(env) or {}).get("budget"),
         ),
-        (f"methods.{method}.budget", mcfg.get("budget")),
+        (f"{where}.budget", mcfg.get("budget")),
         (
             f"training.per_env.{env}.budget",
             ((training.get("per_env") or {}).get(env) or {}).get("budget"),
@@ -146,42 +160,45 @@ def env_names(config: Mapping[str, Any]) -> list[str]:
 
 def method_envs(config: Mapping[str, Any], method: str) -> list[str]:
     """The envs a method is trained on: its ``envs`` list, or every configured env."""
-    listed = ((config.get("methods") or {}).get(method) or {}).get("envs")
+    listed = _section(config, method)[1].get("envs")
     return list(listed) if listed else env_names(config)
 
 
+def method_sharing(config: Mapping[str, Any], method: str) -> list[str]:
+    """The sharing modes a method is trained with: its ``sharing`` list, or the top-level
+    ``sharing``."""
+    listed = _section(config, method)[1].get("sharing")
+    return list(listed) if listed else list(setting(config, "sharing"))
+
+
+def job_backend(method: str) -> str:
+    """What trains a method's jobs: ``rllib`` or ``benchmarl`` (its catalogue entry)."""
+    return methods.backend(method)
+
+
 def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """Every (env, method, sharing, seed) the config asks to train."""
+    """Every (env, method, sharing, seed) the config asks to train, both backends: the RLlib
+    methods' jobs, then BenchMARL's, each env by env in config order."""
     out = []
-    for env in env_names(config):
-        for method in config.get("methods") or {}:
-            if env not in method_envs(config, method):
-                continue
-            for sharing in setting(config, "sharing"):
-                for seed in setting(config, "seeds"):
-                    out.append((env, method, sharing, int(seed)))
+    configured = list(methods.sections(config))
+    for backend in methods.BACKENDS:
+        for env in env_names(config):
+            for method in configured:
+                if job_backend(method) != backend or env not in method_envs(config, method):
+                    continue
+                for sharing in method_sharing(config, method):
+                    for seed in setting(config, "seeds"):
+                        out.append((env, method, sharing, int(seed)))
     return out
-
-
-def baseline_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """Every (env, method, sharing, seed) of the MADDPG/QMIX ``baselines`` section
-    (BenchMARL; trained by ``psmarl marl-train``, see :mod:`psmarl.marl`)."""
-    return marl.jobs(config)
-
-
-def marl_methods() -> list[str]:
-    """Method names trained by BenchMARL (the `marl_train` rule), never by RLlib's `train`."""
-    return marl.names()
-
-
-def all_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """RLlib training jobs and baseline jobs: every run that is evaluated and aggregated."""
-    return train_jobs(config) + baseline_jobs(config)
 
 
 def train_spec(
     config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
 ) -> dict[str, Any]:
+    """Everything one training run depends on (plain JSON; the ``train`` rule's params, read
+    by ``psmarl train``, which picks the backend from the method's catalogue entry)."""
+    if job_backend(method) == "benchmarl":
+        return _benchmarl_train_spec(config, env, method, sharing, seed)
     training = config.get("training") or {}
     return normalize(
         {
@@ -197,24 +214,24 @@ def train_spec(
     )
 
 
-def baseline_train_spec(
+def _benchmarl_train_spec(
     config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
 ) -> dict[str, Any]:
-    """Everything one MADDPG/QMIX baseline run depends on (plain JSON; the ``marl_train``
-    rule's params, read by :func:`psmarl.marl.train.build_experiment`)."""
+    """A MADDPG/QMIX run's spec (read by :func:`psmarl.marl.train.build_experiment`)."""
     es = env_settings(config, env)
     settings = marl.resolve(config, method, env)
-    training = config.get("training") or {}
     return normalize(
         {
             "env": es,
             "method": method,
             "settings": settings,
-            "action_adapter": marl.action_adapter(method, settings, es),
+            "action_adapter": marl.action_adapter(
+                method, settings, es, where=_section(config, method)[0]
+            ),
             "sharing": sharing,
             "seed": int(seed),
-            "budget": budget(config, env),
-            "checkpoint_every": int(training.get("checkpoint_every", 10)),
+            "budget": budget(config, env, method),
+            "checkpoint_every": int(setting(config, "training.checkpoint_every")),
         }
     )
 
@@ -238,9 +255,12 @@ def results_root(config: Mapping[str, Any]) -> str:
     return str(setting(config, "results_dir"))
 
 
-def train_threads(config: Mapping[str, Any]) -> int:
+def train_threads(config: Mapping[str, Any], method: str | None = None) -> int:
     """CPUs of one training job (its Snakemake ``threads``, passed to ``psmarl train
-    --cores``): ``training.runtime.num_cpus``."""
+    --cores``): ``training.runtime.num_cpus`` for an RLlib method; 1 for a BenchMARL one (its
+    torch threads; it steps its envs in lockstep in one process)."""
+    if method is not None and job_backend(method) == "benchmarl":
+        return 1
     return int(setting(config, "training.runtime.num_cpus"))
 
 
@@ -268,37 +288,73 @@ def figure_spec(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- semantic validation
-def validate_baselines(config: Mapping[str, Any]) -> None:
-    """Checks of the ``baselines`` section (MADDPG/QMIX, :mod:`psmarl.marl`) a schema cannot
-    express (raises ConfigError)."""
+def _check_selection(config: Mapping[str, Any], where: str, mcfg: Mapping[str, Any]) -> None:
+    """A method section's ``envs``, ``per_env`` and ``sharing`` name configured envs and known
+    sharing modes."""
     env_list = env_names(config)
-    for method, mcfg in (config.get("baselines") or {}).items():
-        where = f"baselines.{method}"
-        if method not in marl.METHODS:
+    for e in mcfg.get("envs") or []:
+        if e not in env_list:
+            raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
+    for e in mcfg.get("per_env") or {}:
+        if e not in env_list:
+            raise ConfigError(f"per_env names {e!r}, which is not in envs", key=f"{where}.per_env")
+    for s in mcfg.get("sharing") or []:
+        if s not in SHARING_MODES:
+            raise ConfigError(f"unknown sharing mode {s!r}", key=f"{where}.sharing")
+
+
+def _validate_benchmarl(
+    config: Mapping[str, Any], method: str, where: str, mcfg: Mapping[str, Any]
+) -> None:
+    """A MADDPG/QMIX section (:mod:`psmarl.marl`): settings, and the action adapter each env
+    needs (raises ConfigError)."""
+    _check_selection(config, where, mcfg)
+    for e in method_envs(config, method):
+        settings = marl.resolve(config, method, e)
+        has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
+        marl.action_adapter(
+            method,
+            settings,
+            env_settings(config, e),
+            where=f"{where}.per_env.{e}" if has_per_env else where,
+        )
+        budget(config, e, method)
+
+
+def _validate_rllib(
+    config: Mapping[str, Any],
+    method: str,
+    where: str,
+    mcfg: Mapping[str, Any],
+    settings: Mapping[str, Mapping[str, Any]],
+    kinds: Mapping[str, set[str]],
+) -> None:
+    """An RLlib method's section: its settings, and each env's action kind, reward clipping,
+    budget and runner CPUs (raises ConfigError)."""
+    spec = methods.get(method)
+    per_env = mcfg.get("per_env") or {}
+    methods.check_settings(
+        method, {k: v for k, v in mcfg.items() if k not in methods.STRUCTURE_KEYS}, where
+    )
+    _check_selection(config, where, mcfg)
+    for e in per_env:
+        methods.check_settings(
+            method,
+            {k: v for k, v in (per_env[e] or {}).items() if k != "budget"},
+            f"{where}.per_env.{e}",
+        )
+    for e in method_envs(config, method):
+        bad = kinds[e] - set(spec.action_kinds)
+        if bad:
             raise ConfigError(
-                f"unknown baseline {method!r}; known: {', '.join(marl.METHODS)}", key="baselines"
+                f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
+                f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
+                f"fits under {where}.envs)",
+                key=where,
             )
-        mcfg = mcfg or {}
-        for e in mcfg.get("envs") or []:
-            if e not in env_list:
-                raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
-        for e in mcfg.get("per_env") or {}:
-            if e not in env_list:
-                raise ConfigError(
-                    f"per_env names {e!r}, which is not in envs", key=f"{where}.per_env"
-                )
-        for s in mcfg.get("sharing") or []:
-            if s not in ("shared", "independent"):
-                raise ConfigError(f"unknown sharing mode {s!r}", key=f"{where}.sharing")
-        for e in marl.method_envs(config, method):
-            settings = marl.resolve(config, method, e)
-            has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
-            marl.action_adapter(
-                method,
-                settings,
-                env_settings(config, e),
-                where=f"{where}.per_env.{e}" if has_per_env else where,
-            )
+        check_reward_clipping(method_settings(config, method, e), settings[e], method, e)
+        budget(config, e, method)
+        check_runner_cpus(config, method, e)
 
 
 def validate(config: Mapping[str, Any]) -> None:
@@ -326,44 +382,15 @@ def validate(config: Mapping[str, Any]) -> None:
             problem = shared_policy_problem(obs_spaces, act_spaces, e)
             if problem is not None:
                 raise problem
-    for method, mcfg in (config.get("methods") or {}).items():
-        spec = methods.get(method)
-        per_env = (mcfg or {}).get("per_env") or {}
-        where = f"methods.{method}"
-        methods.check_settings(
-            method,
-            {k: v for k, v in (mcfg or {}).items() if k not in ("per_env", "envs", "budget")},
-            where,
-        )
-        for e in (mcfg or {}).get("envs") or []:
-            if e not in settings:
-                raise ConfigError(f"names {e!r}, which is not in envs", key=f"{where}.envs")
-        for e in per_env:
-            methods.check_settings(
-                method,
-                {k: v for k, v in (per_env[e] or {}).items() if k != "budget"},
-                f"{where}.per_env.{e}",
-            )
-            if e not in settings:
-                raise ConfigError(
-                    f"per_env names {e!r}, which is not in envs", key=f"methods.{method}.per_env"
-                )
-        for e in method_envs(config, method):
-            bad = kinds[e] - set(spec.action_kinds)
-            if bad:
-                raise ConfigError(
-                    f"method {method!r} handles {'/'.join(sorted(spec.action_kinds))} actions, "
-                    f"but {e!r} has {'/'.join(sorted(bad))} actions (list the envs it "
-                    f"fits under methods.{method}.envs)",
-                    key=f"methods.{method}",
-                )
-            check_reward_clipping(method_settings(config, method, e), settings[e], method, e)
-            budget(config, e, method)
-            check_runner_cpus(config, method, e)
+    sections = methods.sections(config)  # unknown names under baselines:, a method twice
+    for method, (where, mcfg) in sections.items():
+        if methods.backend(method) == "rllib":
+            _validate_rllib(config, method, where, mcfg, settings, kinds)
     for e in env_list:
         budget(config, e)
-    if config.get("baselines"):
-        validate_baselines(config)
+    for method, (where, mcfg) in sections.items():
+        if methods.backend(method) == "benchmarl":
+            _validate_benchmarl(config, method, where, mcfg)
     for e in (config.get("training") or {}).get("per_env") or {}:
         if e not in settings:
             raise ConfigError(f"names {e!r}, which is not in envs", key="training.per_env")

@@ -705,7 +705,7 @@ ENTRIES: list[Entry] = [
 # ---------------------------------------------------------------- rendering
 def load_config() -> dict[str, Any]:
     from psmarl import config as cfg
-    from psmarl.methods import deep_merge
+    from psmarl.dicts import deep_merge
 
     out: dict[str, Any] = {}
     for path in CONFIGS:

@@ -170,6 +170,7 @@ def build_algorithm_config(spec: Mapping[str, Any], cores: int | None = None):
         for mid in module_ids
     }
 
+    assert method.base_config is not None, f"{method.name} is not an RLlib method"
     config = method.base_config()
     config = (
         config.environment(env=env_key, env_config={"settings": dict(env_settings)})

@@ -184,11 +184,11 @@ def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
     """MADDPG/QMIX (BenchMARL, psmarl marl-train) starts no Ray and listens nowhere."""
     from conftest import TINY
 
-    from psmarl.methods import deep_merge
+    from psmarl.dicts import deep_merge
 
     c = deep_merge(cfg.load(TINY), cfg.load(TINY.with_name("tiny.baselines.yaml")))
     c["training"]["budget"] = {"iterations": 50}
-    spec = cfg.baseline_train_spec(c, "pursuit", "maddpg", "shared", 0)
+    spec = cfg.train_spec(c, "pursuit", "maddpg", "shared", 0)
     run = Watched(
         [
             psmarl_bin_module,

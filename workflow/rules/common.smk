@@ -26,7 +26,7 @@ try:
     pscfg.validate(config)
     ROOT = pscfg.results_root(config)
     ENVS = pscfg.env_names(config)
-    JOBS = pscfg.all_jobs(config)  # RLlib runs + MADDPG/QMIX baselines (marl_train)
+    JOBS = pscfg.train_jobs(config)  # every method's runs, RLlib's and BenchMARL's
     SHARING = setting(config, "sharing")
     FIG_FORMATS = pscfg.figure_formats(config)
     FIG_SPEC = pscfg.figure_spec(config)
@@ -44,11 +44,6 @@ try:  # under --sdm apptainer: every stage image the jobs need exists (container
     pscluster.check_workflow_images(workflow, config, JOBS)
 except ValueError as e:
     raise WorkflowError(str(e)) from None
-
-# method names of the two training rules: RLlib's `train` never matches a BenchMARL
-# baseline (`marl_train`) and vice versa
-MARL_METHODS = "|".join(pscfg.marl_methods())
-RLLIB_METHOD = f"(?!(?:{MARL_METHODS})(?![A-Za-z0-9_\-]))[A-Za-z0-9_\-]+"
 
 
 wildcard_constraints:
@@ -90,12 +85,7 @@ def env_progress(w):
 
 
 def train_threads(w):
-    return pscfg.train_threads(config)
-
-
-def marl_train_spec(w):
-    """Run spec of a MADDPG/QMIX baseline job (psmarl.config.baseline_train_spec)."""
-    return pscfg.baseline_train_spec(config, w.env, w.method, w.sharing, w.seed)
+    return pscfg.train_threads(config, w.method)
 
 
 # ---------------------------------------------------------------- targets

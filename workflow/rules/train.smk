@@ -1,5 +1,7 @@
-# Training with RLlib: one job per (env, method, sharing, seed). Resumable: an interrupted
-# job started again continues from <run>/.work (not an output, so Snakemake keeps it).
+# Training: one job per (env, method, sharing, seed) of every method, RLlib's and
+# BenchMARL's (MADDPG, QMIX): `psmarl train` picks the backend from the method's catalogue
+# entry (psmarl.methods). Resumable: an interrupted job started again continues from
+# <run>/.work (not an output, so Snakemake keeps it).
 
 
 rule train:
@@ -9,8 +11,6 @@ rule train:
         summary=R(res.train_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
     log:
         R(res.log_file("train", "{env}", "{method}", "{sharing}", "seed{seed}")),
-    wildcard_constraints:
-        method=RLLIB_METHOD,
     container:
         lambda w: pscluster.image_for_method(config, w.method)
     threads: train_threads

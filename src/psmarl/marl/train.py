@@ -70,7 +70,7 @@ def build_experiment(
     restore_file: str | os.PathLike | None = None,
     callbacks=(),
 ):
-    """A BenchMARL Experiment for a run spec (see :func:`psmarl.config.baseline_train_spec`)."""
+    """A BenchMARL Experiment for a run spec (see :func:`psmarl.config.train_spec`)."""
     import torch
     from benchmarl.algorithms import MaddpgConfig, QmixConfig
     from benchmarl.experiment import Experiment, ExperimentConfig
@@ -239,13 +239,17 @@ class BenchmarlBackend:
 
 
 def train(
-    spec: Mapping[str, Any], run_dir: str | os.PathLike, log: Callable[[str], None] | None = None
+    spec: Mapping[str, Any],
+    run_dir: str | os.PathLike,
+    log: Callable[[str], None] | None = None,
+    cores: int | None = None,
 ) -> dict[str, Any]:
-    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off."""
+    """Train until the budget is reached; resume from ``<run>/.work`` if a run was cut off.
+    ``cores``: torch's threads (default ``OMP_NUM_THREADS``, else 1)."""
     _quiet()
     import torch
 
-    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    torch.set_num_threads(cores or max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     from psmarl.envs import backend_of
 
     loop = RunLoop(spec, run_dir, log, summary={"backend": backend_of(spec["env"])})

@@ -1,10 +1,15 @@
-"""Method registry: name -> how to build its RLlib AlgorithmConfig.
+"""Method registry: name -> how to train it (its :class:`MethodSpec`).
 
-A method's hyperparameters come from the config in three groups that map one-to-one onto
-RLlib's AlgorithmConfig calls (``training``, ``env_runners``) and its DefaultModelConfig
-(``model``), plus psmarl's own options. Every method of the catalogue
-(:mod:`psmarl.methods.catalogue`, the one list of methods) is registered when this package
-is imported; :func:`register` adds another one (a test's throwaway method, say).
+Every method of the catalogue (:mod:`psmarl.methods.catalogue`, the one list of methods:
+the RLlib ones and BenchMARL's MADDPG and QMIX) is registered when this package is
+imported; :func:`register` adds another one (a test's throwaway method, say).
+
+An RLlib method's hyperparameters come from the config in three groups that map
+one-to-one onto RLlib's AlgorithmConfig calls (``training``, ``env_runners``) and its
+DefaultModelConfig (``model``), plus psmarl's own options; a BenchMARL method's are one flat
+mapping (:mod:`psmarl.methods.benchmarl`). Every method's section of the config
+(``methods.<name>``) also takes the keys of :data:`STRUCTURE_KEYS`: which envs and sharing
+modes it trains on, its budget and per-env overrides.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from psmarl.dicts import deep_merge, normalize
 from psmarl.errors import ConfigError
+from psmarl.methods import benchmarl
 from psmarl.methods.catalogue import METHODS
-from psmarl.methods.spec import ACTION_KINDS, MethodSpec
+from psmarl.methods.spec import ACTION_KINDS, BACKENDS, MethodSpec
 from psmarl.registry import Registry
 
 SHARING_MODES = ("shared", "independent")
+#: keys of a method's config section that select jobs or budgets, not settings
+STRUCTURE_KEYS = ("envs", "sharing", "budget", "per_env")
+#: the old name of the ``methods`` section for BenchMARL's methods, still read
+OLD_SECTION = "baselines"
 
 
 _REGISTRY: Registry[MethodSpec] = Registry("method", "methods")
@@ -32,6 +43,12 @@ def register(spec: MethodSpec) -> MethodSpec:
     unknown = set(spec.action_kinds) - set(ACTION_KINDS)
     if unknown:
         raise ValueError(f"method {spec.name!r}: unknown action kinds {unknown}")
+    if spec.backend not in BACKENDS:
+        raise ValueError(
+            f"method {spec.name!r}: unknown backend {spec.backend!r}; use one of {BACKENDS}"
+        )
+    if spec.backend == "rllib" and spec.base_config is None:
+        raise ValueError(f"method {spec.name!r}: an RLlib method needs base_config")
     return _REGISTRY.add(spec.name, spec)
 
 
@@ -42,25 +59,39 @@ for _spec in METHODS:
     register(_spec)
 
 
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = v
+def backend(name: str) -> str:
+    """What trains a method: ``rllib`` or ``benchmarl`` (ConfigError for an unknown name)."""
+    return get(name).backend
+
+
+def sections(config: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Every configured method -> (its config key, its section), ``methods:`` first.
+
+    BenchMARL's methods may still sit under ``baselines:`` (the old name of their section):
+    they are read as if under ``methods:``; a method under both is an error naming both.
+    """
+    out: dict[str, tuple[str, Mapping[str, Any]]] = {
+        str(m): (f"methods.{m}", c or {}) for m, c in (config.get("methods") or {}).items()
+    }
+    old = config.get(OLD_SECTION) or {}
+    if not isinstance(old, Mapping):
+        raise ConfigError("must be a mapping of method names", key=OLD_SECTION)
+    for m, c in old.items():
+        if m in out:
+            raise ConfigError(
+                f"method {m!r} is configured twice, as methods.{m} and {OLD_SECTION}.{m}: "
+                f"keep one ({OLD_SECTION}: is the old name of methods:)",
+                key=f"{OLD_SECTION}.{m}",
+            )
+        if str(m) not in names() or backend(str(m)) != "benchmarl":
+            known = [n for n in names() if get(n).backend == "benchmarl"]
+            raise ConfigError(
+                f"unknown baseline {m!r}; known: {', '.join(known)} (every method, "
+                f"BenchMARL's included, can be configured under methods:)",
+                key=OLD_SECTION,
+            )
+        out[str(m)] = (f"{OLD_SECTION}.{m}", c or {})
     return out
-
-
-def normalize(obj: Any) -> Any:
-    """Plain, key-sorted, JSON-like structure (stable repr for Snakemake's params check)."""
-    if isinstance(obj, Mapping):
-        return {str(k): normalize(obj[k]) for k in sorted(obj, key=str)}
-    if isinstance(obj, (list, tuple)):
-        return [normalize(v) for v in obj]
-    if isinstance(obj, float) and obj.is_integer() and abs(obj) < 2**53:
-        return obj  # keep floats as floats: 1.0 and 1 differ for RLlib
-    return obj
 
 
 def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -> dict[str, Any]:
@@ -69,6 +100,7 @@ def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -
     cfg = dict(method_config or {})
     per_env = cfg.pop("per_env", {}) or {}
     cfg.pop("envs", None)  # which envs to train on: job selection, not a setting
+    cfg.pop("sharing", None)  # which sharing modes: job selection, not a setting
     cfg.pop("budget", None)  # how long: psmarl.config.budget, not a setting
     env_cfg = {k: v for k, v in (per_env.get(env_name, {}) or {}).items() if k != "budget"}
     merged = deep_merge(spec.defaults, cfg)
@@ -159,7 +191,9 @@ def known_keys(name: str) -> dict[str, frozenset[str]]:
 
         from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-        config = get(name).base_config()
+        base_config = get(name).base_config
+        assert base_config is not None, f"{name} is not an RLlib method"
+        config = base_config()
         cls = type(config)
 
         def settable(key: str) -> bool:
@@ -191,14 +225,19 @@ def known_keys(name: str) -> dict[str, frozenset[str]]:
 def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
     """Reject a setting the method does not have (a misspelled key) or a value out of range.
 
-    ``training`` and ``env_runners`` keys must be keyword arguments of the method's
-    AlgorithmConfig ``training()`` / ``env_runners()`` (custom algorithms declare theirs
-    there), ``model`` keys fields of RLlib's DefaultModelConfig. ``where`` is the config key
-    of ``settings`` (for the message).
+    A BenchMARL method's settings are checked by
+    :func:`psmarl.methods.benchmarl.check_settings`. An RLlib method's ``training`` and
+    ``env_runners`` keys must be keyword arguments of the method's AlgorithmConfig
+    ``training()`` / ``env_runners()`` (custom algorithms declare theirs there), ``model``
+    keys fields of RLlib's DefaultModelConfig. ``where`` is the config key of ``settings``
+    (for the message).
     """
     from psmarl.methods import intensity
 
     spec = get(name)
+    if spec.backend == "benchmarl":
+        benchmarl.check_settings(name, settings, where)
+        return
     for key in settings:
         if key not in GROUPS and key not in PSMARL_KEYS:
             raise ConfigError(

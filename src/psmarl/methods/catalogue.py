@@ -1,17 +1,18 @@
-"""The catalogue of RLlib methods: every method ``psmarl train`` can run, in one list.
+"""The catalogue of trainable methods: every method ``psmarl train`` can run, in one list.
 
 Adding a method is one module that builds a :class:`psmarl.methods.spec.MethodSpec` (see
-``ppo.py``) and one entry in :data:`METHODS` below; :mod:`psmarl.methods` registers every
-entry when it is imported. The MADDPG and QMIX baselines (BenchMARL) are a separate
-catalogue, :mod:`psmarl.marl`.
+``ppo.py``; a BenchMARL one sets ``backend="benchmarl"``, see ``benchmarl.py``) and one
+entry in :data:`METHODS` below; :mod:`psmarl.methods` registers every entry when it is
+imported.
 """
 
 from __future__ import annotations
 
-from psmarl.methods import actor_critic, ddpg, dqn, impala, ppo, sac
+from psmarl.methods import actor_critic, benchmarl, ddpg, dqn, impala, ppo, sac
 from psmarl.methods.spec import MethodSpec
 
 METHODS: tuple[MethodSpec, ...] = (
+    # RLlib (psmarl.train)
     ppo.PPO,
     impala.IMPALA,
     actor_critic.A2C,
@@ -23,4 +24,7 @@ METHODS: tuple[MethodSpec, ...] = (
     ddpg.TD3,
     ddpg.APEX_DDPG,
     sac.SAC,
+    # BenchMARL (psmarl.marl.train): the paper's Appendix C baselines
+    benchmarl.MADDPG,
+    benchmarl.QMIX,
 )
