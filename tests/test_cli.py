@@ -113,3 +113,18 @@ def test_methods_lists_the_whole_catalogue_with_backends(capsys):
     assert any(h.startswith("ppo (rllib): ") for h in heads)
     assert any(h.startswith("maddpg (benchmarl): ") for h in heads)
     assert any(h.startswith("qmix (benchmarl): ") for h in heads)
+
+
+def test_marl_train_alias_refuses_an_rllib_spec(tmp_path):
+    from psmarl.errors import InputError
+
+    a = build_parser().parse_args(
+        ["marl-train", "--spec", json.dumps({"method": "ppo"}), "--run-dir", str(tmp_path)]
+    )
+    with pytest.raises(InputError, match="RLlib method: use psmarl train"):
+        a.func(a)
+    a = build_parser().parse_args(
+        ["train", "--spec", json.dumps({"env": {}}), "--run-dir", str(tmp_path)]
+    )
+    with pytest.raises(InputError, match="names no method"):
+        a.func(a)

@@ -181,7 +181,8 @@ def test_the_restart_log_keeps_the_first_attempt(attacked_run):
 
 
 def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
-    """MADDPG/QMIX (BenchMARL, psmarl marl-train) starts no Ray and listens nowhere."""
+    """MADDPG/QMIX (BenchMARL, through ``psmarl train`` as the train rule runs it) starts no
+    Ray and listens nowhere."""
     from conftest import TINY
 
     from psmarl.dicts import deep_merge
@@ -192,17 +193,19 @@ def test_benchmarl_training_opens_no_socket(tmp_path, psmarl_bin_module):
     run = Watched(
         [
             psmarl_bin_module,
-            "marl-train",
+            "train",
             "--spec",
             json.dumps(spec),
             "--run-dir",
             str(tmp_path / "run"),
+            "--cores",
+            "1",
         ]
     )
     try:
         assert run.wait_for(r"^iter +2 ", timeout=600), run.stderr[-3000:]
         procs = tree(run.proc.pid)
-        assert procs, "marl-train ended before its sockets could be listed"
+        assert procs, "train ended before its sockets could be listed"
         conns = []
         for p in procs:
             try:
