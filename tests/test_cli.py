@@ -128,3 +128,13 @@ def test_marl_train_alias_refuses_an_rllib_spec(tmp_path):
     )
     with pytest.raises(InputError, match="names no method"):
         a.func(a)
+
+
+def test_methods_name_shows_each_setting_with_its_doc(capsys):
+    main(["methods", "qmix"])
+    out = capsys.readouterr().out
+    assert out.startswith("qmix (benchmarl): ")
+    assert "    bins = 3  # values per action dimension" in out
+    assert '    optimizer = "rmsprop"  # ' in out
+    main(["methods", "ppo"])
+    assert "    training.lr = 5e-05" in capsys.readouterr().out

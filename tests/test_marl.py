@@ -280,6 +280,31 @@ def test_any_method_takes_its_own_sharing_and_budget():
         cfg.validate(c)
 
 
+def test_typed_settings_give_the_defaults_and_document_every_field():
+    from psmarl import methods
+    from psmarl.methods.spec import describe_settings, settings_defaults
+
+    typed = [methods.get(n) for n in methods.names() if methods.get(n).settings is not None]
+    assert {m.name for m in typed} >= {"maddpg", "qmix"}
+    for m in typed:
+        assert m.defaults == settings_defaults(m.settings), m.name
+        for key, _, doc in describe_settings(m.settings):
+            assert doc, f"{m.name}: setting {key} has no docstring"
+    assert marl.DEFAULTS["qmix"]["optim_eps"] == 1e-5  # the subclass's own default
+    assert marl.DEFAULTS["maddpg"]["optim_eps"] == 1e-6  # the shared one
+
+
+def test_a_method_of_an_unknown_backend_is_refused():
+    from psmarl import methods
+    from psmarl.methods.spec import MethodSpec
+
+    with pytest.raises(ValueError, match="unknown backend 'jax'"):
+        methods.register(MethodSpec("x", "x", frozenset({"discrete"}), backend="jax"))
+    with pytest.raises(ValueError, match="needs base_config"):
+        methods.register(MethodSpec("x", "x", frozenset({"discrete"})))
+    assert "x" not in methods.names()
+
+
 def test_the_catalogue_lists_every_method_with_its_backend():
     from psmarl import methods
 

@@ -224,9 +224,29 @@ def cmd_envs(a: argparse.Namespace) -> None:
                 print(f"    option {k} = {p.options.get(k, opt.default)!r}  ({opt.doc})")
 
 
+def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(d, dict) and d:
+        return [kv for k, v in d.items() for kv in _flat(v, f"{prefix}{k}.")]
+    return [(prefix[:-1], d)]
+
+
 def cmd_methods(a: argparse.Namespace) -> None:
     from psmarl import methods
+    from psmarl.methods.spec import describe_settings
 
+    if a.name:
+        m = methods.get(a.name)
+        print(f"{m.name} ({m.backend}): {m.description}")
+        print(f"  actions: {', '.join(sorted(m.action_kinds))}")
+        print(f"  settings (config key methods.{m.name}.<setting>; default, then what it does):")
+        rows = (
+            describe_settings(m.settings)
+            if m.settings is not None
+            else [(k, v, "") for k, v in _flat(dict(m.defaults))]
+        )
+        for key, value, doc in rows:
+            print(f"    {key} = {json.dumps(value)}" + (f"  # {doc}" if doc else ""))
+        return
     for name in methods.names():
         m = methods.get(name)
         print(
@@ -398,7 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("configfile", nargs="+", help="YAML config(s); later ones override")
 
     add("envs", cmd_envs, "list registered environments and their presets")
-    add("methods", cmd_methods, "list registered methods and their defaults")
+    sp = add(
+        "methods",
+        cmd_methods,
+        "list the method catalogue (backend, action kinds, defaults)",
+        "List every trainable method of the catalogue with its backend (rllib or benchmarl), "
+        "the action kinds it takes and its defaults; with a NAME, that method's settings one "
+        "per line, with what each does where the method documents it.",
+    )
+    sp.add_argument("name", nargs="?", help="one method: its settings with their docs")
 
     from psmarl import cluster, mailp, preflight
 

@@ -10,65 +10,106 @@ its default below and in ``config/README.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from psmarl.errors import ConfigError
-from psmarl.methods.spec import MethodSpec
+from psmarl.methods.spec import MethodSpec, settings_defaults
 
 BACKEND = "benchmarl"
 
-# Shared by both methods. Table 4 of the paper: [400, 300] MLP, gamma 0.99.
-_COMMON = {
-    "hidden": [400, 300],
-    "activation": "relu",  # relu | tanh
-    "gamma": 0.99,
-    "lr": 0.0005,
-    "train_batch_size": 512,  # transitions per gradient step
-    "memory_size": 20_000,  # replay memory in transitions (uniform sampling)
-    "frames_per_batch": 1000,  # env steps collected per iteration (over all envs)
-    "n_envs": 4,  # envs stepped in lockstep by the collector
-    "optimizer_steps": 250,  # gradient steps per iteration (1 per 4 env steps)
-    "init_random_frames": 0,
-    "polyak_tau": 0.005,  # soft target updates
-    "clip_grad_norm": 10.0,
-    "exploration_eps_init": 1.0,
-    "exploration_eps_end": 0.05,
-    "exploration_anneal_frames": 50_000,
-    # the optimiser: BenchMARL's Adam, or RMSprop (pymarl's, the paper's QMIX) with
-    # smoothing optim_alpha; optim_eps is either one's epsilon (BenchMARL's adam_eps 1e-6)
-    "optimizer": "adam",
-    "optim_alpha": 0.99,
-    "optim_eps": 1e-6,
-}
 
+@dataclass(frozen=True)
+class BenchmarlSettings:
+    """Settings both BenchMARL methods take (Table 4 of the paper: [400, 300] MLP, gamma
+    0.99)."""
+
+    hidden: list[int] = field(default_factory=lambda: [400, 300])
+    """layer sizes of the MLP of actors, critics and agent networks (Table 4)"""
+    activation: str = "relu"
+    """activation of those MLPs: relu or tanh"""
+    gamma: float = 0.99
+    """discount (Table 3)"""
+    lr: float = 0.0005
+    """learning rate of the optimiser"""
+    train_batch_size: int = 512
+    """transitions per gradient step"""
+    memory_size: int = 20_000
+    """replay memory in transitions (uniform sampling)"""
+    frames_per_batch: int = 1000
+    """env steps collected per iteration over all envs (a multiple of n_envs)"""
+    n_envs: int = 4
+    """envs stepped in lockstep by the collector"""
+    optimizer_steps: int = 250
+    """gradient steps per iteration (250 per 1000 steps: one per 4 env steps)"""
+    init_random_frames: int = 0
+    """random-action env steps before learning"""
+    polyak_tau: float = 0.005
+    """soft target-network update rate"""
+    clip_grad_norm: float = 10.0
+    """gradient-norm clip (Table 3 grad_norm_clip)"""
+    exploration_eps_init: float = 1.0
+    """MADDPG: Gaussian action-noise sigma; QMIX: epsilon-greedy epsilon, at the start"""
+    exploration_eps_end: float = 0.05
+    """the same at the end of the anneal (Table 3: 1.0 -> 0.05)"""
+    exploration_anneal_frames: int = 50_000
+    """env steps over which exploration is annealed linearly"""
+    optimizer: str = "adam"
+    """adam (BenchMARL's) or rmsprop (pymarl's, the paper's QMIX)"""
+    optim_alpha: float = 0.99
+    """RMSprop's smoothing constant (Table 3 optim_alpha)"""
+    optim_eps: float = 1e-6
+    """the optimiser's epsilon (Adam's adam_eps or RMSprop's eps)"""
+
+
+@dataclass(frozen=True)
+class MaddpgSettings(BenchmarlSettings):
+    """MADDPG's settings (Table 3: lr 1e-4, batch 512, epsilon 1.0 -> 0.05, buffer 1e5, 4
+    steps per update)."""
+
+    lr: float = 0.0001
+    """learning rate of the optimiser (Table 3)"""
+    share_param_critic: bool = True
+    """one critic network for the whole group"""
+    loss_function: str = "l2"
+    """the critic's loss: l1, l2 or smooth_l1"""
+    delay_value: bool = True
+    """use target networks"""
+    use_tanh_mapping: bool = True
+    """map the actor's output to the action bounds with tanh"""
+    discrete_actions: str | None = "argmax"
+    """on a Discrete env: argmax (one score per action, the env takes the largest) or null
+    (refuse discrete envs)"""
+
+
+@dataclass(frozen=True)
+class QmixSettings(BenchmarlSettings):
+    """QMIX's settings (Table 3: lr 5e-4, gamma 0.99, grad-norm clip 10, buffer 1e5; RMSprop
+    with optim_alpha 0.99 and optim_eps 1e-5 as the paper's pymarl runs, plot/qmix_results/
+    <env>/config.json; the printed Table 3's "optim_eps 0.05" is its epsilon_finish)."""
+
+    lr: float = 0.0005
+    """learning rate of the optimiser (Table 3)"""
+    mixing_embed_dim: int = 32
+    """width of the monotonic mixer"""
+    delay_value: bool = True
+    """use target networks"""
+    loss_function: str = "l2"
+    """the TD loss: l1, l2 or smooth_l1"""
+    bins: int | None = 3
+    """values per action dimension on continuous envs (>= 2), or null to refuse them"""
+    optimizer: str = "rmsprop"
+    """adam (BenchMARL's) or rmsprop (pymarl's, the paper's QMIX)"""
+    optim_alpha: float = 0.99
+    """RMSprop's smoothing constant (Table 3 optim_alpha)"""
+    optim_eps: float = 1e-5
+    """the optimiser's epsilon (the paper's pymarl QMIX: 1e-5)"""
+
+
+#: each method's defaults, from its settings dataclass
 DEFAULTS: dict[str, dict[str, Any]] = {
-    # Table 3: MADDPG lr 1e-4, batch 512, epsilon 1.0 -> 0.05, buffer 1e5, 4 steps/update.
-    # discrete_actions: how MADDPG (continuous only in BenchMARL) acts on a Discrete env:
-    # "argmax" (a score per action, the env takes the largest) or null (refuse).
-    "maddpg": {
-        **_COMMON,
-        "lr": 0.0001,
-        "share_param_critic": True,
-        "loss_function": "l2",
-        "delay_value": True,
-        "use_tanh_mapping": True,
-        "discrete_actions": "argmax",
-    },
-    # Table 3: QMIX lr 5e-4, gamma 0.99, grad norm clip 10, buffer 1e5; RMSprop with
-    # optim_alpha 0.99 and optim_eps 1e-5 as the paper's pymarl runs (plot/qmix_results/
-    # <env>/config.json; the printed Table 3's "optim_eps 0.05" is its epsilon_finish).
-    # bins: values per action dimension on continuous envs (>= 2), or null to refuse them.
-    "qmix": {
-        **_COMMON,
-        "lr": 0.0005,
-        "mixing_embed_dim": 32,
-        "delay_value": True,
-        "loss_function": "l2",
-        "bins": 3,
-        "optimizer": "rmsprop",
-        "optim_alpha": 0.99,
-        "optim_eps": 1e-5,
-    },
+    "maddpg": settings_defaults(MaddpgSettings),
+    "qmix": settings_defaults(QmixSettings),
 }
 
 _CHOICES = {
@@ -150,6 +191,7 @@ MADDPG = MethodSpec(
     # continuous natively; discrete envs through the argmax adapter (discrete_actions)
     action_kinds=frozenset({"discrete", "continuous"}),
     defaults=DEFAULTS["maddpg"],
+    settings=MaddpgSettings,
     description="MADDPG (Lowe et al., 2017), BenchMARL: an actor per agent (or one, "
     "shared) and a centralised critic; discrete envs through the argmax adapter",
 )
@@ -161,6 +203,7 @@ QMIX = MethodSpec(
     # discrete natively; continuous envs through the bins adapter (bins)
     action_kinds=frozenset({"discrete", "continuous"}),
     defaults=DEFAULTS["qmix"],
+    settings=QmixSettings,
     description="QMIX (Rashid et al., 2018), BenchMARL: per-agent Q networks and a "
     "monotonic mixer; continuous envs through the bins adapter",
 )

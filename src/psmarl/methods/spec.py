@@ -8,6 +8,11 @@ module only; the catalogue (:mod:`psmarl.methods.catalogue`) lists them and
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
+import inspect
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,3 +43,46 @@ class MethodSpec:
     limits: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     # what trains it (one of BACKENDS)
     backend: str = "rllib"
+    # the typed settings: a frozen dataclass whose fields are the defaults, each with a
+    # one-line docstring (``psmarl methods <name>`` shows them); see settings_defaults
+    settings: type | None = None
+
+
+def settings_defaults(cls: type) -> dict[str, Any]:
+    """The defaults mapping of a settings dataclass (nested dataclasses become mappings)."""
+    return dataclasses.asdict(cls())
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string literal on the line after it, as CleanRL writes its
+    hyperparameters), over the class and its bases; "" where a field has none."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+        assert isinstance(body, ast.ClassDef)
+        for stmt, nxt in zip(body.body, [*body.body[1:], None], strict=True):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
+
+
+def describe_settings(cls: type, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(key, default, doc) of every field, nested dataclasses flattened as ``group.key``."""
+    out: list[tuple[str, Any, str]] = []
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls()):
+        value = getattr(cls(), f.name)
+        if dataclasses.is_dataclass(value):
+            out += describe_settings(type(value), f"{prefix}{f.name}.")
+        else:
+            out.append((f"{prefix}{f.name}", value, docs[f.name]))
+    return out
