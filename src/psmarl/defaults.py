@@ -8,9 +8,9 @@ workflow's config stays as the user gave it (the config record of the report is 
 that), and every reader applies these defaults.
 
 Defaults that depend on other keys are not here: ``random_baseline.episodes`` is
-``evaluation.episodes``, ``baselines.<m>.sharing`` is the top-level ``sharing``, a method's
-or a baseline's settings are its own (``psmarl methods``, ``psmarl.marl.DEFAULTS``), an
-env's are its preset's (``psmarl envs``).
+``evaluation.episodes``, ``methods.<m>.sharing`` is the top-level ``sharing``, a method's
+settings are its own (``psmarl methods``, the method catalogue), an env's are its preset's
+(``psmarl envs``).
 
 This module imports nothing of psmarl, so every module can use it.
 """

@@ -477,7 +477,7 @@ ENTRIES: list[Entry] = [
         baseline("qmix", "pursuit", "optimizer", "optim_alpha", "optim_eps"),
         "same",
         "psmarl follows the runs' config.json, not the printed 0.05. BenchMARL builds Adam; "
-        "psmarl swaps in RMSprop (psmarl.marl.train); baselines.qmix.optim_eps: 0.05 runs "
+        "psmarl swaps in RMSprop (psmarl.marl.train); methods.qmix.optim_eps: 0.05 runs "
         "the printed value",
         "none against the runs; against the printed 0.05 not measured (eps 0.05 would damp "
         "every step whose gradient RMS is below about 0.05)",
