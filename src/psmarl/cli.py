@@ -364,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("envs", cmd_envs, "list registered environments and their presets")
     add("methods", cmd_methods, "list registered methods and their defaults")
 
-    from psmarl import cluster, mailp, preflight
+    from psmarl import cluster, preflight, theory
 
-    mailp.add_cli(add)
+    theory.add_cli(add)
     cluster.add_cli(add)
     preflight.add_cli(add)
     from psmarl import aggregate, figures

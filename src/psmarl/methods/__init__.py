@@ -20,7 +20,7 @@ from typing import Any
 from psmarl.errors import ConfigError
 from psmarl.methods.catalogue import METHODS
 from psmarl.methods.spec import ACTION_KINDS, MethodSpec
-from psmarl.registry import Registry
+from psmarl.named_registry import Registry
 
 SHARING_MODES = ("shared", "independent")
 
