@@ -772,15 +772,15 @@ def draw_progress(
     colors = {"shared": "tab:blue", "independent": "tab:orange"}
     fig, ax = plt.subplots(figsize=(8, 4.6))
     xmax = max((r.env_steps for r in runs), default=0) * 1.15
-    for r in superseded:
-        c = r.curve[r.curve["env_steps"] <= xmax]
+    for old in superseded:
+        c = old.curve[old.curve["env_steps"] <= xmax]
         ax.plot(
             c["env_steps"],
             c["avg_total_reward"],
             color="0.55",
             lw=1.0,
             ls="-.",
-            label=f"superseded ({r.label}): {r.sharing} seed {r.seed}",
+            label=f"superseded ({old.label}): {old.sharing} seed {old.seed}",
         )
     for r in sorted(runs, key=lambda r: (r.sharing, r.seed)):
         ax.plot(
