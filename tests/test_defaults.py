@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY
 
-from psmarl import cluster, defaults, figures, mailp, stats
+from psmarl import cluster, defaults, figures, stats, theory
 from psmarl import config as cfg
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -117,8 +117,8 @@ def test_the_code_takes_its_defaults_from_the_table(tiny_config):
     )
     assert figures.DEFAULTS == defaults.section("figures")
     assert stats.DEFAULTS == defaults.section("report")
-    assert mailp.DEFAULTS == defaults.section("theory")
-    assert mailp.theory_spec({}) == dict(sorted(defaults.section("theory").items()))
+    assert theory.DEFAULTS == defaults.section("theory")
+    assert theory.theory_spec({}) == dict(sorted(defaults.section("theory").items()))
     for stage in cluster.STAGES:
         assert cluster.image({}, stage) == defaults.default(f"containers.{stage}")
 

@@ -104,3 +104,25 @@ def test_write_evaluation(tmp_path):
     assert results.read_json(tmp_path / "s.json")["policy"] == "random"
     assert pd.read_csv(tmp_path / "e.csv").shape == (2, 4)
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_a_checkpoint_naming_a_moved_psmarl_module_still_loads():
+    """RLlib pickles an RLModule's class by import path; DDPG's moved from
+    psmarl.methods.offpolicy to psmarl.methods.ddpg_rllib. An older checkpoint's reference
+    resolves while a checkpoint loads, and the old name is importable at no other time."""
+    import pickle
+
+    from psmarl.evaluate import MOVED_MODULES, moved_module_names
+    from psmarl.methods.ddpg_rllib import DDPGTorchRLModule
+
+    new = pickle.dumps(DDPGTorchRLModule, protocol=0)
+    assert b"psmarl.methods.ddpg_rllib" in new
+    old = new.replace(b"psmarl.methods.ddpg_rllib", b"psmarl.methods.offpolicy")
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(old)
+    with moved_module_names():
+        assert pickle.loads(old) is DDPGTorchRLModule
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(old)
+    for new_name in MOVED_MODULES.values():
+        __import__(new_name)  # every target exists

@@ -19,7 +19,7 @@ from pettingzoo.utils.env import ParallelEnv
 
 from psmarl import config as cfg
 from psmarl import envs
-from psmarl.envs.registry import EnvSpec, Preset
+from psmarl.envs.spec import EnvSpec, Preset
 from psmarl.envs.wrappers import (
     apply_standard_wrappers,
     padded_action_space,

@@ -596,7 +596,7 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     from tasks import MatchTeam
 
     from psmarl import envs
-    from psmarl.envs.registry import EnvSpec, Preset
+    from psmarl.envs.spec import EnvSpec, Preset
     from psmarl.marl.train import train
 
     if "match_team" not in envs.names():

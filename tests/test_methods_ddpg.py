@@ -22,7 +22,7 @@ SMALL = {"fcnet_hiddens": [16], "fcnet_activation": "relu"}
 
 
 def _module(**model):
-    from psmarl.methods.offpolicy import DDPGTorchRLModule
+    from psmarl.methods.ddpg_rllib import DDPGTorchRLModule
 
     torch.manual_seed(0)
     m = DDPGTorchRLModule(observation_space=OBS, action_space=ACT, model_config={**SMALL, **model})
@@ -83,7 +83,7 @@ def test_clipped_double_q_is_min_of_twin_target_critics():
 
 
 def test_bellman_target():
-    from psmarl.methods.offpolicy import DDPGTorchRLModule
+    from psmarl.methods.ddpg_rllib import DDPGTorchRLModule
 
     y = DDPGTorchRLModule._bellman_target(
         torch.tensor([1.0, 2.0]),
@@ -143,7 +143,7 @@ def _same(a, b):
 
 
 def _td3(**over):
-    from psmarl.methods.offpolicy import TD3Config
+    from psmarl.methods.ddpg_rllib import TD3Config
 
     return TD3Config().training(critic_hiddens=[16], **over).rl_module(model_config=SMALL)
 
@@ -170,7 +170,7 @@ def test_actor_and_targets_update_every_policy_delay_steps(delay):
 
 
 def test_ddpg_is_td3_with_twin_smoothing_and_delay_off():
-    from psmarl.methods.offpolicy import DDPGConfig
+    from psmarl.methods.ddpg_rllib import DDPGConfig
 
     common = {
         "tau": 0.01,
@@ -211,7 +211,7 @@ class _FakeRunner:
 def test_apex_runners_get_apex_schedule_noise_scales():
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 
-    from psmarl.methods.offpolicy import runner_noise_scale, set_runner_exploration
+    from psmarl.methods.ddpg_rllib import runner_noise_scale, set_runner_exploration
 
     n = 4
     assert [runner_noise_scale(i, n) for i in range(1, n + 1)] == apex_epsilons(n)

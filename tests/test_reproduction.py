@@ -295,3 +295,31 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     assert (
         dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent", 0)
     ).exists()
+
+
+def test_superseded_runs_are_drawn_and_listed_apart_from_every_statistic(tmp_path):
+    root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
+    _training_run(root, "shared", 0, [-100, -80, -60], checkpoint_at=3)
+    rep.keep_runs(root, dest, log=lambda m: None)
+    old = dest / rep.SUPERSEDED / "old_defect"
+    seed_dir = old / "runs" / "multiwalker" / "ppo" / "shared" / "seed0"
+    seed_dir.mkdir(parents=True)
+    rows = [
+        {"iteration": i + 1, "env_steps": 6400 * (i + 1), "avg_total_reward": r}
+        for i, r in enumerate([-110.0, -90.0, -70.5, -75.0])
+    ]
+    (seed_dir / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "docs" / "reproduction.md"
+    paper = _paper_checkout(tmp_path)
+    # a superseded variant must say why
+    with pytest.raises(InputError, match="why.md"):
+        rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    (old / rep.WHY_FILE).write_text("The value loss was\nclamped.\n")
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    text = out.read_text()
+    assert "## Superseded runs (a defect since fixed)" in text
+    assert "**old_defect.** The value loss was clamped." in text
+    row = next(line for line in text.splitlines() if line.startswith("| shared | 0 | 0.03M"))
+    assert "| -75.0 | -70.5 |" in row
+    # not a run still training, nor a finished one
+    assert "| shared | 0 | 3 |" in text and text.count("| shared | 0 |") == 2

@@ -113,7 +113,7 @@ def test_train_with_remote_runners_on_the_cores_given(tmp_path, tiny_config, psm
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 env runner process(es) x 8 envs" in r.stderr
-    from psmarl.envs.registry import backend_of
+    from psmarl.envs import backend_of
 
     backend = backend_of(spec["env"])  # the paper preset's own backend
     assert f"env: waterworld (paper preset, {backend} backend)" in r.stderr

@@ -236,7 +236,8 @@ def cmd_methods(a: argparse.Namespace) -> None:
 
     if a.name:
         m = methods.get(a.name)
-        print(f"{m.name} ({m.backend}): {m.description}")
+        print(f"{m.name}: {m.description}")
+        print(f"  backend: {m.backend}")
         print(f"  actions: {', '.join(sorted(m.action_kinds))}")
         print(f"  settings (config key methods.{m.name}.<setting>; default, then what it does):")
         rows = (
@@ -249,9 +250,7 @@ def cmd_methods(a: argparse.Namespace) -> None:
         return
     for name in methods.names():
         m = methods.get(name)
-        print(
-            f"{name} ({m.backend}): {m.description} [{', '.join(sorted(m.action_kinds))} actions]"
-        )
+        print(f"{name}: {m.description} [{m.backend}; {', '.join(sorted(m.action_kinds))} actions]")
         print("  " + json.dumps(m.defaults, sort_keys=True))
 
 
@@ -428,9 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("name", nargs="?", help="one method: its settings with their docs")
 
-    from psmarl import cluster, mailp, preflight
+    from psmarl import cluster, preflight, theory
 
-    mailp.add_cli(add)
+    theory.add_cli(add)
     cluster.add_cli(add)
     preflight.add_cli(add)
     from psmarl import aggregate, figures

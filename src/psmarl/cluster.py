@@ -67,7 +67,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
         "psmarl.aggregate",
         "psmarl.figures",
         "psmarl.stats",
-        "psmarl.mailp",
+        "psmarl.theory",
     ),
 }
 

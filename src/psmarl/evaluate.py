@@ -7,6 +7,7 @@ baseline (uniform random actions). Play ``i`` resets its environment with seed
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing as mp
 import os
@@ -115,7 +116,8 @@ class CheckpointPolicy:
                 + results.redo_hint(module_path)
             )
         try:
-            self.multi = RLModule.from_checkpoint(str(module_path))
+            with moved_module_names():
+                self.multi = RLModule.from_checkpoint(str(module_path))
         except Exception as e:  # noqa: BLE001 - named below, as one line
             raise_damaged_checkpoint(module_path, e)
         missing = sorted(set(self.mapping.values()) - set(self.multi.keys()))
@@ -156,6 +158,32 @@ class CheckpointPolicy:
                 actions = np.clip(actions, space.low, space.high)
             return [a.astype(space.dtype) for a in actions]
         return [int(a) for a in actions]
+
+
+#: psmarl modules renamed since checkpoints named them: RLlib pickles an RLModule's class by
+#: its import path (class_and_ctor_args.pkl), so an older checkpoint names the old module
+MOVED_MODULES = {
+    # DDPG, TD3 and Ape-X DDPG's RLModule (2026-12-02, issue 17's names)
+    "psmarl.methods.offpolicy": "psmarl.methods.ddpg_rllib",
+}
+
+
+@contextlib.contextmanager
+def moved_module_names():
+    """While loading a checkpoint, the old names of moved psmarl modules import the new
+    ones (and only then: no old name is importable otherwise)."""
+    import importlib
+
+    added = []
+    for old, new in MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
+            added.append(old)
+    try:
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
 
 
 def raise_damaged_checkpoint(folder: Path, error: Exception):

@@ -279,6 +279,27 @@ ENTRIES: list[Entry] = [
     ),
     Entry(
         RUNS,
+        "ppo",
+        "all three",
+        "value-function clipping (vf_clip_param 10)",
+        "the value prediction moves at most 10 from its sampling-time value; loss = max of "
+        "the clipped and unclipped squared errors",
+        "old RLlib's ppo_tf_policy (PPO2's clipping); the paper's multiwalker PPO log "
+        "(ray_results/multiwalker/PPO/progress.csv) has value losses of 20-50, i.e. not "
+        "capped at 10",
+        method("ppo", "multiwalker", "training.vf_clip_to_previous"),
+        "same",
+        "RLlib 2.60's PPO instead clamps each sample's squared error at vf_clip_param, so "
+        "every sample with an error above 3.2 trains the value function not at all; psmarl's "
+        "PPO learner (psmarl.methods.ppo_rllib) restores old RLlib's clipping, on main since "
+        "2026-12-02",
+        "being measured: the multiwalker reproduction restarts with it; its first run, with "
+        "RLlib 2's clamp (value losses capped near 6), reached -62.5 at 1.15M env steps where "
+        "the paper passed 30 at 1.0M (docs/reproduction/notes.md)",
+        expect=True,
+    ),
+    Entry(
+        RUNS,
         "a2c",
         "all three",
         "samples per training batch",

@@ -338,6 +338,85 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
     return lines
 
 
+# ---------------------------------------------------------------- superseded runs
+SUPERSEDED = "superseded"
+WHY_FILE = "why.md"
+
+
+@dataclass(frozen=True)
+class SupersededRun:
+    """A run (finished or not) of an earlier psmarl that had a defect since fixed: kept to
+    show the fix's effect, in no statistic. ``<data>/superseded/<label>/why.md`` says what
+    was wrong; its runs' ``progress.jsonl`` (or ``progress.csv``) sit under ``runs/``."""
+
+    label: str
+    why: str
+    sharing: str
+    seed: int
+    curve: pd.DataFrame  # env_steps, avg_total_reward
+
+
+def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
+    out = []
+    root = Path(data) / SUPERSEDED
+    for variant in sorted(p for p in root.glob("*") if p.is_dir()):
+        why_file = variant / WHY_FILE
+        if not why_file.exists():
+            raise InputError(
+                f"{why_file}: missing (say in one paragraph why these runs were superseded)"
+            )
+        why = " ".join(why_file.read_text().split())
+        runs = variant / "runs" / study.env / study.method
+        for seed_dir in sorted(runs.glob("*/seed*")):
+            jsonl, csv = seed_dir / "progress.jsonl", seed_dir / "progress.csv"
+            if jsonl.exists():
+                rows = results.read_progress_rows(jsonl, upto=10**9)
+                curve = pd.DataFrame(rows, columns=["env_steps", "avg_total_reward"])
+            elif csv.exists():
+                curve = pd.read_csv(csv, usecols=["env_steps", "avg_total_reward"])
+            else:
+                continue
+            out.append(
+                SupersededRun(
+                    variant.name,
+                    why,
+                    seed_dir.parent.name,
+                    int(seed_dir.name.removeprefix("seed")),
+                    curve.dropna(),
+                )
+            )
+    return out
+
+
+def superseded_lines(runs: Sequence[SupersededRun], paper: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The report's section on superseded runs: why, and how far they got."""
+    if not runs:
+        return []
+    lines = ["## Superseded runs (a defect since fixed)", ""]
+    for label in sorted({r.label for r in runs}):
+        mine = [r for r in runs if r.label == label]
+        lines += [f"**{label}.** {mine[0].why}", ""]
+        rows = []
+        for r in sorted(mine, key=lambda r: (r.sharing != "shared", r.seed)):
+            steps = float(r.curve["env_steps"].iloc[-1]) if len(r.curve) else float("nan")
+            best = float(r.curve["avg_total_reward"].max()) if len(r.curve) else float("nan")
+            last = float(r.curve["avg_total_reward"].iloc[-1]) if len(r.curve) else float("nan")
+            p = paper.get(r.sharing)
+            at = "-"
+            if p is not None and len(p) and np.isfinite(steps):
+                i = (p["env_steps"] - steps).abs().idxmin()
+                at = f"{float(p.loc[i, 'avg_total_reward']):.1f}"
+            rows.append([r.sharing, r.seed, _steps(steps), f"{last:.1f}", f"{best:.1f}", at])
+        lines += [
+            markdown_table(
+                ["mode", "seed", "env steps reached", "last", "best", "paper at that step"],
+                rows,
+            ),
+            "",
+        ]
+    return lines
+
+
 # ---------------------------------------------------------------- the paper's logs
 @dataclass(frozen=True)
 class PaperLog:
@@ -683,14 +762,26 @@ def draw_progress(
     outputs: Sequence[Path],
     paper: Mapping[str, pd.DataFrame],
     random_mean: float | None,
+    superseded: Sequence[SupersededRun] = (),
 ) -> None:
-    """The curves of the runs still training, beside the paper's over the same env steps."""
+    """The curves of the runs still training, beside the paper's over the same env steps
+    (and, in grey, superseded runs over the same range)."""
     from psmarl.figures import _setup, save_figure
 
     plt = _setup()
     colors = {"shared": "tab:blue", "independent": "tab:orange"}
     fig, ax = plt.subplots(figsize=(8, 4.6))
     xmax = max((r.env_steps for r in runs), default=0) * 1.15
+    for old in superseded:
+        c = old.curve[old.curve["env_steps"] <= xmax]
+        ax.plot(
+            c["env_steps"],
+            c["avg_total_reward"],
+            color="0.55",
+            lw=1.0,
+            ls="-.",
+            label=f"superseded ({old.label}): {old.sharing} seed {old.seed}",
+        )
     for r in sorted(runs, key=lambda r: (r.sharing, r.seed)):
         ax.plot(
             r.curve["env_steps"],
@@ -753,6 +844,7 @@ def build_report(
     data, out = Path(data), Path(out)
     runs = load_kept(data, study, allow_empty=True)
     unfinished = load_unfinished(data, study)
+    superseded = load_superseded(data, study)
     if not runs and not unfinished:
         raise InputError(
             f"{data}: no kept {study.env}/{study.method} runs, finished or not "
@@ -785,10 +877,19 @@ def build_report(
     for stale in (figures if not runs else []) + (progress_figs if not unfinished else []):
         stale.unlink(missing_ok=True)
     if unfinished:
-        draw_progress(unfinished, study, progress_figs, paper_curves, random_mean)
+        draw_progress(unfinished, study, progress_figs, paper_curves, random_mean, superseded)
     if not runs:
         return _interim_report(
-            data, out, study, unfinished, paper_curves, milestones, progress_rel, command, log
+            data,
+            out,
+            study,
+            unfinished,
+            paper_curves,
+            milestones,
+            progress_rel,
+            command,
+            log,
+            superseded,
         )
     draw_curves(runs, study, figures, paper_curves, random_mean)
 
@@ -1017,6 +1118,7 @@ def build_report(
             f"![training]({progress_rel}.png)",
             "",
         ]
+    lines += superseded_lines(superseded, paper_curves)
     _write_report(lines, data, out)
     log(f"wrote {out} and {', '.join(str(f) for f in figures)}")
     return out
@@ -1041,6 +1143,7 @@ def _interim_report(
     progress_rel: Path,
     command: str,
     log: Callable[[str], None],
+    superseded: Sequence[SupersededRun] = (),
 ) -> Path:
     """The report while no run has finished: the runs still training, the paper's marks."""
     lines = [
@@ -1054,6 +1157,7 @@ def _interim_report(
     ]
     lines += unfinished_lines(unfinished, paper_curves)
     lines += [f"![training]({progress_rel}.png)", ""]
+    lines += superseded_lines(superseded, paper_curves)
     if milestones is not None:
         lines += ["## The paper's marks (its training logs)", ""]
         rows = [

@@ -310,6 +310,9 @@ def _increment(result: Mapping[str, Any], key: str, prev_lifetime: float | None)
 LEARNER_STATS = (
     "policy_loss",
     "vf_loss",
+    "vf_loss_unclipped",
+    "vf_explained_var",
+    "vf_clipped_fraction",
     "entropy",
     "mean_kl_loss",
     "total_loss",

@@ -12,7 +12,7 @@ from psmarl import aggregate as agg  # noqa: E402
 from psmarl import cluster as pscluster  # noqa: E402
 from psmarl import config as pscfg  # noqa: E402
 from psmarl import figures as psfig  # noqa: E402
-from psmarl import mailp  # noqa: E402
+from psmarl import theory  # noqa: E402
 from psmarl import results as res  # noqa: E402
 from psmarl.defaults import get as setting  # noqa: E402
 from psmarl.errors import ConfigError  # noqa: E402
@@ -32,7 +32,7 @@ try:
     FIG_SPEC = pscfg.figure_spec(config)
     psfig.check_spec(FIG_SPEC)
     REPORT_SPEC = agg.report_spec(config)  # report.* (bootstrap) + per-env presets
-    THEORY_SPEC = mailp.theory_spec(config)
+    THEORY_SPEC = theory.theory_spec(config)
     # W&B (psmarl.live_metrics): the training jobs inherit it from the environment, so that
     # switching it changes no rule's params and reruns nothing
     WANDB = check_wandb(config.get("wandb"))

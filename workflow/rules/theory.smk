@@ -1,6 +1,6 @@
 # MAILP theory (Section 3, issue 7): the bounds of Theorems 1-3 over a grid of the
 # centralization coefficient K_*, the simulated MAILP (eqs. 1-3) beside them, and Figure 1.
-# Depends only on config["theory"] (psmarl.mailp.theory_spec), never on training runs.
+# Depends only on config["theory"] (psmarl.theory.theory_spec), never on training runs.
 
 
 rule theory:

@@ -8,31 +8,29 @@ shared policy over both agents needs padded observations, padded actions and an 
 indication (docs/heterogeneous.md).
 """
 
-from psmarl.envs.registry import EnvSpec, Preset, register
+from psmarl.envs.spec import EnvSpec, Preset
 
-SPEAKER_LISTENER = register(
-    EnvSpec(
-        name="speaker_listener",
-        module="pettingzoo.mpe.simple_speaker_listener_v4",
-        description="MPE speaker (obs 3, 3 words) guides a listener (obs 11, 5 moves) to a "
-        "landmark; heterogeneous agents, shared reward (discrete actions)",
-        default_preset="padded",
-        no_sign_clipping="every reward is minus a squared distance, so sign clipping makes "
-        "all of them -1",
-        presets={
-            "padded": Preset(
-                kwargs=dict(max_cycles=25, continuous_actions=False),
-                agent_indication="scalar",
-                pad_observations=True,
-                pad_actions=True,
-                description="observations padded to 11 + a scalar agent index (12), actions "
-                "padded to Discrete(5): one shared policy can serve both agents",
-            ),
-            "pettingzoo": Preset(
-                kwargs={},
-                description="simple_speaker_listener_v4 defaults, "
-                "no padding (independent policies only)",
-            ),
-        },
-    )
+SPEAKER_LISTENER = EnvSpec(
+    name="speaker_listener",
+    module="pettingzoo.mpe.simple_speaker_listener_v4",
+    description="MPE speaker (obs 3, 3 words) guides a listener (obs 11, 5 moves) to a "
+    "landmark; heterogeneous agents, shared reward (discrete actions)",
+    default_preset="padded",
+    no_sign_clipping="every reward is minus a squared distance, so sign clipping makes "
+    "all of them -1",
+    presets={
+        "padded": Preset(
+            kwargs=dict(max_cycles=25, continuous_actions=False),
+            agent_indication="scalar",
+            pad_observations=True,
+            pad_actions=True,
+            description="observations padded to 11 + a scalar agent index (12), actions "
+            "padded to Discrete(5): one shared policy can serve both agents",
+        ),
+        "pettingzoo": Preset(
+            kwargs={},
+            description="simple_speaker_listener_v4 defaults, "
+            "no padding (independent policies only)",
+        ),
+    },
 )

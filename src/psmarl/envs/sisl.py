@@ -6,38 +6,36 @@ arguments, equal steps); the `paper` preset runs the fast one, the `pettingzoo` 
 PettingZoo's (``envs.<name>.backend`` picks either for any preset).
 """
 
-from psmarl.envs.registry import EnvOption, EnvSpec, Preset, register
+from psmarl.envs.spec import EnvOption, EnvSpec, Preset
 
-PURSUIT = register(
-    EnvSpec(
-        name="pursuit",
-        module="pettingzoo.sisl.pursuit_v4",
-        fast_module="psmarl.envs.fast_sisl.pursuit",
-        description="8 pursuers surround 30 random evaders on a 16x16 grid (discrete actions)",
-        paper_random_return=31.04,
-        presets={
-            "paper": Preset(
-                kwargs=dict(
-                    x_size=16,
-                    y_size=16,
-                    n_pursuers=8,
-                    n_evaders=30,
-                    obs_range=7,
-                    n_catch=2,
-                    catch_reward=5.0,
-                    tag_reward=0.01,
-                    urgency_reward=0.0,
-                    shared_reward=False,
-                    max_cycles=500,
-                ),
-                agent_indication="scalar_over_n",
-                backend="fast",
-                description="Appendix B + the paper's code: local rewards, no urgency penalty, "
-                "agent id i/8 appended",
+PURSUIT = EnvSpec(
+    name="pursuit",
+    module="pettingzoo.sisl.pursuit_v4",
+    fast_module="psmarl.envs.fast_sisl.pursuit",
+    description="8 pursuers surround 30 random evaders on a 16x16 grid (discrete actions)",
+    paper_random_return=31.04,
+    presets={
+        "paper": Preset(
+            kwargs=dict(
+                x_size=16,
+                y_size=16,
+                n_pursuers=8,
+                n_evaders=30,
+                obs_range=7,
+                n_catch=2,
+                catch_reward=5.0,
+                tag_reward=0.01,
+                urgency_reward=0.0,
+                shared_reward=False,
+                max_cycles=500,
             ),
-            "pettingzoo": Preset(kwargs={}, description="pursuit_v4 defaults"),
-        },
-    )
+            agent_indication="scalar_over_n",
+            backend="fast",
+            description="Appendix B + the paper's code: local rewards, no urgency penalty, "
+            "agent id i/8 appended",
+        ),
+        "pettingzoo": Preset(kwargs={}, description="pursuit_v4 defaults"),
+    },
 )
 
 
@@ -48,46 +46,44 @@ def _waterworld_options(env, options):
     return SquaredThrustPenalty(env, coef) if coef else env
 
 
-WATERWORLD = register(
-    EnvSpec(
-        name="waterworld",
-        module="pettingzoo.sisl.waterworld_v4",
-        fast_module="psmarl.envs.fast_sisl.waterworld",
-        description="5 pursuers eat food together and avoid poison (continuous actions)",
-        paper_random_return=-6.82,
-        presets={
-            "paper": Preset(
-                kwargs=dict(
-                    n_pursuers=5,
-                    n_evaders=5,
-                    n_poisons=10,
-                    n_coop=2,
-                    n_sensors=30,
-                    food_reward=10.0,
-                    poison_reward=-1.0,
-                    encounter_reward=0.01,
-                    thrust_penalty=0.0,
-                    local_ratio=1.0,
-                    max_cycles=500,
-                ),
-                agent_indication="scalar_plus_one",
-                backend="fast",
-                options={"squared_thrust_penalty": -5e-5},
-                description="Appendix B + the paper's code: local rewards, the paper's tiny "
-                "squared control penalty instead of v4's thrust penalty, agent id "
-                "i+1 appended (docs/environments.md)",
+WATERWORLD = EnvSpec(
+    name="waterworld",
+    module="pettingzoo.sisl.waterworld_v4",
+    fast_module="psmarl.envs.fast_sisl.waterworld",
+    description="5 pursuers eat food together and avoid poison (continuous actions)",
+    paper_random_return=-6.82,
+    presets={
+        "paper": Preset(
+            kwargs=dict(
+                n_pursuers=5,
+                n_evaders=5,
+                n_poisons=10,
+                n_coop=2,
+                n_sensors=30,
+                food_reward=10.0,
+                poison_reward=-1.0,
+                encounter_reward=0.01,
+                thrust_penalty=0.0,
+                local_ratio=1.0,
+                max_cycles=500,
             ),
-            "pettingzoo": Preset(kwargs={}, description="waterworld_v4 defaults"),
-        },
-        options={
-            "squared_thrust_penalty": EnvOption(
-                0.0,
-                "added to each pursuer's reward per step: value * sum(action ** 2) (the paper's "
-                "control_penalty -0.5 on actions scaled by 0.01: -5e-5)",
-            )
-        },
-        wrap_options=_waterworld_options,
-    )
+            agent_indication="scalar_plus_one",
+            backend="fast",
+            options={"squared_thrust_penalty": -5e-5},
+            description="Appendix B + the paper's code: local rewards, the paper's tiny "
+            "squared control penalty instead of v4's thrust penalty, agent id "
+            "i+1 appended (docs/environments.md)",
+        ),
+        "pettingzoo": Preset(kwargs={}, description="waterworld_v4 defaults"),
+    },
+    options={
+        "squared_thrust_penalty": EnvOption(
+            0.0,
+            "added to each pursuer's reward per step: value * sum(action ** 2) (the paper's "
+            "control_penalty -0.5 on actions scaled by 0.01: -5e-5)",
+        )
+    },
+    wrap_options=_waterworld_options,
 )
 
 
@@ -98,38 +94,36 @@ def _multiwalker_options(env, options):
     return PackageDropReward(env, drop) if drop else env
 
 
-MULTIWALKER = register(
-    EnvSpec(
-        name="multiwalker",
-        module="pettingzoo.sisl.multiwalker_v9",
-        fast_module="psmarl.envs.fast_sisl.multiwalker",
-        description="3 bipedal walkers carry a package to the right (continuous actions)",
-        paper_random_return=-102.05,
-        presets={
-            "paper": Preset(
-                kwargs=dict(
-                    n_walkers=3,
-                    forward_reward=1.0,
-                    fall_reward=-100.0,
-                    terminate_reward=0.0,
-                    shared_reward=False,
-                    terminate_on_fall=True,
-                    max_cycles=500,
-                ),
-                agent_indication="scalar_over_n",
-                options={"package_drop_reward": -100.0},
-                backend="fast",
-                description="Appendix B + the paper's code: -100 for a fall, -100 to every walker "
-                "when the package drops, agent id i/3 appended (docs/environments.md)",
+MULTIWALKER = EnvSpec(
+    name="multiwalker",
+    module="pettingzoo.sisl.multiwalker_v9",
+    fast_module="psmarl.envs.fast_sisl.multiwalker",
+    description="3 bipedal walkers carry a package to the right (continuous actions)",
+    paper_random_return=-102.05,
+    presets={
+        "paper": Preset(
+            kwargs=dict(
+                n_walkers=3,
+                forward_reward=1.0,
+                fall_reward=-100.0,
+                terminate_reward=0.0,
+                shared_reward=False,
+                terminate_on_fall=True,
+                max_cycles=500,
             ),
-            "pettingzoo": Preset(kwargs={}, description="multiwalker_v9 defaults"),
-        },
-        options={
-            "package_drop_reward": EnvOption(
-                0.0,
-                "added to every walker's reward when the package falls (the paper's drop_reward)",
-            )
-        },
-        wrap_options=_multiwalker_options,
-    )
+            agent_indication="scalar_over_n",
+            options={"package_drop_reward": -100.0},
+            backend="fast",
+            description="Appendix B + the paper's code: -100 for a fall, -100 to every walker "
+            "when the package drops, agent id i/3 appended (docs/environments.md)",
+        ),
+        "pettingzoo": Preset(kwargs={}, description="multiwalker_v9 defaults"),
+    },
+    options={
+        "package_drop_reward": EnvOption(
+            0.0,
+            "added to every walker's reward when the package falls (the paper's drop_reward)",
+        )
+    },
+    wrap_options=_multiwalker_options,
 )

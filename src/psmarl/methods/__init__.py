@@ -27,7 +27,7 @@ from psmarl.errors import ConfigError
 from psmarl.methods import benchmarl
 from psmarl.methods.catalogue import METHODS
 from psmarl.methods.spec import ACTION_KINDS, BACKENDS, MethodSpec
-from psmarl.registry import Registry
+from psmarl.named_registry import Registry
 
 SHARING_MODES = ("shared", "independent")
 #: keys of a method's config section that select jobs or budgets, not settings

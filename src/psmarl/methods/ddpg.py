@@ -1,5 +1,5 @@
 """TD3, DDPG and ApeX-DDPG (removed from RLlib; one algorithm family in
-:mod:`psmarl.methods.offpolicy`) with the paper's hyperparameters (Table 2) as defaults.
+:mod:`psmarl.methods.ddpg_rllib`) with the paper's hyperparameters (Table 2) as defaults.
 
 Every setting the paper does not list keeps old RLlib's (0.8/0.9) default for that
 algorithm, since that is what the paper ran. Old name -> RLlib 2.60 / psmarl name:
@@ -64,12 +64,12 @@ DDPG_MODEL = {
 
 def _config(name: str):
     def base():
-        from psmarl.methods import offpolicy
+        from psmarl.methods import ddpg_rllib
 
         return {
-            "ddpg": offpolicy.DDPGConfig,
-            "td3": offpolicy.TD3Config,
-            "apex_ddpg": offpolicy.ApexDDPGConfig,
+            "ddpg": ddpg_rllib.DDPGConfig,
+            "td3": ddpg_rllib.TD3Config,
+            "apex_ddpg": ddpg_rllib.ApexDDPGConfig,
         }[name]()
 
     base.__name__ = f"{name}_config"

@@ -45,10 +45,10 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from psmarl.methods import noisy as nz
 from psmarl.methods.apex import apex_epsilon
-from psmarl.methods.offpolicy import SeededReplayBuffer
 from psmarl.methods.replay_step import (
     HeldIntensity,
     ReplayLoopSettings,
+    SeededReplayBuffer,
     target_clock,
     update_targets,
 )

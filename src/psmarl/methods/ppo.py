@@ -18,9 +18,9 @@ PAPER_MODEL = {"fcnet_hiddens": [400, 300], "fcnet_activation": "relu", "vf_shar
 
 
 def _base():
-    from ray.rllib.algorithms.ppo import PPOConfig
+    from psmarl.methods.ppo_rllib import PaperPPOConfig
 
-    return PPOConfig()
+    return PaperPPOConfig()
 
 
 PPO = MethodSpec(
@@ -40,6 +40,10 @@ PPO = MethodSpec(
             "train_batch_size_per_learner": 6400,
             "vf_clip_param": 10.0,
             "clip_param": 0.1,
+            # old RLlib's value clipping (psmarl.methods.ppo_rllib): the value moves at most
+            # vf_clip_param per batch; RLlib 2 instead zeroes the value gradient of every
+            # sample whose squared error exceeds vf_clip_param
+            "vf_clip_to_previous": True,
         },
         "model": PAPER_MODEL,
         # the paper's sample_batch_size 100 only fits when train_batch_size is a multiple of

@@ -13,6 +13,8 @@ does one update per round (or a rounded multiple with ``training_intensity``). H
   ``trained`` counts ``target_network_update_freq`` in trained samples (old RLlib's Ape-X),
   ``sampled`` in env steps sampled (RLlib 2.60). :func:`target_clock` is what the learners
   compare with it.
+- The mixins every replay-based method's classes share: :class:`IterationSizeInTraining`
+  and :class:`AcceptsAgentScaledBuffer` (config), :class:`SeededReplayBuffer` (algorithm).
 
 Imports RLlib (loaded lazily by the method modules).
 """
@@ -206,3 +208,70 @@ class HeldIntensity:
         if saved:
             self._psmarl_sampled = int(saved["sampled"])
             self._psmarl_trained = int(saved["trained"])
+
+
+# ------------------------------------------------------------------ shared mixins
+class IterationSizeInTraining:
+    """Config mixin: ``.training(min_sample_timesteps_per_iteration=...,
+    min_time_s_per_iteration=...)``, and no minimum time per iteration by default.
+
+    The old ``timesteps_per_iteration`` / ``min_iter_time_s`` are ``reporting`` settings in
+    RLlib 2.60; accepting them in ``training`` keeps all of a method's settings in psmarl's
+    one group. RLlib's SAC/DQN default of 1 s minimum per iteration makes an iteration's
+    number of updates depend on wall-clock speed (so a seeded run is not reproducible);
+    psmarl sets it to 0: iterations are counted in sampled env steps only.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_time_s_per_iteration = 0
+
+    def training(
+        self,
+        *,
+        min_sample_timesteps_per_iteration=NotProvided,
+        min_time_s_per_iteration=NotProvided,
+        **kwargs,
+    ):
+        if min_sample_timesteps_per_iteration is not NotProvided:
+            self.reporting(min_sample_timesteps_per_iteration=min_sample_timesteps_per_iteration)
+        if min_time_s_per_iteration is not NotProvided:
+            self.reporting(min_time_s_per_iteration=min_time_s_per_iteration)
+        return super().training(**kwargs)
+
+
+class AcceptsAgentScaledBuffer:
+    """Config mixin: SAC's ``validate`` accepts only RLlib's four episode-buffer names; let it
+    also accept psmarl's multi-agent buffers (subclasses of two of them,
+    :mod:`psmarl.methods.replay`), which multi-agent runs need."""
+
+    def validate(self) -> None:
+        from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED, BOUNDED_UNIFORM
+
+        base = {
+            AGENT_SCALED_PRIORITIZED: "MultiAgentPrioritizedEpisodeReplayBuffer",
+            BOUNDED_UNIFORM: "MultiAgentEpisodeReplayBuffer",
+        }
+        buf = self.replay_buffer_config
+        if buf.get("type") not in base:
+            return super().validate()
+        ours = buf["type"]
+        buf["type"] = base[ours]  # what it is, for the check
+        try:
+            return super().validate()
+        finally:
+            buf["type"] = ours
+
+
+class SeededReplayBuffer:
+    """Algorithm mixin: seed the replay buffer's sampling RNG from ``debugging(seed=...)``.
+
+    RLlib 2.60's episode replay buffers draw from ``np.random.default_rng(seed=None)``, so
+    off-policy runs were not reproducible even with a seed.
+    """
+
+    def setup(self, config):
+        super().setup(config)
+        buffer = getattr(self, "local_replay_buffer", None)
+        if buffer is not None and hasattr(buffer, "rng") and self.config.seed is not None:
+            buffer.rng = np.random.default_rng(self.config.seed)

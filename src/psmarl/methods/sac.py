@@ -1,13 +1,13 @@
 """SAC (RLlib's own, continuous actions here) with the paper's hyperparameters (Table 2).
 
-The algorithm is RLlib's SAC with two reproducibility fixes (``psmarl.methods.offpolicy.
+The algorithm is RLlib's SAC with two reproducibility fixes (``psmarl.methods.sac_rllib.
 PsmarlSAC``): the replay buffer's sampling RNG is seeded from ``debugging(seed=...)``, and
 iterations have no minimum wall-clock time (RLlib's 1 s default made the number of updates
 per iteration depend on machine speed).
 
 Also home of the limits the continuous off-policy methods share (SAC, DDPG, TD3,
 ApeX-DDPG); their multi-agent replay buffers come from :mod:`psmarl.methods.replay`, as
-DQN's. The RLlib classes live in :mod:`psmarl.methods.offpolicy` (imported lazily).
+DQN's. The RLlib classes live in :mod:`psmarl.methods.sac_rllib` (imported lazily).
 
 Paper (old RLlib 0.9 SAC) name -> RLlib 2.60 new-stack name:
 
@@ -59,7 +59,7 @@ SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
 
 
 def _base():
-    from psmarl.methods.offpolicy import PsmarlSACConfig
+    from psmarl.methods.sac_rllib import PsmarlSACConfig
 
     return PsmarlSACConfig()
 

@@ -1,4 +1,4 @@
-"""A named registry, shared by the environment and method registries."""
+"""A named registry (items by name), shared by the environment and method registries."""
 
 from __future__ import annotations
 

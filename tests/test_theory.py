@@ -10,7 +10,7 @@ from conftest import REPO
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from psmarl import mailp
+from psmarl import theory
 from psmarl.errors import ConfigError
 
 FIG1 = dict(N=3, C_env=0.1, epsilon=0.001, I0=0.01)  # the paper's Figure 1
@@ -26,8 +26,8 @@ FAST = settings(
 @pytest.mark.parametrize("K_env", [0.01, 0.05, 0.1, 0.3, 0.5, 0.77, 0.9, 0.99])
 @pytest.mark.parametrize("I0,eps", [(0.01, 0.001), (0.0, 0.01), (0.5, 1e-5), (0.9, 0.05)])
 def test_theorem1_is_exact_for_identity(K_env, I0, eps):
-    bound = mailp.theorem1_bound(K_env, I0, eps)
-    steps = mailp.simulate_single_agent(K_env, I0, eps)
+    bound = theory.theorem1_bound(K_env, I0, eps)
+    steps = theory.simulate_single_agent(K_env, I0, eps)
     if abs(bound - round(bound)) < 1e-9:
         # an integer bound (K_env = 0.99, I0 = 0, eps = 0.01: t* = 1) means I(t*) = 1 - eps
         # exactly, which floating point cannot decide (0.99 and 0.01 are not exact binary
@@ -41,15 +41,15 @@ def test_theorem1_is_exact_for_identity(K_env, I0, eps):
 @given(K_env=st.floats(0.01, 0.99), I0=st.floats(0.0, 0.95), eps=st.floats(1e-6, 0.2))
 def test_theorem1_is_exact_for_identity_property(K_env, I0, eps):
     assume(I0 < 1 - eps)
-    bound = mailp.theorem1_bound(K_env, I0, eps)
+    bound = theory.theorem1_bound(K_env, I0, eps)
     assume(abs(bound - round(bound)) > 1e-6 * max(1.0, bound))  # no float ties at integers
-    assert mailp.simulate_single_agent(K_env, I0, eps) == math.ceil(bound)
+    assert theory.simulate_single_agent(K_env, I0, eps) == math.ceil(bound)
 
 
 def test_theorem1_at_full_rate_is_its_limit():
     # K_env = 1: log(1 - K_env) = -inf, the bound is 0 and one step learns everything
-    assert mailp.theorem1_bound(1.0, 0.01, 0.001) == 0.0
-    assert mailp.simulate_single_agent(1.0, 0.01, 0.001) == 1
+    assert theory.theorem1_bound(1.0, 0.01, 0.001) == 0.0
+    assert theory.simulate_single_agent(1.0, 0.01, 0.001) == 1
 
 
 @FAST
@@ -60,16 +60,16 @@ def test_theorem1_at_full_rate_is_its_limit():
     name_param=st.sampled_from([("scaled", 0.3), ("scaled", 0.9), ("power", 1.5), ("power", 2.0)]),
 )
 def test_theorem1_bounds_slower_learning_functions(K_env, I0, eps, name_param):
-    Lambda = mailp.learning_function(*name_param)
-    steps = mailp.simulate_single_agent(K_env, I0, eps, Lambda, max_steps=200_000)
-    assert steps >= mailp.theorem1_bound(K_env, I0, eps)
+    Lambda = theory.learning_function(*name_param)
+    steps = theory.simulate_single_agent(K_env, I0, eps, Lambda, max_steps=200_000)
+    assert steps >= theory.theorem1_bound(K_env, I0, eps)
 
 
 # ---------------------------------------------------------------- Theorem 2
 @pytest.mark.parametrize("K", GRID)
 def test_simulation_never_beats_theorem2_on_figure1_grid(K):
-    steps = mailp.simulate_multi_agent(K, **FIG1)
-    assert steps >= mailp.theorem2_bound(K, **FIG1)
+    steps = theory.simulate_multi_agent(K, **FIG1)
+    assert steps >= theory.theorem2_bound(K, **FIG1)
 
 
 @pytest.mark.parametrize("K", [0.05, 0.3, 1.0])
@@ -84,8 +84,8 @@ def test_simulation_never_beats_theorem2_on_figure1_grid(K):
 )
 @pytest.mark.parametrize("Lambda", [("identity", 1.0), ("scaled", 0.5)])
 def test_simulation_never_beats_theorem2(K, params, Lambda):
-    steps = mailp.simulate_multi_agent(K, **params, Lambda=mailp.learning_function(*Lambda))
-    assert steps >= mailp.theorem2_bound(K, **params)
+    steps = theory.simulate_multi_agent(K, **params, Lambda=theory.learning_function(*Lambda))
+    assert steps >= theory.theorem2_bound(K, **params)
 
 
 @FAST
@@ -99,18 +99,18 @@ def test_simulation_never_beats_theorem2(K, params, Lambda):
 def test_simulation_never_beats_theorem2_property(N, C_env, K, eps, frac):
     C_star = (1 - C_env) / (N - 1)
     I0 = frac * C_star
-    steps = mailp.simulate_multi_agent(K, N, C_env, eps, I0, max_steps=200_000)
-    assert steps >= mailp.theorem2_bound(K, N, C_env, eps, I0)
+    steps = theory.simulate_multi_agent(K, N, C_env, eps, I0, max_steps=200_000)
+    assert steps >= theory.theorem2_bound(K, N, C_env, eps, I0)
 
 
 def test_theorem2_approaches_theorem3_as_K_goes_to_1():
-    limit = mailp.theorem3_limit(**FIG1)
+    limit = theory.theorem3_limit(**FIG1)
     gaps = [
-        abs(mailp.theorem2_bound(1 - d, **FIG1) - limit) for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)
+        abs(theory.theorem2_bound(1 - d, **FIG1) - limit) for d in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8)
     ]
     assert all(a > b for a, b in zip(gaps, gaps[1:]))
     assert gaps[-1] < 1e-6
-    assert mailp.theorem2_bound(1.0, **FIG1) == pytest.approx(limit, rel=1e-12)
+    assert theory.theorem2_bound(1.0, **FIG1) == pytest.approx(limit, rel=1e-12)
 
 
 @FAST
@@ -123,17 +123,17 @@ def test_theorem2_approaches_theorem3_as_K_goes_to_1():
 def test_theorem3_is_theorem2_at_K_1(N, C_env, eps, frac):
     C_star = (1 - C_env) / (N - 1)
     I0 = frac * C_star
-    limit = mailp.theorem3_limit(N, C_env, eps, I0)
+    limit = theory.theorem3_limit(N, C_env, eps, I0)
     # the middle form of the proof: log(I0 / (C_env/(n-1) + 2 C_*)) in the denominator
     middle = math.log(C_star * eps / (C_star - I0)) / math.log(I0 / (C_env / (N - 1) + 2 * C_star))
     assert limit == pytest.approx(middle, rel=1e-9, abs=1e-12)
-    assert mailp.theorem2_bound(1 - 1e-10, N, C_env, eps, I0) == pytest.approx(
+    assert theory.theorem2_bound(1 - 1e-10, N, C_env, eps, I0) == pytest.approx(
         limit, rel=1e-6, abs=1e-9
     )
 
 
 def test_theorem2_bound_grows_as_K_shrinks():
-    bounds = [mailp.theorem2_bound(K, **FIG1) for K in GRID]
+    bounds = [theory.theorem2_bound(K, **FIG1) for K in GRID]
     assert all(a > b for a, b in zip(bounds, bounds[1:]))
 
 
@@ -152,21 +152,23 @@ def test_theorem2_bound_grows_as_K_shrinks_property(N, C_env, eps, frac, K1, K2)
     assume(I0 < C_star * (1 - eps))  # otherwise the agents start converged (bound <= 0)
     lo, hi = sorted((K1, K2))
     assume(hi - lo > 1e-6)
-    assert mailp.theorem2_bound(lo, N, C_env, eps, I0) > mailp.theorem2_bound(hi, N, C_env, eps, I0)
+    assert theory.theorem2_bound(lo, N, C_env, eps, I0) > theory.theorem2_bound(
+        hi, N, C_env, eps, I0
+    )
 
 
 def test_figure1_numbers():
-    assert mailp.theorem3_limit(**FIG1) == pytest.approx(1.51196, abs=1e-5)
-    assert mailp.theorem2_bound(0.001, **FIG1) == pytest.approx(7022.23, abs=0.01)
-    assert mailp.theorem2_bound(0.1, **FIG1) == pytest.approx(66.638, abs=1e-3)
-    assert mailp.simulate_multi_agent(1.0, **FIG1) == 28
+    assert theory.theorem3_limit(**FIG1) == pytest.approx(1.51196, abs=1e-5)
+    assert theory.theorem2_bound(0.001, **FIG1) == pytest.approx(7022.23, abs=0.01)
+    assert theory.theorem2_bound(0.1, **FIG1) == pytest.approx(66.638, abs=1e-3)
+    assert theory.simulate_multi_agent(1.0, **FIG1) == 28
 
 
 # ---------------------------------------------------------------- the simulator itself
-def _trajectory(K, N, C_env, eps, I0, steps, Lambda=mailp.identity):
+def _trajectory(K, N, C_env, eps, I0, steps, Lambda=theory.identity):
     C_star = (1 - C_env) / (N - 1)
     off = 1 - np.eye(N)
-    state = mailp.MAILPState(env=np.full(N, (1 - eps) * C_env), pair=I0 * off)
+    state = theory.MAILPState(env=np.full(N, (1 - eps) * C_env), pair=I0 * off)
     kw = dict(
         C_env=np.full(N, C_env),
         C_pair=C_star * off,
@@ -176,12 +178,12 @@ def _trajectory(K, N, C_env, eps, I0, steps, Lambda=mailp.identity):
     )
     out = [state]
     for _ in range(steps):
-        state = mailp.mailp_step(state, **kw)
+        state = theory.mailp_step(state, **kw)
         out.append(state)
     return out, C_star
 
 
-@pytest.mark.parametrize("Lambda", [mailp.identity, mailp.learning_function("power", 2.0)])
+@pytest.mark.parametrize("Lambda", [theory.identity, theory.learning_function("power", 2.0)])
 def test_simulator_follows_the_reduced_recursion_of_appendix_a1(Lambda):
     # Appendix A.1: Delta I_** = K Lambda(C_* - I_**) (1 - Phi),
     # Phi = I_** / (I_env/(n-1) + I_** + K Lambda(C_* - I_**)) (I_env = (1 - eps) C_env here)
@@ -210,7 +212,7 @@ def test_information_never_decreases_and_stays_below_one():
 def test_nonstationarity_slows_learning():
     # the only difference to a single agent is the stale-knowledge term (2): without it the
     # pair information would follow Lemma 1 with equality and converge much sooner
-    steps = mailp.simulate_multi_agent(0.1, **FIG1)
+    steps = theory.simulate_multi_agent(0.1, **FIG1)
     free = math.ceil(math.log(FIG1["epsilon"] * 0.45 / (0.45 - 0.01)) / math.log(1 - 0.1))
     assert steps > 5 * free
 
@@ -219,50 +221,54 @@ def test_nonstationarity_slows_learning():
 BAD = [
     (
         "C_star",
-        lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4),
+        lambda: theory.theorem2_bound(0.5, 3, 0.1, 0.001, 0.01, C_star=0.4),
         "C_env + (N - 1)",
     ),
-    ("C_star", lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, C_star=0.5), "equal 1"),
-    ("C_star", lambda: mailp.theorem3_limit(3, 0.1, 0.001, 0.01, C_star=1.5), "[0, 1]"),
-    ("C_env", lambda: mailp.theorem2_bound(0.5, 3, 1.5, 0.001, 0.01), "[0, 1]"),
-    ("C_env", lambda: mailp.theorem2_bound(0.5, 3, -0.1, 0.001, 0.01), "[0, 1]"),
-    ("C_env", lambda: mailp.theorem2_bound(0.5, 3, 1.0, 0.001, 0.01), "C_star"),
-    ("epsilon", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.0, 0.01), "(0, 1)"),
-    ("epsilon", lambda: mailp.theorem1_bound(0.5, 0.01, -0.001), "(0, 1)"),
-    ("epsilon", lambda: mailp.simulate_single_agent(0.5, 0.01, 1.0), "(0, 1)"),
-    ("N", lambda: mailp.theorem2_bound(0.5, 1, 0.1, 0.001, 0.01), "N >= 2"),
-    ("N", lambda: mailp.simulate_multi_agent(0.5, 1, 0.1, 0.001, 0.01), "N >= 2"),
-    ("N", lambda: mailp.theorem3_limit(2.5, 0.1, 0.001, 0.01), "integer"),
-    ("N", lambda: mailp.theorem3_limit(True, 0.1, 0.001, 0.01), "integer"),
-    ("K", lambda: mailp.theorem2_bound(0.0, 3, 0.1, 0.001, 0.01), "(0, 1]"),
-    ("K", lambda: mailp.theorem2_bound(1.2, 3, 0.1, 0.001, 0.01), "(0, 1]"),
-    ("K", lambda: mailp.simulate_multi_agent(float("nan"), 3, 0.1, 0.001, 0.01), "(0, 1]"),
-    ("K_env", lambda: mailp.theorem1_bound(0.0, 0.01, 0.001), "(0, 1]"),
-    ("K_env", lambda: mailp.simulate_single_agent(-0.5, 0.01, 0.001), "(0, 1]"),
-    ("I0", lambda: mailp.theorem1_bound(0.5, 1.0, 0.001), "[0, 1)"),
-    ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, -0.01), "[0, 1]"),
-    ("I0", lambda: mailp.theorem2_bound(0.5, 3, 0.1, 0.001, 0.45), "below C_star"),
-    ("I0", lambda: mailp.theorem3_limit(3, 0.1, 0.001, "0.01"), "number"),
+    (
+        "C_star",
+        lambda: theory.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, C_star=0.5),
+        "equal 1",
+    ),
+    ("C_star", lambda: theory.theorem3_limit(3, 0.1, 0.001, 0.01, C_star=1.5), "[0, 1]"),
+    ("C_env", lambda: theory.theorem2_bound(0.5, 3, 1.5, 0.001, 0.01), "[0, 1]"),
+    ("C_env", lambda: theory.theorem2_bound(0.5, 3, -0.1, 0.001, 0.01), "[0, 1]"),
+    ("C_env", lambda: theory.theorem2_bound(0.5, 3, 1.0, 0.001, 0.01), "C_star"),
+    ("epsilon", lambda: theory.theorem2_bound(0.5, 3, 0.1, 0.0, 0.01), "(0, 1)"),
+    ("epsilon", lambda: theory.theorem1_bound(0.5, 0.01, -0.001), "(0, 1)"),
+    ("epsilon", lambda: theory.simulate_single_agent(0.5, 0.01, 1.0), "(0, 1)"),
+    ("N", lambda: theory.theorem2_bound(0.5, 1, 0.1, 0.001, 0.01), "N >= 2"),
+    ("N", lambda: theory.simulate_multi_agent(0.5, 1, 0.1, 0.001, 0.01), "N >= 2"),
+    ("N", lambda: theory.theorem3_limit(2.5, 0.1, 0.001, 0.01), "integer"),
+    ("N", lambda: theory.theorem3_limit(True, 0.1, 0.001, 0.01), "integer"),
+    ("K", lambda: theory.theorem2_bound(0.0, 3, 0.1, 0.001, 0.01), "(0, 1]"),
+    ("K", lambda: theory.theorem2_bound(1.2, 3, 0.1, 0.001, 0.01), "(0, 1]"),
+    ("K", lambda: theory.simulate_multi_agent(float("nan"), 3, 0.1, 0.001, 0.01), "(0, 1]"),
+    ("K_env", lambda: theory.theorem1_bound(0.0, 0.01, 0.001), "(0, 1]"),
+    ("K_env", lambda: theory.simulate_single_agent(-0.5, 0.01, 0.001), "(0, 1]"),
+    ("I0", lambda: theory.theorem1_bound(0.5, 1.0, 0.001), "[0, 1)"),
+    ("I0", lambda: theory.theorem2_bound(0.5, 3, 0.1, 0.001, -0.01), "[0, 1]"),
+    ("I0", lambda: theory.theorem2_bound(0.5, 3, 0.1, 0.001, 0.45), "below C_star"),
+    ("I0", lambda: theory.theorem3_limit(3, 0.1, 0.001, "0.01"), "number"),
     (
         "Lambda",
-        lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x),
+        lambda: theory.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 2 * x),
         "Lambda(x) <= x",
     ),
     (
         "Lambda",
-        lambda: mailp.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, Lambda=lambda x: x - 0.5),
+        lambda: theory.simulate_multi_agent(0.5, 3, 0.1, 0.001, 0.01, Lambda=lambda x: x - 0.5),
         "0 <=",
     ),
-    ("Lambda", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 0 * x), "stopped"),
+    ("Lambda", lambda: theory.simulate_single_agent(0.5, 0.01, 0.001, lambda x: 0 * x), "stopped"),
     (
         "max_steps",
-        lambda: mailp.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100),
+        lambda: theory.simulate_multi_agent(0.01, 3, 0.1, 0.001, 0.01, max_steps=100),
         "max_steps = 100",
     ),
-    ("max_steps", lambda: mailp.simulate_single_agent(0.5, 0.01, 0.001, max_steps=0), ">= 1"),
-    ("learning_function", lambda: mailp.learning_function("cubic"), "identity"),
-    ("learning_param", lambda: mailp.learning_function("scaled", 1.5), "(0, 1]"),
-    ("learning_param", lambda: mailp.learning_function("power", 0.5), "[1, inf]"),
+    ("max_steps", lambda: theory.simulate_single_agent(0.5, 0.01, 0.001, max_steps=0), ">= 1"),
+    ("learning_function", lambda: theory.learning_function("cubic"), "identity"),
+    ("learning_param", lambda: theory.learning_function("scaled", 1.5), "(0, 1]"),
+    ("learning_param", lambda: theory.learning_function("power", 0.5), "[1, inf]"),
 ]
 
 
@@ -293,33 +299,31 @@ BAD_SPEC = [
 ]
 
 
-@pytest.mark.parametrize(
-    "theory,key", BAD_SPEC, ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)]
-)
-def test_bad_theory_config_names_the_key(theory, key):
+@pytest.mark.parametrize("block,key", BAD_SPEC, ids=[b[1] + str(i) for i, b in enumerate(BAD_SPEC)])
+def test_bad_theory_config_names_the_key(block, key):
     with pytest.raises(ConfigError) as e:
-        mailp.theory_spec({"theory": theory})
+        theory.theory_spec({"theory": block})
     assert e.value.key == key
 
 
-@pytest.mark.parametrize("theory", [{"N": 1}, {"C_env": 1.2}, {"K_spacing": "cubic"}, {"foo": 1}])
-def test_schema_rejects_bad_theory_block(tiny_config, theory):
+@pytest.mark.parametrize("block", [{"N": 1}, {"C_env": 1.2}, {"K_spacing": "cubic"}, {"foo": 1}])
+def test_schema_rejects_bad_theory_block(tiny_config, block):
     from psmarl import config as cfg
 
     with pytest.raises(ConfigError) as e:
-        cfg.schema_validate({**tiny_config, "theory": theory})
+        cfg.schema_validate({**tiny_config, "theory": block})
     assert "theory" in str(e.value)
 
 
 # ---------------------------------------------------------------- settings, run, CLI
 def test_theory_spec_defaults_are_figure1_and_plain():
-    spec = mailp.theory_spec({})
+    spec = theory.theory_spec({})
     assert list(spec) == sorted(spec)
     assert {k: spec[k] for k in ("N", "C_env", "epsilon", "I0")} == FIG1
     assert spec["learning_function"] == "identity"
     assert json.loads(json.dumps(spec)) == spec
-    assert mailp.theory_spec({"theory": None}) == spec
-    assert mailp.theory_spec({"theory": {"N": 4}})["N"] == 4
+    assert theory.theory_spec({"theory": None}) == spec
+    assert theory.theory_spec({"theory": {"N": 4}})["N"] == 4
 
 
 @pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml"])
@@ -328,15 +332,17 @@ def test_shipped_configs_have_figure1_theory(name):
 
     c = cfg.load(REPO / name)
     cfg.schema_validate(c)
-    assert mailp.theory_spec(c) == mailp.theory_spec({})
+    assert theory.theory_spec(c) == theory.theory_spec({})
 
 
 def test_k_grid():
-    g = mailp.k_grid(mailp.theory_spec({}))
+    g = theory.k_grid(theory.theory_spec({}))
     assert len(g) == 31 and g[0] == 0.001 and g[-1] == 1.0 and np.all(np.diff(g) > 0)
-    lin = mailp.k_grid({"K_min": 0.2, "K_max": 1.0, "K_num": 5, "K_spacing": "linear"})
+    lin = theory.k_grid({"K_min": 0.2, "K_max": 1.0, "K_num": 5, "K_spacing": "linear"})
     assert np.allclose(lin, [0.2, 0.4, 0.6, 0.8, 1.0])
-    assert list(mailp.k_grid({"K_min": 0.2, "K_max": 0.7, "K_num": 1, "K_spacing": "log"})) == [0.7]
+    assert list(theory.k_grid({"K_min": 0.2, "K_max": 0.7, "K_num": 1, "K_spacing": "log"})) == [
+        0.7
+    ]
 
 
 SMALL = {"K_min": 0.05, "K_max": 1.0, "K_num": 4}
@@ -344,10 +350,10 @@ SMALL = {"K_min": 0.05, "K_max": 1.0, "K_num": 4}
 
 def test_run_writes_csv_png_pdf(tmp_path):
     out = tmp_path / "sub"
-    df = mailp.run(SMALL, out / "t.csv", out / "f.png", out / "f.pdf", log=lambda m: None)
+    df = theory.run(SMALL, out / "t.csv", out / "f.png", out / "f.pdf", log=lambda m: None)
     table = pd.read_csv(out / "t.csv")
-    assert list(table.columns) == mailp.CSV_COLUMNS
-    assert set(table["quantity"]) == set(mailp.QUANTITIES)
+    assert list(table.columns) == theory.CSV_COLUMNS
+    assert set(table["quantity"]) == set(theory.QUANTITIES)
     assert len(table) == 4 * 4 + 1 and len(df) == len(table)
     multi = table[table["setting"] == "multi_agent"]
     assert set(multi["N"]) == {3} and set(multi["C_star"]) == {0.45}

@@ -741,7 +741,7 @@ def add_cli(add: Callable) -> None:
         type=json_arg,
         default=None,
         help="theory settings as a JSON object or @file; missing keys take the "
-        "defaults (see psmarl.mailp.theory_spec)",
+        "defaults (see psmarl.theory.theory_spec)",
     )
     sp.add_argument("--csv", required=True, help="tidy table of bounds and simulated steps")
     sp.add_argument("--png", required=True, help="Figure 1 as PNG")

@@ -19,7 +19,8 @@ TD3 = twin_q, smooth_target_policy and policy_delay 2 on; DDPG = all three off (
 ApeX-DDPG = DDPG with prioritized replay, n-step returns, and each env runner exploring
 with its own noise scale from Ape-X's schedule (:mod:`psmarl.methods.apex`).
 
-This module imports RLlib; the light registration lives in :mod:`psmarl.methods.ddpg`.
+The shared replay mixins live in :mod:`psmarl.methods.replay_step`. This module imports
+RLlib; the light spec lives in :mod:`psmarl.methods.ddpg`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ from torch import nn
 
 from psmarl.methods.apex import apex_epsilon
 from psmarl.methods.replay_step import (
+    AcceptsAgentScaledBuffer,
     HeldIntensity,
+    IterationSizeInTraining,
     ReplayLoopSettings,
+    SeededReplayBuffer,
     target_clock,
     update_targets,
 )
@@ -59,90 +63,6 @@ QF_PREDS = "qf_preds"
 QF_TWIN_PREDS = "qf_twin_preds"
 QF_TARGET_NEXT = "q_target_next"
 Q_CURR = "q_curr"  # Q1(s, pi(s)), critic weights frozen: the actor's objective
-
-
-# ------------------------------------------------------------------ config mixins
-class IterationSizeInTraining:
-    """Config mixin: ``.training(min_sample_timesteps_per_iteration=...,
-    min_time_s_per_iteration=...)``, and no minimum time per iteration by default.
-
-    The old ``timesteps_per_iteration`` / ``min_iter_time_s`` are ``reporting`` settings in
-    RLlib 2.60; accepting them in ``training`` keeps all of a method's settings in psmarl's
-    one group. RLlib's SAC/DQN default of 1 s minimum per iteration makes an iteration's
-    number of updates depend on wall-clock speed (so a seeded run is not reproducible);
-    psmarl sets it to 0: iterations are counted in sampled env steps only.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.min_time_s_per_iteration = 0
-
-    def training(
-        self,
-        *,
-        min_sample_timesteps_per_iteration=NotProvided,
-        min_time_s_per_iteration=NotProvided,
-        **kwargs,
-    ):
-        if min_sample_timesteps_per_iteration is not NotProvided:
-            self.reporting(min_sample_timesteps_per_iteration=min_sample_timesteps_per_iteration)
-        if min_time_s_per_iteration is not NotProvided:
-            self.reporting(min_time_s_per_iteration=min_time_s_per_iteration)
-        return super().training(**kwargs)
-
-
-class AcceptsAgentScaledBuffer:
-    """Config mixin: SAC's ``validate`` accepts only RLlib's four episode-buffer names; let it
-    also accept psmarl's multi-agent buffers (subclasses of two of them,
-    :mod:`psmarl.methods.replay`), which multi-agent runs need."""
-
-    def validate(self) -> None:
-        from psmarl.methods.replay import AGENT_SCALED_PRIORITIZED, BOUNDED_UNIFORM
-
-        base = {
-            AGENT_SCALED_PRIORITIZED: "MultiAgentPrioritizedEpisodeReplayBuffer",
-            BOUNDED_UNIFORM: "MultiAgentEpisodeReplayBuffer",
-        }
-        buf = self.replay_buffer_config
-        if buf.get("type") not in base:
-            return super().validate()
-        ours = buf["type"]
-        buf["type"] = base[ours]  # what it is, for the check
-        try:
-            return super().validate()
-        finally:
-            buf["type"] = ours
-
-
-class SeededReplayBuffer:
-    """Algorithm mixin: seed the replay buffer's sampling RNG from ``debugging(seed=...)``.
-
-    RLlib 2.60's episode replay buffers draw from ``np.random.default_rng(seed=None)``, so
-    off-policy runs were not reproducible even with a seed.
-    """
-
-    def setup(self, config):
-        super().setup(config)
-        buffer = getattr(self, "local_replay_buffer", None)
-        if buffer is not None and hasattr(buffer, "rng") and self.config.seed is not None:
-            buffer.rng = np.random.default_rng(self.config.seed)
-
-
-class PsmarlSAC(HeldIntensity, SeededReplayBuffer, SAC):
-    """RLlib's SAC with a seeded replay buffer and psmarl's held training intensity."""
-
-    @classmethod
-    def get_default_config(cls):
-        return PsmarlSACConfig()
-
-
-class PsmarlSACConfig(
-    ReplayLoopSettings, AcceptsAgentScaledBuffer, IterationSizeInTraining, SACConfig
-):
-    """RLlib's own SACConfig, plus the mixins above (algorithm: :class:`PsmarlSAC`)."""
-
-    def __init__(self, algo_class=None):
-        super().__init__(algo_class=algo_class or PsmarlSAC)
 
 
 # ------------------------------------------------------------------ RLModule

@@ -1,0 +1,143 @@
+"""psmarl's PPO clips the value function as old RLlib (the paper's runs) did, not as RLlib 2.
+
+Old RLlib: the new value prediction may move at most ``vf_clip_param`` from the sampling-time
+prediction; loss = max(unclipped, clipped squared error). RLlib 2: the squared error is
+clamped at ``vf_clip_param`` (no gradient past it). See psmarl.methods.ppo_rllib.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import ensure_ray
+from tasks import MatchDiscrete
+
+from psmarl import methods
+
+
+def test_clipped_value_loss_by_hand():
+    from psmarl.methods.ppo_rllib import value_loss_clipped_to_previous
+
+    values = torch.tensor([0.0, 5.0, 30.0, -30.0, 12.0])
+    previous = torch.tensor([0.0, 0.0, 0.0, 0.0, 10.0])
+    targets = torch.tensor([50.0, 5.0, 30.0, 20.0, 0.0])
+    got = value_loss_clipped_to_previous(values, previous, targets, clip=10.0)
+    # 1: unmoved, error 50 -> 2500 (RLlib 2 would clamp it to 10 and give no gradient)
+    # 2: exact -> 0
+    # 3: moved 30 (clipped to 10): max(0, (10 - 30)^2) = 400
+    # 4: moved -30 (clipped to -10): max(50^2, 30^2) = 2500
+    # 5: moved 2, within the clip: 144
+    assert got.tolist() == [2500.0, 0.0, 400.0, 2500.0, 144.0]
+
+
+def _ppo_learner(**training):
+    import gymnasium as gym
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    obs_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    act_space = gym.spaces.Discrete(4)
+    config = (
+        methods.get("ppo")
+        .base_config()
+        .environment(observation_space=obs_space, action_space=act_space)
+        .training(**training)
+        .rl_module(
+            model_config=DefaultModelConfig(
+                fcnet_hiddens=[8], fcnet_activation="tanh", vf_share_layers=False
+            )
+        )
+        .debugging(seed=3)
+    )
+    learner = config.build_learner(env=None, spaces={"default_policy": (obs_space, act_space)})
+    return config, learner
+
+
+def _value_head_grad(learner, config, vf_preds_offset: float) -> float:
+    """Size of the value head's gradient of the PPO loss on a batch whose value targets are
+    50 away from every prediction."""
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.evaluation.postprocessing import Postprocessing
+
+    module = learner.module["default_policy"]
+    g = torch.Generator().manual_seed(0)
+    obs = torch.rand(16, 3, generator=g) * 2 - 1
+    with torch.no_grad():
+        out = module.forward_train({Columns.OBS: obs})
+        values = module.compute_values({Columns.OBS: obs})
+    dist = module.get_train_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+    actions = dist.sample()
+    batch = {
+        Columns.OBS: obs,
+        Columns.ACTIONS: actions,
+        Columns.ACTION_LOGP: dist.logp(actions).detach(),
+        Columns.ACTION_DIST_INPUTS: out[Columns.ACTION_DIST_INPUTS],
+        Postprocessing.ADVANTAGES: torch.zeros(16),
+        Postprocessing.VALUE_TARGETS: values + 50.0,
+        Columns.VF_PREDS: values + vf_preds_offset,
+    }
+    module.zero_grad()
+    fwd = module.forward_train(batch)
+    loss = learner.compute_loss_for_module(
+        module_id="default_policy", config=config, batch=batch, fwd_out=fwd
+    )
+    loss.backward()
+    return sum(float(p.grad.abs().sum()) for n, p in module.named_parameters() if "vf" in n)
+
+
+def test_value_error_past_the_clip_still_trains_the_value_function():
+    """Errors of 50 (squared 2500 > vf_clip_param 10): old RLlib's loss still pulls the
+    value towards its target; RLlib 2's clamp leaves it no gradient at all."""
+    config, learner = _ppo_learner(vf_clip_param=10.0)
+    assert config.vf_clip_to_previous is True  # psmarl's default
+    assert _value_head_grad(learner, config, vf_preds_offset=0.0) > 1e-3
+
+    config2, learner2 = _ppo_learner(vf_clip_param=10.0, vf_clip_to_previous=False)
+    assert _value_head_grad(learner2, config2, vf_preds_offset=0.0) == 0.0
+
+
+def test_a_value_already_moved_past_the_clip_gets_no_further_push():
+    """The prediction already moved 20 away from the sampling-time value, towards its
+    target: the clipped term is larger and constant, so the value head gets no gradient."""
+    config, learner = _ppo_learner(vf_clip_param=10.0)
+    # sampling-time prediction 20 below the current one, target 50 above the current one:
+    # clipped prediction = previous + 10 -> error 60 > unclipped error 50 -> the max is the
+    # clipped (constant) term
+    assert _value_head_grad(learner, config, vf_preds_offset=-20.0) == 0.0
+
+
+@pytest.mark.parametrize("to_previous", [True, False])
+def test_training_logs_the_value_loss_of_its_clipping(to_previous):
+    """One iteration on a small task: with psmarl's clipping the logged value loss is not
+    capped at vf_clip_param and the held-back fraction is logged; with RLlib 2's it is."""
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    ensure_ray()
+    clip = 1e-3
+    config = (
+        methods.get("ppo")
+        .base_config()
+        .environment(MatchDiscrete, env_config={"horizon": 10})
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
+        .learners(num_learners=0)
+        .training(
+            train_batch_size_per_learner=200,
+            minibatch_size=100,
+            num_epochs=2,
+            vf_clip_param=clip,
+            vf_clip_to_previous=to_previous,
+        )
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[8], vf_share_layers=False))
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        stats = algo.train()["learners"]["default_policy"]
+    finally:
+        algo.stop()
+    if to_previous:
+        assert stats["vf_loss"] > 10 * clip
+        assert 0.0 <= stats["vf_clipped_fraction"] <= 1.0
+    else:
+        assert stats["vf_loss"] <= clip + 1e-9
+        assert "vf_clipped_fraction" not in stats
