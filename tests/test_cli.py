@@ -77,6 +77,24 @@ def test_validate_command(psmarl_bin):
     assert r.returncode == 0 and "config OK" in r.stderr
 
 
+def test_validate_names_the_old_baselines_section(capsys):
+    from conftest import REPO
+
+    data = REPO / "tests" / "data"
+    main(["validate", str(data / "tiny.yaml"), str(data / "tiny.baselines.yaml")])
+    err = capsys.readouterr().err
+    assert "baselines: is the old name of methods:" in err
+    assert "move baselines.maddpg, baselines.qmix under methods:" in err
+    main(
+        [
+            "validate",
+            str(REPO / "config" / "paper.yaml"),
+            str(REPO / "config" / "paper.baselines.yaml"),
+        ]
+    )
+    assert "old name" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "old,new",
     [

@@ -201,6 +201,11 @@ def cmd_validate(a: argparse.Namespace) -> None:
     cfg.schema_validate(data)
     cfg.validate(data)
     jobs = cfg.train_jobs(data)
+    if data.get("baselines"):
+        _log(
+            "note: baselines: is the old name of methods: (read as such); move "
+            f"{', '.join(f'baselines.{m}' for m in data['baselines'])} under methods:"
+        )
     _log(f"config OK: {len(cfg.env_names(data))} env(s), {len(jobs)} training run(s)")
 
 
