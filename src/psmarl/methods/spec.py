@@ -9,6 +9,7 @@ module only; the catalogue (:mod:`psmarl.methods.catalogue`) lists them and
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import functools
 import inspect
@@ -46,6 +47,24 @@ class MethodSpec:
     # the typed settings: a frozen dataclass whose fields are the defaults, each with a
     # one-line docstring (``psmarl methods <name>`` shows them); see settings_defaults
     settings: type | None = None
+
+
+def copied(value: Any) -> Any:
+    """A dataclass field whose default is a fresh copy of ``value`` (a list, a dict, or a
+    settings dataclass instance, e.g. a group of an RLlib method's settings)."""
+    return field(default_factory=lambda: copy.deepcopy(value))
+
+
+@dataclass(frozen=True)
+class PaperMeasure:
+    """How the paper's runs reported the average total reward (old RLlib's
+    ``episode_reward_mean``): progress.csv's ``paper_avg_total_reward`` / ``paper_episodes``."""
+
+    window: int = 100
+    """episodes averaged (old RLlib's metrics_smoothing_episodes, default 100)"""
+    runners: str = "all"
+    """whose episodes count: all, or last_third (old Ape-X's least-exploring ceil(N/3) of N
+    runners)"""
 
 
 def settings_defaults(cls: type) -> dict[str, Any]:
