@@ -10,7 +10,7 @@ from psmarl import methods
 from psmarl.cli import _flat
 from psmarl.methods.spec import describe_settings, settings_defaults
 
-TYPED = ["ppo", "impala", "a2c", "trpo", "maddpg", "qmix"]
+TYPED = ["ppo", "impala", "a2c", "trpo", "dqn", "rainbow", "apex_dqn", "maddpg", "qmix"]
 
 
 @pytest.mark.parametrize("name", TYPED)

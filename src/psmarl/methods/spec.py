@@ -94,14 +94,16 @@ def field_docs(cls: type) -> dict[str, str]:
     return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
 
 
-def describe_settings(cls: type, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """(key, default, doc) of every field, nested dataclasses flattened as ``group.key``."""
+def describe_settings(settings: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(key, default, doc) of every field of a settings dataclass (or of an instance of one:
+    a nested group's own values), nested dataclasses flattened as ``group.key``."""
+    obj = settings() if isinstance(settings, type) else settings
     out: list[tuple[str, Any, str]] = []
-    docs = field_docs(cls)
-    for f in dataclasses.fields(cls()):
-        value = getattr(cls(), f.name)
+    docs = field_docs(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            out += describe_settings(type(value), f"{prefix}{f.name}.")
+            out += describe_settings(value, f"{prefix}{f.name}.")
         else:
             out.append((f"{prefix}{f.name}", value, docs[f.name]))
     return out
