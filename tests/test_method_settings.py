@@ -10,7 +10,21 @@ from psmarl import methods
 from psmarl.cli import _flat
 from psmarl.methods.spec import describe_settings, settings_defaults
 
-TYPED = ["ppo", "impala", "a2c", "trpo", "dqn", "rainbow", "apex_dqn", "maddpg", "qmix"]
+TYPED = [
+    "ppo",
+    "impala",
+    "a2c",
+    "trpo",
+    "dqn",
+    "rainbow",
+    "apex_dqn",
+    "ddpg",
+    "td3",
+    "apex_ddpg",
+    "sac",
+    "maddpg",
+    "qmix",
+]
 
 
 @pytest.mark.parametrize("name", TYPED)

@@ -84,7 +84,7 @@ class A2CTraining:
     """learning-rate schedule [[env step, lr], ...]: the script's lr_schedule, from 7e-4
     (Table 1 prints 7e-3; the script that ran it starts at 7e-4) to 1e-12 at 2e7"""
     gamma: float = 0.99
-    """discount (Table 1)"""
+    """discount (Table 4)"""
     lambda_: float = 1.0
     """GAE lambda: 1.0 = discounted returns bootstrapped at truncation (old A3C's use_gae
     default with lambda 1.0)"""

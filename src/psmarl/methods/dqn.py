@@ -82,7 +82,7 @@ from typing import Any
 from psmarl.errors import ConfigError
 from psmarl.methods import replay
 from psmarl.methods.intensity import PerSharing
-from psmarl.methods.replay import PrioritizedReplay
+from psmarl.methods.replay import FragmentsOf20, PrioritizedReplay
 from psmarl.methods.spec import MethodSpec, PaperMeasure, copied, settings_defaults
 
 
@@ -203,7 +203,7 @@ class DQNCommonTraining:
     RLlib 0.9's DQN defaults elsewhere (module docstring)."""
 
     gamma: float = 0.99
-    """discount (the paper's scripts)"""
+    """discount (Table 4)"""
     lr: float = 5e-4
     """learning rate (RLlib 0.9 DQN's default)"""
     adam_epsilon: float = 1e-8
@@ -305,14 +305,6 @@ class CompleteEpisodes(TruncatedFragments):
 
     batch_mode: str = "complete_episodes"
     """whole episodes (the scripts' Rainbow branch)"""
-
-
-@dataclass(frozen=True)
-class FragmentsOf20:
-    """RLlib's env_runners settings of the replay methods that set only the fragment."""
-
-    rollout_fragment_length: int | str = 20
-    """env steps per env per sample (the paper's sample_batch_size 20)"""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class ImpalaTraining:
     """learning-rate schedule [[env step, lr], ...]: the scripts' lr_schedule, from 5e-4
     (Table 1 prints 5e-3; the scripts and old RLlib's default start at 5e-4) to 1e-12 at 2e7"""
     gamma: float = 0.99
-    """discount (Table 1)"""
+    """discount (Table 4)"""
     train_batch_size_per_learner: int = 640
     """env steps per update: old IMPALA concatenated 160-step worker samples until it had
     train_batch_size 512, i.e. 640 (every IMPALA log, docs/data/paper_logs.csv)"""

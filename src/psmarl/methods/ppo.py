@@ -26,9 +26,9 @@ class PaperModel:
     fcnet_hiddens: list[int] = copied([400, 300])
     """hidden layer sizes of the MLP (Table 4: [400, 300])"""
     fcnet_activation: str = "relu"
-    """activation of those layers (Table 4: ReLU)"""
+    """activation of those layers (ReLU)"""
     vf_share_layers: bool = True
-    """the value function shares the policy's hidden layers (one network, a value head)"""
+    """the value function shares the policy's hidden layers (Table 1 vf_share_layers: True)"""
 
 
 #: the paper's network as a mapping (other families build their model groups from it)
@@ -51,9 +51,9 @@ class PPOTraining:
     docstring)."""
 
     lr: float = 5e-5
-    """learning rate (Table 1)"""
+    """learning rate (old RLlib PPO's default; Table 1 lists none)"""
     gamma: float = 0.99
-    """discount (Table 1)"""
+    """discount (Table 4)"""
     lambda_: float = 0.95
     """GAE lambda (Table 1 lambda)"""
     kl_coeff: float = 0.5

@@ -94,3 +94,11 @@ class PrioritizedReplay(UniformReplay):
     """priority exponent (old RLlib's prioritized_replay_alpha default)"""
     beta: float = 0.4
     """importance-sampling exponent, fixed (old RLlib's prioritized_replay_beta default)"""
+
+
+@dataclass(frozen=True)
+class FragmentsOf20:
+    """RLlib's env_runners settings of the replay methods that set only the fragment."""
+
+    rollout_fragment_length: int | str = 20
+    """env steps per env per sample (the paper's sample_batch_size 20)"""
