@@ -10,24 +10,8 @@ from psmarl import methods
 from psmarl.cli import _flat
 from psmarl.methods.spec import describe_settings, settings_defaults
 
-TYPED = [
-    "ppo",
-    "impala",
-    "a2c",
-    "trpo",
-    "dqn",
-    "rainbow",
-    "apex_dqn",
-    "ddpg",
-    "td3",
-    "apex_ddpg",
-    "sac",
-    "maddpg",
-    "qmix",
-]
 
-
-@pytest.mark.parametrize("name", TYPED)
+@pytest.mark.parametrize("name", methods.names())
 def test_defaults_are_the_settings_dataclass_and_every_field_has_a_doc(name):
     m = methods.get(name)
     assert m.settings is not None, f"{name} has no typed settings"

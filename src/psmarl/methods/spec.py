@@ -99,7 +99,8 @@ def describe_settings(settings: Any, prefix: str = "") -> list[tuple[str, Any, s
     a nested group's own values), nested dataclasses flattened as ``group.key``."""
     obj = settings() if isinstance(settings, type) else settings
     out: list[tuple[str, Any, str]] = []
-    docs = field_docs(type(obj))
+    klass: type = type(obj)
+    docs = field_docs(klass)
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
