@@ -135,10 +135,15 @@ def test_the_catalogues_are_where_the_page_says(extended):
 
 def test_new_env_and_method_pass_the_checks(extended):
     root, blocks = extended
-    envs_out, methods_out, validate_out = run_commands(root, blocks, "check the additions")
+    envs_out, methods_out, appo_out, validate_out = run_commands(
+        root, blocks, "check the additions"
+    )
     assert re.search(r"^spread: MPE simple_spread", envs_out, re.M), envs_out
     assert "preset three:" in envs_out and "default preset: three" in envs_out
     assert re.search(r"^appo: Asynchronous PPO", methods_out, re.M), methods_out
+    # the typed settings: each default with its docstring
+    assert "training.lr = 0.0005  # learning rate" in appo_out, appo_out
+    assert "model.fcnet_hiddens = [64, 64]  # hidden layer sizes" in appo_out, appo_out
     assert "config OK: 1 env(s), 1 training run(s)" in validate_out
 
 

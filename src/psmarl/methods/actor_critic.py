@@ -68,8 +68,107 @@ sampling.
 
 from __future__ import annotations
 
-from psmarl.methods.ppo import PAPER_MODEL
-from psmarl.methods.spec import MethodSpec
+from dataclasses import dataclass
+
+from psmarl.methods.ppo import AutoFragment, PaperModel
+from psmarl.methods.spec import MethodSpec, copied, settings_defaults
+
+
+# ---------------------------------------------------------------- the settings
+@dataclass(frozen=True)
+class A2CTraining:
+    """A2C's training settings: the paper's Table 1 and script (old names in the module
+    docstring)."""
+
+    lr: float | list[list[float]] = copied([[0, 7e-4], [20_000_000, 1e-12]])
+    """learning-rate schedule [[env step, lr], ...]: the script's lr_schedule, from 7e-4
+    (Table 1 prints 7e-3; the script that ran it starts at 7e-4) to 1e-12 at 2e7"""
+    gamma: float = 0.99
+    """discount (Table 4)"""
+    lambda_: float = 1.0
+    """GAE lambda: 1.0 = discounted returns bootstrapped at truncation (old A3C's use_gae
+    default with lambda 1.0)"""
+    train_batch_size_per_learner: int = 1280
+    """env steps per update: old A2C trained whole rounds of 8 runners x 8 envs x 20 steps
+    (every A2C log's iterations are multiples of 1280, docs/data/paper_logs.csv)"""
+    vf_loss_coeff: float = 0.5
+    """value-loss coefficient (old A3C's default)"""
+    entropy_coeff: float = 0.01
+    """entropy bonus coefficient (old A3C's default)"""
+    grad_clip: float = 40.0
+    """gradient-norm clip, on the mean loss here (old A3C's default)"""
+
+
+@dataclass(frozen=True)
+class A2CSettings:
+    """A2C's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: A2CTraining = copied(A2CTraining())
+    """training() settings of psmarl's A2CConfig"""
+    model: PaperModel = copied(PaperModel())
+    """RLlib's model settings (the paper's network, Table 4)"""
+    env_runners: AutoFragment = copied(AutoFragment())
+    """RLlib's env_runners() settings ("auto": 20 steps per env on 8 x 8, the paper's
+    sample_batch_size)"""
+    clip_rewards: bool | float = True
+    """sign-clip training rewards (Table 1 clip_rewards: True for A2C)"""
+
+
+@dataclass(frozen=True)
+class TRPOTraining:
+    """TRPO's training settings: the paper gives none (its TRPO curves are Gupta et al.'s,
+    rllab); rllab's and Gupta et al.'s values (module docstring)."""
+
+    lr: float = 1e-3
+    """learning rate of the value function's Adam regression"""
+    gamma: float = 0.99
+    """discount"""
+    lambda_: float = 0.97
+    """GAE lambda"""
+    train_batch_size_per_learner: int = 8000
+    """env steps per update (MADRL's rllab runner)"""
+    max_kl: float = 0.01
+    """trust-region KL limit (Gupta et al.'s runs, sisl/MADRL)"""
+    cg_iters: int = 10
+    """conjugate-gradient iterations for F^-1 g"""
+    cg_damping: float = 0.1
+    """damping added to the Fisher-vector product (cg_damping * I)"""
+    line_search_steps: int = 15
+    """backtracking line-search tries (rllab's)"""
+    line_search_coeff: float = 0.8
+    """step shrink factor per line-search try (rllab's)"""
+    vf_iters: int = 5
+    """full-batch Adam steps of the value regression per batch"""
+    fisher_fraction: float = 1.0
+    """fraction of the batch for Fisher-vector products (1.0 as rllab; OpenAI baselines 0.2)"""
+    entropy_coeff: float = 0.0
+    """entropy bonus in the surrogate (rllab: none)"""
+    standardize_advantages: bool = True
+    """standardize advantages per batch (rllab's center_adv)"""
+
+
+@dataclass(frozen=True)
+class SeparateValueModel(PaperModel):
+    """The paper's network, with a separate value network (TRPO)."""
+
+    vf_share_layers: bool = False
+    """a separate value network; with true the shared layers move only by the trust-region
+    step and the regression trains the value head alone"""
+
+
+@dataclass(frozen=True)
+class TRPOSettings:
+    """TRPO's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: TRPOTraining = copied(TRPOTraining())
+    """training() settings of psmarl's TRPOConfig"""
+    model: SeparateValueModel = copied(SeparateValueModel())
+    """RLlib's model settings (the paper's [400, 300] ReLU MLP for policy and value; Gupta
+    et al. used [128, 128])"""
+    env_runners: AutoFragment = copied(AutoFragment())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = False
+    """rewards are not clipped (rllab did not clip; the paper gives no TRPO settings)"""
 
 
 # ---------------------------------------------------------------- the specs
@@ -99,20 +198,8 @@ A2C = MethodSpec(
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
     base_config=_a2c_base,
-    defaults={
-        "training": {
-            "lr": [[0, 7e-4], [20_000_000, 1e-12]],
-            "gamma": 0.99,
-            "lambda_": 1.0,
-            "train_batch_size_per_learner": 1280,
-            "vf_loss_coeff": 0.5,
-            "entropy_coeff": 0.01,
-            "grad_clip": 40.0,
-        },
-        "model": PAPER_MODEL,
-        "env_runners": {"rollout_fragment_length": "auto"},
-        "clip_rewards": True,
-    },
+    defaults=settings_defaults(A2CSettings),
+    settings=A2CSettings,
     description="Advantage actor-critic, synchronous (Mnih et al., 2016)",
     limits=dict(_COMMON_LIMITS),
 )
@@ -122,26 +209,8 @@ TRPO = MethodSpec(
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
     base_config=_trpo_base,
-    defaults={
-        "training": {
-            "lr": 1e-3,
-            "gamma": 0.99,
-            "lambda_": 0.97,
-            "train_batch_size_per_learner": 8000,
-            "max_kl": 0.01,
-            "cg_iters": 10,
-            "cg_damping": 0.1,
-            "line_search_steps": 15,
-            "line_search_coeff": 0.8,
-            "vf_iters": 5,
-            "fisher_fraction": 1.0,
-            "entropy_coeff": 0.0,
-            "standardize_advantages": True,
-        },
-        "model": {**PAPER_MODEL, "vf_share_layers": False},
-        "env_runners": {"rollout_fragment_length": "auto"},
-        "clip_rewards": False,
-    },
+    defaults=settings_defaults(TRPOSettings),
+    settings=TRPOSettings,
     description="Trust Region Policy Optimization (Schulman et al., 2015)",
     limits={
         **_COMMON_LIMITS,

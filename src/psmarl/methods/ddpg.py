@@ -51,15 +51,17 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods.ppo import PAPER_MODEL
-from psmarl.methods.replay import multi_agent_replay_buffer
-from psmarl.methods.sac import OFF_POLICY_LIMITS
-from psmarl.methods.spec import MethodSpec
+from dataclasses import dataclass
 
-DDPG_MODEL = {
-    "fcnet_hiddens": PAPER_MODEL["fcnet_hiddens"],
-    "fcnet_activation": PAPER_MODEL["fcnet_activation"],
-}
+from psmarl.methods.intensity import PerSharing
+from psmarl.methods.replay import (
+    FragmentsOf20,
+    PrioritizedReplay,
+    UniformReplay,
+    multi_agent_replay_buffer,
+)
+from psmarl.methods.sac import OFF_POLICY_LIMITS
+from psmarl.methods.spec import MethodSpec, PaperMeasure, copied, settings_defaults
 
 
 def _config(name: str):
@@ -76,70 +78,162 @@ def _config(name: str):
     return base
 
 
-_COMMON = {
-    "gamma": 0.99,
-    "train_batch_size_per_learner": 512,
-    "critic_hiddens": [256, 256],
-    "actor_lr": 1e-3,
-    "critic_lr": 1e-3,
-    "exploration_noise": 0.1,
-    "training_intensity": 0.4,
-}
+@dataclass(frozen=True)
+class DDPGModel:
+    """RLlib's model settings of the DDPG family: the actor's network."""
 
-DDPG_TRAINING = {
-    **_COMMON,
-    "tau": 0.002,
-    "n_step": 1,
-    "num_steps_sampled_before_learning_starts": 5000,
-    "replay_buffer_config": {
-        "type": "PrioritizedEpisodeReplayBuffer",
-        "capacity": 100000,
-        "alpha": 0.6,
-        "beta": 0.4,
-    },
-    "pure_exploration_steps": 1000,
-    "target_network_update_freq": 0,
-    "min_sample_timesteps_per_iteration": 1000,
-}
+    fcnet_hiddens: list[int] = copied([400, 300])
+    """the actor's hidden layers (Table 4's [400, 300], old RLlib's actor_hiddens default)"""
+    fcnet_activation: str = "relu"
+    """their activation (ReLU, old RLlib's actor_hidden_activation)"""
 
-TD3_TRAINING = {
-    **_COMMON,
-    "tau": 0.005,
-    "n_step": 1,
-    "twin_q": True,
-    "policy_delay": 2,
-    "smooth_target_policy": True,
-    "target_noise": 0.2,
-    "target_noise_clip": 0.5,
-    "num_steps_sampled_before_learning_starts": 5000,
-    "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 100000},
-    "pure_exploration_steps": 5000,
-    "target_network_update_freq": 0,
-    "min_sample_timesteps_per_iteration": 1000,
-}
 
-APEX_DDPG_TRAINING = {
-    **_COMMON,
-    "tau": 0.002,
-    "n_step": 3,
-    "per_runner_exploration": True,
-    "num_steps_sampled_before_learning_starts": 1000,
-    "replay_buffer_config": {
-        "type": "PrioritizedEpisodeReplayBuffer",
-        "capacity": 100000,
-        "alpha": 0.5,
-        "beta": 1.0,
-    },
-    "pure_exploration_steps": 1000,
-    "target_network_update_freq": 50000,
-    "target_network_update_unit": "trained",
-    # waterworld's logs (the paper's ApeX-DDPG headline); multiwalker's in config/paper.yaml
-    "training_intensity": {"shared": 10.6, "independent": 3.09},
-    "min_sample_timesteps_per_iteration": 25000,
-}
-# the actor keeps the paper's [400, 300]; ApeX-DDPG's table lists no critic_hiddens, so
-# old RLlib's default critic ([400, 300]) applies there
-APEX_DDPG_TRAINING["critic_hiddens"] = [400, 300]
+@dataclass(frozen=True)
+class DDPGCommonTraining:
+    """Training settings of DDPG, TD3 and ApeX-DDPG: the paper's Table 2 where it lists a
+    value, old RLlib's (0.8/0.9) default of the algorithm elsewhere."""
+
+    gamma: float = 0.99
+    """discount (Table 4)"""
+    train_batch_size_per_learner: int = 512
+    """transitions per update (Table 2 train_batch_size)"""
+    critic_hiddens: list[int] = copied([256, 256])
+    """the critic's hidden layers (Table 2 critics_hidden)"""
+    actor_lr: float = 1e-3
+    """actor learning rate (old RLlib's default)"""
+    critic_lr: float = 1e-3
+    """critic learning rate (old RLlib's default)"""
+    exploration_noise: float = 0.1
+    """stddev of the Gaussian action noise (TD3's; DDPG and ApeX-DDPG used
+    Ornstein-Uhlenbeck noise in old RLlib)"""
+    training_intensity: float | PerSharing = 0.4
+    """trained samples per sampled env step: one update of 512 per round of 8 workers x 8
+    envs x 20 steps (the logs: 0.3994-0.3997)"""
+
+
+@dataclass(frozen=True)
+class DDPGTraining(DDPGCommonTraining):
+    """DDPG's training settings."""
+
+    tau: float = 0.002
+    """soft target-network update rate (old DDPG's default)"""
+    n_step: int = 1
+    """one-step TD targets"""
+    num_steps_sampled_before_learning_starts: int = 5000
+    """env steps sampled before the first update (Table 2 learning_starts)"""
+    replay_buffer_config: PrioritizedReplay = copied(PrioritizedReplay())
+    """prioritized replay (old DDPG's default), 1e5 transitions (Table 2 buffer_size)"""
+    pure_exploration_steps: int = 1000
+    """random-action env steps at the start (old exploration_config.random_timesteps)"""
+    target_network_update_freq: int = 0
+    """soft target update every training step"""
+    min_sample_timesteps_per_iteration: int = 1000
+    """env steps per iteration at least (old timesteps_per_iteration)"""
+
+
+@dataclass(frozen=True)
+class TD3Training(DDPGCommonTraining):
+    """TD3's training settings."""
+
+    tau: float = 0.005
+    """soft target-network update rate (old TD3's default)"""
+    n_step: int = 1
+    """one-step TD targets"""
+    twin_q: bool = True
+    """two critics, the smaller target (TD3)"""
+    policy_delay: int = 2
+    """critic updates per actor update (TD3)"""
+    smooth_target_policy: bool = True
+    """noise on the target action (TD3)"""
+    target_noise: float = 0.2
+    """stddev of that noise (TD3)"""
+    target_noise_clip: float = 0.5
+    """its clip (TD3)"""
+    num_steps_sampled_before_learning_starts: int = 5000
+    """env steps sampled before the first update (Table 2 learning_starts)"""
+    replay_buffer_config: UniformReplay = copied(UniformReplay())
+    """uniform replay (old TD3's default), 1e5 transitions (Table 2 buffer_size)"""
+    pure_exploration_steps: int = 5000
+    """random-action env steps at the start (Table 2)"""
+    target_network_update_freq: int = 0
+    """soft target update every training step"""
+    min_sample_timesteps_per_iteration: int = 1000
+    """env steps per iteration at least (old timesteps_per_iteration)"""
+
+
+@dataclass(frozen=True)
+class ApexDDPGTraining(DDPGCommonTraining):
+    """ApeX-DDPG's training settings."""
+
+    critic_hiddens: list[int] = copied([400, 300])
+    """the critic's hidden layers: the table lists none, so old RLlib's default [400, 300]"""
+    training_intensity: float | PerSharing = copied(PerSharing(10.6, 3.09))
+    """trained samples per sampled env step of the paper's Ape-X learner (waterworld's logs,
+    the paper's ApeX-DDPG headline; multiwalker's in config/paper.yaml)"""
+    tau: float = 0.002
+    """soft target-network update rate, applied at each target update (old RLlib)"""
+    n_step: int = 3
+    """n-step TD targets (Table 2)"""
+    per_runner_exploration: bool = True
+    """Ape-X's per-runner noise scale (psmarl.methods.apex.apex_epsilon)"""
+    num_steps_sampled_before_learning_starts: int = 1000
+    """env steps sampled before the first update (Table 2 learning_starts)"""
+    replay_buffer_config: PrioritizedReplay = copied(PrioritizedReplay(alpha=0.5, beta=1.0))
+    """prioritized replay, 1e5 transitions, alpha 0.5 (Table 2); beta fixed at the final
+    value 1.0 (old RLlib annealed 0.4 -> 1.0)"""
+    pure_exploration_steps: int = 1000
+    """random-action env steps at the start (old exploration_config.random_timesteps)"""
+    target_network_update_freq: int = 50000
+    """trained samples between target updates (Table 2)"""
+    target_network_update_unit: str = "trained"
+    """target_network_update_freq counts trained samples, as old Ape-X did"""
+    min_sample_timesteps_per_iteration: int = 25000
+    """env steps per iteration at least (Table 2 timesteps_per_iteration)"""
+
+
+@dataclass(frozen=True)
+class DDPGSettings:
+    """DDPG's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: DDPGTraining = copied(DDPGTraining())
+    """training() settings of psmarl's DDPG config"""
+    model: DDPGModel = copied(DDPGModel())
+    """RLlib's model settings"""
+    env_runners: FragmentsOf20 = copied(FragmentsOf20())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (old RLlib did not clip for these)"""
+
+
+@dataclass(frozen=True)
+class TD3Settings:
+    """TD3's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: TD3Training = copied(TD3Training())
+    """training() settings of psmarl's TD3 config"""
+    model: DDPGModel = copied(DDPGModel())
+    """RLlib's model settings"""
+    env_runners: FragmentsOf20 = copied(FragmentsOf20())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (old RLlib did not clip for these)"""
+
+
+@dataclass(frozen=True)
+class ApexDDPGSettings:
+    """ApeX-DDPG's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: ApexDDPGTraining = copied(ApexDDPGTraining())
+    """training() settings of psmarl's ApeX-DDPG config"""
+    model: DDPGModel = copied(DDPGModel())
+    """RLlib's model settings"""
+    env_runners: FragmentsOf20 = copied(FragmentsOf20())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (old RLlib did not clip for these)"""
+    paper_measure: PaperMeasure = copied(PaperMeasure(runners="last_third"))
+    """how the paper's Ape-X reported episodes: the last third of the runners"""
+
 
 LIMITS = {
     **OFF_POLICY_LIMITS,
@@ -163,24 +257,15 @@ DDPG, TD3, APEX_DDPG = (
         family="off_policy_continuous",
         action_kinds=frozenset({"continuous"}),
         base_config=_config(name),
-        defaults={
-            "training": training,
-            "model": DDPG_MODEL,
-            "env_runners": {"rollout_fragment_length": 20},
-            "clip_rewards": False,
-            **(
-                {"paper_measure": {"window": 100, "runners": "last_third"}}
-                if name == "apex_ddpg"
-                else {}
-            ),
-        },
+        defaults=settings_defaults(settings),
+        settings=settings,
         customize=multi_agent_replay_buffer,
         description=_DESCRIPTIONS[name],
         limits=LIMITS,
     )
-    for name, training in (
-        ("ddpg", DDPG_TRAINING),
-        ("td3", TD3_TRAINING),
-        ("apex_ddpg", APEX_DDPG_TRAINING),
+    for name, settings in (
+        ("ddpg", DDPGSettings),
+        ("td3", TD3Settings),
+        ("apex_ddpg", ApexDDPGSettings),
     )
 )

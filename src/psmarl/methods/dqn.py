@@ -76,30 +76,14 @@ Cannot be matched exactly:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from psmarl.errors import ConfigError
 from psmarl.methods import replay
-from psmarl.methods.spec import MethodSpec
-
-PAPER_MODEL = {
-    "fcnet_hiddens": [400, 300],
-    "fcnet_activation": "relu",  # Table 4, the scripts' MLPModel
-    "head_fcnet_hiddens": [256],
-    "head_fcnet_activation": "relu",  # RLlib 0.9 DQN `hiddens`
-}
-# the scripts' MLPModelV2 (Rainbow, Ape-X): one 256-unit linear layer, then old DQN's head
-ONE_LINEAR_LAYER_MODEL = {**PAPER_MODEL, "fcnet_hiddens": [256], "fcnet_activation": "linear"}
-PAPER_EPSILON = [[0, 1.0], [10000, 0.02]]  # RLlib 0.9 EpsilonGreedy defaults
-
-
-def _buffer(capacity: int) -> dict[str, Any]:
-    return {
-        "type": "PrioritizedEpisodeReplayBuffer",
-        "capacity": capacity,
-        "alpha": 0.6,
-        "beta": 0.4,
-    }
+from psmarl.methods.intensity import PerSharing
+from psmarl.methods.replay import FragmentsOf20, PrioritizedReplay
+from psmarl.methods.spec import MethodSpec, PaperMeasure, copied, settings_defaults
 
 
 def _base_dqn():
@@ -169,20 +153,6 @@ def _customizer(name: str):
     return hook
 
 
-COMMON_TRAINING = {
-    "gamma": 0.99,
-    "lr": 5e-4,
-    "adam_epsilon": 1e-8,
-    "grad_clip": 40.0,
-    "double_q": True,
-    "dueling": True,
-    "train_batch_size_per_learner": 512,
-    "num_steps_sampled_before_learning_starts": 1000,
-    "target_network_update_freq": 500,
-    "min_sample_timesteps_per_iteration": 1000,
-    "epsilon": PAPER_EPSILON,
-}
-
 LIMITS = {
     "training.lr": (0, None),
     "training.gamma": (0, 1),
@@ -201,19 +171,184 @@ LIMITS = {
 }
 
 
-def _defaults(
-    training: Mapping[str, Any],
-    env_runners: Mapping[str, Any],
-    model: Mapping[str, Any] = PAPER_MODEL,
-    **psmarl: Any,
-) -> dict[str, Any]:
-    return {
-        "training": {**COMMON_TRAINING, **training},
-        "env_runners": {"rollout_fragment_length": 20, **env_runners},
-        "model": dict(model),
-        "clip_rewards": False,
-        **psmarl,
-    }
+# ---------------------------------------------------------------- the settings
+@dataclass(frozen=True)
+class DQNModel:
+    """RLlib's model settings of plain DQN: the paper's network (the scripts' MLPModel)."""
+
+    fcnet_hiddens: list[int] = copied([400, 300])
+    """hidden layers before the Q head (Table 4, the scripts' MLPModel)"""
+    fcnet_activation: str = "relu"
+    """their activation (Table 4, the scripts' MLPModel)"""
+    head_fcnet_hiddens: list[int] = copied([256])
+    """the Q head's hidden layers (RLlib 0.9 DQN's ``hiddens``)"""
+    head_fcnet_activation: str = "relu"
+    """their activation (RLlib 0.9 DQN's ``hiddens``)"""
+
+
+@dataclass(frozen=True)
+class OneLinearLayerModel(DQNModel):
+    """The scripts' MLPModelV2 (Rainbow, Ape-X): one 256-unit linear layer, then old DQN's
+    head."""
+
+    fcnet_hiddens: list[int] = copied([256])
+    """one 256-unit layer before the Q head (the scripts' MLPModelV2)"""
+    fcnet_activation: str = "linear"
+    """no activation: MLPModelV2's layer is linear"""
+
+
+@dataclass(frozen=True)
+class DQNCommonTraining:
+    """Training settings the family shares: the paper's scripts where they set a value,
+    RLlib 0.9's DQN defaults elsewhere (module docstring)."""
+
+    gamma: float = 0.99
+    """discount (Table 4)"""
+    lr: float = 5e-4
+    """learning rate (RLlib 0.9 DQN's default)"""
+    adam_epsilon: float = 1e-8
+    """Adam's epsilon (RLlib 0.9 DQN's default)"""
+    grad_clip: float = 40.0
+    """gradient-norm clip (RLlib 0.9 DQN's default)"""
+    double_q: bool = True
+    """double Q-learning targets"""
+    dueling: bool = True
+    """dueling value/advantage heads"""
+    train_batch_size_per_learner: int = 512
+    """transitions per update (the scripts' train_batch_size)"""
+    num_steps_sampled_before_learning_starts: int = 1000
+    """env steps sampled before the first update (the scripts' learning_starts)"""
+    target_network_update_freq: int = 500
+    """steps between target-network updates (RLlib 0.9 DQN's default)"""
+    min_sample_timesteps_per_iteration: int = 1000
+    """env steps per iteration at least (the scripts' timesteps_per_iteration)"""
+    epsilon: float | list[list[float]] = copied([[0, 1.0], [10000, 0.02]])
+    """epsilon-greedy schedule [[env step, epsilon], ...] (RLlib 0.9's EpsilonGreedy
+    defaults: 1.0 -> 0.02 over 10000 steps)"""
+
+
+@dataclass(frozen=True)
+class DQNTraining(DQNCommonTraining):
+    """Plain DQN's training settings (the scripts' ``method == "DQN"`` branch)."""
+
+    double_q: bool = False
+    """no double Q (the scripts' DQN branch)"""
+    dueling: bool = False
+    """no dueling heads (the scripts' DQN branch)"""
+    n_step: int = 1
+    """one-step TD targets"""
+    training_intensity: float | PerSharing = 0.4
+    """trained samples per sampled env step: one update of 512 per round of 8 x 8 envs x 20
+    steps (psmarl.methods.intensity)"""
+    replay_buffer_config: PrioritizedReplay = copied(PrioritizedReplay())
+    """prioritized replay, 1e5 transitions (old RLlib DQN's default, the scripts' buffer)"""
+
+
+@dataclass(frozen=True)
+class RainbowTraining(DQNCommonTraining):
+    """Rainbow's training settings (the scripts' ``"RDQN"`` branch)."""
+
+    n_step: int = 2
+    """n-step TD targets (the scripts)"""
+    num_atoms: int = 51
+    """atoms of the distributional value (the scripts)"""
+    v_min: float = 0.0
+    """lowest atom (the scripts)"""
+    v_max: float = 1500.0
+    """highest atom (the scripts)"""
+    noisy: bool = True
+    """noisy nets (psmarl.methods.noisy) in place of old RLlib's parameter-space noise,
+    which the new stack lacks"""
+    sigma0: float = 0.5
+    """initial noise scale of the noisy layers"""
+    epsilon: float | list[list[float]] = 0.0
+    """no epsilon-greedy: noisy nets explore by their noise"""
+    training_intensity: float | PerSharing = 0.128
+    """trained samples per sampled env step: one update of 512 per round of one 500-step
+    episode per worker x 8 workers"""
+    replay_buffer_config: PrioritizedReplay = copied(PrioritizedReplay())
+    """prioritized replay, 1e5 transitions (the scripts)"""
+
+
+@dataclass(frozen=True)
+class ApexDQNTraining(DQNCommonTraining):
+    """Ape-X DQN's training settings (the scripts' ``"ADQN"`` branch, old RLlib's APEX)."""
+
+    target_network_update_freq: int = 500000
+    """trained samples between target-network updates (RLlib 0.9 APEX's default)"""
+    min_sample_timesteps_per_iteration: int = 25000
+    """env steps per iteration at least (RLlib 0.9 APEX's timesteps_per_iteration)"""
+    n_step: int = 3
+    """n-step TD targets (RLlib 0.9 APEX's default)"""
+    replay_buffer_config: PrioritizedReplay = copied(PrioritizedReplay())
+    """prioritized replay, 1e5 transitions (the scripts)"""
+    target_network_update_unit: str = "trained"
+    """target_network_update_freq counts trained samples, as old Ape-X did"""
+    training_intensity: float | PerSharing = copied(PerSharing(10.89, 2.96))
+    """trained samples per sampled env step of the paper's Ape-X learner (its pursuit logs,
+    docs/data/paper_logs.csv)"""
+
+
+@dataclass(frozen=True)
+class TruncatedFragments:
+    """RLlib's env_runners settings of plain DQN."""
+
+    rollout_fragment_length: int | str = 20
+    """env steps per env per sample (the scripts' sample_batch_size)"""
+    batch_mode: str = "truncate_episodes"
+    """fixed-length fragments (the scripts' DQN branch)"""
+
+
+@dataclass(frozen=True)
+class CompleteEpisodes(TruncatedFragments):
+    """RLlib's env_runners settings of Rainbow."""
+
+    batch_mode: str = "complete_episodes"
+    """whole episodes (the scripts' Rainbow branch)"""
+
+
+@dataclass(frozen=True)
+class DQNSettings:
+    """Plain DQN's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: DQNTraining = copied(DQNTraining())
+    """training() settings of psmarl's DQN config"""
+    env_runners: TruncatedFragments = copied(TruncatedFragments())
+    """RLlib's env_runners() settings"""
+    model: DQNModel = copied(DQNModel())
+    """RLlib's model settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (RLlib 0.9 clipped only Atari envs)"""
+
+
+@dataclass(frozen=True)
+class RainbowSettings:
+    """Rainbow's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: RainbowTraining = copied(RainbowTraining())
+    """training() settings of psmarl's DQN config"""
+    env_runners: CompleteEpisodes = copied(CompleteEpisodes())
+    """RLlib's env_runners() settings"""
+    model: OneLinearLayerModel = copied(OneLinearLayerModel())
+    """RLlib's model settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (RLlib 0.9 clipped only Atari envs)"""
+
+
+@dataclass(frozen=True)
+class ApexDQNSettings:
+    """Ape-X DQN's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: ApexDQNTraining = copied(ApexDQNTraining())
+    """training() settings of psmarl's Ape-X DQN config"""
+    env_runners: FragmentsOf20 = copied(FragmentsOf20())
+    """RLlib's env_runners() settings"""
+    model: OneLinearLayerModel = copied(OneLinearLayerModel())
+    """RLlib's model settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (RLlib 0.9 clipped only Atari envs)"""
+    paper_measure: PaperMeasure = copied(PaperMeasure(runners="last_third"))
+    """how the paper's Ape-X reported episodes: the last third of the runners"""
 
 
 DQN = MethodSpec(
@@ -221,16 +356,8 @@ DQN = MethodSpec(
     family="dqn",
     action_kinds=frozenset({"discrete"}),
     base_config=_base_dqn,
-    defaults=_defaults(
-        {
-            "n_step": 1,
-            "dueling": False,
-            "double_q": False,
-            "training_intensity": 0.4,
-            "replay_buffer_config": _buffer(100000),
-        },
-        {"batch_mode": "truncate_episodes"},
-    ),
+    defaults=settings_defaults(DQNSettings),
+    settings=DQNSettings,
     customize=_customizer("dqn"),
     description="Deep Q-Network (Mnih et al., 2015), as the paper's script ran it: no "
     "dueling, no double Q, prioritized replay",
@@ -242,21 +369,8 @@ RAINBOW = MethodSpec(
     family="dqn",
     action_kinds=frozenset({"discrete"}),
     base_config=_base_dqn,
-    defaults=_defaults(
-        {
-            "n_step": 2,
-            "num_atoms": 51,
-            "v_min": 0.0,
-            "v_max": 1500.0,
-            "noisy": True,
-            "sigma0": 0.5,
-            "epsilon": 0.0,
-            "training_intensity": 0.128,
-            "replay_buffer_config": _buffer(100000),
-        },
-        {"batch_mode": "complete_episodes"},
-        ONE_LINEAR_LAYER_MODEL,
-    ),
+    defaults=settings_defaults(RainbowSettings),
+    settings=RainbowSettings,
     customize=_customizer("rainbow"),
     description="Rainbow DQN: double, dueling, n-step, distributional, prioritized replay, "
     "noisy nets (Hessel et al., 2018)",
@@ -268,19 +382,8 @@ APEX_DQN = MethodSpec(
     family="dqn",
     action_kinds=frozenset({"discrete"}),
     base_config=_base_apex,
-    defaults=_defaults(
-        {
-            "n_step": 3,
-            "replay_buffer_config": _buffer(100000),
-            "target_network_update_freq": 500000,
-            "target_network_update_unit": "trained",
-            "training_intensity": {"shared": 10.89, "independent": 2.96},
-            "min_sample_timesteps_per_iteration": 25000,
-        },
-        {},
-        ONE_LINEAR_LAYER_MODEL,
-        paper_measure={"window": 100, "runners": "last_third"},
-    ),
+    defaults=settings_defaults(ApexDQNSettings),
+    settings=ApexDQNSettings,
     customize=_customizer("apex_dqn"),
     description="Ape-X DQN: per-runner epsilons, prioritized replay, n-step 3, dueling, "
     "double Q (Horgan et al., 2018)",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from psmarl.errors import ConfigError
@@ -73,3 +74,13 @@ def updates_due(intensity: float, sampled_since_start: int, trained: int, batch_
         return 0
     target = intensity * sampled_since_start
     return max(0, math.floor((target - trained) / batch_size + 1e-9))
+
+
+@dataclass(frozen=True)
+class PerSharing:
+    """A training_intensity per sharing mode (the paper's Ape-X logs differ by mode)."""
+
+    shared: float
+    """trained samples per sampled env step with one shared policy"""
+    independent: float
+    """the same with one policy per agent"""

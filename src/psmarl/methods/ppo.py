@@ -12,9 +12,85 @@ trained on all of them: every PPO log of the paper (3 envs, shared and independe
 sampled as 100 steps per env on 8 x 8 (``rollout_fragment_length: auto``).
 """
 
-from psmarl.methods.spec import MethodSpec
+from __future__ import annotations
 
-PAPER_MODEL = {"fcnet_hiddens": [400, 300], "fcnet_activation": "relu", "vf_share_layers": True}
+from dataclasses import dataclass
+
+from psmarl.methods.spec import MethodSpec, copied, settings_defaults
+
+
+@dataclass(frozen=True)
+class PaperModel:
+    """RLlib's model settings (``DefaultModelConfig``): the paper's network (Table 4)."""
+
+    fcnet_hiddens: list[int] = copied([400, 300])
+    """hidden layer sizes of the MLP (Table 4: [400, 300])"""
+    fcnet_activation: str = "relu"
+    """activation of those layers (ReLU)"""
+    vf_share_layers: bool = True
+    """the value function shares the policy's hidden layers (Table 1 vf_share_layers: True)"""
+
+
+#: the paper's network as a mapping (other families build their model groups from it)
+PAPER_MODEL = settings_defaults(PaperModel)
+
+
+@dataclass(frozen=True)
+class AutoFragment:
+    """RLlib's env_runners settings of the synchronous on-policy methods."""
+
+    rollout_fragment_length: int | str = "auto"
+    """env steps per env per sample; the paper's sample_batch_size 100 only fits when
+    train_batch_size is a multiple of (runners x envs per runner x 100): "auto" lets RLlib
+    split the batch evenly (6400 on 8 x 8: 100 per env)"""
+
+
+@dataclass(frozen=True)
+class PPOTraining:
+    """RLlib's PPO training settings: the paper's Table 1 (old RLlib names in the module
+    docstring)."""
+
+    lr: float = 5e-5
+    """learning rate (old RLlib PPO's default; Table 1 lists none)"""
+    gamma: float = 0.99
+    """discount (Table 4)"""
+    lambda_: float = 0.95
+    """GAE lambda (Table 1 lambda)"""
+    kl_coeff: float = 0.5
+    """initial coefficient of the KL penalty (Table 1)"""
+    entropy_coeff: float = 0.01
+    """entropy bonus coefficient (Table 1)"""
+    num_epochs: int = 10
+    """passes over each train batch (Table 1 num_sgd_iter)"""
+    minibatch_size: int = 500
+    """samples per gradient step (Table 1 sgd_minibatch_size)"""
+    train_batch_size_per_learner: int = 6400
+    """env steps per update: Table 1 prints 5000, but old RLlib sampled whole rounds of 8
+    workers x 8 envs x 100 steps and trained on all 6400 (every PPO log of the paper:
+    timesteps_this_iter 6400, docs/data/paper_logs.csv)"""
+    vf_clip_param: float = 10.0
+    """value clipping range (Table 1)"""
+    clip_param: float = 0.1
+    """PPO's policy-ratio clip (Table 1)"""
+    vf_clip_to_previous: bool = True
+    """old RLlib's value clipping (psmarl.methods.ppo_rllib): the value moves at most
+    vf_clip_param per batch; RLlib 2 instead zeroes the value gradient of every sample whose
+    squared error exceeds vf_clip_param"""
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: PPOTraining = copied(PPOTraining())
+    """RLlib's training() settings"""
+    model: PaperModel = copied(PaperModel())
+    """RLlib's model settings"""
+    env_runners: AutoFragment = copied(AutoFragment())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = True
+    """sign-clip training rewards as old RLlib (Table 1 clip_rewards: True); a number c
+    clips to [-c, c]"""
 
 
 def _base():
@@ -28,29 +104,8 @@ PPO = MethodSpec(
     family="policy_gradient",
     action_kinds=frozenset({"discrete", "continuous"}),
     base_config=_base,
-    defaults={
-        "training": {
-            "lr": 5e-5,
-            "gamma": 0.99,
-            "lambda_": 0.95,
-            "kl_coeff": 0.5,
-            "entropy_coeff": 0.01,
-            "num_epochs": 10,
-            "minibatch_size": 500,
-            "train_batch_size_per_learner": 6400,
-            "vf_clip_param": 10.0,
-            "clip_param": 0.1,
-            # old RLlib's value clipping (psmarl.methods.ppo_rllib): the value moves at most
-            # vf_clip_param per batch; RLlib 2 instead zeroes the value gradient of every
-            # sample whose squared error exceeds vf_clip_param
-            "vf_clip_to_previous": True,
-        },
-        "model": PAPER_MODEL,
-        # the paper's sample_batch_size 100 only fits when train_batch_size is a multiple of
-        # (runners x envs per runner x 100); "auto" lets RLlib split the batch evenly.
-        "env_runners": {"rollout_fragment_length": "auto"},
-        "clip_rewards": True,
-    },
+    defaults=settings_defaults(PPOSettings),
+    settings=PPOSettings,
     description="Proximal Policy Optimization (Schulman et al., 2017)",
     limits={
         "training.lr": (0, None),

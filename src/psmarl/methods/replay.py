@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 AGENT_SCALED_PRIORITIZED = "psmarl.methods.replay_rllib.AgentScaledPrioritizedEpisodeReplayBuffer"
@@ -71,3 +72,33 @@ def multi_agent_replay_buffer(
     return config.training(
         replay_buffer_config=multi_agent_buffer_config(config, config.replay_buffer_config)
     )
+
+
+@dataclass(frozen=True)
+class UniformReplay:
+    """A replay buffer setting (``training.replay_buffer_config``): uniform sampling."""
+
+    type: str = "EpisodeReplayBuffer"
+    """RLlib's buffer class (multi-agent runs switch to its MultiAgent... twin)"""
+    capacity: int = 100000
+    """transitions per module (buffer_size 1e5 in the paper's runs)"""
+
+
+@dataclass(frozen=True)
+class PrioritizedReplay(UniformReplay):
+    """A prioritized replay buffer setting (old RLlib's prioritized_replay)."""
+
+    type: str = "PrioritizedEpisodeReplayBuffer"
+    """RLlib's buffer class (multi-agent runs switch to its MultiAgent... twin)"""
+    alpha: float = 0.6
+    """priority exponent (old RLlib's prioritized_replay_alpha default)"""
+    beta: float = 0.4
+    """importance-sampling exponent, fixed (old RLlib's prioritized_replay_beta default)"""
+
+
+@dataclass(frozen=True)
+class FragmentsOf20:
+    """RLlib's env_runners settings of the replay methods that set only the fragment."""
+
+    rollout_fragment_length: int | str = 20
+    """env steps per env per sample (the paper's sample_batch_size 20)"""

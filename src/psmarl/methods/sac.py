@@ -52,10 +52,10 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from psmarl.methods.replay import multi_agent_replay_buffer
-from psmarl.methods.spec import MethodSpec
+from dataclasses import dataclass
 
-SAC_MODEL = {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu"}
+from psmarl.methods.replay import FragmentsOf20, UniformReplay, multi_agent_replay_buffer
+from psmarl.methods.spec import MethodSpec, PaperMeasure, copied, settings_defaults
 
 
 def _base():
@@ -64,22 +64,67 @@ def _base():
     return PsmarlSACConfig()
 
 
-SAC_TRAINING = {
-    "actor_lr": 3e-4,
-    "critic_lr": 3e-4,
-    "alpha_lr": 3e-4,
-    "gamma": 0.99,
-    "tau": 0.005,
-    "target_entropy": "auto",
-    "n_step": 1,
-    "target_network_update_freq": 1,
-    "train_batch_size_per_learner": 512,
-    "num_steps_sampled_before_learning_starts": 1000,
-    "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 100000},
-    "min_sample_timesteps_per_iteration": 1000,
-    "clip_actions": False,
-    "training_intensity": 0.4,
-}
+@dataclass(frozen=True)
+class SACTraining:
+    """SAC's training settings: the paper's Table 2 (old names in the module docstring)."""
+
+    actor_lr: float = 3e-4
+    """policy learning rate (Table 2 optimization.actor_learning_rate)"""
+    critic_lr: float = 3e-4
+    """Q learning rate (Table 2 optimization.critic_learning_rate)"""
+    alpha_lr: float = 3e-4
+    """entropy-temperature learning rate (Table 2 optimization.entropy_learning_rate)"""
+    gamma: float = 0.99
+    """discount (Table 4)"""
+    tau: float = 0.005
+    """soft target-network update rate (Table 2)"""
+    target_entropy: str | float = "auto"
+    """entropy target ("auto": minus the action dimension; Table 2)"""
+    n_step: int = 1
+    """one-step TD targets (Table 2)"""
+    target_network_update_freq: int = 1
+    """target update every step (Table 2)"""
+    train_batch_size_per_learner: int = 512
+    """transitions per update (Table 2 train_batch_size)"""
+    num_steps_sampled_before_learning_starts: int = 1000
+    """env steps sampled before the first update (Table 2 learning_starts)"""
+    replay_buffer_config: UniformReplay = copied(UniformReplay())
+    """uniform replay, 1e5 transitions (Table 2 buffer_size, prioritized_replay False)"""
+    min_sample_timesteps_per_iteration: int = 1000
+    """env steps per iteration at least (Table 2 timesteps_per_iteration)"""
+    clip_actions: bool = False
+    """actions are not clipped (Table 2)"""
+    training_intensity: float = 0.4
+    """trained samples per sampled env step: one update of 512 per round of 8 x 8 x 20 env
+    steps (the paper's logs: 0.3999)"""
+
+
+@dataclass(frozen=True)
+class SACModel:
+    """RLlib's model settings of SAC: one MLP shape for the policy and the Q networks."""
+
+    fcnet_hiddens: list[int] = copied([256, 256])
+    """hidden layers of the policy and Q networks (Table 2 Q_model, printed [266, 256];
+    the paper's code passes [256, 256]; old default policy_model [256, 256])"""
+    fcnet_activation: str = "relu"
+    """their activation (Table 2)"""
+
+
+@dataclass(frozen=True)
+class SACSettings:
+    """SAC's psmarl defaults: RLlib config groups and psmarl's own keys."""
+
+    training: SACTraining = copied(SACTraining())
+    """training() settings of psmarl's SAC config"""
+    model: SACModel = copied(SACModel())
+    """RLlib's model settings"""
+    env_runners: FragmentsOf20 = copied(FragmentsOf20())
+    """RLlib's env_runners() settings"""
+    clip_rewards: bool | float = False
+    """no reward clipping (old RLlib clipped only Atari envs)"""
+    paper_measure: PaperMeasure = copied(PaperMeasure(window=5))
+    """the paper's SAC curves averaged 5 episodes (metrics_smoothing_episodes 5)"""
+
 
 OFF_POLICY_LIMITS = {
     "training.gamma": (0, 1),
@@ -99,13 +144,8 @@ SAC = MethodSpec(
     family="off_policy_continuous",
     action_kinds=frozenset({"continuous"}),
     base_config=_base,
-    defaults={
-        "training": SAC_TRAINING,
-        "model": SAC_MODEL,
-        "env_runners": {"rollout_fragment_length": 20},
-        "clip_rewards": False,
-        "paper_measure": {"window": 5, "runners": "all"},  # metrics_smoothing_episodes 5
-    },
+    defaults=settings_defaults(SACSettings),
+    settings=SACSettings,
     customize=multi_agent_replay_buffer,
     description="Soft Actor-Critic (Haarnoja et al., 2018), RLlib's own",
     limits={

@@ -9,6 +9,7 @@ module only; the catalogue (:mod:`psmarl.methods.catalogue`) lists them and
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import functools
 import inspect
@@ -48,6 +49,24 @@ class MethodSpec:
     settings: type | None = None
 
 
+def copied(value: Any) -> Any:
+    """A dataclass field whose default is a fresh copy of ``value`` (a list, a dict, or a
+    settings dataclass instance, e.g. a group of an RLlib method's settings)."""
+    return field(default_factory=lambda: copy.deepcopy(value))
+
+
+@dataclass(frozen=True)
+class PaperMeasure:
+    """How the paper's runs reported the average total reward (old RLlib's
+    ``episode_reward_mean``): progress.csv's ``paper_avg_total_reward`` / ``paper_episodes``."""
+
+    window: int = 100
+    """episodes averaged (old RLlib's metrics_smoothing_episodes, default 100)"""
+    runners: str = "all"
+    """whose episodes count: all, or last_third (old Ape-X's least-exploring ceil(N/3) of N
+    runners)"""
+
+
 def settings_defaults(cls: type) -> dict[str, Any]:
     """The defaults mapping of a settings dataclass (nested dataclasses become mappings)."""
     return dataclasses.asdict(cls())
@@ -75,14 +94,17 @@ def field_docs(cls: type) -> dict[str, str]:
     return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
 
 
-def describe_settings(cls: type, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """(key, default, doc) of every field, nested dataclasses flattened as ``group.key``."""
+def describe_settings(settings: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(key, default, doc) of every field of a settings dataclass (or of an instance of one:
+    a nested group's own values), nested dataclasses flattened as ``group.key``."""
+    obj = settings() if isinstance(settings, type) else settings
     out: list[tuple[str, Any, str]] = []
-    docs = field_docs(cls)
-    for f in dataclasses.fields(cls()):
-        value = getattr(cls(), f.name)
+    klass: type = type(obj)
+    docs = field_docs(klass)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            out += describe_settings(type(value), f"{prefix}{f.name}.")
+            out += describe_settings(value, f"{prefix}{f.name}.")
         else:
             out.append((f"{prefix}{f.name}", value, docs[f.name]))
     return out
