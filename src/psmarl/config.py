@@ -116,7 +116,7 @@ def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[st
     mcfg = _section(config, method)[1]
     if methods.backend(method) == "benchmarl":
         return marl.resolve(config, method, env)
-    return methods.resolve(method, mcfg, env)
+    return methods.resolve(method, mcfg, env, network=config.get("network"))
 
 
 def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> dict[str, int]:

@@ -48,8 +48,9 @@ def names() -> list[str]:
 
 
 def resolve(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
-    """A method's settings for one env: defaults <- methods.<m> <- methods.<m>.per_env.<env>
-    (or the same under ``baselines.<m>``, the old name of the section)."""
+    """A method's settings for one env: defaults <- the network axis (``network:``) <-
+    methods.<m> <- methods.<m>.per_env.<env> (or the same under ``baselines.<m>``, the old
+    name of the section)."""
     sections = methods.sections(config)
     if method not in METHODS:
         raise ConfigError(
@@ -61,7 +62,8 @@ def resolve(config: Mapping[str, Any], method: str, env: str) -> dict[str, Any]:
     common = {k: v for k, v in mcfg.items() if k not in methods.STRUCTURE_KEYS}
     check_settings(method, common, where)
     check_settings(method, per_env, f"{where}.per_env.{env}")
-    out = {**DEFAULTS[method], **common, **per_env}
+    network = methods.get(method).network_overlay(config.get("network"))
+    out = {**DEFAULTS[method], **network, **common, **per_env}
     if out.get("bins") is False:
         out["bins"] = None
     if out["frames_per_batch"] % out["n_envs"]:

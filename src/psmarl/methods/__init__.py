@@ -94,8 +94,14 @@ def sections(config: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any
     return out
 
 
-def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -> dict[str, Any]:
-    """The method's settings for one env: defaults <- config common <- config per_env[env]."""
+def resolve(
+    name: str,
+    method_config: Mapping[str, Any] | None,
+    env_name: str,
+    network: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The method's settings for one env: defaults <- the config's network axis <- config
+    common <- config per_env[env]."""
     spec = get(name)
     cfg = dict(method_config or {})
     per_env = cfg.pop("per_env", {}) or {}
@@ -103,7 +109,8 @@ def resolve(name: str, method_config: Mapping[str, Any] | None, env_name: str) -
     cfg.pop("sharing", None)  # which sharing modes: job selection, not a setting
     cfg.pop("budget", None)  # how long: psmarl.config.budget, not a setting
     env_cfg = {k: v for k, v in (per_env.get(env_name, {}) or {}).items() if k != "budget"}
-    merged = deep_merge(spec.defaults, cfg)
+    merged = deep_merge(spec.defaults, spec.network_overlay(network))
+    merged = deep_merge(merged, cfg)
     merged = deep_merge(merged, env_cfg)
     return normalize(merged)
 

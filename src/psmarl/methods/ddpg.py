@@ -262,6 +262,11 @@ DDPG, TD3, APEX_DDPG = (
         customize=multi_agent_replay_buffer,
         description=_DESCRIPTIONS[name],
         limits=LIMITS,
+        # the network axis shapes the critics too (their own default: critic_hiddens)
+        network_paths={
+            "hidden": ("model.fcnet_hiddens", "training.critic_hiddens"),
+            "activation": ("model.fcnet_activation",),
+        },
     )
     for name, settings in (
         ("ddpg", DDPGSettings),

@@ -47,6 +47,35 @@ class MethodSpec:
     # the typed settings: a frozen dataclass whose fields are the defaults, each with a
     # one-line docstring (``psmarl methods <name>`` shows them); see settings_defaults
     settings: type | None = None
+    # where the config's network axis (``network.hidden``, ``network.activation``) goes in
+    # this method's settings: axis key -> dotted setting paths; None: the backend's own
+    # (NETWORK_PATHS)
+    network_paths: Mapping[str, tuple[str, ...]] | None = None
+
+    def network_overlay(self, network: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The method's settings that the network axis sets (nested like ``defaults``)."""
+        paths = self.network_paths or NETWORK_PATHS[self.backend]
+        out: dict[str, Any] = {}
+        for key, value in (network or {}).items():
+            for path in paths.get(key, ()):
+                *groups, leaf = path.split(".")
+                node = out
+                for g in groups:
+                    node = node.setdefault(g, {})
+                node[leaf] = copy.deepcopy(value)
+        return out
+
+
+#: the network axis (config ``network:``): one MLP shape for every method of both backends,
+#: over each method's own defaults and under its own settings (config/README.md)
+NETWORK_KEYS = ("hidden", "activation")
+NETWORK_ACTIVATIONS = ("relu", "tanh")
+NETWORK_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
+    # RLlib's DefaultModelConfig: the policy's (and a shared value function's) MLP
+    "rllib": {"hidden": ("model.fcnet_hiddens",), "activation": ("model.fcnet_activation",)},
+    # psmarl's BenchMARL settings: every MLP of the method (actor, critic, agent network)
+    "benchmarl": {"hidden": ("hidden",), "activation": ("activation",)},
+}
 
 
 def copied(value: Any) -> Any:
