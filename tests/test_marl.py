@@ -1,4 +1,4 @@
-"""MADDPG and QMIX baselines (psmarl.marl, BenchMARL): action adapters, settings, bad
+"""MADDPG and QMIX baselines (psmarl.benchmarl_backend, BenchMARL): action adapters, settings, bad
 input, the reward-scale conversion, jobs/DAG, and tiny runs of each on each env (slow)."""
 
 import copy
@@ -13,16 +13,16 @@ import pytest
 from conftest import REPO, TINY, only_envs
 from gymnasium.spaces import Box, Discrete
 
+from psmarl import benchmarl_backend, results
 from psmarl import config as cfg
-from psmarl import marl, results
-from psmarl.errors import ConfigError, InputError
-from psmarl.marl.actions import (
+from psmarl.benchmarl_backend.actions import (
     ArgmaxActions,
     BinGrid,
     BinnedActions,
     argmax_decode,
     decoder,
 )
+from psmarl.errors import ConfigError, InputError
 
 TINY_BASELINES = REPO / "tests" / "data" / "tiny.baselines.yaml"
 SISL = ["pursuit", "waterworld", "multiwalker"]
@@ -127,7 +127,7 @@ def test_decoder_clips_box_actions_and_passes_discrete_ones():
 
 # ---------------------------------------------------------------- reward scale
 def test_total_from_agent_mean_is_the_sum_over_agents():
-    from psmarl.marl.task import total_from_agent_mean
+    from psmarl.benchmarl_backend.task import total_from_agent_mean
 
     per_agent = np.array([3.0, -1.0, 0.5, 7.5, 2.0])  # one episode, 5 agents
     assert total_from_agent_mean(per_agent.mean(), 5) == pytest.approx(per_agent.sum())
@@ -137,7 +137,7 @@ def test_episode_totals_sum_agents_at_episode_ends():
     import torch
     from tensordict import TensorDict
 
-    from psmarl.marl.task import episode_totals
+    from psmarl.benchmarl_backend.task import episode_totals
 
     # 2 envs x 4 steps x 3 agents; env 0 ends at t=1 and t=3, env 1 at t=2
     done = torch.zeros(2, 4, 1, dtype=torch.bool)
@@ -157,7 +157,7 @@ def test_episode_totals_sum_agents_at_episode_ends():
     assert totals == [ep[0, 1].sum().item(), ep[1, 2].sum().item(), ep[0, 3].sum().item()]
     # BenchMARL's per-agent mean of the same episodes, converted, gives the same mean
     agent_mean = torch.stack([ep[0, 1], ep[1, 2], ep[0, 3]]).mean().item()
-    from psmarl.marl.task import total_from_agent_mean
+    from psmarl.benchmarl_backend.task import total_from_agent_mean
 
     assert total_from_agent_mean(agent_mean, 3) == pytest.approx(np.mean(totals))
 
@@ -290,8 +290,8 @@ def test_typed_settings_give_the_defaults_and_document_every_field():
         assert m.defaults == settings_defaults(m.settings), m.name
         for key, _, doc in describe_settings(m.settings):
             assert doc, f"{m.name}: setting {key} has no docstring"
-    assert marl.DEFAULTS["qmix"]["optim_eps"] == 1e-5  # the subclass's own default
-    assert marl.DEFAULTS["maddpg"]["optim_eps"] == 1e-6  # the shared one
+    assert benchmarl_backend.DEFAULTS["qmix"]["optim_eps"] == 1e-5  # the subclass's own default
+    assert benchmarl_backend.DEFAULTS["maddpg"]["optim_eps"] == 1e-6  # the shared one
 
 
 def test_a_method_of_an_unknown_backend_is_refused():
@@ -330,7 +330,7 @@ def test_schema_accepts_the_overlays():
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, psmarl_bin):
-    from psmarl.marl.policy import BenchmarlPolicy
+    from psmarl.benchmarl_backend.policy import BenchmarlPolicy
 
     spec = json.dumps(cfg.eval_spec(tiny(), "pursuit"))
     r = subprocess.run(
@@ -402,8 +402,8 @@ def test_snakemake_dag_trains_baselines_with_the_train_rule(snakemake_bin, tmp_p
 @pytest.mark.parametrize("env", SISL)
 @pytest.mark.parametrize("method", ["maddpg", "qmix"])
 def test_tiny_run_writes_psmarl_layout_and_evaluates(env, method, tmp_path):
+    from psmarl.benchmarl_backend.train import train
     from psmarl.evaluate import PolicySpec, checkpoint_kind, evaluate, write_evaluation
-    from psmarl.marl.train import train
 
     c = tiny()
     c["envs"][env]["kwargs"] = {"max_cycles": 20}
@@ -489,9 +489,9 @@ def test_checkpoint_policy_is_the_trained_one_and_resume_continues(tmp_path):
     from tensordict import TensorDict
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
+    from psmarl.benchmarl_backend.policy import BenchmarlPolicy
+    from psmarl.benchmarl_backend.train import build_experiment, train
     from psmarl.envs import make_parallel_env
-    from psmarl.marl.policy import BenchmarlPolicy
-    from psmarl.marl.train import build_experiment, train
 
     c = tiny(maddpg={"optimizer_steps": 20})
     c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 20}
@@ -541,7 +541,7 @@ def test_collector_envs_play_different_episodes(tmp_path):
     would play the same episodes)."""
     import torch
 
-    from psmarl.marl.train import build_experiment
+    from psmarl.benchmarl_backend.train import build_experiment
 
     c = tiny()
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
@@ -561,8 +561,8 @@ def test_optimizer_settings_are_checked():
         cfg.validate(tiny(qmix={"optim_alpha": 1.5}))
     with pytest.raises(ConfigError, match=r"baselines\.maddpg\.optim_eps: must be positive"):
         cfg.validate(tiny(maddpg={"optim_eps": 0}))
-    assert marl.DEFAULTS["qmix"]["optimizer"] == "rmsprop"
-    assert marl.DEFAULTS["maddpg"]["optimizer"] == "adam"
+    assert benchmarl_backend.DEFAULTS["qmix"]["optimizer"] == "rmsprop"
+    assert benchmarl_backend.DEFAULTS["maddpg"]["optimizer"] == "adam"
 
 
 @pytest.mark.slow
@@ -571,7 +571,7 @@ def test_qmix_trains_with_pymarls_rmsprop(tmp_path):
     MADDPG keeps BenchMARL's Adam."""
     import torch
 
-    from psmarl.marl.train import build_experiment
+    from psmarl.benchmarl_backend.train import build_experiment
 
     c = tiny()
     c["envs"]["pursuit"]["kwargs"] = {"max_cycles": 20}
@@ -596,8 +596,8 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     from tasks import MatchTeam
 
     from psmarl import envs
+    from psmarl.benchmarl_backend.train import train
     from psmarl.envs.spec import EnvSpec, Preset
-    from psmarl.marl.train import train
 
     if "match_team" not in envs.names():
         envs.register(
@@ -623,7 +623,7 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
     )
     assert (
         c["baselines"]["qmix"].get("optimizer", "rmsprop"),
-        marl.DEFAULTS["qmix"]["optim_eps"],
+        benchmarl_backend.DEFAULTS["qmix"]["optim_eps"],
     ) == ("rmsprop", 1e-5)
     c["envs"] = {"match_team": {"preset": "default"}}
     c["baselines"] = {"qmix": c["baselines"]["qmix"]}
@@ -645,8 +645,8 @@ def test_qmix_with_rmsprop_learns_a_team_matching_task(tmp_path):
 def test_maddpg_steps_the_papers_64_envs(env, tmp_path):
     """config/paper.baselines.yaml's MADDPG steps Table 3's 64 envs: BenchMARL builds them
     and collects one batch from each."""
+    from psmarl.benchmarl_backend.train import build_experiment
     from psmarl.dicts import deep_merge
-    from psmarl.marl.train import build_experiment
 
     paper = cfg.load(REPO / "config" / "paper.baselines.yaml")["methods"]["maddpg"]
     assert paper["n_envs"] == 64 and paper["frames_per_batch"] % 64 == 0

@@ -80,7 +80,7 @@ def _benchmarl_train(a: argparse.Namespace, name: str) -> None:
         raise InputError(
             f"the MADDPG/QMIX baselines need BenchMARL: pip install -e '.[marl]' ({e})"
         ) from None
-    from psmarl.marl.train import train
+    from psmarl.benchmarl_backend.train import train
 
     _train_with(_attempt_log(a, name), train, a.spec, a.run_dir, cores=a.cores)
 

@@ -55,7 +55,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
         "torchrl",
         "pettingzoo",
         "pandas",
-        "psmarl.marl.train",
+        "psmarl.benchmarl_backend.train",
         "psmarl.evaluate",
     ),
     "analysis": (

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from psmarl import envs, marl, methods
+from psmarl import benchmarl_backend, envs, methods
 from psmarl.defaults import get as setting
 from psmarl.dicts import normalize
 from psmarl.errors import ConfigError
@@ -115,7 +115,7 @@ def method_settings(config: Mapping[str, Any], method: str, env: str) -> dict[st
     """A configured method's settings on one env (its defaults with the config's on top)."""
     mcfg = _section(config, method)[1]
     if methods.backend(method) == "benchmarl":
-        return marl.resolve(config, method, env)
+        return benchmarl_backend.resolve(config, method, env)
     return methods.resolve(method, mcfg, env, network=config.get("network"))
 
 
@@ -217,15 +217,16 @@ def train_spec(
 def _benchmarl_train_spec(
     config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
 ) -> dict[str, Any]:
-    """A MADDPG/QMIX run's spec (read by :func:`psmarl.marl.train.build_experiment`)."""
+    """A MADDPG/QMIX run's spec (read by
+    :func:`psmarl.benchmarl_backend.train.build_experiment`)."""
     es = env_settings(config, env)
-    settings = marl.resolve(config, method, env)
+    settings = benchmarl_backend.resolve(config, method, env)
     return normalize(
         {
             "env": es,
             "method": method,
             "settings": settings,
-            "action_adapter": marl.action_adapter(
+            "action_adapter": benchmarl_backend.action_adapter(
                 method, settings, es, where=_section(config, method)[0]
             ),
             "sharing": sharing,
@@ -306,13 +307,13 @@ def _check_selection(config: Mapping[str, Any], where: str, mcfg: Mapping[str, A
 def _validate_benchmarl(
     config: Mapping[str, Any], method: str, where: str, mcfg: Mapping[str, Any]
 ) -> None:
-    """A MADDPG/QMIX section (:mod:`psmarl.marl`): settings, and the action adapter each env
-    needs (raises ConfigError)."""
+    """A MADDPG/QMIX section (:mod:`psmarl.benchmarl_backend`): settings, and the action
+    adapter each env needs (raises ConfigError)."""
     _check_selection(config, where, mcfg)
     for e in method_envs(config, method):
-        settings = marl.resolve(config, method, e)
+        settings = benchmarl_backend.resolve(config, method, e)
         has_per_env = "bins" in ((mcfg.get("per_env") or {}).get(e) or {})
-        marl.action_adapter(
+        benchmarl_backend.action_adapter(
             method,
             settings,
             env_settings(config, e),

@@ -197,7 +197,8 @@ def raise_damaged_checkpoint(folder: Path, error: Exception):
 
 @dataclass(frozen=True)
 class PolicySpec:
-    kind: str  # "random" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX, psmarl.marl)
+    # "random" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX, psmarl.benchmarl_backend)
+    kind: str
     checkpoint: str | None = None
 
     def build(self, env, seed: int):
@@ -206,7 +207,7 @@ class PolicySpec:
         if self.kind == "checkpoint":
             return CheckpointPolicy(env, self.checkpoint)
         if self.kind == "benchmarl":
-            from psmarl.marl.policy import BenchmarlPolicy
+            from psmarl.benchmarl_backend.policy import BenchmarlPolicy
 
             return BenchmarlPolicy(env, self.checkpoint)
         raise ValueError(f"unknown policy kind {self.kind!r}")

@@ -88,9 +88,9 @@ def baseline(m: str, env: str, *keys: str) -> Getter:
     """A baseline's resolved setting (one key), or a mapping of several."""
 
     def get(config):
-        from psmarl import marl
+        from psmarl import benchmarl_backend
 
-        s = marl.resolve(config, m, env)
+        s = benchmarl_backend.resolve(config, m, env)
         return s[keys[0]] if len(keys) == 1 else {k: s[k] for k in keys}
 
     return get
@@ -498,8 +498,8 @@ ENTRIES: list[Entry] = [
         baseline("qmix", "pursuit", "optimizer", "optim_alpha", "optim_eps"),
         "same",
         "psmarl follows the runs' config.json, not the printed 0.05. BenchMARL builds Adam; "
-        "psmarl swaps in RMSprop (psmarl.marl.train); methods.qmix.optim_eps: 0.05 runs "
-        "the printed value",
+        "psmarl swaps in RMSprop (psmarl.benchmarl_backend.train); methods.qmix.optim_eps: "
+        "0.05 runs the printed value",
         "none against the runs; against the printed 0.05 not measured (eps 0.05 would damp "
         "every step whose gradient RMS is below about 0.05)",
         expect={"optimizer": "rmsprop", "optim_alpha": 0.99, "optim_eps": 1e-05},

@@ -1,5 +1,6 @@
 """Batch-size independent forward passes: the padding every evaluation policy applies
-(RLlib checkpoints in :mod:`psmarl.evaluate`, BenchMARL ones in :mod:`psmarl.marl.policy`)."""
+(RLlib checkpoints in :mod:`psmarl.evaluate`, BenchMARL ones in
+:mod:`psmarl.benchmarl_backend.policy`)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ iterations. The workflow outputs (``checkpoint/``, ``progress.csv``,
 ``train_summary.json``, in that order) appear only when the budget is reached.
 
 A backend is anything with the methods of :class:`Backend`; see ``psmarl.train`` (RLlib)
-and ``psmarl.marl.train`` (BenchMARL).
+and ``psmarl.benchmarl_backend.train`` (BenchMARL).
 """
 
 from __future__ import annotations

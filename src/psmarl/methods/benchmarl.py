@@ -1,8 +1,9 @@
 """MADDPG and QMIX (the paper's Appendix C, Figure 5), trained by BenchMARL 1.5.2: their
 catalogue entries, settings, defaults and checks.
 
-Nothing here imports torch or BenchMARL: training lives in :mod:`psmarl.marl.train`, the
-action adapters (how each method acts on the other action kind) in :mod:`psmarl.marl`.
+Nothing here imports torch or BenchMARL: training lives in
+:mod:`psmarl.benchmarl_backend.train`, the action adapters (how each method acts on the other
+action kind) in :mod:`psmarl.benchmarl_backend`.
 The settings are one flat mapping per method (``methods.maddpg.lr``, ...); every key and
 its default below and in ``config/README.md``.
 """

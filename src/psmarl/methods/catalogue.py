@@ -24,7 +24,7 @@ METHODS: tuple[MethodSpec, ...] = (
     ddpg.TD3,
     ddpg.APEX_DDPG,
     sac.SAC,
-    # BenchMARL (psmarl.marl.train): the paper's Appendix C baselines
+    # BenchMARL (psmarl.benchmarl_backend.train): the paper's Appendix C baselines
     benchmarl.MADDPG,
     benchmarl.QMIX,
 )

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACTION_KINDS = ("discrete", "continuous")
-#: what trains a method: RLlib (psmarl.train) or BenchMARL (psmarl.marl.train, the marl extra)
+#: what trains a method: RLlib (psmarl.train) or BenchMARL (psmarl.benchmarl_backend.train,
+#: the marl extra)
 BACKENDS = ("rllib", "benchmarl")
 #: samples trained in an iteration, in an RLlib result (psmarl.methods.replay_step logs it,
 #: psmarl.train reads it)

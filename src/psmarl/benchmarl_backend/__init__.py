@@ -4,9 +4,11 @@ The two methods are entries of the one method catalogue (:mod:`psmarl.methods.be
 their specs, settings, defaults and checks; ``backend="benchmarl"``). This module holds
 what the workflow needs of them without importing torch or BenchMARL: their resolved
 settings per env and the action adapters (the run specs, the job grid and validation are
-:mod:`psmarl.config`'s, one for both backends). Training lives in :mod:`psmarl.marl.train`,
-the evaluation policy in :mod:`psmarl.marl.policy`, the action adapters in
-:mod:`psmarl.marl.actions`. Install with the ``marl`` extra (``pip install -e .[marl]``).
+:mod:`psmarl.config`'s, one for both backends). Training lives in
+:mod:`psmarl.benchmarl_backend.train`, the evaluation policy in
+:mod:`psmarl.benchmarl_backend.policy`, the action adapters in
+:mod:`psmarl.benchmarl_backend.actions`. Install with the ``marl`` extra
+(``pip install -e .[marl]``).
 See ``docs/baselines.md``.
 
 Config (``methods:`` section, as every method; every key in ``config/README.md``)::
@@ -105,7 +107,7 @@ def action_adapter(
     env_settings: Mapping[str, Any],
     where: str | None = None,
 ) -> dict[str, Any] | None:
-    """The action adapter a method needs on an env (see :mod:`psmarl.marl.actions`)."""
+    """The action adapter a method needs on an env (see :mod:`psmarl.benchmarl_backend.actions`)."""
     kind = action_kind(env_settings)
     name = env_settings["name"]
     where = where or f"methods.{method}"

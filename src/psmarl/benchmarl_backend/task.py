@@ -14,7 +14,7 @@ import numpy as np
 from benchmarl.environments.pettingzoo.common import PettingZooClass
 from benchmarl.experiment.callback import Callback
 
-from psmarl.marl import GROUP
+from psmarl.benchmarl_backend import GROUP
 from psmarl.run_loop import Iteration
 
 
@@ -24,8 +24,8 @@ class BudgetReached(Exception):
 
 def build_env(env_settings, adapter):
     """psmarl's parallel env with the method's action adapter on top."""
+    from psmarl.benchmarl_backend.actions import wrap
     from psmarl.envs import make_parallel_env
-    from psmarl.marl.actions import wrap
 
     return wrap(make_parallel_env(env_settings), adapter)
 

@@ -12,7 +12,8 @@ buffer, plus ``psmarl_run.json``), ``train_summary.json``. ``avg_total_reward`` 
 paper's measure: the mean over the last 100 finished training episodes of the SUM over
 agents of each agent's episode reward. BenchMARL's logged return is the MEAN over agents
 (``collection/reward/episode_reward_mean``); it is kept as ``benchmarl_return_mean`` and
-:func:`psmarl.marl.task.total_from_agent_mean` converts it (times the number of agents).
+:func:`psmarl.benchmarl_backend.task.total_from_agent_mean` converts it (times the number of
+agents).
 
 Budget, progress rows, checkpoint cadence, resume and publishing are psmarl's run loop's
 (:mod:`psmarl.run_loop`, the same as for the RLlib methods); :class:`BenchmarlBackend` is
@@ -32,8 +33,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from psmarl.benchmarl_backend import CHECKPOINT_FILE, GROUP, POLICY_KIND
 from psmarl.errors import ConfigError
-from psmarl.marl import CHECKPOINT_FILE, GROUP, POLICY_KIND
 from psmarl.run_loop import RunLoop
 
 UNBOUNDED_ITERATIONS = 10**9
@@ -41,7 +42,7 @@ UNBOUNDED_ITERATIONS = 10**9
 
 # ---------------------------------------------------------------- BenchMARL experiment
 def _make_task(spec: Mapping[str, Any]):
-    from psmarl.marl.task import PsmarlTask
+    from psmarl.benchmarl_backend.task import PsmarlTask
 
     env_settings = spec["env"]
     adapter = spec.get("action_adapter")
@@ -57,7 +58,7 @@ def _make_task(spec: Mapping[str, Any]):
 
 
 def _adapted_kind(env_settings, adapter) -> str:
-    from psmarl.marl import action_kind
+    from psmarl.benchmarl_backend import action_kind
 
     if adapter is None:
         return action_kind(env_settings)
@@ -194,7 +195,7 @@ class BenchmarlBackend:
     """
 
     def __init__(self, spec: Mapping[str, Any], work: Path, restore: Path | None = None):
-        from psmarl.marl.task import LoopHook
+        from psmarl.benchmarl_backend.task import LoopHook
 
         self.spec = spec
         self.hook = LoopHook()
@@ -207,7 +208,7 @@ class BenchmarlBackend:
         )
 
     def run(self, record) -> None:
-        from psmarl.marl.task import BudgetReached
+        from psmarl.benchmarl_backend.task import BudgetReached
 
         self.hook.record = record
         try:

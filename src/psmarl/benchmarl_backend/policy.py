@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from psmarl import results
+from psmarl.benchmarl_backend import CHECKPOINT_FILE, GROUP
 from psmarl.errors import InputError
 from psmarl.inference import pad_rows
-from psmarl.marl import CHECKPOINT_FILE, GROUP
 
 
 class BenchmarlPolicy:
@@ -29,8 +29,8 @@ class BenchmarlPolicy:
     def __init__(self, env, checkpoint: str | os.PathLike):
         import torch
 
-        from psmarl.marl.actions import decoder
-        from psmarl.marl.train import _quiet, build_experiment
+        from psmarl.benchmarl_backend.actions import decoder
+        from psmarl.benchmarl_backend.train import _quiet, build_experiment
 
         _quiet()
         torch.set_num_threads(1)
