@@ -122,3 +122,20 @@ def test_mypy_finds_no_error_beyond_the_baseline():
         timeout=120,
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+
+
+def test_the_reshaped_code_s_recorded_outputs_equal_the_old_ones():
+    """docs/data/same_outputs.json (scripts/same_workflow_outputs.py: the tiny workflow at two
+    commits, every data file compared) records no difference, and names both commits."""
+    import json
+
+    rec = json.loads((REPO / "docs" / "data" / "same_outputs.json").read_text())
+    assert rec["before"] and rec["after"] and rec["date"] and rec["machine"]
+    assert rec["files"] > 0 and rec["same"] == rec["files"], rec["differing"]
+    assert rec["differing"] == [] and rec["only_in_after"] == []
+    for commit in (rec["before"], rec["after"]):
+        r = subprocess.run(
+            ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}^{{commit}}"],
+            capture_output=True,
+        )
+        assert r.returncode == 0 or not (REPO / ".git").exists(), f"no commit {commit}"
