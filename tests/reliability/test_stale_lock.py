@@ -95,8 +95,15 @@ def _kill(p: subprocess.Popen, group: bool) -> None:
 
 
 def _cleanup(workdir: Path) -> None:
+    """Kill the test's jobs in ``workdir`` and wait until they are gone (SIGKILL is
+    delivered asynchronously: on a loaded machine a killed job can still be listed for a
+    moment, and would hold the lock for a check made at once)."""
     for pid in _job_pids(workdir):
         os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while _job_pids(workdir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _job_pids(workdir), "a killed job is still running after 60 s"
 
 
 def test_a_stale_lock_is_removed_and_the_same_command_runs(tmp_path, snakemake_bin):
