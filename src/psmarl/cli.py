@@ -85,6 +85,20 @@ def _benchmarl_train(a: argparse.Namespace, name: str) -> None:
     _train_with(_attempt_log(a, name), train, a.spec, a.run_dir, cores=a.cores)
 
 
+def _training_run_args(sp: argparse.ArgumentParser, cores_help: str) -> None:
+    """The arguments of a training subcommand (train, and its alias marl-train)."""
+    sp.add_argument(
+        "--spec",
+        type=json_arg,
+        required=True,
+        help="run spec as JSON or @file (see psmarl.config.train_spec)",
+    )
+    sp.add_argument(
+        "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
+    )
+    sp.add_argument("--cores", type=positive_int, default=None, help=cores_help)
+
+
 def cmd_marl_train(a: argparse.Namespace) -> None:
     """``psmarl train`` of a BenchMARL method (the old name, kept as an alias)."""
     if _spec_backend(a.spec) != "benchmarl":
@@ -282,20 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
         "MADDPG/QMIX, the marl extra). Started again after an interruption, it resumes from "
         "<run-dir>/.work.",
     )
-    sp.add_argument(
-        "--spec",
-        type=json_arg,
-        required=True,
-        help="run spec as JSON or @file (see psmarl.config.train_spec)",
-    )
-    sp.add_argument(
-        "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
-    )
-    sp.add_argument(
-        "--cores",
-        type=positive_int,
-        default=None,
-        help="CPUs this run may use (default: the spec's runtime.num_cpus; BenchMARL: "
+    _training_run_args(
+        sp,
+        "CPUs this run may use (default: the spec's runtime.num_cpus; BenchMARL: "
         "OMP_NUM_THREADS, else 1); 'auto' runner settings follow it",
     )
 
@@ -307,21 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         "as `psmarl train` does (kept for scripts that call it). Resumes from "
         "<run-dir>/.work.",
     )
-    sp.add_argument(
-        "--spec",
-        type=json_arg,
-        required=True,
-        help="run spec as JSON or @file (see psmarl.config.train_spec)",
-    )
-    sp.add_argument(
-        "--run-dir", required=True, help="run folder (results/runs/ENV/METHOD/SHARING/seedN)"
-    )
-    sp.add_argument(
-        "--cores",
-        type=positive_int,
-        default=None,
-        help="torch threads (default: OMP_NUM_THREADS, else 1)",
-    )
+    _training_run_args(sp, "torch threads (default: OMP_NUM_THREADS, else 1)")
 
     from psmarl.evaluate import STALL_SECONDS
 

@@ -275,6 +275,16 @@ def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
     return out
 
 
+def paper_at(paper: Mapping[str, pd.DataFrame], sharing: str, env_steps: float) -> str:
+    """The paper's logged average total reward of ``sharing`` at the logged env step nearest
+    ``env_steps`` (a table cell; "-" without a log)."""
+    p = paper.get(sharing)
+    if p is None or not len(p) or not np.isfinite(env_steps):
+        return "-"
+    i = (p["env_steps"] - env_steps).abs().idxmin()
+    return f"{float(p.loc[i, 'avg_total_reward']):.1f}"
+
+
 def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataFrame]) -> list[str]:
     """The report's section on runs still training (from their last kept checkpoint)."""
     if not runs:
@@ -293,11 +303,7 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
     for r in sorted(runs, key=lambda r: (r.sharing != "shared", r.seed)):
         last = float(r.curve["avg_total_reward"].iloc[-1]) if len(r.curve) else float("nan")
         best = float(r.curve["avg_total_reward"].max()) if len(r.curve) else float("nan")
-        p = paper.get(r.sharing)
-        at = "-"
-        if p is not None and len(p):
-            i = (p["env_steps"] - r.env_steps).abs().idxmin()
-            at = f"{float(p.loc[i, 'avg_total_reward']):.1f}"
+        at = paper_at(paper, r.sharing, r.env_steps)
         b = r.budget.get("env_steps")
         frac = f" ({r.env_steps / b:.0%} of {_steps(b)})" if b else ""
         mach = r.machine or {}
@@ -401,11 +407,7 @@ def superseded_lines(runs: Sequence[SupersededRun], paper: Mapping[str, pd.DataF
             steps = float(r.curve["env_steps"].iloc[-1]) if len(r.curve) else float("nan")
             best = float(r.curve["avg_total_reward"].max()) if len(r.curve) else float("nan")
             last = float(r.curve["avg_total_reward"].iloc[-1]) if len(r.curve) else float("nan")
-            p = paper.get(r.sharing)
-            at = "-"
-            if p is not None and len(p) and np.isfinite(steps):
-                i = (p["env_steps"] - steps).abs().idxmin()
-                at = f"{float(p.loc[i, 'avg_total_reward']):.1f}"
+            at = paper_at(paper, r.sharing, steps)
             rows.append([r.sharing, r.seed, _steps(steps), f"{last:.1f}", f"{best:.1f}", at])
         lines += [
             markdown_table(
