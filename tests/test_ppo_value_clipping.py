@@ -141,3 +141,12 @@ def test_training_logs_the_value_loss_of_its_clipping(to_previous):
     else:
         assert stats["vf_loss"] <= clip + 1e-9
         assert "vf_clipped_fraction" not in stats
+
+
+def test_the_switch_must_be_a_boolean_naming_its_key():
+    from psmarl.errors import ConfigError
+
+    methods.check_settings("ppo", {"training": {"vf_clip_to_previous": False}}, "methods.ppo")
+    with pytest.raises(ConfigError, match="must be true or false") as e:
+        methods.check_settings("ppo", {"training": {"vf_clip_to_previous": "false"}}, "methods.ppo")
+    assert "methods.ppo.training.vf_clip_to_previous" in str(e.value)

@@ -277,6 +277,12 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str) -> None:
                     f"must be one of {', '.join(intensity.TARGET_UNITS)}, got {value!r}",
                     key=f"{where}.{group}.{key}",
                 )
+            default = (spec.defaults.get(group) or {}).get(key)
+            if isinstance(default, bool) and not isinstance(value, bool):
+                # a switch psmarl sets (e.g. vf_clip_to_previous): "false" must not read as on
+                raise ConfigError(
+                    f"must be true or false, got {value!r}", key=f"{where}.{group}.{key}"
+                )
             bounds = spec.limits.get(f"{group}.{key}")
             if (
                 bounds is not None
