@@ -148,6 +148,73 @@ def test_a_run_whose_last_checkpoint_met_the_budget_only_publishes(tmp_path, mon
     assert len(pd.read_csv(tmp_path / "progress.csv")) == 10
 
 
+def test_a_checkpoint_of_other_settings_is_kept_aside_and_the_run_trains_afresh(tmp_path):
+    """A setting changed while a run was unfinished (Snakemake reruns the job: its params
+    changed) must not continue a run trained without it; what was computed is kept."""
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(run, crash_at=8)  # last checkpoint at iteration 6
+    changed = {**SPEC, "method_settings": {"lr": 1e-4}}
+    logs: list[str] = []
+    loop = RunLoop(changed, run, log=logs.append, paper_window=4)
+    ckpt = loop.start()
+    assert ckpt is None and loop.it == 0
+    (aside,) = run.glob(".work-superseded-*")
+    assert json.loads((aside / "checkpoint" / "toy.json").read_text()) == {"k": 6}
+    assert len((aside / "progress.jsonl").read_text().splitlines()) == 7
+    assert "method_settings: '<absent>' -> {'lr': 0.0001}" in logs[-1]
+    assert str(aside) in logs[-1] and "training afresh" in logs[-1]
+    s = loop.train(ToyBackend(ckpt))
+    train(tmp_path / "ref", spec=changed)
+    a = pd.read_csv(run / "progress.csv").drop(columns="wall_seconds")
+    b = pd.read_csv(tmp_path / "ref" / "progress.csv").drop(columns="wall_seconds")
+    pd.testing.assert_frame_equal(a, b)  # from iteration 1, as a run that never crashed
+    assert s["spec"] == changed and aside.is_dir()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"budget": {"env_steps": 600}},
+        {"checkpoint_every": 2},
+        {"runtime": {"num_cpus": 8}},
+    ],
+)
+def test_budget_cadence_and_runtime_may_change_on_resume(tmp_path, change):
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(run, crash_at=8)
+    loop = RunLoop({**SPEC, **change}, run, log=lambda m: None, paper_window=4)
+    assert loop.start() is not None and loop.it == 6
+    assert not list(run.glob(".work-superseded-*"))
+
+
+def test_a_checkpoint_without_a_spec_resumes(tmp_path):
+    """Checkpoints written before the spec was kept in them have nothing to compare."""
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(run, crash_at=5)
+    meta_file = run / ".work" / "checkpoint" / results.RUN_META
+    meta = json.loads(meta_file.read_text())
+    del meta["spec"]
+    meta_file.write_text(json.dumps(meta))
+    loop = RunLoop({**SPEC, "seed": 3}, run, log=lambda m: None)
+    assert loop.start() is not None and loop.it == 3
+
+
+def test_spec_changes_name_each_changed_setting():
+    from psmarl.run_loop import spec_changes
+
+    a = {**SPEC, "method_settings": {"training": {"lr": 5e-5, "gamma": 0.99}}}
+    b = {**SPEC, "budget": {"env_steps": 1}, "method_settings": {"training": {"lr": 1e-4}}}
+    assert spec_changes(a, b) == {
+        "method_settings.training.gamma": (0.99, "<absent>"),
+        "method_settings.training.lr": (5e-5, 1e-4),
+    }
+    assert spec_changes(a, a) == {} and spec_changes(None, b) == {}
+    assert spec_changes({**a, "seed": 0}, {**a, "seed": 1}) == {"seed": (0, 1)}
+
+
 @pytest.mark.parametrize("leftover", [False, True])
 def test_a_job_started_again_after_publishing_trains_nothing(tmp_path, leftover):
     """A kill after publishing (during the backend's shutdown, or inside the removal of

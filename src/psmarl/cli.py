@@ -294,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Train until the budget is reached, checkpointing every K iterations, with the "
         "backend of the method's catalogue entry (`psmarl methods`: RLlib, or BenchMARL for "
         "MADDPG/QMIX, the marl extra). Started again after an interruption, it resumes from "
-        "<run-dir>/.work.",
+        "<run-dir>/.work if that checkpoint was trained with the same settings (the budget, "
+        "checkpoint cadence and runtime may differ); otherwise it keeps it aside "
+        "(.work-superseded-<time>) and trains afresh.",
     )
     _training_run_args(
         sp,

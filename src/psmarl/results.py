@@ -300,6 +300,23 @@ def remove_work_dir(work: str | os.PathLike) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def set_aside_work_dir(work: str | os.PathLike) -> Path:
+    """Move a run's ``.work`` folder aside, beside it (``.work-superseded-<UTC time>``),
+    and return where it went: an unfinished run of another spec is kept, never resumed and
+    never deleted (:meth:`psmarl.run_loop.RunLoop.saved_state`)."""
+    import datetime as _dt
+
+    work = Path(work)
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = work.with_name(f"{work.name}-superseded-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = work.with_name(f"{work.name}-superseded-{stamp}-{n}")
+    os.replace(work, aside)
+    return aside
+
+
 def publish_run(
     run: str | os.PathLike,
     checkpoint: str | os.PathLike,

@@ -19,6 +19,9 @@ backend's in :data:`psmarl.results.RUN_META`) and the progress rows so far
 checkpoint and drops rows newer than it, so ``progress.csv`` never has duplicate or missing
 iterations. The workflow outputs (``checkpoint/``, ``progress.csv``,
 ``train_summary.json``, in that order) appear only when the budget is reached.
+Only a checkpoint of the same run spec is resumed (the budget, the checkpoint cadence and
+the runtime may change between attempts: :data:`RESUMABLE_CHANGES`); one trained with other
+settings is moved aside (``.work-superseded-<time>``) and the run trains afresh.
 
 A backend is anything with the methods of :class:`Backend`; see ``psmarl.train`` (RLlib)
 and ``psmarl.benchmarl_backend.train`` (BenchMARL).
@@ -46,6 +49,9 @@ from psmarl.live_metrics import TensorBoardLog, WandbLog, wandb_settings_from_en
 #: RLlib 0.x's ``metrics_smoothing_episodes``: the window of the paper's measure
 SMOOTHING_EPISODES = 100
 BUDGET_KEYS = ("env_steps", "episodes", "iterations")
+#: run-spec keys a resumed run may change: how far it trains, how often it checkpoints and
+#: the machine it runs on (cores, runners); any other change trains the run afresh
+RESUMABLE_CHANGES = ("budget", "checkpoint_every", "runtime")
 
 
 def check_budget(budget: Mapping[str, Any]) -> tuple[str, int]:
@@ -104,6 +110,34 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release processes and memory."""
+
+
+def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A run spec as its JSON has it (what checkpoints and summaries keep)."""
+    return json.loads(json.dumps(dict(spec), default=str))
+
+
+def spec_changes(saved: Mapping[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Any]:
+    """``{dotted key: (saved value, current value)}`` for every setting in which two run
+    specs differ, but for :data:`RESUMABLE_CHANGES`. A checkpoint written before run specs
+    were kept in it (``saved`` None) has no known changes."""
+    if saved is None:
+        return {}
+    out: dict[str, Any] = {}
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}.{k}" if path else k)
+        elif a != b:
+            out[path] = (a, b)
+
+    a, b = _plain(saved), _plain(current)
+    for k in RESUMABLE_CHANGES:
+        a.pop(k, None)
+        b.pop(k, None)
+    walk(a, b, "")
+    return out
 
 
 def old_rllib_mean(history: Sequence[float], new: Sequence[float], window: int) -> float:
@@ -219,7 +253,7 @@ class RunLoop:
             results.check_progress(df, summary, self.run / "progress.csv", summary_file)
         except InputError:
             return None  # damaged: train it again
-        if summary.get("spec") != json.loads(json.dumps(dict(self.spec), default=str)):
+        if summary.get("spec") != _plain(self.spec):
             return None  # another run's outputs: this spec trains afresh
         results.remove_work_dir(self.work)  # what a kill inside the last step left
         self.log(
@@ -229,9 +263,24 @@ class RunLoop:
         return summary
 
     def saved_state(self) -> dict[str, Any] | None:
-        """The loop state of the last checkpoint of an unfinished run, else None."""
-        if results.recover_checkpoint(self.ckpt) is not None:  # a kill between two renames
-            return results.read_json(self.ckpt / results.RUN_META)
+        """The loop state of the last checkpoint of an unfinished run of this spec, else
+        None. A checkpoint trained with other settings (:func:`spec_changes`) is not resumed:
+        a changed setting must not continue a run trained without it. Its ``.work`` is moved
+        aside, kept whole, and logged."""
+        if results.recover_checkpoint(self.ckpt) is None:  # after a kill between two renames
+            return None
+        state = results.read_json(self.ckpt / results.RUN_META)
+        changes = spec_changes(state.get("spec"), self.spec)
+        if not changes:
+            return state
+        aside = results.set_aside_work_dir(self.work)
+        self.work.mkdir(parents=True, exist_ok=True)
+        shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in list(changes.items())[:6])
+        more = f"; and {len(changes) - 6} more" if len(changes) > 6 else ""
+        self.log(
+            f"not resuming the checkpoint at iteration {state.get('iteration')}: it was "
+            f"trained with other settings ({shown}{more}); kept in {aside}; training afresh"
+        )
         return None
 
     def start(self) -> Path | None:

@@ -1,7 +1,8 @@
 # Training: one job per (env, method, sharing, seed) of every method, RLlib's and
 # BenchMARL's (MADDPG, QMIX): `psmarl train` picks the backend from the method's catalogue
 # entry (psmarl.methods). Resumable: an interrupted job started again continues from
-# <run>/.work (not an output, so Snakemake keeps it).
+# <run>/.work (not an output, so Snakemake keeps it) when its checkpoint has the job's
+# settings; one of other settings is kept aside and the run trains afresh (psmarl.run_loop).
 
 
 rule train:
