@@ -323,3 +323,79 @@ def test_superseded_runs_are_drawn_and_listed_apart_from_every_statistic(tmp_pat
     assert "| -75.0 | -70.5 |" in row
     # not a run still training, nor a finished one
     assert "| shared | 0 | 3 |" in text and text.count("| shared | 0 |") == 2
+
+
+def test_learner_diagnostics_average_the_policies_and_keep_other_names_out():
+    old_rllib = pd.DataFrame(
+        {
+            "env_steps": [6400, 12800],
+            "info/learner/policy_0/entropy": [5.0, 6.0],
+            "info/learner/policy_1/entropy": [7.0, 8.0],
+            "info/learner/policy_0/entropy_coeff": [0.01, 0.01],
+            "info/learner/policy_0/vf_loss": [20.0, 30.0],
+        }
+    )
+    d = rep.learner_diagnostics(old_rllib)
+    assert list(d.columns) == ["env_steps", "entropy", "vf_loss"]
+    assert list(d["entropy"]) == [6.0, 7.0] and list(d["vf_loss"]) == [20.0, 30.0]
+    ours = pd.DataFrame(
+        {
+            "env_steps": [6400, 12800, 19200],
+            "shared/vf_loss": [10.0, 20.0, 30.0],
+            "shared/vf_loss_unclipped": [99.0, 99.0, 99.0],
+        }
+    )
+    d = rep.learner_diagnostics(ours)
+    assert list(d["vf_loss"]) == [10.0, 20.0, 30.0]
+    # the smoothed value at the last row at or before the step; NaN beyond the run
+    assert rep.diagnostics_at(d, "vf_loss", 13000) == pytest.approx(15.0)
+    assert np.isnan(rep.diagnostics_at(d, "vf_loss", 20000))
+    assert np.isnan(rep.diagnostics_at(d, "entropy", 6400))
+    assert rep.learner_diagnostics(pd.DataFrame({"iteration": [1]})).empty
+
+
+def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatch):
+    root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
+    run = _training_run(root, "shared", 0, [-100, -80, -60, -50], checkpoint_at=4)
+    progress = run / ".work" / "progress.jsonl"
+    rows = [json.loads(x) for x in progress.read_text().splitlines()[:4]]
+    for i, r in enumerate(rows):
+        r.update({"shared/entropy": 5.5 + 0.1 * i, "shared/vf_explained_var": 0.5})
+        r.update({"shared/vf_loss": 20.0, "shared/vf_loss_unclipped": 80.0})
+    progress.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep.keep_runs(root, dest, log=lambda m: None)
+    paper = _paper_checkout(tmp_path)
+    log_csv = paper / "plot/data/multi_walker/ppo1.csv"
+    df = pd.read_csv(log_csv)
+    df["info/learner/policy_0/entropy"] = 5.8
+    df["info/learner/policy_0/vf_explained_var"] = 0.7
+    df["info/learner/policy_0/vf_loss"] = 30.0
+    df.to_csv(log_csv, index=False)
+    out = tmp_path / "docs" / "reproduction.md"
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    text = out.read_text()
+    figure = out.parent / "reproduction" / "learner_multiwalker_ppo.png"
+    assert figure.stat().st_size > 10_000
+    assert "## The learner beside the paper's logs" in text
+    assert "![learner](reproduction/learner_multiwalker_ppo.png)" in text
+    # 0.25M is beyond these tiny runs: the table has that mark only, with no value
+    row = next(ln for ln in text.splitlines() if ln.startswith("| psmarl shared seed 0 |"))
+    assert row == "| psmarl shared seed 0 | - |"
+    monkeypatch.setattr(rep, "DIAGNOSTICS_AT", (12_800, 19_200, 10**6))
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    lines = out.read_text().splitlines()
+    # rolling means up to each mark; vf_loss_unclipped is another column
+    assert "| psmarl shared seed 0 | 5.55 / 0.50 / 20.0 | 5.60 / 0.50 / 20.0 |" in lines
+    assert "| paper shared (its log) | 5.80 / 0.70 / 30.0 | 5.80 / 0.70 / 30.0 |" in lines
+    assert "| paper independent (its log) | - | - |" not in lines  # no diagnostics: no row
+    # without any diagnostic in the runs: no section, and no stale figure
+    progress = dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
+    jsonl = progress / "progress.jsonl"
+    jsonl.write_text(
+        "".join(
+            json.dumps({k: v for k, v in r.items() if "/" not in k}) + "\n"
+            for r in (json.loads(x) for x in jsonl.read_text().splitlines())
+        )
+    )
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    assert "The learner beside" not in out.read_text() and not figure.exists()

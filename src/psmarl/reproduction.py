@@ -16,6 +16,8 @@ anything:
 - the maximum average total reward per seed and its IQM, beside the paper's;
 - the probability that a shared seed beats an independent one;
 - the held-out evaluation of the final checkpoints, and each run's wall time and speed.
+- the learner beside the paper's logs: policy entropy, the value function's explained
+  variance and loss over env steps, for every run (finished, unfinished or superseded).
 
 The paper's logs are not part of psmarl (its repository's data stays there): what the report
 quotes from them (first crossings, maxima) is written to ``paper_milestones.csv`` beside the
@@ -236,6 +238,8 @@ class UnfinishedRun:
     wall_seconds: float
     curve: pd.DataFrame  # env_steps, avg_total_reward
     machine: dict[str, Any] | None
+    #: env_steps and the learner's diagnostics (:func:`learner_diagnostics`)
+    diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
@@ -270,6 +274,7 @@ def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
                 float(loop.get("wall_seconds", float("nan"))),
                 curve,
                 results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
+                learner_diagnostics(pd.DataFrame(rows)),
             )
         )
     return out
@@ -360,6 +365,7 @@ class SupersededRun:
     sharing: str
     seed: int
     curve: pd.DataFrame  # env_steps, avg_total_reward
+    diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
@@ -376,12 +382,12 @@ def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
         for seed_dir in sorted(runs.glob("*/seed*")):
             jsonl, csv = seed_dir / "progress.jsonl", seed_dir / "progress.csv"
             if jsonl.exists():
-                rows = results.read_progress_rows(jsonl, upto=10**9)
-                curve = pd.DataFrame(rows, columns=["env_steps", "avg_total_reward"])
+                full = pd.DataFrame(results.read_progress_rows(jsonl, upto=10**9))
             elif csv.exists():
-                curve = pd.read_csv(csv, usecols=["env_steps", "avg_total_reward"])
+                full = pd.read_csv(csv)
             else:
                 continue
+            curve = full.reindex(columns=["env_steps", "avg_total_reward"])
             out.append(
                 SupersededRun(
                     variant.name,
@@ -389,6 +395,7 @@ def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
                     seed_dir.parent.name,
                     int(seed_dir.name.removeprefix("seed")),
                     curve.dropna(),
+                    learner_diagnostics(full),
                 )
             )
     return out
@@ -480,13 +487,172 @@ def read_paper_log(source: str | Path, path: str) -> pd.DataFrame:
             "nor its git directory"
         )
     df = pd.read_csv(io.StringIO(text))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "env_steps": df["timesteps_total"].astype(float),
             "episodes": df["episodes_total"].astype(float),
             "avg_total_reward": df["episode_reward_mean"].astype(float),
         }
     )
+    diag = learner_diagnostics(df.assign(env_steps=df["timesteps_total"]))
+    for name in diag.columns.drop("env_steps"):
+        out[name] = diag[name].to_numpy()
+    return out
+
+
+# ---------------------------------------------------------------- learner diagnostics
+#: what both logs keep of the learner, per policy: (column name, axis label). psmarl's
+#: progress has ``<module>/<name>``; old RLlib's ``info/learner/<policy>/<name>``
+DIAGNOSTICS = (
+    ("entropy", "policy entropy"),
+    ("vf_explained_var", "value: explained variance"),
+    ("vf_loss", "value loss (as the loss used it)"),
+)
+#: iterations of the rolling mean the figure and table draw from (both sides alike)
+DIAGNOSTICS_SMOOTHING = 10
+#: env steps at which the report's table reads the smoothed diagnostics
+DIAGNOSTICS_AT = (250_000, 500_000, 1_000_000, 2_000_000, 3_000_000, 5_000_000)
+
+
+def learner_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
+    """``env_steps`` and, for each :data:`DIAGNOSTICS` name some column of ``df`` has, its
+    mean over the policies (columns ``.../<name>``; ``vf_loss_unclipped`` or
+    ``entropy_coeff`` are other names), per row. Empty for a table without env steps."""
+    if "env_steps" not in df.columns:
+        return pd.DataFrame()
+    out = {"env_steps": pd.to_numeric(df["env_steps"], errors="coerce").astype(float)}
+    for name, _ in DIAGNOSTICS:
+        cols = [c for c in df.columns if "/" in str(c) and str(c).rsplit("/", 1)[1] == name]
+        if cols:
+            out[name] = df[cols].apply(pd.to_numeric, errors="coerce").mean(axis=1)
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _smoothed(diag: pd.DataFrame, name: str) -> pd.Series:
+    return diag[name].rolling(DIAGNOSTICS_SMOOTHING, min_periods=1).mean()
+
+
+def diagnostics_at(diag: pd.DataFrame, name: str, env_steps: float) -> float:
+    """The smoothed ``name`` at the last row at or before ``env_steps`` (NaN when the run
+    has not got that far or has no such column)."""
+    if name not in diag.columns or diag.empty or diag["env_steps"].max() < env_steps:
+        return float("nan")
+    upto = diag["env_steps"] <= env_steps
+    if not upto.any():
+        return float("nan")
+    return float(_smoothed(diag, name)[upto].iloc[-1])
+
+
+def _diagnostic_series(
+    runs: Sequence[Any], superseded: Sequence[SupersededRun], paper: Mapping[str, pd.DataFrame]
+) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(label, sharing, kind, diagnostics) of every run and paper log with any diagnostic;
+    kind is psmarl, superseded or paper."""
+    out = []
+    for r in sorted(runs, key=lambda r: (r.sharing != "shared", r.seed)):
+        out.append((f"psmarl {r.sharing} seed {r.seed}", r.sharing, "psmarl", r.diagnostics))
+    for r in superseded:
+        out.append(
+            (
+                f"superseded ({r.label}): {r.sharing} seed {r.seed}",
+                r.sharing,
+                "superseded",
+                r.diagnostics,
+            )
+        )
+    for sharing, p in paper.items():
+        have = [n for n, _ in DIAGNOSTICS if n in p.columns]  # read_paper_log's means
+        out.append((f"paper {sharing} (its log)", sharing, "paper", p[["env_steps", *have]]))
+    return [s for s in out if len(s[3].columns) > 1]
+
+
+def draw_diagnostics(
+    series: Sequence[tuple[str, str, str, pd.DataFrame]],
+    title: str,
+    outputs: Sequence[Path],
+) -> bool:
+    """One panel per diagnostic over env steps: psmarl's runs (solid), superseded ones
+    (grey), the paper's logs (dashed), each smoothed over :data:`DIAGNOSTICS_SMOOTHING`
+    iterations, up to a little past psmarl's longest run. False (nothing drawn) when there
+    is no psmarl run with diagnostics."""
+    from psmarl.figures import _setup, save_figure
+
+    ours = [s for s in series if s[2] == "psmarl"]
+    if not ours:
+        return False
+    names = [(n, lab) for n, lab in DIAGNOSTICS if any(n in s[3].columns for s in ours)]
+    plt = _setup()
+    colors = {"shared": "tab:blue", "independent": "tab:orange"}
+    xmax = max(float(s[3]["env_steps"].max()) for s in ours) * 1.05
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(8, 2.3 * len(names) + 0.7), sharex=True, squeeze=False
+    )
+    for ax, (name, label) in zip(axes[:, 0], names):
+        for lab, sharing, kind, d in series:
+            if name not in d.columns:
+                continue
+            d = d[d["env_steps"] <= xmax]
+            style = {
+                "psmarl": {"color": colors[sharing], "lw": 1.1, "ls": "-"},
+                "superseded": {"color": "0.55", "lw": 1.0, "ls": "-."},
+                "paper": {"color": colors[sharing], "lw": 1.3, "ls": "--"},
+            }[kind]
+            ax.plot(d["env_steps"], _smoothed(d, name), label=lab, **style)
+        ax.set_ylabel(label, fontsize="small")
+        ax.grid(True, alpha=0.4)
+    axes[-1, 0].set_xlabel("env steps")
+    axes[0, 0].legend(loc="best", fontsize="x-small", frameon=True)
+    axes[0, 0].set_title(
+        f"{title}\nthe learner beside the paper's logs "
+        f"(rolling mean of {DIAGNOSTICS_SMOOTHING} iterations)",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    plt.close(fig)
+    return True
+
+
+def diagnostics_lines(
+    series: Sequence[tuple[str, str, str, pd.DataFrame]], figure_rel: Path
+) -> list[str]:
+    """The report's section: the figure and the smoothed values at :data:`DIAGNOSTICS_AT`
+    env steps, for every run and paper log (up to psmarl's longest run)."""
+    ours = [s for s in series if s[2] == "psmarl"]
+    if not ours:
+        return []
+    reach = max(float(s[3]["env_steps"].max()) for s in ours)
+    marks = [m for m in DIAGNOSTICS_AT if m <= reach] or [DIAGNOSTICS_AT[0]]
+    rows = []
+    for lab, _, _, d in series:
+        cells = []
+        for m in marks:
+            h = diagnostics_at(d, "entropy", m)
+            ev = diagnostics_at(d, "vf_explained_var", m)
+            loss = diagnostics_at(d, "vf_loss", m)
+            cells.append(
+                "-"
+                if np.isnan([h, ev, loss]).all()
+                else f"{_fmt(h, 2)} / {_fmt(ev, 2)} / {_fmt(loss, 1)}"
+            )
+        rows.append([lab, *cells])
+    return [
+        "## The learner beside the paper's logs",
+        "",
+        "Per training iteration, the mean over a mode's policies of the policy's entropy "
+        "(a Gaussian over the action's dimensions: it grows with the action noise), the "
+        "explained variance of the value function, and the value loss as each run's loss used "
+        "it (old RLlib's clipped loss for the paper and psmarl; a superseded run's own), as a "
+        f"rolling mean of {DIAGNOSTICS_SMOOTHING} iterations. Reading these logs side by "
+        "side is how the value-clipping defect was found (see the notes).",
+        "",
+        f"![learner]({figure_rel}.png)",
+        "",
+        "Entropy / explained variance / value loss at each env step (rolling means):",
+        "",
+        markdown_table(["run", *[_steps(m) for m in marks]], rows),
+        "",
+    ]
 
 
 def first_reaching(curve: pd.DataFrame, threshold: float) -> tuple[float, float]:
@@ -543,6 +709,7 @@ class KeptRun:
     summary: dict[str, Any]
     evaluation: dict[str, Any] | None
     machine: dict[str, Any] | None
+    diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 #: how to redo a damaged file of a kept run (psmarl.results' checked readers)
@@ -580,6 +747,7 @@ def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list
                     if ev.exists()
                     else None,
                     results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
+                    learner_diagnostics(df),
                 )
             )
     if not runs and not allow_empty:
@@ -876,7 +1044,13 @@ def build_report(
     figures = [out.parent / f"{fig_rel}.png", out.parent / f"{fig_rel}.pdf"]
     progress_rel = Path(out.stem) / f"training_{study.env}_{study.method}"
     progress_figs = [out.parent / f"{progress_rel}.png", out.parent / f"{progress_rel}.pdf"]
-    for stale in (figures if not runs else []) + (progress_figs if not unfinished else []):
+    diag_rel = Path(out.stem) / f"learner_{study.env}_{study.method}"
+    diag_figs = [out.parent / f"{diag_rel}.png", out.parent / f"{diag_rel}.pdf"]
+    series = _diagnostic_series([*runs, *unfinished], superseded, paper_curves)
+    drawn = draw_diagnostics(series, study.title, diag_figs)
+    diag_lines = diagnostics_lines(series, diag_rel) if drawn else []
+    stale_figs = (figures if not runs else []) + (progress_figs if not unfinished else [])
+    for stale in stale_figs + (diag_figs if not drawn else []):
         stale.unlink(missing_ok=True)
     if unfinished:
         draw_progress(unfinished, study, progress_figs, paper_curves, random_mean, superseded)
@@ -892,6 +1066,7 @@ def build_report(
             command,
             log,
             superseded,
+            diag_lines,
         )
     draw_curves(runs, study, figures, paper_curves, random_mean)
 
@@ -1121,6 +1296,7 @@ def build_report(
             "",
         ]
     lines += superseded_lines(superseded, paper_curves)
+    lines += diag_lines
     _write_report(lines, data, out)
     log(f"wrote {out} and {', '.join(str(f) for f in figures)}")
     return out
@@ -1146,8 +1322,10 @@ def _interim_report(
     command: str,
     log: Callable[[str], None],
     superseded: Sequence[SupersededRun] = (),
+    diag_lines: Sequence[str] = (),
 ) -> Path:
-    """The report while no run has finished: the runs still training, the paper's marks."""
+    """The report while no run has finished: the runs still training, the paper's marks,
+    the learner beside the paper's logs."""
     lines = [
         f"# Reproduction: {study.title}",
         "",
@@ -1178,6 +1356,7 @@ def _interim_report(
             ),
             "",
         ]
+    lines += diag_lines
     _write_report(lines, data, out)
     log(f"wrote {out} (no finished run yet)")
     return out
@@ -1230,7 +1409,8 @@ def add_cli(add: Callable) -> None:
         report,
         "build docs/reproduction.md and its figure from kept runs (no training)",
         "Reads the runs kept by `psmarl keep-runs` and writes a markdown report with "
-        "curves, thresholds, maxima, evaluation and throughput, beside the paper's runs.",
+        "curves, thresholds, maxima, evaluation, throughput and the learner's diagnostics "
+        "(entropy, value fit), beside the paper's runs.",
     )
     sp.add_argument("--data", default="docs/reproduction", help="folder of kept runs")
     sp.add_argument("--out", default="docs/reproduction.md", help="the report to write")
