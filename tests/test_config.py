@@ -198,3 +198,50 @@ def test_tiny_all_config_covers_the_paper_grid():
         assert {s for e, _, s, _ in jobs if e == env} == {"shared", "independent"}, env
     # the paper's method modules are each covered in both modes by their own tests
     assert {s for _, m, s, _ in jobs if m == "ppo"} == {"shared", "independent"}
+
+
+def test_an_overlay_leaves_out_envs_and_methods_with_null():
+    from psmarl.dicts import deep_merge
+
+    base = cfg.load(REPO / "config/paper.yaml")
+    overlay = {
+        "envs": {"speaker_listener": None},
+        "methods": {"trpo": None, "sac": {"envs": ["waterworld"]}},
+    }
+    c = deep_merge(base, overlay)
+    removed = cfg.drop_left_out(c)
+    assert "envs.speaker_listener" in removed and "methods.trpo" in removed
+    assert "methods.ppo.envs: speaker_listener" in removed
+    assert "methods.ppo.per_env.speaker_listener" in removed
+    cfg.schema_validate(c)
+    cfg.validate(c)
+    jobs = cfg.train_jobs(c)
+    assert {j[0] for j in jobs} == {"pursuit", "waterworld", "multiwalker"}
+    assert not any(j[1] == "trpo" for j in jobs)
+    assert {j[0] for j in jobs if j[1] == "sac"} == {"waterworld"}
+    assert {j[0] for j in jobs if j[1] == "ppo"} == {"pursuit", "waterworld", "multiwalker"}
+    # the base is what it was without the overlay
+    assert len(cfg.train_jobs(base)) > len(jobs)
+
+
+def test_a_method_whose_envs_are_all_left_out_is_left_out_too():
+    c = {
+        "envs": {"pursuit": {}, "waterworld": None},
+        "methods": {"sac": {"envs": ["waterworld"]}, "ppo": {}},
+        "training": {"per_env": {"waterworld": {"budget": {"episodes": 3}}}},
+    }
+    removed = cfg.drop_left_out(c)
+    # an empty envs list would mean every env: the method goes instead
+    assert "methods.sac (no env left)" in removed and "sac" not in c["methods"]
+    assert c["training"]["per_env"] == {} and list(c["envs"]) == ["pursuit"]
+    assert cfg.drop_left_out(c) == []  # nothing more to leave out
+
+
+def test_validate_reports_what_an_overlay_left_out(tmp_path, capsys):
+    from psmarl.cli import main
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("envs: {speaker_listener: null}\n")
+    main(["validate", str(REPO / "config/paper.yaml"), str(overlay)])
+    err = capsys.readouterr().err
+    assert "left out by an overlay: envs.speaker_listener" in err and "config OK" in err

@@ -212,6 +212,8 @@ def cmd_validate(a: argparse.Namespace) -> None:
         from psmarl.dicts import deep_merge
 
         data = deep_merge(data, cfg.load(f))
+    for key in cfg.drop_left_out(data):
+        _log(f"left out by an overlay: {key}")
     cfg.schema_validate(data)
     cfg.validate(data)
     jobs = cfg.train_jobs(data)

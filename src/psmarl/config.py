@@ -10,7 +10,7 @@ touches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,85 @@ def budget(config: Mapping[str, Any], env: str, method: str | None = None) -> di
     except ConfigError as e:
         raise ConfigError(str(e).split(": ", 1)[-1], key=key) from None
     return {k: v for k, v in b.items() if v is not None}
+
+
+# ---------------------------------------------------------------- overlays
+METHOD_SECTIONS = ("methods", "baselines")
+
+
+def drop_left_out(config: MutableMapping[str, Any]) -> list[str]:
+    """Remove what a config sets to null under ``envs`` or ``methods``, or in a
+    ``budget``: how an overlay leaves out an env, a method or a budget unit of the config it
+    is laid over (``--configfile config/paper.yaml overlay.yaml`` with ``envs:
+    {speaker_listener: null}``). An env left out also leaves every method's ``envs`` list
+    and ``per_env`` and ``training.per_env``; a method whose ``envs`` list it empties is left
+    out too (an empty list would mean every env). Changes ``config`` in place (before any
+    check) and returns the dotted keys removed."""
+    removed: list[str] = []
+    envs_ = config.get("envs")
+    gone = set()
+    if isinstance(envs_, MutableMapping):
+        gone = {name for name, entry in envs_.items() if entry is None}
+        for name in sorted(gone):
+            del envs_[name]
+            removed.append(f"envs.{name}")
+    for section in METHOD_SECTIONS:
+        entries = config.get(section)
+        if not isinstance(entries, MutableMapping):
+            continue
+        for name in list(entries):
+            mcfg = entries[name]
+            if mcfg is None:
+                del entries[name]
+                removed.append(f"{section}.{name}")
+                continue
+            if not gone or not isinstance(mcfg, MutableMapping):
+                continue
+            listed = mcfg.get("envs")
+            if isinstance(listed, list) and gone & set(listed):
+                mcfg["envs"] = [e for e in listed if e not in gone]
+                removed += [f"{section}.{name}.envs: {e}" for e in listed if e in gone]
+                if not mcfg["envs"]:
+                    del entries[name]
+                    removed.append(f"{section}.{name} (no env left)")
+                    continue
+            per_env = mcfg.get("per_env")
+            if isinstance(per_env, MutableMapping):
+                for e in sorted(gone & set(per_env)):
+                    del per_env[e]
+                    removed.append(f"{section}.{name}.per_env.{e}")
+    per_env = (config.get("training") or {}).get("per_env")
+    if gone and isinstance(per_env, MutableMapping):
+        for e in sorted(gone & set(per_env)):
+            del per_env[e]
+            removed.append(f"training.per_env.{e}")
+    for where, budget in _budgets(config):
+        for unit in [u for u, v in budget.items() if v is None]:
+            del budget[unit]
+            removed.append(f"{where}.{unit}")
+    return removed
+
+
+def _budgets(config: Mapping[str, Any]) -> list[tuple[str, MutableMapping[str, Any]]]:
+    """Every ``budget`` mapping of a config, with its dotted key: an overlay that counts in
+    another unit sets the base's to null (``budget: {episodes: null, env_steps: 100000}``),
+    as mappings merge key by key."""
+    found: list[tuple[str, MutableMapping[str, Any]]] = []
+
+    def look(where: str, section: Any) -> None:
+        if not isinstance(section, Mapping):
+            return
+        if isinstance(section.get("budget"), MutableMapping):
+            found.append((f"{where}.budget", section["budget"]))
+        for env, entry in (section.get("per_env") or {}).items():
+            if isinstance(entry, Mapping) and isinstance(entry.get("budget"), MutableMapping):
+                found.append((f"{where}.per_env.{env}.budget", entry["budget"]))
+
+    look("training", config.get("training"))
+    for section in METHOD_SECTIONS:
+        for name, mcfg in (config.get(section) or {}).items():
+            look(f"{section}.{name}", mcfg)
+    return found
 
 
 # ---------------------------------------------------------------- jobs and per-rule specs

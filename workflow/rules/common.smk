@@ -21,6 +21,8 @@ from psmarl.live_metrics import WANDB_ENV, check_wandb  # noqa: E402
 # Shapes and types against the schema; its `default:`s are psmarl.defaults, which the code
 # applies itself, so the config stays as given (set_default=False). Then what a schema
 # cannot check (registries, action spaces, budgets), and each stage's settings.
+# An overlay leaves out an env or a method of the config under it with null (first).
+pscfg.drop_left_out(config)
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 try:
     pscfg.validate(config)
