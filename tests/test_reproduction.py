@@ -204,6 +204,21 @@ def test_learning_check_verdicts(kept, tmp_path):
     # the margin is what decides: the same run with a margin beyond its lead does not learn
     strict = rep.learning_check_table(dest, {"multiwalker": 200.0})
     assert set(strict["verdict"]) == {"does not learn at this budget"}
+    # each budget's reason under the table, beside what the runs trained
+    budgets = tmp_path / "budgets.csv"
+    budgets.write_text(
+        "env,method,budget,reason\n"
+        "multiwalker,ppo,38400,the paper's logs stay above -94.9 from 0.03M\n"
+        "pursuit,ppo,100000,capped at about 7 min per run\n"
+    )
+    rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None, budgets=budgets)
+    lines = (tmp_path / "lc.md").read_text().splitlines()
+    assert "## Budgets and why" in lines
+    assert (
+        "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"
+        in lines
+    )
+    assert "| pursuit | ppo | 0.10M | - | capped at about 7 min per run |" in lines
 
 
 def test_a_cut_paper_milestones_file_is_an_error_naming_the_file(kept):

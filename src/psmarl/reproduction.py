@@ -494,7 +494,10 @@ def read_paper_log(source: str | Path, path: str) -> pd.DataFrame:
             "avg_total_reward": df["episode_reward_mean"].astype(float),
         }
     )
-    diag = learner_diagnostics(df.assign(env_steps=df["timesteps_total"]))
+    learner = [c for c in df.columns if str(c).startswith("info/learner/")]
+    diag = learner_diagnostics(
+        pd.concat([df[learner], df["timesteps_total"].rename("env_steps")], axis=1)
+    )
     for name in diag.columns.drop("env_steps"):
         out[name] = diag[name].to_numpy()
     return out
@@ -1424,7 +1427,10 @@ def add_cli(add: Callable) -> None:
 
     def check(a):
         write_learning_check(
-            a.data, a.out, command=f"psmarl learning-check --data {a.data} --out {a.out}"
+            a.data,
+            a.out,
+            command=f"psmarl learning-check --data {a.data} --out {a.out}",
+            budgets=a.budgets,
         )
 
     sp = add(
@@ -1443,6 +1449,12 @@ def add_cli(add: Callable) -> None:
         "--out",
         default="docs/reproduction/learning_check.md",
         help="the table to write (markdown; a .csv beside it)",
+    )
+    sp.add_argument(
+        "--budgets",
+        default=LEARNING_CHECK_BUDGETS,
+        help="each (env, method)'s budget with its reason (scripts/learning_check_budgets.py); "
+        "listed under the table when the file exists",
     )
 
 
@@ -1511,10 +1523,54 @@ def learning_check_table(
     return pd.DataFrame(rows)
 
 
+#: the learning check's budgets with their reasons (scripts/learning_check_budgets.py)
+LEARNING_CHECK_BUDGETS = "docs/data/learning_check_budgets.csv"
+
+
+def budget_lines(budgets: str | Path | None, table: pd.DataFrame) -> list[str]:
+    """The section under the learning-check table: each checked (env, method)'s budget and
+    why (from ``budgets``, the CSV of scripts/learning_check_budgets.py), beside the budget
+    its runs had."""
+    if budgets is None or not Path(budgets).exists():
+        return []
+    why = results.read_csv(
+        budgets,
+        ("env", "method", "budget", "reason"),
+        "write it again: scripts/learning_check_budgets.py --paper-logs <the paper's repository>",
+    )
+    ran = table.groupby(["env", "method"])["env_steps"].max().to_dict()
+    rows = [
+        [
+            r.env,
+            r.method,
+            f"{int(r.budget) / 1e6:.2f}M",
+            f"{ran[(r.env, r.method)] / 1e6:.2f}M" if (r.env, r.method) in ran else "-",
+            r.reason,
+        ]
+        for r in why.sort_values(["env", "method"]).itertuples()
+    ]
+    return [
+        "## Budgets and why",
+        "",
+        f"From `{budgets}` (`scripts/learning_check_budgets.py`: where the paper's own logs "
+        "stay above the random policy plus the margin, capped so that the whole check fits in "
+        "about 6 hours of a 2-core machine). A run stops at the first iteration that reaches "
+        "its budget.",
+        "",
+        markdown_table(["env", "method", "budget", "trained (env steps)", "why"], rows),
+        "",
+    ]
+
+
 def write_learning_check(
-    data: str | Path, out: str | Path, command: str = "", log: Callable[[str], None] = print
+    data: str | Path,
+    out: str | Path,
+    command: str = "",
+    log: Callable[[str], None] = print,
+    budgets: str | Path | None = None,
 ) -> pd.DataFrame:
-    """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`."""
+    """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`, with the
+    budgets' reasons under the table when ``budgets`` names their CSV."""
     table = learning_check_table(data)
     out = Path(out)
     results.write_csv_atomic(out.with_suffix(".csv"), table)
@@ -1563,6 +1619,7 @@ def write_learning_check(
         ),
         "",
     ]
+    text += budget_lines(budgets, table)
     notes = Path(data) / "notes.md"
     if notes.exists():
         text += [notes.read_text().strip(), ""]
