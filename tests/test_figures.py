@@ -198,3 +198,22 @@ def test_paper_figures_use_the_papers_measure_and_axes(tmp_path, monkeypatch):
     assert (0, 60000) in limits
     with pytest.raises(ConfigError, match="figures.paper_x_max_episodes"):
         fg.check_spec({"paper_x_max_episodes": 0})
+
+
+def test_the_same_figure_saves_the_same_pdf_bytes(tmp_path):
+    """No creation date in a PDF: figures rebuilt from the same data do not churn in git."""
+    import time
+
+    from psmarl.figures import _setup, save_figure
+
+    plt = _setup()
+    digests = []
+    for i in range(2):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 2], [3, 1, 2])
+        out = tmp_path / f"f{i}.pdf"
+        save_figure(fig, [out])
+        plt.close(fig)
+        digests.append(out.read_bytes())
+        time.sleep(1.1)  # a creation date would differ by a second
+    assert digests[0] == digests[1]

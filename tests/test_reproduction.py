@@ -48,6 +48,7 @@ def _fake_run(
                 "wall_seconds": 10.0 * n,
                 "spec": spec,
                 "runtime": {"num_env_runners": 2, "num_envs_per_env_runner": 8},
+                "backend": "fast",
             }
         )
     )
@@ -170,6 +171,8 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     assert "| independent | 12.0 at 0.04M | 2.0 at 0.04M | 21.0 at 0.04M |" in text
     assert "41.0 at 0.04M (0.6k ep.)" in text
     assert "| random policy |  | 1000 | -102.5 |" in text
+    # the throughput table says which env implementation each run stepped
+    assert text.count("| 2 x 8 | fast |") == 6  # the six evaluated (kept) runs
     # every shared maximum beats every independent one
     assert "| maximum average total reward | 1.00" in text
     milestones = pd.read_csv(dest / rep.PAPER_MILESTONES)

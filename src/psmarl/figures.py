@@ -132,12 +132,14 @@ def method_color(method: str):
 
 
 def save_figure(fig, outputs: Sequence[str | os.PathLike]) -> None:
-    """Save to every path (format from the suffix), each via a temp file + rename."""
+    """Save to every path (format from the suffix), each via a temp file + rename. A PDF
+    carries no creation date, so the same figure gives the same bytes (no git churn)."""
     for out in outputs:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        meta = {"CreationDate": None} if out.suffix.lower() == ".pdf" else None
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
         os.replace(tmp, out)
 
 

@@ -240,6 +240,18 @@ class UnfinishedRun:
     machine: dict[str, Any] | None
     #: env_steps and the learner's diagnostics (:func:`learner_diagnostics`)
     diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the env implementation it trains on (psmarl's fast one, or PettingZoo's)
+    env_backend: str = "?"
+
+
+def env_backend(spec: Mapping[str, Any]) -> str:
+    """The env implementation of a run spec (``fast`` or ``pettingzoo``; ``?`` unknown)."""
+    from psmarl.envs import backend_of
+
+    try:
+        return backend_of(spec["env"])
+    except (KeyError, TypeError):
+        return "?"
 
 
 def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
@@ -275,6 +287,7 @@ def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
                 curve,
                 results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
                 learner_diagnostics(pd.DataFrame(rows)),
+                env_backend(meta.get("spec", {})),
             )
         )
     return out
@@ -324,6 +337,7 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
                 at,
                 f"{r.wall_seconds / 3600:.2f} h",
                 _fmt(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
+                r.env_backend,
                 str(mach.get("kept_at", "?"))[:16],
             ]
         )
@@ -340,6 +354,7 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
                 "paper at that step",
                 "wall time",
                 "env steps/s",
+                "env backend",
                 "kept at",
             ],
             rows,
@@ -1252,7 +1267,9 @@ def build_report(
         "## Throughput",
         "",
         "Wall time of each training run (resumed runs: the sum of their attempts) on the "
-        "machine that ran it; this machine's speed varies up to 3x from day to day.",
+        "machine that ran it; this machine's speed varies up to 3x from day to day. "
+        "\"env backend\": psmarl's fast env (equal to PettingZoo's step for step, "
+        "`docs/environments.md`) or PettingZoo's.",
         "",
     ]
     rows = []
@@ -1271,6 +1288,7 @@ def build_report(
                     f"{wall / 3600:.2f} h",
                     _fmt(s["env_steps"] / wall, 0),
                     f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
+                    s.get("backend") or env_backend(s.get("spec", {})),
                     f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
                     str(mach.get("kept_at", "?"))[:10],
                 ]
@@ -1285,6 +1303,7 @@ def build_report(
                 "wall time",
                 "env steps/s",
                 "runners x envs",
+                "env backend",
                 "machine",
                 "date",
             ],
