@@ -15,6 +15,9 @@ machine". This script computes both halves and writes one row per (env, method) 
   ``needed`` is the later of the two modes, times :data:`SLACK`, rounded up to 50k env
   steps. A log that never stays above it, or that the repository snapshot lacks, says so
   in ``reason`` and the budget falls back to the cap;
+- **what the paper's runs had at that budget**: each mode's logged average total reward at
+  its last iteration at or before the budget (``paper_<mode>_at_budget``), so that a run
+  that does not learn in the check can be read beside the paper's at the same budget;
 - **the cap**: estimated wall time per run = budget / estimated speed. The speeds are
   ``bench/results/cost_paper-grid-cost.csv``'s modelled laptop speeds (fast envs, 2 cores)
   scaled, per env, by PPO's measured speed over the model's: pursuit and waterworld from
@@ -159,6 +162,13 @@ def paper_curves(repo: Repo) -> dict[tuple[str, str, str], tuple[str, pd.DataFra
     return out
 
 
+def value_at(curve: pd.DataFrame, env_steps: float) -> float | None:
+    """The log's average total reward at its last logged iteration at or before
+    ``env_steps`` (None before its first)."""
+    upto = curve[curve["env_steps"] <= env_steps]
+    return None if upto.empty else round(float(upto["avg_total_reward"].iloc[-1]), 2)
+
+
 def _round_up(x: float) -> int:
     return int(math.ceil(x / STEP) * STEP)
 
@@ -174,9 +184,11 @@ def budgets(paper_logs: str, run_minutes: float) -> pd.DataFrame:
         for method in methods:
             est, est_source = speed[(env, method)]
             cap = max(STEP, int(est * run_minutes * 60 // STEP * STEP))
-            found, notes = {}, []
+            found, notes, logs = {}, [], {}
             for sharing in ("shared", "independent"):
                 got = curves.get((env, method, sharing))
+                if got is not None:
+                    logs[sharing] = got[1]
                 if got is None:
                     notes.append(f"{sharing}: no log in the snapshot")
                     continue
@@ -223,6 +235,13 @@ def budgets(paper_logs: str, run_minutes: float) -> pd.DataFrame:
                     "speed_from": est_source,
                     "cap": cap,
                     "budget": int(budget),
+                    # what the paper's own run had at this budget (same measure, same mode)
+                    "paper_shared_at_budget": value_at(logs["shared"], budget)
+                    if "shared" in logs
+                    else None,
+                    "paper_independent_at_budget": value_at(logs["independent"], budget)
+                    if "independent" in logs
+                    else None,
                     "est_minutes_per_run": round(budget / est / 60, 1),
                     "reason": why,
                     "logs": "; ".join(notes),

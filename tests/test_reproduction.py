@@ -210,12 +210,19 @@ def test_learning_check_verdicts(kept, tmp_path):
     # each budget's reason under the table, beside what the runs trained
     budgets = tmp_path / "budgets.csv"
     budgets.write_text(
-        "env,method,budget,reason\n"
-        "multiwalker,ppo,38400,the paper's logs stay above -94.9 from 0.03M\n"
-        "pursuit,ppo,100000,capped at about 7 min per run\n"
+        "env,method,budget,reason,paper_shared_at_budget,paper_independent_at_budget\n"
+        "multiwalker,ppo,38400,the paper's logs stay above -94.9 from 0.03M,12.5,-99.0\n"
+        "pursuit,ppo,100000,capped at about 7 min per run,,\n"
     )
-    rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None, budgets=budgets)
+    t = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None, budgets=budgets)
     lines = (tmp_path / "lc.md").read_text().splitlines()
+    # the paper's own run at the same budget, above the same bar or not (-102.5 + 7.2)
+    row = t.set_index(["sharing", "seed"]).loc[("shared", 4)]
+    assert row["paper_at_budget"] == 12.5 and row["paper_above_at_budget"] == True  # noqa: E712
+    row = t.set_index(["sharing", "seed"]).loc[("independent", 0)]
+    assert row["paper_above_at_budget"] == False  # noqa: E712
+    shared4 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.02M"))
+    assert shared4.endswith("| **does not learn at this budget** | 12.5 (above random + margin) |")
     assert "## Budgets and why" in lines
     assert (
         "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"

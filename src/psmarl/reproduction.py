@@ -1490,12 +1490,32 @@ LEARNING_MARGIN = {
 }
 
 
+def _paper_at_budget(budgets: str | Path | None) -> dict[tuple[str, str, str], float]:
+    """(env, method, sharing) -> the paper's logged average at the check's budget (the
+    budgets CSV's ``paper_<sharing>_at_budget``), where known."""
+    if budgets is None or not Path(budgets).exists():
+        return {}
+    df = pd.read_csv(budgets)
+    out = {}
+    for sharing in ("shared", "independent"):
+        col = f"paper_{sharing}_at_budget"
+        if col in df:
+            for r in df.dropna(subset=[col]).itertuples():
+                out[(r.env, r.method, sharing)] = float(getattr(r, col))
+    return out
+
+
 def learning_check_table(
-    data: str | Path, margins: Mapping[str, float] = LEARNING_MARGIN
+    data: str | Path,
+    margins: Mapping[str, float] = LEARNING_MARGIN,
+    budgets: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per kept run under ``data``: its best training average, its evaluation with
-    CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`)."""
+    CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`); with the
+    budgets CSV, also the paper's logged average at the same budget, which a "does not
+    learn" verdict is read beside (the paper's run was there by then, or not either)."""
     data = Path(data)
+    paper_at_budget = _paper_at_budget(budgets)
     rows = []
     for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
         run = summary.parent
@@ -1529,6 +1549,7 @@ def learning_check_table(
             "random_mean": rnd["mean"] if rnd else float("nan"),
             "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
             "margin": margin,
+            "paper_at_budget": paper_at_budget.get((env, method, sharing), float("nan")),
         }
         if ev is None or rnd is None or margin is None:
             row["verdict"] = "not evaluated"
@@ -1536,6 +1557,13 @@ def learning_check_table(
             row["verdict"] = "learns"
         else:
             row["verdict"] = "does not learn at this budget"
+        # was the paper's own run (same mode) above the same bar at this budget?
+        paper = row["paper_at_budget"]
+        row["paper_above_at_budget"] = (
+            bool(paper > rnd["mean"] + margin)
+            if rnd is not None and margin is not None and np.isfinite(paper)
+            else None
+        )
         rows.append(row)
     if not rows:
         raise InputError(f"{data}: no kept runs (psmarl keep-runs copies finished runs here)")
@@ -1590,7 +1618,7 @@ def write_learning_check(
 ) -> pd.DataFrame:
     """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`, with the
     budgets' reasons under the table when ``budgets`` names their CSV."""
-    table = learning_check_table(data)
+    table = learning_check_table(data, budgets=budgets)
     out = Path(out)
     results.write_csv_atomic(out.with_suffix(".csv"), table)
     rows = []
@@ -1607,6 +1635,11 @@ def write_learning_check(
                 _fmt(r.random_mean),
                 f"{r.margin:.1f}",
                 f"**{r.verdict}**",
+                "-"
+                if not np.isfinite(r.paper_at_budget)
+                else f"{r.paper_at_budget:.1f} ("
+                + ("above" if r.paper_above_at_budget else "not above")
+                + " random + margin)",
             ]
         )
     n_learn = int((table["verdict"] == "learns").sum())
@@ -1617,7 +1650,11 @@ def write_learning_check(
         "**learns** when the held-out evaluation of its final checkpoint (deterministic "
         "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
         "margin of 5% of the way from the paper's random return to the best average any "
-        "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2).",
+        "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2). "
+        '"Paper at this budget": the paper\'s own run of the same mode, its logged average '
+        "total reward at the same env steps (a training average, not an evaluation): a run "
+        "that does not learn where the paper's had not either points at the budget, one "
+        "where the paper's had points at psmarl.",
         "",
         f"{n_learn} of {len(table)} runs learn.",
         "",
@@ -1633,6 +1670,7 @@ def write_learning_check(
                 "random mean",
                 "margin",
                 "verdict",
+                "paper at this budget",
             ],
             rows,
         ),
