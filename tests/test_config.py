@@ -245,3 +245,10 @@ def test_validate_reports_what_an_overlay_left_out(tmp_path, capsys):
     main(["validate", str(REPO / "config/paper.yaml"), str(overlay)])
     err = capsys.readouterr().err
     assert "left out by an overlay: envs.speaker_listener" in err and "config OK" in err
+
+
+def test_an_overlay_given_alone_is_an_error_that_says_so():
+    c = cfg.load(REPO / "config/learning_check.yaml")
+    with pytest.raises(ConfigError, match="an overlay goes after the config it changes") as e:
+        cfg.drop_left_out(c)
+    assert e.value.key == "envs"

@@ -170,6 +170,13 @@ def drop_left_out(config: MutableMapping[str, Any]) -> list[str]:
     gone = set()
     if isinstance(envs_, MutableMapping):
         gone = {name for name, entry in envs_.items() if entry is None}
+        if gone and len(gone) == len(envs_):
+            raise ConfigError(
+                f"every env is left out with null ({', '.join(sorted(gone))}): an overlay goes "
+                "after the config it changes, e.g. --configfile config/paper.yaml "
+                "config/learning_check.yaml",
+                key="envs",
+            )
         for name in sorted(gone):
             del envs_[name]
             removed.append(f"envs.{name}")

@@ -22,7 +22,10 @@ from psmarl.live_metrics import WANDB_ENV, check_wandb  # noqa: E402
 # applies itself, so the config stays as given (set_default=False). Then what a schema
 # cannot check (registries, action spaces, budgets), and each stage's settings.
 # An overlay leaves out an env or a method of the config under it with null (first).
-pscfg.drop_left_out(config)
+try:
+    pscfg.drop_left_out(config)
+except ConfigError as e:
+    raise WorkflowError(f"invalid config: {e}") from None
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 try:
     pscfg.validate(config)
