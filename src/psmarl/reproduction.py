@@ -1558,7 +1558,7 @@ def learning_check_table(
         else:
             row["verdict"] = "does not learn at this budget"
         # was the paper's own run (same mode) above the same bar at this budget?
-        paper = row["paper_at_budget"]
+        paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
         row["paper_above_at_budget"] = (
             bool(paper > rnd["mean"] + margin)
             if rnd is not None and margin is not None and np.isfinite(paper)
