@@ -36,7 +36,8 @@ def _fake_run(
     df.to_csv(run / "progress.csv", index=False)
     spec = {
         "env": {"name": "multiwalker", "preset": "paper", "kwargs": {}, "options": {}},
-        "method": {"training": {"train_batch_size_per_learner": 6400}},
+        "method": "ppo",  # as psmarl.config.train_spec writes it
+        "method_settings": {"training": {"train_batch_size_per_learner": 6400}},
         "budget": {"env_steps": steps_per_iter * n},
     }
     (run / "train_summary.json").write_text(
@@ -171,6 +172,7 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     assert "| independent | 12.0 at 0.04M | 2.0 at 0.04M | 21.0 at 0.04M |" in text
     assert "41.0 at 0.04M (0.6k ep.)" in text
     assert "| random policy |  | 1000 | -102.5 |" in text
+    assert '- method `ppo`, settings `{"train_batch_size_per_learner": 6400}`' in text
     # the throughput table says which env implementation each run stepped
     assert text.count("| 2 x 8 | fast |") == 6  # the six evaluated (kept) runs
     # every shared maximum beats every independent one

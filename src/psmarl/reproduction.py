@@ -1111,7 +1111,7 @@ def build_report(
         f"{json.dumps(env.get('options', {}), sort_keys=True)}, agent indication "
         f"`{env.get('agent_indication')}`)",
         f"- method `{study.method}`, settings "
-        f"`{json.dumps(s0.get('method', {}).get('training', {}), sort_keys=True)}`",
+        f"`{json.dumps(s0.get('method_settings', {}).get('training', {}), sort_keys=True)}`",
         f"- budget {json.dumps(s0.get('budget', {}))} per run; kept runs: "
         + ", ".join(f"{s} seeds {[r.seed for r in m]}" for s, m in by_mode.items() if m),
         "",
