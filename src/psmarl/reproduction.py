@@ -1531,6 +1531,8 @@ def learning_check_table(
         rnd_path = data / results.random_summary_json(env)
         rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
         margin = margins.get(env)
+        # the paper's own run (same mode) at this budget, and was it above the same bar?
+        paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
         row = {
             "env": env,
             "method": method,
@@ -1549,7 +1551,7 @@ def learning_check_table(
             "random_mean": rnd["mean"] if rnd else float("nan"),
             "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
             "margin": margin,
-            "paper_at_budget": paper_at_budget.get((env, method, sharing), float("nan")),
+            "paper_at_budget": paper,
         }
         if ev is None or rnd is None or margin is None:
             row["verdict"] = "not evaluated"
@@ -1557,8 +1559,6 @@ def learning_check_table(
             row["verdict"] = "learns"
         else:
             row["verdict"] = "does not learn at this budget"
-        # was the paper's own run (same mode) above the same bar at this budget?
-        paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
         row["paper_above_at_budget"] = (
             bool(paper > rnd["mean"] + margin)
             if rnd is not None and margin is not None and np.isfinite(paper)
