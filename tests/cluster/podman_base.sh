@@ -10,6 +10,12 @@ CACHE=${PSMARL_CACHE:-/var/tmp/psmarl-cache}
 IMAGE=${PSMARL_BASE_IMAGE:-localhost/psmarl-base:bookworm}
 mkdir -p "$CACHE"
 die() { echo "podman_base.sh: $*" >&2; exit 1; }
+# A debootstrap cut off or failed leaves /proc (and more) mounted inside its rootfs, and
+# `rm -rf` of it then fails on every later try: unmount what is mounted under it first.
+remove_rootfs() {
+  awk -v r="$1/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
+  rm -rf "$1"
+}
 [ "$(id -u)" = 0 ] || die "needs root (apt-get, debootstrap, rootful podman)"
 
 need=()
@@ -25,26 +31,29 @@ fi
 
 # podman on these machines: runc, and ulimits the default (1048576 files) cannot set
 CONF=$CACHE/containers.conf
-cat > "$CONF.tmp" <<'CONFEOF'
+cat > "$CONF.tmp.$$" <<'CONFEOF'
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 CONFEOF
-mv "$CONF.tmp" "$CONF"
+mv "$CONF.tmp.$$" "$CONF"
 export CONTAINERS_CONF=$CONF
 
 if ! podman image exists "$IMAGE"; then
   TAR=$CACHE/bookworm-python3.tar
   if [ ! -s "$TAR" ]; then
     ROOTFS=$CACHE/rootfs.tmp
-    rm -rf "$ROOTFS"
+    remove_rootfs "$ROOTFS"
     echo "podman_base.sh: debootstrap bookworm (a few minutes, once)" >&2
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-      bookworm "$ROOTFS" http://deb.debian.org/debian >&2 || die "debootstrap failed"
+    if ! debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+      bookworm "$ROOTFS" http://deb.debian.org/debian >&2; then
+      remove_rootfs "$ROOTFS"
+      die "debootstrap failed (its log: the lines above)"
+    fi
     rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
     tar -C "$ROOTFS" -cf "$TAR.tmp" . && mv "$TAR.tmp" "$TAR"
-    rm -rf "$ROOTFS"
+    remove_rootfs "$ROOTFS"
   fi
   podman import --change 'CMD ["/bin/bash"]' "$TAR" "$IMAGE" >&2 || die "podman import failed"
 fi
