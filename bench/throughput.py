@@ -303,16 +303,19 @@ def main() -> None:
     save_section(rows, "throughput", label, a.note)
 
 
-def save_section(rows, kind: str, label: str, note: str | None = "", digits: int = 3) -> Path:
+def save_section(
+    rows, kind: str, label: str, note: str | None = "", digits: int = 3, command: str = ""
+) -> Path:
     """Write one benchmark's rows to bench/results/<kind>_<label>.csv, with the label, the
-    machine, the date and the command line (of the running script), then rewrite RESULTS.md."""
+    machine, the date and the command line (``command``, or the running script's), then
+    rewrite RESULTS.md."""
     df = pd.DataFrame(rows)
     df.insert(0, "label", label)
     df["machine"] = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     df["date"] = time.strftime("%Y-%m-%d")
-    df["command"] = f"python bench/{Path(sys.argv[0]).name} " + " ".join(
+    df["command"] = command or f"python bench/{Path(sys.argv[0]).name} " + " ".join(
         f"'{x}'" if " " in x else x for x in sys.argv[1:]
     )
     if note is not None:

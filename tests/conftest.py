@@ -72,3 +72,50 @@ def ensure_ray(num_cpus: int = 8) -> None:
         logging_level="ERROR",
         runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}},
     )
+
+
+#: Test files that share the machine's podman images and Slurm daemons: one worker runs them,
+#: one after another (they build the same image and start the same daemons).
+CLUSTER_FILES = ("tests/test_containers.py", "tests/test_slurm.py")
+#: The longest test groups, from the suite's recorded time per file (bench/RESULTS.md,
+#: sections suite-*): test.sh's two workers start on them, so that none is left for last
+#: while the other worker idles. Every other group follows in collection order.
+LONGEST_FIRST = (
+    "tests/test_workflow.py",
+    "cluster",
+    "tests/test_methods_dqn.py",
+    "tests/test_methods_ddpg.py",
+    "tests/reliability/test_training_run.py",
+    "tests/test_intensity.py",
+    "tests/test_train.py",
+)
+
+
+def test_group(nodeid: str) -> str:
+    """The unit test.sh's workers run whole: a test file, or "cluster" for CLUSTER_FILES."""
+    path = nodeid.split("::")[0]
+    return "cluster" if path in CLUSTER_FILES else path
+
+
+def pytest_collection_modifyitems(config, items):
+    """The groups of LONGEST_FIRST first (test.sh keeps this order: --no-loadscope-reorder);
+    within a group and among the rest, collection order."""
+    rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda it: rank.get(test_group(it.nodeid), len(rank)))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own scheduler for --dist loadfile
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (test.sh, two workers) with CLUSTER_FILES as one unit: each test
+    file runs whole on one worker, so its module fixtures (the tiny workflow run) are made
+    once. (xdist's ``xdist_group`` marks would say this, but pytest 9 ignores the node ids
+    xdist 3.8 rewrites for them.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    return FileGroupScheduling(config, log)
