@@ -426,3 +426,85 @@ def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatc
     )
     rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
     assert "The learner beside" not in out.read_text() and not figure.exists()
+
+
+def _final_checkpoint(run: Path) -> None:
+    """A finished run's final checkpoint, as the train stage leaves it."""
+    ckpt = run / rep.KEPT_CHECKPOINT
+    (ckpt / "learner_group").mkdir(parents=True)
+    (ckpt / "learner_group" / "module_state.pkl").write_bytes(b"final weights")
+    (ckpt / results.RUN_META).write_text(json.dumps({"loop": {"iteration": 6}}))
+
+
+def test_finished_runs_keep_their_checkpoint_and_come_back_as_done(tmp_path):
+    root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
+    run = _fake_run(root, "shared", 0, [-100, -20, 10, 25, 31, 33])
+    _final_checkpoint(run)
+    quiet = lambda m: None  # noqa: E731
+    rep.keep_runs(root, dest, log=quiet)  # without --checkpoints: the small files only
+    kept = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
+    assert not (kept / rep.KEPT_CHECKPOINT).exists()
+    with pytest.raises(InputError, match="no run kept here with its checkpoint"):
+        rep.restore_runs(dest, tmp_path / "fresh", log=quiet)
+    # asked for, the checkpoint joins the files already kept; asked again, nothing to do
+    assert rep.keep_runs(root, dest, log=quiet, checkpoints=True) == [
+        ("multiwalker", "ppo", "shared", "0")
+    ]
+    assert (kept / rep.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl").exists()
+    assert rep.keep_runs(root, dest, log=quiet, checkpoints=True) == []
+    assert rep.keep_runs(root, dest, log=quiet) == []  # a kept checkpoint stays
+
+    # a fresh machine: the run comes back whole, each stage's output newer than its input
+    fresh = tmp_path / "fresh"
+    assert rep.restore_runs(dest, fresh, log=quiet) == [
+        fresh / results.run_dir("multiwalker", "ppo", "shared", 0)
+    ]
+    back = fresh / results.run_dir("multiwalker", "ppo", "shared", 0)
+    for f in rep.KEPT_RUN_FILES:
+        assert (back / f).read_bytes() == (run / f).read_bytes()
+    ckpt_file = back / rep.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl"
+    assert ckpt_file.read_bytes() == b"final weights"
+    assert (
+        ckpt_file.stat().st_mtime
+        <= (back / "train_summary.json").stat().st_mtime
+        <= (back / "eval" / "summary.json").stat().st_mtime
+    )
+    (back / "eval" / "summary.json").write_text("{}")  # a run there is left alone
+    assert rep.restore_runs(dest, fresh, log=quiet) == []
+    assert (back / "eval" / "summary.json").read_text() == "{}"
+
+    # retrained and kept again without --checkpoints: the old checkpoint is not kept with it
+    p = run / "progress.csv"
+    p.write_text(p.read_text().rstrip("\n") + "4\n")
+    said = []
+    rep.keep_runs(root, dest, log=said.append)
+    assert not (kept / rep.KEPT_CHECKPOINT).exists()
+    assert any("earlier training: not kept" in m for m in said)
+
+
+@pytest.mark.slow
+def test_snakemake_takes_a_restored_finished_run_as_done(tmp_path, snakemake_bin):
+    """The workflow plans no training or evaluation for a run restored with its checkpoint
+    (here: the tiny config's multiwalker PPO shared seed 0), and does for its neighbours."""
+    import subprocess
+
+    from conftest import REPO, TINY
+
+    data = tmp_path / "kept"
+    run = _fake_run(tmp_path / "results", "shared", 0, [-100, -50])
+    _final_checkpoint(run)
+    rep.keep_runs(tmp_path / "results", data, log=lambda m: None, checkpoints=True)
+    work = tmp_path / "wd"
+    rep.restore_runs(data, work / "results", log=lambda m: None)
+    r = subprocess.run(
+        [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(work)]
+        + ["--configfile", str(TINY), "-n", "-p"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    planned = r.stdout
+    assert "--run-dir results/runs/multiwalker/ppo/independent/seed0" in planned
+    assert "--run-dir results/runs/multiwalker/ppo/shared/seed0 " not in planned
+    assert "--out-dir results/runs/multiwalker/ppo/shared/seed0/eval" not in planned

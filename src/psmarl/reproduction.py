@@ -4,7 +4,9 @@ Training outputs live under ``results/`` (not in git), and a later sitting may b
 machine. ``psmarl keep-runs`` copies each *finished* run's small files (progress.csv,
 train_summary.json, eval/summary.json, eval/episodes.csv) and the random baseline into a
 folder of the repository (``docs/reproduction/``, laid out as ``results/``: the paths of
-``psmarl.results``), with the machine that produced them. ``psmarl reproduction-report``
+``psmarl.results``), with the machine that produced them; with ``--checkpoints`` also its
+final checkpoint, so that ``--restore`` on a fresh machine puts the run back as done (not
+trained again) and it can still be evaluated or probed. ``psmarl reproduction-report``
 builds ``docs/reproduction.md`` and its figures from that folder alone, without rerunning
 anything:
 
@@ -48,6 +50,9 @@ from psmarl.errors import InputError
 
 #: the files of a finished run that are kept (relative to its run folder)
 KEPT_RUN_FILES = ("progress.csv", "train_summary.json", "eval/summary.json", "eval/episodes.csv")
+#: a finished run's final checkpoint, kept too with ``checkpoints=True`` (a few MB per run:
+#: a fresh machine can then evaluate it again, and Snakemake takes the restored run as done)
+KEPT_CHECKPOINT = "checkpoint"
 MACHINE_JSON = "machine.json"
 PAPER_MILESTONES = "paper_milestones.csv"
 #: the keys of a random baseline's summary.json that the report reads
@@ -87,12 +92,18 @@ def _finished_runs(root: Path) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = print) -> list:
-    """Copy every finished run under ``root`` (and the random baselines) into ``dest``.
+def keep_runs(
+    root: str | Path,
+    dest: str | Path,
+    log: Callable[[str], None] = print,
+    checkpoints: bool = False,
+) -> list:
+    """Copy every finished run under ``root`` (and the random baselines) into ``dest``; with
+    ``checkpoints``, each finished run's final checkpoint too.
 
-    A run already kept with the same files is left alone; a run whose kept copy differs is
-    replaced as a whole (the copy is assembled beside it and swapped in). Returns the runs
-    copied now.
+    A run already kept with the same files (and its checkpoint, when asked for) is left
+    alone; a run whose kept copy differs is replaced as a whole (the copy is assembled beside
+    it and swapped in). Returns the runs copied now.
     """
     root, dest = Path(root), Path(dest)
     if not (root / "runs").is_dir():
@@ -106,11 +117,13 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
         # redo (keep again) would copy the same damage; the error names the --forcerun
         results.read_progress(src / "progress.csv", src / "train_summary.json")
         results.read_json(src / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
-        if dst.exists() and all(
+        want_checkpoint = checkpoints and (src / KEPT_CHECKPOINT / results.RUN_META).exists()
+        same_files = dst.exists() and all(
             (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
             for f in KEPT_RUN_FILES
             if (src / f).exists()
-        ):
+        )
+        if same_files and (not want_checkpoint or (dst / KEPT_CHECKPOINT).is_dir()):
             continue
         with tempfile.TemporaryDirectory() as staging:
             tmp = Path(staging)
@@ -118,10 +131,14 @@ def keep_runs(root: str | Path, dest: str | Path, log: Callable[[str], None] = p
                 if (src / f).exists():
                     (tmp / f).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src / f, tmp / f)
+            if want_checkpoint:
+                shutil.copytree(src / KEPT_CHECKPOINT, tmp / KEPT_CHECKPOINT)
+            elif (dst / KEPT_CHECKPOINT).is_dir():
+                log(f"{rel}: its kept checkpoint was of an earlier training: not kept")
             results.write_json_atomic(tmp / MACHINE_JSON, machine)
             results.replace_dir_atomic(tmp, dst)
         copied.append((env, method, sharing, seed))
-        log(f"kept {rel}")
+        log(f"kept {rel}" + (" with its final checkpoint" if want_checkpoint else ""))
     for summary in sorted(root.glob("baselines/random/*/summary.json")):
         rel = summary.relative_to(root)
         out = dest / rel
@@ -224,6 +241,54 @@ def restore_unfinished(
             f"nothing to restore: every run kept in {data / UNFINISHED} is finished or as far "
             f"along under {root}"
         )
+    return restored
+
+
+def restore_finished(
+    data: str | Path, root: str | Path, log: Callable[[str], None] = print
+) -> list[Path]:
+    """Put every finished run kept in ``data`` with its final checkpoint back under ``root``
+    as the outputs of its training and evaluation (checkpoint/, progress.csv,
+    train_summary.json, then eval/), so that ``./run.sh`` takes it as done and does not
+    train it again. Files are written anew, in the order the stages write them (a later
+    stage's output newer than its input); the training summary, written last, marks the run
+    finished. A run with a training summary under ``root`` is left alone."""
+    data, root = Path(data), Path(root)
+    restored = []
+    for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
+        kept = summary.parent
+        if not (kept / KEPT_CHECKPOINT / results.RUN_META).exists():
+            continue
+        run = root / kept.relative_to(data)
+        if (run / "train_summary.json").exists():
+            continue
+        run.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as staging:  # copied anew: files of this time
+            tmp = Path(staging) / KEPT_CHECKPOINT
+            shutil.copytree(kept / KEPT_CHECKPOINT, tmp, copy_function=shutil.copy)
+            results.replace_dir_atomic(tmp, run / KEPT_CHECKPOINT)
+        for f in ("progress.csv", "train_summary.json", "eval/episodes.csv", "eval/summary.json"):
+            if (kept / f).exists():
+                results.write_text_atomic(run / f, (kept / f).read_text())
+        restored.append(run)
+        log(f"restored {run} from {kept} (finished: its final checkpoint and summaries)")
+    return restored
+
+
+def restore_runs(data: str | Path, root: str | Path, log: Callable[[str], None] = print) -> list:
+    """``psmarl keep-runs --restore``: the finished runs kept with their checkpoint
+    (:func:`restore_finished`) and the unfinished ones (:func:`restore_unfinished`)."""
+    data = Path(data)
+    if (data / UNFINISHED).is_dir():
+        return restore_finished(data, root, log) + restore_unfinished(data, root, log)
+    if not any(data.glob(f"runs/*/*/*/seed*/{KEPT_CHECKPOINT}/{results.RUN_META}")):
+        raise InputError(
+            f"{data}: no run kept here with its checkpoint, and no unfinished run "
+            f"(psmarl keep-runs --checkpoints --root <results> --to {data} keeps them)"
+        )
+    restored = restore_finished(data, root, log)
+    if not restored:
+        log(f"nothing to restore: every run kept in {data} is there under {root}")
     return restored
 
 
@@ -1390,9 +1455,9 @@ def add_cli(add: Callable) -> None:
 
     def keep(a):
         if a.restore:
-            restore_unfinished(a.to, a.root)
+            restore_runs(a.to, a.root)
         else:
-            keep_runs(a.root, a.to)
+            keep_runs(a.root, a.to, checkpoints=a.checkpoints)
 
     sp = add(
         "keep-runs",
@@ -1403,7 +1468,9 @@ def add_cli(add: Callable) -> None:
         "--to, with the machine that ran them, so that a report can be built later on "
         "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
         f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
-        "fresh machine resumes them (--restore).",
+        "fresh machine resumes them (--restore). With --checkpoints, finished runs keep "
+        "their final checkpoint too, so a fresh machine neither trains them again nor "
+        "loses what could still be measured on them.",
     )
     sp.add_argument("--root", required=True, help="a results folder (the config's results_dir)")
     sp.add_argument("--to", required=True, help="where to keep them, e.g. docs/reproduction")
@@ -1412,7 +1479,13 @@ def add_cli(add: Callable) -> None:
         action="store_true",
         help=f"the other way: put the unfinished runs kept in --to/{UNFINISHED} "
         "back under --root, so that ./run.sh resumes them from their kept "
-        "checkpoint (runs finished or further along there are left alone)",
+        "checkpoint, and the finished runs kept with their checkpoint, so that ./run.sh "
+        "takes them as done (runs finished or further along there are left alone)",
+    )
+    sp.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="keep each finished run's final checkpoint too (a few MB per run)",
     )
 
     def report(a):
