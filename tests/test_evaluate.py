@@ -126,3 +126,48 @@ def test_a_checkpoint_naming_a_moved_psmarl_module_still_loads():
         pickle.loads(old)
     for new_name in MOVED_MODULES.values():
         __import__(new_name)  # every target exists
+
+
+def _sampler(agents=("a0", "a1")):
+    """A CheckpointPolicy's sampling part, without a checkpoint."""
+    from psmarl.evaluate import CheckpointPolicy
+
+    pol = object.__new__(CheckpointPolicy)
+    pol.deterministic = False
+    pol.agent_index = {a: i for i, a in enumerate(agents)}
+    pol.seeds, pol.rngs = {}, {}
+    return pol
+
+
+def test_sampled_actions_follow_the_policy_distribution_per_play_and_agent():
+    from ray.rllib.models.torch.torch_distributions import (
+        TorchCategorical,
+        TorchDiagGaussian,
+        TorchSquashedGaussian,
+    )
+
+    pol = _sampler()
+    n = 20000
+    for slot in range(n):
+        pol.start_episode(slot, seed=slot)
+    members = [(slot, "a0") for slot in range(n)]
+    # a Gaussian with means (0.5, -2) and standard deviations (2, 0.1)
+    inputs = np.tile([0.5, -2.0, np.log(2.0), np.log(0.1)], (n, 1))
+    draws = pol._sample("m", TorchDiagGaussian, inputs, members)
+    assert draws.shape == (n, 2)
+    assert np.allclose(draws.mean(0), [0.5, -2.0], atol=0.05)
+    assert np.allclose(draws.std(0), [2.0, 0.1], rtol=0.03)
+    # a categorical with probabilities (0.1, 0.2, 0.7)
+    logits = np.tile(np.log([0.1, 0.2, 0.7]), (n, 1))
+    picks = pol._sample("m", TorchCategorical, logits, members)
+    assert np.allclose(np.bincount(picks, minlength=3) / n, [0.1, 0.2, 0.7], atol=0.015)
+    # a play's draws depend on its seed and agent only, not on the batch around them
+    again = _sampler()
+    again.start_episode(7, seed=7)
+    one = again._sample("m", TorchDiagGaussian, inputs[:1], [(7, "a0")])
+    fresh = _sampler()
+    fresh.start_episode(0, seed=7)
+    assert np.array_equal(fresh._sample("m", TorchDiagGaussian, inputs[:1], [(0, "a0")]), one)
+    assert not np.array_equal(fresh._sample("m", TorchDiagGaussian, inputs[:1], [(0, "a1")]), one)
+    with pytest.raises(InputError, match="TorchSquashedGaussian is not one psmarl samples"):
+        pol._sample("m", TorchSquashedGaussian, inputs, members)

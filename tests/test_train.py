@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -237,6 +238,24 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
             log=lambda m: None,
         )
         pd.testing.assert_frame_equal(df, ref, obj=f"{workers} workers x {n_envs} envs")
+    # sampled actions (as training acts): other returns, the same whatever the split
+    sampled = PolicySpec("checkpoint", str(run / "checkpoint"), sample_actions=True)
+    plays = [
+        evaluate(espec["env"], sampled, n, seed=espec["seed"], workers=w, envs_per_worker=k)
+        for w, k in [(1, n), (2, 2)]
+    ]
+    pd.testing.assert_frame_equal(plays[0], plays[1])
+    assert not np.allclose(plays[0]["total_reward"], ref["total_reward"])
+    out = tmp_path / "eval_sampled"
+    r = subprocess.run(
+        [psmarl_bin, "evaluate", "--spec", json.dumps(espec), "--sample-actions"]
+        + ["--checkpoint", str(run / "checkpoint"), "--out-dir", str(out), "--episodes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["deterministic"] is False
 
 
 def test_increment_uses_lifetime_counters_and_survives_nan():

@@ -155,8 +155,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     kind = checkpoint_kind(ckpt)
     _eval_common(
         a,
-        PolicySpec(kind, str(ckpt)),
-        {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": True},
+        PolicySpec(kind, str(ckpt), sample_actions=a.sample_actions),
+        {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": not a.sample_actions},
     )
 
 
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     from psmarl.evaluate import STALL_SECONDS
 
     for name, fn, help_ in (
-        ("evaluate", cmd_evaluate, "N deterministic plays of a trained checkpoint"),
+        ("evaluate", cmd_evaluate, "N plays of a trained checkpoint (deterministic actions)"),
         (
             "random-baseline",
             cmd_random_baseline,
@@ -358,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "evaluate":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
+            sp.add_argument(
+                "--sample-actions",
+                action="store_true",
+                help="draw each action from the policy's distribution, as training does "
+                "(its average total reward is what the training curves show), instead of "
+                "its mode; seeded per play, so the result does not depend on --workers",
+            )
 
     sp = add(
         "marl-eval-export",

@@ -95,11 +95,13 @@ class RandomPolicy:
 
 
 class CheckpointPolicy:
-    """Deterministic actions of the RLModules in an RLlib checkpoint, batched per module."""
+    """Actions of the RLModules in an RLlib checkpoint, batched per module: deterministic
+    (the mode of each policy's distribution), or with ``sample`` drawn from it as in
+    training. Sampled draws come from a generator per play and agent, seeded with the
+    play's seed, so a play's actions do not depend on how plays are batched or split over
+    workers."""
 
-    deterministic = True
-
-    def __init__(self, env, checkpoint: str | os.PathLike):
+    def __init__(self, env, checkpoint: str | os.PathLike, sample: bool = False):
         import torch
         from ray.rllib.core.rl_module.rl_module import RLModule
 
@@ -128,9 +130,51 @@ class CheckpointPolicy:
             )
         self.spaces = {a: env.action_space(a) for a in env.possible_agents}
         self._torch = torch
+        self.deterministic = not sample
+        self.agent_index = {a: i for i, a in enumerate(env.possible_agents)}
+        self.seeds: dict[int, int] = {}
+        self.rngs: dict[tuple[int, str], np.random.Generator] = {}
 
     def start_episode(self, slot: int, seed: int) -> None:
-        pass
+        self.seeds[slot] = seed
+        for key in [k for k in self.rngs if k[0] == slot]:
+            del self.rngs[key]
+
+    def _rng(self, slot: int, agent: str) -> np.random.Generator:
+        key = (slot, agent)
+        if key not in self.rngs:
+            self.rngs[key] = np.random.default_rng(
+                [self.seeds[slot], 0x5A3D, self.agent_index[agent]]
+            )
+        return self.rngs[key]
+
+    def _sample(self, module_id: str, dist_cls, inputs: np.ndarray, members) -> np.ndarray:
+        """One draw per row from the policy's distribution (RLlib's diagonal Gaussian or
+        categorical), each with its play's and agent's generator."""
+        from ray.rllib.models.torch.torch_distributions import (
+            TorchCategorical,
+            TorchDiagGaussian,
+        )
+
+        if issubclass(dist_cls, TorchDiagGaussian):
+            d = inputs.shape[1] // 2
+            mean, log_std = inputs[:, :d], inputs[:, d:]
+            noise = np.stack([self._rng(slot, agent).standard_normal(d) for slot, agent in members])
+            return mean + np.exp(log_std) * noise
+        if issubclass(dist_cls, TorchCategorical):
+            z = inputs - inputs.max(axis=1, keepdims=True)
+            probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+            return np.array(
+                [
+                    self._rng(slot, agent).choice(len(p), p=p)
+                    for (slot, agent), p in zip(members, probs)
+                ]
+            )
+        raise InputError(
+            f"sampled actions: module {module_id}'s action distribution {dist_cls.__name__} "
+            "is not one psmarl samples (a diagonal Gaussian or a categorical); evaluate it "
+            "with deterministic actions"
+        )
 
     def module_of(self, agent: str) -> str:
         return self.mapping[agent]
@@ -145,7 +189,17 @@ class CheckpointPolicy:
         with torch.no_grad():
             out = module.forward_inference({"obs": torch.from_numpy(pad_rows(obs))})
             if "actions" in out:  # value-based and deterministic-actor modules act directly
+                if not self.deterministic:
+                    raise InputError(
+                        f"sampled actions: module {module_id} acts deterministically "
+                        "(a value-based method or a deterministic actor); it has no action "
+                        "distribution to sample from"
+                    )
                 actions = out["actions"].cpu().numpy()[:n]
+            elif not self.deterministic:  # drawn from the distribution, as in training
+                inputs = out["action_dist_inputs"][:n].cpu().numpy().astype(np.float64)
+                dist_cls = module.get_inference_action_dist_cls()
+                actions = self._sample(module_id, dist_cls, inputs, members)
             else:  # stochastic policies: the deterministic version of their distribution
                 dist_cls = module.get_inference_action_dist_cls()
                 dist = dist_cls.from_logits(out["action_dist_inputs"][:n]).to_deterministic()
@@ -200,12 +254,18 @@ class PolicySpec:
     # "random" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX, psmarl.benchmarl_backend)
     kind: str
     checkpoint: str | None = None
+    #: draw actions from the policy's distribution (as training does) instead of its mode
+    sample_actions: bool = False
 
     def build(self, env, seed: int):
         if self.kind == "random":
             return RandomPolicy(env, seed)
         if self.kind == "checkpoint":
-            return CheckpointPolicy(env, self.checkpoint)
+            return CheckpointPolicy(env, self.checkpoint, sample=self.sample_actions)
+        if self.sample_actions:
+            raise InputError(
+                f"sampled actions: only RLlib checkpoints have them, not {self.kind} ones"
+            )
         if self.kind == "benchmarl":
             from psmarl.benchmarl_backend.policy import BenchmarlPolicy
 

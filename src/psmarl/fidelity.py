@@ -720,6 +720,24 @@ ENTRIES: list[Entry] = [
         "the paper's code never ran TRPO",
         "psmarl's TRPO curves are new, not a reproduction",
     ),
+    Entry(
+        OTHER,
+        "ppo",
+        "all three",
+        "sampling layout of a 6400-step batch",
+        "64 envs x 100 steps (8 workers x 8 envs, sample_batch_size 100, truncate_episodes)",
+        f"{PM} (num_workers 8, num_envs_per_worker 8, sample_batch_size 100)",
+        "on a 2-core machine (runtime auto): 2 runners x 8 envs x 400 steps "
+        "(rollout_fragment_length auto = batch / envs)",
+        "differs",
+        "runtime auto takes the fastest layout measured on 2 cores (bench/RESULTS.md, layouts); "
+        "training.runtime.num_envs_per_env_runner: 32 gives the paper's 64 envs x 100 steps "
+        "on 2 runners",
+        "not measured: a 400-step fragment bootstraps from the value at its end 4x less often "
+        "(less bias, more variance in the advantages), and a batch holds 16 stretches of "
+        "play, not 64. A candidate for the multiwalker reproduction's entropy difference "
+        "(docs/reproduction/notes.md)",
+    ),
 ]
 
 
