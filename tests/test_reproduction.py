@@ -102,6 +102,12 @@ def kept(tmp_path):
     for (sharing, seed), r in curves.items():
         _fake_run(root, sharing, seed, r)
     _fake_run(root, "shared", 3, [-100, -90], evaluated=False)  # still being evaluated
+    sampled = root / results.sampled_eval_dir("multiwalker", "ppo", "shared", 0)
+    sampled.mkdir()  # shared seed 0 was also evaluated with sampled actions
+    (sampled / "episodes.csv").write_text("episode,seed,total_reward,length\n")
+    (sampled / "summary.json").write_text(
+        json.dumps({"episodes": 100, "mean": 30.0, "std": 1.0, "ci95_low": 29.5, "ci95_high": 30.5})
+    )
     rand = root / results.random_summary_json("multiwalker")
     rand.parent.mkdir(parents=True)
     rand.write_text(json.dumps({"episodes": 1000, "mean": -102.5}))
@@ -116,10 +122,9 @@ def test_keep_runs_copies_finished_runs_only_and_once(kept):
         ("multiwalker", "ppo", s, str(k)) for s in ("shared", "independent") for k in range(3)
     )
     run = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
-    for f in rep.KEPT_RUN_FILES:
-        assert (run / f).read_bytes() == (
-            root / results.run_dir("multiwalker", "ppo", "shared", 0) / f
-        ).read_bytes()
+    src = root / results.run_dir("multiwalker", "ppo", "shared", 0)
+    for f in rep.KEPT_RUN_FILES:  # the sampled evaluation too (this run has one)
+        assert (run / f).read_bytes() == (src / f).read_bytes()
     assert json.loads((run / rep.MACHINE_JSON).read_text())["cpus"] >= 1
     assert not (dest / results.run_dir("multiwalker", "ppo", "shared", 3)).exists()
     assert (dest / results.random_summary_json("multiwalker")).exists()
@@ -172,6 +177,9 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     assert "| independent | 12.0 at 0.04M | 2.0 at 0.04M | 21.0 at 0.04M |" in text
     assert "41.0 at 0.04M (0.6k ep.)" in text
     assert "| random policy |  | 1000 | -102.5 |" in text
+    # the sampled-actions evaluation stands beside the deterministic one where it was made
+    assert "| shared | 0 | 100 | 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] |" in text
+    assert "| independent | 0 | 100 | 12.0 [11.8, 12.2] | - |" in text
     assert '- method `ppo`, settings `{"train_batch_size_per_learner": 6400}`' in text
     # the throughput table says which env implementation each run stepped
     assert text.count("| 2 x 8 | fast |") == 6  # the six evaluated (kept) runs
@@ -461,7 +469,8 @@ def test_finished_runs_keep_their_checkpoint_and_come_back_as_done(tmp_path):
     ]
     back = fresh / results.run_dir("multiwalker", "ppo", "shared", 0)
     for f in rep.KEPT_RUN_FILES:
-        assert (back / f).read_bytes() == (run / f).read_bytes()
+        if (run / f).exists():  # this run has no sampled-actions evaluation
+            assert (back / f).read_bytes() == (run / f).read_bytes()
     ckpt_file = back / rep.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl"
     assert ckpt_file.read_bytes() == b"final weights"
     assert (

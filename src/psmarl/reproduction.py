@@ -49,7 +49,17 @@ from psmarl import results
 from psmarl.errors import InputError
 
 #: the files of a finished run that are kept (relative to its run folder)
-KEPT_RUN_FILES = ("progress.csv", "train_summary.json", "eval/summary.json", "eval/episodes.csv")
+KEPT_RUN_FILES = (  # in the order their stages write them, each summary last
+    "progress.csv",
+    "train_summary.json",
+    "eval/episodes.csv",
+    "eval/summary.json",
+    # kept where present: the plays with sampled actions (results.sampled_eval_dir)
+    "eval_sampled/episodes.csv",
+    "eval_sampled/summary.json",
+)
+#: the sampled-actions evaluation's folder in a run (results.sampled_eval_dir)
+SAMPLED_EVAL = Path(results.sampled_eval_dir("e", "m", "s", 0)).name
 #: a finished run's final checkpoint, kept too with ``checkpoints=True`` (a few MB per run:
 #: a fresh machine can then evaluate it again, and Snakemake takes the restored run as done)
 KEPT_CHECKPOINT = "checkpoint"
@@ -267,7 +277,7 @@ def restore_finished(
             tmp = Path(staging) / KEPT_CHECKPOINT
             shutil.copytree(kept / KEPT_CHECKPOINT, tmp, copy_function=shutil.copy)
             results.replace_dir_atomic(tmp, run / KEPT_CHECKPOINT)
-        for f in ("progress.csv", "train_summary.json", "eval/episodes.csv", "eval/summary.json"):
+        for f in KEPT_RUN_FILES:
             if (kept / f).exists():
                 results.write_text_atomic(run / f, (kept / f).read_text())
         restored.append(run)
@@ -793,6 +803,7 @@ class KeptRun:
     evaluation: dict[str, Any] | None
     machine: dict[str, Any] | None
     diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sampled_evaluation: dict[str, Any] | None = None  # the same plays, sampled actions
 
 
 #: how to redo a damaged file of a kept run (psmarl.results' checked readers)
@@ -819,6 +830,7 @@ def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list
                 ["env_steps", "episodes", "avg_total_reward"]
             ].reset_index(drop=True)
             ev = run / "eval" / "summary.json"
+            sampled = run / SAMPLED_EVAL / "summary.json"
             mj = run / MACHINE_JSON
             runs.append(
                 KeptRun(
@@ -831,6 +843,9 @@ def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list
                     else None,
                     results.read_json(mj, (), KEEP_AGAIN) if mj.exists() else None,
                     learner_diagnostics(df),
+                    results.read_json(sampled, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+                    if sampled.exists()
+                    else None,
                 )
             )
     if not runs and not allow_empty:
@@ -1266,22 +1281,25 @@ def build_report(
     lines += [
         "## Held-out evaluation of the final checkpoints",
         "",
-        "Deterministic actions, plays seeded from the evaluation seed (the same plays for "
-        "every run); mean with a Student-t 95% CI over plays.",
+        "Deterministic actions (the mode of the policy's distribution), plays seeded from "
+        "the evaluation seed (the same plays for every run); mean with a Student-t 95% CI "
+        "over plays. Where a run was also evaluated with actions sampled from its policy, "
+        "as its training episodes were (`psmarl evaluate --sample-actions`, written to "
+        f"`<run>/{SAMPLED_EVAL}/`), that column gives the same plays' mean: the measure the "
+        "training curve shows.",
         "",
     ]
+
+    def ci_of(e):
+        return _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}")
+
     rows = []
     for sharing, mode in by_mode.items():
         for r in mode:
             if r.evaluation:
-                e = r.evaluation
+                e, sampled = r.evaluation, r.sampled_evaluation
                 rows.append(
-                    [
-                        sharing,
-                        r.seed,
-                        e["episodes"],
-                        _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}"),
-                    ]
+                    [sharing, r.seed, e["episodes"], ci_of(e), ci_of(sampled) if sampled else "-"]
                 )
         if evals.get(sharing):
             rows.append(
@@ -1290,11 +1308,13 @@ def build_report(
                     "IQM over seeds",
                     "",
                     _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}"),
+                    "",
                 ]
             )
     if random_mean is not None:
-        rows.append(["random policy", "", rand["episodes"], f"{random_mean:.1f}"])
-    lines += [markdown_table(["mode", "seed", "plays", "mean return [95% CI]"], rows), ""]
+        rows.append(["random policy", "", rand["episodes"], f"{random_mean:.1f}", ""])
+    header = ["mode", "seed", "plays", "mean return [95% CI]", "sampled actions [95% CI]"]
+    lines += [markdown_table(header, rows), ""]
 
     # shared vs independent
     if best.get("shared") and best.get("independent"):

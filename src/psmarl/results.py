@@ -128,6 +128,12 @@ def eval_summary_json(env, method, sharing, seed) -> str:
     return f"{eval_dir(env, method, sharing, seed)}/summary.json"
 
 
+def sampled_eval_dir(env, method, sharing, seed) -> str:
+    """The same plays with actions sampled from the policy (``psmarl evaluate
+    --sample-actions``; not a workflow stage): kept and reported beside ``eval/``."""
+    return f"{run_dir(env, method, sharing, seed)}/eval_sampled"
+
+
 def random_dir(env: str) -> str:
     return f"baselines/random/{env}"
 
