@@ -252,3 +252,12 @@ def test_an_overlay_given_alone_is_an_error_that_says_so():
     with pytest.raises(ConfigError, match="an overlay goes after the config it changes") as e:
         cfg.drop_left_out(c)
     assert e.value.key == "envs"
+
+
+def test_sampled_evaluation_is_off_by_default_and_covers_the_policy_gradient_runs():
+    paper = cfg.load(REPO / "config" / "paper.yaml")
+    assert cfg.sampled_eval_jobs(paper) == []
+    paper.setdefault("evaluation", {})["sampled_actions"] = True
+    jobs = cfg.sampled_eval_jobs(paper)
+    assert {m for _, m, _, _ in jobs} == {"ppo", "a2c", "impala", "trpo"}
+    assert jobs == [j for j in cfg.train_jobs(paper) if j[1] in {"ppo", "a2c", "impala", "trpo"}]

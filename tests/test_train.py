@@ -248,7 +248,7 @@ def test_shared_training_then_deterministic_evaluation(tmp_path, tiny_config, ps
     assert not np.allclose(plays[0]["total_reward"], ref["total_reward"])
     out = tmp_path / "eval_sampled"
     r = subprocess.run(
-        [psmarl_bin, "evaluate", "--spec", json.dumps(espec), "--sample-actions"]
+        [psmarl_bin, "evaluate-sampled", "--spec", json.dumps(espec)]
         + ["--checkpoint", str(run / "checkpoint"), "--out-dir", str(out), "--episodes", "2"],
         capture_output=True,
         text=True,

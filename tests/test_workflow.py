@@ -245,6 +245,23 @@ def test_configfile_replaces_the_default_config(snakemake_bin, tmp_path):
     assert specs["paper"]["budget"] == {"episodes": 60000}
 
 
+def test_sampled_evaluation_is_planned_only_when_asked_for(snakemake_bin, tmp_path):
+    """evaluation.sampled_actions adds one evaluate_sampled job per policy-gradient run (all
+    of the tiny config's PPO runs), writing <run>/eval_sampled/; off, there is none."""
+    overlay = tmp_path / "sampled.yaml"
+    overlay.write_text("evaluation: {sampled_actions: true}\n")
+    plans = {}
+    for name, extra in (("off", []), ("on", ["--configfile", str(TINY), str(overlay)])):
+        r = snakemake(snakemake_bin, tmp_path / "wd", "-n", "-p", *extra, timeout=300)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        plans[name] = r.stdout
+    assert "evaluate_sampled" not in plans["off"]
+    jobs = {w for rule, w in planned_jobs(plans["on"]) if rule == "evaluate_sampled"}
+    assert len(jobs) == 8 and all("method=ppo" in w for w in jobs)
+    assert plans["on"].count("psmarl evaluate-sampled --spec") == 8
+    assert "--out-dir results/runs/multiwalker/ppo/shared/seed0/eval_sampled" in plans["on"]
+
+
 @pytest.mark.slow
 def test_every_method_trains_and_evaluates_through_the_workflow(snakemake_bin, tmp_path):
     """The paper's whole grid (its 23 (env, method) pairs; PPO in both modes, every other

@@ -148,16 +148,20 @@ def _eval_common(a, policy_spec, extra) -> None:
     )
 
 
-def cmd_evaluate(a: argparse.Namespace) -> None:
+def cmd_evaluate(a: argparse.Namespace, sample_actions: bool = False) -> None:
     from psmarl.evaluate import PolicySpec, check_checkpoint, checkpoint_kind
 
     ckpt = check_checkpoint(a.checkpoint)
     kind = checkpoint_kind(ckpt)
     _eval_common(
         a,
-        PolicySpec(kind, str(ckpt), sample_actions=a.sample_actions),
-        {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": not a.sample_actions},
+        PolicySpec(kind, str(ckpt), sample_actions=sample_actions),
+        {"policy": kind, "checkpoint": str(a.checkpoint), "deterministic": not sample_actions},
     )
+
+
+def cmd_evaluate_sampled(a: argparse.Namespace) -> None:
+    cmd_evaluate(a, sample_actions=True)
 
 
 def cmd_random_baseline(a: argparse.Namespace) -> None:
@@ -321,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, help_ in (
         ("evaluate", cmd_evaluate, "N plays of a trained checkpoint (deterministic actions)"),
         (
+            "evaluate-sampled",
+            cmd_evaluate_sampled,
+            "the same N plays with actions sampled from the policy, as training acts (the "
+            "training curves' measure); seeded per play, so the result does not depend on "
+            "--workers",
+        ),
+        (
             "random-baseline",
             cmd_random_baseline,
             "N plays of a uniform random policy (the random baseline)",
@@ -356,15 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="fail when a worker process that took plays makes no progress for "
             "this long (default %(default)s); a worker that dies fails it at once",
         )
-        if name == "evaluate":
+        if name != "random-baseline":
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
-            sp.add_argument(
-                "--sample-actions",
-                action="store_true",
-                help="draw each action from the policy's distribution, as training does "
-                "(its average total reward is what the training curves show), instead of "
-                "its mode; seeded per play, so the result does not depend on --workers",
-            )
 
     sp = add(
         "marl-eval-export",

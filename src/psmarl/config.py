@@ -278,6 +278,15 @@ def train_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     return out
 
 
+def sampled_eval_jobs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """The runs also evaluated with sampled actions (``evaluation.sampled_actions``): those
+    of the methods whose policy is a distribution psmarl samples (the policy-gradient
+    family: a diagonal Gaussian or a categorical; ``psmarl.evaluate.CheckpointPolicy``)."""
+    if not setting(config, "evaluation.sampled_actions"):
+        return []
+    return [j for j in train_jobs(config) if methods.get(j[1]).family == "policy_gradient"]
+
+
 def train_spec(
     config: Mapping[str, Any], env: str, method: str, sharing: str, seed: int | str
 ) -> dict[str, Any]:

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "seed": 1_000_000,
         "workers": 1,
         "envs_per_worker": 8,
+        "sampled_actions": False,
     },
     "containers": {
         "rl": "containers/rl.sif",

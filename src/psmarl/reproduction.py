@@ -1284,7 +1284,8 @@ def build_report(
         "Deterministic actions (the mode of the policy's distribution), plays seeded from "
         "the evaluation seed (the same plays for every run); mean with a Student-t 95% CI "
         "over plays. Where a run was also evaluated with actions sampled from its policy, "
-        "as its training episodes were (`psmarl evaluate --sample-actions`, written to "
+        "as its training episodes were (`psmarl evaluate-sampled`, config "
+        "`evaluation.sampled_actions`, written to "
         f"`<run>/{SAMPLED_EVAL}/`), that column gives the same plays' mean: the measure the "
         "training curve shows.",
         "",

@@ -129,9 +129,18 @@ def eval_summary_json(env, method, sharing, seed) -> str:
 
 
 def sampled_eval_dir(env, method, sharing, seed) -> str:
-    """The same plays with actions sampled from the policy (``psmarl evaluate
-    --sample-actions``; not a workflow stage): kept and reported beside ``eval/``."""
+    """The same plays with actions sampled from the policy (``psmarl evaluate-sampled``: the
+    ``evaluate_sampled`` rule, with ``evaluation.sampled_actions``),
+    kept and reported beside ``eval/`` by the reproduction report."""
     return f"{run_dir(env, method, sharing, seed)}/eval_sampled"
+
+
+def sampled_eval_episodes_csv(env, method, sharing, seed) -> str:
+    return f"{sampled_eval_dir(env, method, sharing, seed)}/episodes.csv"
+
+
+def sampled_eval_summary_json(env, method, sharing, seed) -> str:
+    return f"{sampled_eval_dir(env, method, sharing, seed)}/summary.json"
 
 
 def random_dir(env: str) -> str:

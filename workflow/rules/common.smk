@@ -137,4 +137,5 @@ def all_targets():
         *statistics_tables().values(),
         R(res.CONFIG_RECORD),
         *paper_figure_files(),
+        *[R(res.sampled_eval_summary_json(*j)) for j in pscfg.sampled_eval_jobs(config)],
     ]
