@@ -79,6 +79,7 @@ def test_every_rule_names_its_stage_image_from_the_config():
     want = {
         "train": "image_for_method(config, w.method)",
         "evaluate": "image_for_method(config, w.method)",
+        "evaluate_sampled": "image_for_method(config, w.method)",
         "random_baseline": 'image(config, "rl")',
         "aggregate": 'image(config, "analysis")',
         "marl_eval_export": 'image(config, "analysis")',

@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Stages whose results depend on random draws made by RLlib/BenchMARL code
-SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "random-baseline")
+SEEDED_COMMANDS = ("train", "marl-train", "evaluate", "evaluate-sampled", "random-baseline")
 #: old subcommand name -> new one (each workflow rule is named as its subcommand, `_` for `-`)
 RENAMED = {
     "random": "random-baseline",
