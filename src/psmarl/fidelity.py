@@ -738,6 +738,25 @@ ENTRIES: list[Entry] = [
         "play, not 64. A candidate for the multiwalker reproduction's entropy difference "
         "(docs/reproduction/notes.md)",
     ),
+    Entry(
+        OTHER,
+        "ppo",
+        "multiwalker",
+        "network initialisation",
+        "Glorot-uniform kernels and zero biases in every layer of MLPModel (tf.layers.dense's "
+        "defaults), the value head normc(1.0) (old RLlib's Model.value_function)",
+        f"{PM} (MLPModel: tf.layers.dense without initialisers)",
+        "torch's defaults (uniform within 1/sqrt(fan_in), kernels and biases): RLlib 2's "
+        "DefaultModelConfig leaves fcnet_/head_fcnet_kernel_initializer and "
+        "bias_initializer unset",
+        "differs",
+        "RLlib 2's default; the model settings of psmarl's PPO do not set them (RLlib's "
+        "DefaultModelConfig names them: fcnet_kernel_initializer, head_fcnet_kernel_initializer "
+        "and their bias_initializer)",
+        "not measured: Glorot's range for the 300 -> 8 output layer is about 2.4x torch's. "
+        "A candidate for the multiwalker reproduction's entropy difference "
+        "(docs/reproduction/notes.md)",
+    ),
 ]
 
 
