@@ -59,10 +59,10 @@ KEPT_RUN_FILES = (  # in the order their stages write them, each summary last
     "eval_sampled/summary.json",
 )
 #: the sampled-actions evaluation's folder in a run (results.sampled_eval_dir)
-SAMPLED_EVAL = Path(results.sampled_eval_dir("e", "m", "s", 0)).name
+SAMPLED_EVAL = results.SAMPLED_EVAL
 #: a finished run's final checkpoint, kept too with ``checkpoints=True`` (a few MB per run:
 #: a fresh machine can then evaluate it again, and Snakemake takes the restored run as done)
-KEPT_CHECKPOINT = "checkpoint"
+KEPT_CHECKPOINT = results.CHECKPOINT
 MACHINE_JSON = "machine.json"
 PAPER_MILESTONES = "paper_milestones.csv"
 #: the keys of a random baseline's summary.json that the report reads

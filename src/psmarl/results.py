@@ -99,8 +99,13 @@ def progress_csv(env, method, sharing, seed) -> str:
     return f"{run_dir(env, method, sharing, seed)}/progress.csv"
 
 
+#: a run's final checkpoint folder and its sampled-actions evaluation folder (run-relative)
+CHECKPOINT = "checkpoint"
+SAMPLED_EVAL = "eval_sampled"
+
+
 def checkpoint_dir(env, method, sharing, seed) -> str:
-    return f"{run_dir(env, method, sharing, seed)}/checkpoint"
+    return f"{run_dir(env, method, sharing, seed)}/{CHECKPOINT}"
 
 
 def train_summary_json(env, method, sharing, seed) -> str:
@@ -132,7 +137,7 @@ def sampled_eval_dir(env, method, sharing, seed) -> str:
     """The same plays with actions sampled from the policy (``psmarl evaluate-sampled``: the
     ``evaluate_sampled`` rule, with ``evaluation.sampled_actions``),
     kept and reported beside ``eval/`` by the reproduction report."""
-    return f"{run_dir(env, method, sharing, seed)}/eval_sampled"
+    return f"{run_dir(env, method, sharing, seed)}/{SAMPLED_EVAL}"
 
 
 def sampled_eval_episodes_csv(env, method, sharing, seed) -> str:
