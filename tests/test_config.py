@@ -261,3 +261,30 @@ def test_sampled_evaluation_is_off_by_default_and_covers_the_policy_gradient_run
     jobs = cfg.sampled_eval_jobs(paper)
     assert {m for _, m, _, _ in jobs} == {"ppo", "a2c", "impala", "trpo"}
     assert jobs == [j for j in cfg.train_jobs(paper) if j[1] in {"ppo", "a2c", "impala", "trpo"}]
+
+
+#: every config file shipped in config/, with the config an overlay goes after (None: a
+#: whole config)
+SHIPPED = {
+    "config.yaml": [],
+    "paper.yaml": [],
+    "heterogeneous.yaml": [],
+    "reproduce.yaml": [],
+    "paper.baselines.yaml": ["paper.yaml"],
+    "learning_check.yaml": ["paper.yaml"],
+    "ablation_ppo_init.yaml": ["reproduce.yaml"],
+    "ablation_ppo_layout.yaml": ["reproduce.yaml"],
+}
+
+
+def test_every_shipped_config_is_listed_here():
+    assert sorted(p.name for p in (REPO / "config").glob("*.yaml")) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_config_validates(name, capsys):
+    from psmarl.cli import main
+
+    files = [str(REPO / "config" / f) for f in [*SHIPPED[name], name]]
+    main(["validate", *files])
+    assert "config OK" in capsys.readouterr().err

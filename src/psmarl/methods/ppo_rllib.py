@@ -15,6 +15,13 @@ old RLlib logged value losses of 20-50 with explained variance 0.5-0.7), so RLli
 leaves most samples without a value gradient. :class:`PaperPPOConfig` takes the setting
 ``vf_clip_to_previous`` (default True: old RLlib's clipping) and keeps everything else of
 RLlib's PPO: its algorithm, RLModule and checkpoints.
+
+RLlib 2.60's PPO catalog initialises its policy and value heads with torch's defaults
+whatever the model config says: it passes ``fcnet_kernel_initializer`` /
+``fcnet_bias_initializer`` to the shared hidden layers only and ignores
+``head_fcnet_kernel_initializer`` / ``head_fcnet_bias_initializer``. :class:`PaperPPOCatalog`
+honours the head settings too, so the paper's network (``tf.layers.dense``: Glorot-uniform
+kernels, zero biases, in every layer) can be built.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ from ray.rllib.algorithms.ppo.ppo import (
     LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY,
     PPOConfig,
 )
+from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.torch_utils import explained_variance
@@ -61,6 +70,36 @@ class SamplingValues(ConnectorV2):
                 with torch.no_grad():
                     batch[mid][Columns.VF_PREDS] = module.compute_values(batch[mid]).detach()
         return batch
+
+
+def _head_initializers(model_config: dict) -> dict:
+    """The head layers' initializer settings of an MLP head config, from the model config's
+    ``head_fcnet_*`` keys (None: torch's default)."""
+    out = {}
+    for layers in ("hidden_layer", "output_layer"):
+        for part, key in (("weights", "kernel"), ("bias", "bias")):
+            out[f"{layers}_{part}_initializer"] = model_config.get(f"head_fcnet_{key}_initializer")
+            out[f"{layers}_{part}_initializer_config"] = model_config.get(
+                f"head_fcnet_{key}_initializer_kwargs"
+            )
+    return out
+
+
+class PaperPPOCatalog(PPOCatalog):
+    """RLlib's PPO catalog whose policy and value heads take ``head_fcnet_kernel_initializer``
+    / ``head_fcnet_bias_initializer`` (and their ``_kwargs``) from the model config."""
+
+    def __init__(self, observation_space, action_space, model_config_dict):
+        super().__init__(observation_space, action_space, model_config_dict)
+        for name, value in _head_initializers(self._model_config_dict).items():
+            setattr(self.vf_head_config, name, value)
+
+    @override(PPOCatalog)
+    def build_pi_head(self, framework: str):
+        super().build_pi_head(framework)  # sets self.pi_head_config
+        for name, value in _head_initializers(self._model_config_dict).items():
+            setattr(self.pi_head_config, name, value)
+        return self.pi_head_config.build(framework=framework)
 
 
 class PaperPPOTorchLearner(PPOTorchLearner):
@@ -150,3 +189,8 @@ class PaperPPOConfig(PPOConfig):
     @override(PPOConfig)
     def get_default_learner_class(self):
         return PaperPPOTorchLearner
+
+    @override(PPOConfig)
+    def get_default_rl_module_spec(self):
+        spec = super().get_default_rl_module_spec()
+        return RLModuleSpec(module_class=spec.module_class, catalog_class=PaperPPOCatalog)
