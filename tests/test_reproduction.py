@@ -1,6 +1,7 @@
 """Keeping finished runs in the repository and the reproduction report built from them."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -517,3 +518,67 @@ def test_snakemake_takes_a_restored_finished_run_as_done(tmp_path, snakemake_bin
     assert "--run-dir results/runs/multiwalker/ppo/independent/seed0" in planned
     assert "--run-dir results/runs/multiwalker/ppo/shared/seed0 " not in planned
     assert "--out-dir results/runs/multiwalker/ppo/shared/seed0/eval" not in planned
+
+
+def test_ablations_are_compared_with_the_same_modes_runs_and_the_paper(tmp_path, monkeypatch):
+    root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
+    run = _training_run(root, "shared", 0, [-100, -80, -60, -50], checkpoint_at=4)
+    progress = run / ".work" / "progress.jsonl"
+    rows = [json.loads(x) for x in progress.read_text().splitlines()[:4]]
+    for i, r in enumerate(rows):  # RLlib 2 logs PPO's KL as mean_kl_loss
+        r.update({"shared/entropy": 6.0 + 0.1 * i, "shared/mean_kl_loss": 0.002})
+        r.update({"shared/vf_explained_var": 0.4})
+    progress.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep.keep_runs(root, dest, log=lambda m: None)
+    variant = dest / rep.ABLATIONS / "glorot_init"
+    seed_dir = variant / "runs" / "multiwalker" / "ppo" / "shared" / "seed0"
+    seed_dir.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "iteration": [1, 2, 3],
+            "env_steps": [6400, 12800, 19200],
+            "avg_total_reward": [-100.0, -70.0, -40.0],
+            "shared/entropy": [5.7, 5.8, 5.9],
+            "shared/mean_kl_loss": [0.004, 0.004, 0.004],
+            "shared/vf_explained_var": [0.6, 0.6, 0.6],
+        }
+    ).to_csv(seed_dir / "progress.csv", index=False)
+    paper = _paper_checkout(tmp_path)
+    log_csv = paper / "plot/data/multi_walker/ppo1.csv"
+    df = pd.read_csv(log_csv)
+    df["info/learner/policy_0/entropy"] = 5.8
+    df["info/learner/policy_0/kl"] = 0.005
+    df["info/learner/policy_0/vf_explained_var"] = 0.7
+    df.to_csv(log_csv, index=False)
+    out = tmp_path / "docs" / "reproduction.md"
+    with pytest.raises(InputError, match="what these runs changed"):
+        rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    (variant / rep.WHY_FILE).write_text("Glorot kernels,\nzero biases.\n")
+    monkeypatch.setattr(rep, "ABLATION_AT", (12_800, 19_200))
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    lines = out.read_text().splitlines()
+    assert "## Controlled runs (the reproduction's settings with one thing changed)" in lines
+    assert "**glorot_init.** Glorot kernels, zero biases." in lines
+    # rolling means up to each mark: entropy / KL / explained variance; best so far
+    assert (
+        "| **glorot_init** seed 0 | shared | 5.75 / 0.0040 / 0.60 | 5.80 / 0.0040 / 0.60 | -40.0 |"
+        in lines
+    )
+    assert (
+        "| psmarl shared seed 0 | shared | 6.05 / 0.0020 / 0.40 | 6.10 / 0.0020 / 0.40 | -60.0 |"
+        in lines
+    )
+    assert (
+        "| paper shared (its log) | shared | 5.80 / 0.0050 / 0.70 | 5.80 / 0.0050 / 0.70 | 5.0 |"
+        in lines
+    )
+    assert not any(ln.startswith("| paper independent") and "0.0050" in ln for ln in lines)
+    figure = out.parent / "reproduction" / "ablations_multiwalker_ppo.png"
+    assert figure.stat().st_size > 10_000
+    assert "![controlled runs](reproduction/ablations_multiwalker_ppo.png)" in lines
+    # the KL has its own panel and column in the learner table's data
+    assert "kl" in rep.learner_diagnostics(pd.read_csv(seed_dir / "progress.csv")).columns
+    # no ablation left: no section, no stale figure
+    shutil.rmtree(dest / rep.ABLATIONS)
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    assert "## Controlled runs" not in out.read_text() and not figure.exists()

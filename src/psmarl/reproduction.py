@@ -439,17 +439,28 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
     return lines
 
 
-# ---------------------------------------------------------------- superseded runs
+# ---------------------------------------------------------------- variants: superseded, ablations
+#: runs (finished or not) of an earlier psmarl that had a defect since fixed: kept to show
+#: the fix's effect, in no statistic
 SUPERSEDED = "superseded"
+#: controlled runs: the reproduction's settings with one thing changed (an overlay config),
+#: to test an explanation of a difference from the paper; in no statistic
+ABLATIONS = "ablations"
+#: in each variant's folder: why its runs were superseded, or what an ablation changed
 WHY_FILE = "why.md"
+_WHY = {
+    SUPERSEDED: "say in one paragraph why these runs were superseded",
+    ABLATIONS: "say in one paragraph what these runs changed, and the command that ran them",
+}
 
 
 @dataclass(frozen=True)
-class SupersededRun:
-    """A run (finished or not) of an earlier psmarl that had a defect since fixed: kept to
-    show the fix's effect, in no statistic. ``<data>/superseded/<label>/why.md`` says what
-    was wrong; its runs' ``progress.jsonl`` (or ``progress.csv``) sit under ``runs/``."""
+class VariantRun:
+    """A run kept apart from the reproduction's statistics: ``<data>/<kind>/<label>/``
+    holds ``why.md`` and the runs' ``progress.jsonl`` (or ``progress.csv``) under ``runs/``;
+    ``kind`` is :data:`SUPERSEDED` or :data:`ABLATIONS`."""
 
+    kind: str
     label: str
     why: str
     sharing: str
@@ -458,15 +469,14 @@ class SupersededRun:
     diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
+def load_variants(data: str | Path, study: Study, kind: str = SUPERSEDED) -> list[VariantRun]:
+    """The kept runs of every variant of ``kind`` under ``data``."""
     out = []
-    root = Path(data) / SUPERSEDED
+    root = Path(data) / kind
     for variant in sorted(p for p in root.glob("*") if p.is_dir()):
         why_file = variant / WHY_FILE
         if not why_file.exists():
-            raise InputError(
-                f"{why_file}: missing (say in one paragraph why these runs were superseded)"
-            )
+            raise InputError(f"{why_file}: missing ({_WHY[kind]})")
         why = " ".join(why_file.read_text().split())
         runs = variant / "runs" / study.env / study.method
         for seed_dir in sorted(runs.glob("*/seed*")):
@@ -479,7 +489,8 @@ def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
                 continue
             curve = full.reindex(columns=["env_steps", "avg_total_reward"])
             out.append(
-                SupersededRun(
+                VariantRun(
+                    kind,
                     variant.name,
                     why,
                     seed_dir.parent.name,
@@ -491,7 +502,11 @@ def load_superseded(data: str | Path, study: Study) -> list[SupersededRun]:
     return out
 
 
-def superseded_lines(runs: Sequence[SupersededRun], paper: Mapping[str, pd.DataFrame]) -> list[str]:
+def load_superseded(data: str | Path, study: Study) -> list[VariantRun]:
+    return load_variants(data, study, SUPERSEDED)
+
+
+def superseded_lines(runs: Sequence[VariantRun], paper: Mapping[str, pd.DataFrame]) -> list[str]:
     """The report's section on superseded runs: why, and how far they got."""
     if not runs:
         return []
@@ -509,6 +524,76 @@ def superseded_lines(runs: Sequence[SupersededRun], paper: Mapping[str, pd.DataF
         lines += [
             markdown_table(
                 ["mode", "seed", "env steps reached", "last", "best", "paper at that step"],
+                rows,
+            ),
+            "",
+        ]
+    return lines
+
+
+#: env steps at which the ablation table compares the learner (the smoothed diagnostics)
+ABLATION_AT = (250_000, 500_000, 1_000_000)
+
+
+def ablation_lines(
+    ablations: Sequence[VariantRun],
+    runs: Sequence[Any],
+    paper: Mapping[str, pd.DataFrame],
+) -> list[str]:
+    """The report's section on controlled runs: what each changed, and its learner beside
+    the reproduction's runs of the same mode (every seed: their spread is the yardstick) and
+    the paper's log, at :data:`ABLATION_AT` env steps."""
+    if not ablations:
+        return []
+    lines = [
+        "## Controlled runs (the reproduction's settings with one thing changed)",
+        "",
+        "Each cell: entropy / KL / explained variance, rolling means of "
+        f"{DIAGNOSTICS_SMOOTHING} iterations (as in the learner table below); best: the "
+        "best average total reward of the run so far.",
+        "",
+    ]
+    for label in sorted({a.label for a in ablations}):
+        mine = [a for a in ablations if a.label == label]
+        lines += [f"**{label}.** {mine[0].why}", ""]
+        modes = sorted({a.sharing for a in mine}, key=lambda s: s != "shared")
+        rows = []
+        for sharing in modes:
+            series = [
+                (f"**{label}** seed {a.seed}", a.diagnostics, a.curve)
+                for a in sorted(mine, key=lambda a: a.seed)
+                if a.sharing == sharing
+            ]
+            series += [
+                (f"psmarl {sharing} seed {r.seed}", r.diagnostics, r.curve)
+                for r in sorted(runs, key=lambda r: r.seed)
+                if r.sharing == sharing
+            ]
+            if sharing in paper:
+                p = paper[sharing]
+                series.append((f"paper {sharing} (its log)", p, p))
+            for name, diag, curve in series:
+                cells = []
+                for m in ABLATION_AT:
+                    vals = [
+                        diagnostics_at(diag, n, m) for n in ("entropy", "kl", "vf_explained_var")
+                    ]
+                    cells.append(
+                        "-"
+                        if np.isnan(vals).all()
+                        else " / ".join(_fmt(v, d) for v, d in zip(vals, (2, 4, 2)))
+                    )
+                upto = curve[curve["env_steps"] <= ABLATION_AT[-1]]["avg_total_reward"]
+                best = f"{float(upto.max()):.1f}" if len(upto) else "-"
+                rows.append([name, sharing, *cells, best])
+        lines += [
+            markdown_table(
+                [
+                    "run",
+                    "mode",
+                    *[_steps(m) for m in ABLATION_AT],
+                    f"best to {_steps(ABLATION_AT[-1])}",
+                ],
                 rows,
             ),
             "",
@@ -598,9 +683,12 @@ def read_paper_log(source: str | Path, path: str) -> pd.DataFrame:
 #: progress has ``<module>/<name>``; old RLlib's ``info/learner/<policy>/<name>``
 DIAGNOSTICS = (
     ("entropy", "policy entropy"),
+    ("kl", "KL from the sampling policy"),
     ("vf_explained_var", "value: explained variance"),
     ("vf_loss", "value loss (as the loss used it)"),
 )
+#: other column names of a diagnostic (RLlib 2 logs the PPO KL as ``mean_kl_loss``)
+DIAGNOSTIC_ALIASES = {"kl": ("kl", "mean_kl_loss")}
 #: iterations of the rolling mean the figure and table draw from (both sides alike)
 DIAGNOSTICS_SMOOTHING = 10
 #: env steps at which the report's table reads the smoothed diagnostics
@@ -615,7 +703,8 @@ def learner_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     out = {"env_steps": pd.to_numeric(df["env_steps"], errors="coerce").astype(float)}
     for name, _ in DIAGNOSTICS:
-        cols = [c for c in df.columns if "/" in str(c) and str(c).rsplit("/", 1)[1] == name]
+        names = DIAGNOSTIC_ALIASES.get(name, (name,))
+        cols = [c for c in df.columns if "/" in str(c) and str(c).rsplit("/", 1)[1] in names]
         if cols:
             out[name] = df[cols].apply(pd.to_numeric, errors="coerce").mean(axis=1)
     return pd.DataFrame(out).reset_index(drop=True)
@@ -637,19 +726,21 @@ def diagnostics_at(diag: pd.DataFrame, name: str, env_steps: float) -> float:
 
 
 def _diagnostic_series(
-    runs: Sequence[Any], superseded: Sequence[SupersededRun], paper: Mapping[str, pd.DataFrame]
+    runs: Sequence[Any], variants: Sequence[VariantRun], paper: Mapping[str, pd.DataFrame]
 ) -> list[tuple[str, str, str, pd.DataFrame]]:
     """(label, sharing, kind, diagnostics) of every run and paper log with any diagnostic;
-    kind is psmarl, superseded or paper."""
+    kind is psmarl, superseded, ablations (a variant's kind, its label in the legend) or
+    paper."""
     out = []
     for r in sorted(runs, key=lambda r: (r.sharing != "shared", r.seed)):
         out.append((f"psmarl {r.sharing} seed {r.seed}", r.sharing, "psmarl", r.diagnostics))
-    for r in superseded:
+    for r in variants:
         out.append(
             (
-                f"superseded ({r.label}): {r.sharing} seed {r.seed}",
+                f"{'superseded' if r.kind == SUPERSEDED else 'ablation'} ({r.label}): "
+                f"{r.sharing} seed {r.seed}",
                 r.sharing,
-                "superseded",
+                r.kind,
                 r.diagnostics,
             )
         )
@@ -663,16 +754,23 @@ def draw_diagnostics(
     series: Sequence[tuple[str, str, str, pd.DataFrame]],
     title: str,
     outputs: Sequence[Path],
+    reach: str = "psmarl",
 ) -> bool:
     """One panel per diagnostic over env steps: psmarl's runs (solid), superseded ones
-    (grey), the paper's logs (dashed), each smoothed over :data:`DIAGNOSTICS_SMOOTHING`
-    iterations, up to a little past psmarl's longest run. False (nothing drawn) when there
-    is no psmarl run with diagnostics."""
+    (grey), ablations (thick, a colour each), the paper's logs (dashed), each smoothed over
+    :data:`DIAGNOSTICS_SMOOTHING` iterations, up to a little past the longest run of kind
+    ``reach``. False (nothing drawn) when no run of that kind has diagnostics."""
     from psmarl.figures import _setup, save_figure
 
-    ours = [s for s in series if s[2] == "psmarl"]
+    ours = [s for s in series if s[2] == reach]
     if not ours:
         return False
+    ablation_colors = dict(
+        zip(
+            sorted({s[0].split(":")[0] for s in series if s[2] == ABLATIONS}),
+            ["tab:green", "tab:purple", "tab:red", "tab:brown", "tab:olive", "tab:cyan"] * 9,
+        )
+    )
     names = [(n, lab) for n, lab in DIAGNOSTICS if any(n in s[3].columns for s in ours)]
     plt = _setup()
     colors = {"shared": "tab:blue", "independent": "tab:orange"}
@@ -687,7 +785,8 @@ def draw_diagnostics(
             d = d[d["env_steps"] <= xmax]
             style = {
                 "psmarl": {"color": colors[sharing], "lw": 1.1, "ls": "-"},
-                "superseded": {"color": "0.55", "lw": 1.0, "ls": "-."},
+                SUPERSEDED: {"color": "0.55", "lw": 1.0, "ls": "-."},
+                ABLATIONS: {"color": ablation_colors.get(lab.split(":")[0]), "lw": 1.8},
                 "paper": {"color": colors[sharing], "lw": 1.3, "ls": "--"},
             }[kind]
             ax.plot(d["env_steps"], _smoothed(d, name), label=lab, **style)
@@ -1030,7 +1129,7 @@ def draw_progress(
     outputs: Sequence[Path],
     paper: Mapping[str, pd.DataFrame],
     random_mean: float | None,
-    superseded: Sequence[SupersededRun] = (),
+    superseded: Sequence[VariantRun] = (),
 ) -> None:
     """The curves of the runs still training, beside the paper's over the same env steps
     (and, in grey, superseded runs over the same range)."""
@@ -1113,6 +1212,7 @@ def build_report(
     runs = load_kept(data, study, allow_empty=True)
     unfinished = load_unfinished(data, study)
     superseded = load_superseded(data, study)
+    ablations = load_variants(data, study, ABLATIONS)
     if not runs and not unfinished:
         raise InputError(
             f"{data}: no kept {study.env}/{study.method} runs, finished or not "
@@ -1147,6 +1247,24 @@ def build_report(
     series = _diagnostic_series([*runs, *unfinished], superseded, paper_curves)
     drawn = draw_diagnostics(series, study.title, diag_figs)
     diag_lines = diagnostics_lines(series, diag_rel) if drawn else []
+    abl_rel = Path(out.stem) / f"ablations_{study.env}_{study.method}"
+    abl_figs = [out.parent / f"{abl_rel}.png", out.parent / f"{abl_rel}.pdf"]
+    modes = {a.sharing for a in ablations}
+    abl_series = _diagnostic_series(
+        [r for r in [*runs, *unfinished] if r.sharing in modes],
+        ablations,
+        {s: p for s, p in paper_curves.items() if s in modes},
+    )
+    if draw_diagnostics(abl_series, study.title, abl_figs, reach=ABLATIONS):
+        diag_lines = [
+            *ablation_lines(ablations, [*runs, *unfinished], paper_curves),
+            f"![controlled runs]({abl_rel}.png)",
+            "",
+            *diag_lines,
+        ]
+    else:
+        for stale in abl_figs:
+            stale.unlink(missing_ok=True)
     stale_figs = (figures if not runs else []) + (progress_figs if not unfinished else [])
     for stale in stale_figs + (diag_figs if not drawn else []):
         stale.unlink(missing_ok=True)
@@ -1429,7 +1547,7 @@ def _interim_report(
     progress_rel: Path,
     command: str,
     log: Callable[[str], None],
-    superseded: Sequence[SupersededRun] = (),
+    superseded: Sequence[VariantRun] = (),
     diag_lines: Sequence[str] = (),
 ) -> Path:
     """The report while no run has finished: the runs still training, the paper's marks,
