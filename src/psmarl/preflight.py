@@ -144,7 +144,12 @@ def add_cli(add: Callable) -> None:
     import argparse
 
     def run(a):
-        preflight(a.snakemake_args, lambda m: print(m, file=sys.stderr, flush=True))
+        args = list(a.snakemake_args)
+        # argparse keeps the "--" that separates them (./run.sh: psmarl preflight -- "$@");
+        # passed on, it would make every later argument, --unlock included, a target
+        if args[:1] == ["--"]:
+            args = args[1:]
+        preflight(args, lambda m: print(m, file=sys.stderr, flush=True))
 
     sp = add(
         "preflight",

@@ -127,6 +127,24 @@ def test_a_stale_lock_is_removed_and_the_same_command_runs(tmp_path, snakemake_b
         _cleanup(tmp_path)
 
 
+def test_run_sh_s_preflight_command_removes_a_stale_lock(tmp_path, snakemake_bin, capsys):
+    """As ./run.sh calls it: ``psmarl preflight -- <snakemake's arguments>``, a target
+    first (the "--" once reached snakemake, which took --unlock for a target)."""
+    p = _start(tmp_path, snakemake_bin)
+    try:
+        _kill(p, group=True)
+        time.sleep(0.5)
+        _cleanup(tmp_path)
+        assert preflight.lock_files(tmp_path)
+        args = ["done.txt", "-d", str(tmp_path), "-s", str(tmp_path / "Snakefile")]
+        capsys.readouterr()
+        assert main(["preflight", "--", *args]) == 0, capsys.readouterr().err
+        assert "removed a stale Snakemake lock" in capsys.readouterr().err
+        assert not preflight.lock_files(tmp_path)
+    finally:
+        _cleanup(tmp_path)
+
+
 def test_a_running_snakemake_keeps_its_lock(tmp_path, snakemake_bin, capsys):
     p = _start(tmp_path, snakemake_bin)
     try:
