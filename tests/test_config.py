@@ -274,6 +274,7 @@ SHIPPED = {
     "learning_check.yaml": ["paper.yaml"],
     "ablation_ppo_init.yaml": ["reproduce.yaml"],
     "ablation_ppo_layout.yaml": ["reproduce.yaml"],
+    "ablation_multiwalker_bodies.yaml": ["reproduce.yaml"],
 }
 
 

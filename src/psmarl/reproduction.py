@@ -783,12 +783,13 @@ def draw_diagnostics(
             if name not in d.columns:
                 continue
             d = d[d["env_steps"] <= xmax]
-            style = {
+            styles: dict[str, dict[str, Any]] = {
                 "psmarl": {"color": colors[sharing], "lw": 1.1, "ls": "-"},
                 SUPERSEDED: {"color": "0.55", "lw": 1.0, "ls": "-."},
                 ABLATIONS: {"color": ablation_colors.get(lab.split(":")[0]), "lw": 1.8},
                 "paper": {"color": colors[sharing], "lw": 1.3, "ls": "--"},
-            }[kind]
+            }
+            style = styles[kind]
             ax.plot(d["env_steps"], _smoothed(d, name), label=lab, **style)
         ax.set_ylabel(label, fontsize="small")
         ax.grid(True, alpha=0.4)
@@ -1250,14 +1251,16 @@ def build_report(
     abl_rel = Path(out.stem) / f"ablations_{study.env}_{study.method}"
     abl_figs = [out.parent / f"{abl_rel}.png", out.parent / f"{abl_rel}.pdf"]
     modes = {a.sharing for a in ablations}
+    everyone: list[Any] = [*runs, *unfinished]
+    same_modes = [r for r in everyone if r.sharing in modes]
     abl_series = _diagnostic_series(
-        [r for r in [*runs, *unfinished] if r.sharing in modes],
+        same_modes,
         ablations,
         {s: p for s, p in paper_curves.items() if s in modes},
     )
     if draw_diagnostics(abl_series, study.title, abl_figs, reach=ABLATIONS):
         diag_lines = [
-            *ablation_lines(ablations, [*runs, *unfinished], paper_curves),
+            *ablation_lines(ablations, everyone, paper_curves),
             f"![controlled runs]({abl_rel}.png)",
             "",
             *diag_lines,

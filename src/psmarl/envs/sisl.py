@@ -88,8 +88,10 @@ WATERWORLD = EnvSpec(
 
 
 def _multiwalker_options(env, options):
-    from psmarl.envs.wrappers import PackageDropReward
+    from psmarl.envs.wrappers import PackageDropReward, PaperMultiwalkerBodies
 
+    if options.get("paper_bodies", False):
+        env = PaperMultiwalkerBodies(env)
     drop = float(options.get("package_drop_reward", 0.0))
     return PackageDropReward(env, drop) if drop else env
 
@@ -123,7 +125,14 @@ MULTIWALKER = EnvSpec(
         "package_drop_reward": EnvOption(
             0.0,
             "added to every walker's reward when the package falls (the paper's drop_reward)",
-        )
+        ),
+        "paper_bodies": EnvOption(
+            False,
+            "the paper's copy of the game's collisions (legs touch the ground only), lidar "
+            "(the ground only) and course end (the last walker past terrain_length - 10 "
+            "steps), and its reset (one zero-action step): psmarl.envs.wrappers."
+            "PaperMultiwalkerBodies",
+        ),
     },
     wrap_options=_multiwalker_options,
 )

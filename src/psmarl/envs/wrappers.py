@@ -30,6 +30,7 @@ evaluation and the random baseline all go through the same code:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -262,6 +263,96 @@ class PackageDropReward(BaseParallelWrapper):
         if any(terms.values()) and self._package_dropped():
             rewards = {a: r + self.reward for a, r in rewards.items()}
         return obs, rewards, terms, truncs, infos
+
+
+#: Box2D collision categories of the paper's multiwalker copy: ground, walker hull and upper
+#: legs, lower legs (the package keeps 0x004 in both copies)
+GROUND, HULL_AND_UPPER_LEG, LOWER_LEG = 0x001, 0x002, 0x020
+
+
+@functools.cache
+def _first_ground_hit() -> type:
+    """The paper's lidar ray callback class (Box2D imported only by multiwalker): fixtures
+    other than the ground are passed through (1: go on, unclipped), the first ground fixture
+    reported ends the ray (0)."""
+    from Box2D.b2 import rayCastCallback
+
+    class FirstGroundHit(rayCastCallback):
+        fraction = 1.0
+
+        def ReportFixture(self, fixture, point, normal, fraction):
+            if (fixture.filterData.categoryBits & GROUND) == 0:
+                return 1
+            self.p2 = point
+            self.fraction = fraction
+            return 0
+
+    return FirstGroundHit
+
+
+class PaperMultiwalkerBodies(BaseParallelWrapper):
+    """The bodies, sensors and course end of the paper's multiwalker copy on PettingZoo's
+    game (``sisl_games/multiwalker/multiwalker_base.py`` of the paper's repository against
+    ``multiwalker_v9``, which share the walkers' shapes, joints, motors and terrain):
+
+    - **collisions**: each walker's hull is category 0x002 and collides with everything
+      (ground, package, other hulls); its upper (0x002) and lower (0x020) legs collide with
+      the ground only. ``multiwalker_v9`` leaves every part in category 1, colliding with
+      everything but the walker's own parts, so there the package can rest on legs, and its
+      contact listener then takes a package touching a leg for a drop (``game_over``) and a
+      hull touching another walker's leg for a fall;
+    - **lidar**: the 10 rays see the ground only (category 1) and stop at the first ground
+      fixture reported; ``multiwalker_v9``'s rays also hit every walker's legs and hull,
+      their own legs included (all category 1 there), and take the nearest hit;
+    - **course end**: the episode ends when the *last* walker's hull passes
+      ``(terrain_length - 10)`` terrain steps (the paper's loop variable: ``multiwalker_v9``
+      checks the package), on a course of ``terrain_length`` steps (the paper's
+      ``int(200 * n_walkers / 8)``: 75 for 3 walkers; a kwarg of the env);
+    - **reset** takes one physics step with zero actions and returns its observations, as
+      the paper's ``reset()`` did; that step is not counted in ``max_cycles``.
+
+    Not reproduced: the paper's neighbour and package noise came from numpy's global
+    generator (here the game's own, the same distribution), and a walker leaving the
+    course to the left ends the paper's episode as a drop (here the package doing so).
+    """
+
+    def reset(self, seed=None, options=None):
+        self.env.reset(seed=seed, options=options)
+        game = self._game()
+        for walker in game.walkers:
+            self._refilter(walker.hull, HULL_AND_UPPER_LEG, 0xFFFF)
+            for k, leg in enumerate(walker.legs):
+                self._refilter(leg, LOWER_LEG if k % 2 else HULL_AND_UPPER_LEG, GROUND)
+            walker.lidar = [_first_ground_hit()() for _ in walker.lidar]
+        zero = {
+            a: np.zeros(self.action_space(a).shape, self.action_space(a).dtype) for a in self.agents
+        }
+        obs, _, _, _, infos = self.env.step(zero)
+        game.frames = 0
+        return obs, infos
+
+    def step(self, actions):
+        obs, rewards, terms, truncs, infos = self.env.step(actions)
+        from pettingzoo.sisl.multiwalker.multiwalker_base import TERRAIN_GRASS, TERRAIN_STEP
+
+        game = self._game()
+        last = game.walkers[-1].hull
+        line = (game.terrain_length - TERRAIN_GRASS) * TERRAIN_STEP
+        if last is not None and last.position.x > line and not all(terms.values()):
+            terms = dict.fromkeys(terms, True)
+            self.env.unwrapped.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def _game(self):
+        base = self.env.unwrapped
+        return getattr(base, "env", base)  # the parallel env -> MultiWalkerEnv
+
+    @staticmethod
+    def _refilter(body, category: int, mask: int) -> None:
+        for fixture in body.fixtures:
+            f = fixture.filterData
+            f.categoryBits, f.maskBits, f.groupIndex = category, mask, 0
+            fixture.filterData = f
 
 
 class SquaredThrustPenalty(BaseParallelWrapper):
