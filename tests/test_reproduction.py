@@ -555,6 +555,21 @@ def test_ablations_are_compared_with_the_same_modes_runs_and_the_paper(tmp_path,
         rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
     (variant / rep.WHY_FILE).write_text("Glorot kernels,\nzero biases.\n")
     monkeypatch.setattr(rep, "ABLATION_AT", (12_800, 19_200))
+    # a superseded run of the same mode is a baseline too (e.g. runs of an earlier game)
+    old = dest / rep.SUPERSEDED / "old_game"
+    old_seed = old / "runs" / "multiwalker" / "ppo" / "shared" / "seed0"
+    old_seed.mkdir(parents=True)
+    (old / rep.WHY_FILE).write_text("Another game.\n")
+    pd.read_csv(seed_dir / "progress.csv").assign(
+        **{"shared/entropy": 7.0, "avg_total_reward": -90.0}
+    ).to_csv(old_seed / "progress.csv", index=False)
+    rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
+    lines = out.read_text().splitlines()
+    assert (
+        "| superseded (old_game) seed 0 | shared | 7.00 / 0.0040 / 0.60 | 7.00 / 0.0040 / 0.60"
+        " | -90.0 |" in lines
+    )
+    shutil.rmtree(old)
     rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
     lines = out.read_text().splitlines()
     assert "## Controlled runs (the reproduction's settings with one thing changed)" in lines

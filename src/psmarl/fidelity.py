@@ -582,6 +582,78 @@ ENTRIES: list[Entry] = [
     Entry(
         ENVS,
         "all",
+        "multiwalker",
+        "which parts of a walker collide",
+        "hull (category 0x002) with everything; upper legs (0x002) and lower legs (0x020) "
+        "with the ground only (maskBits 0x001); the package rests on hulls only",
+        "sisl_games/multiwalker/multiwalker_base.py: BipedalWalker._reset fixtureDefs",
+        env_setting("multiwalker", "options.paper_bodies"),
+        "same",
+        "multiwalker_v9 leaves every part in category 1 (a group per walker): legs collide "
+        "with the package and the other walkers, and its contact listener then takes a package "
+        "touching a leg for a drop (game over, -100 to every walker) and a hull touching "
+        "another walker's leg for a fall; the env option paper_bodies (on in the paper preset "
+        "since 2026-12-02) sets the paper's categories (psmarl.envs.wrappers."
+        "PaperMultiwalkerBodies)",
+        "measured together with the lidar and course rows: docs/reproduction.md, controlled "
+        "runs (paper_bodies); the runs before are superseded there",
+        expect=True,
+    ),
+    Entry(
+        ENVS,
+        "all",
+        "multiwalker",
+        "lidar",
+        "10 rays that see the ground only and stop at the first ground fixture reported",
+        "sisl_games/multiwalker/multiwalker_base.py: LidarCallback (return 1 past other "
+        "fixtures, 0 at the ground)",
+        env_setting("multiwalker", "options.paper_bodies"),
+        "same",
+        "multiwalker_v9's rays also hit every walker's legs and hull (category 1 there), the "
+        "walker's own legs included: under random play (scripts/probe_multiwalker_lidar.py, "
+        "20 episodes) its 5 steepest rays read 0.06-0.16 of their range on average, 0.35-0.43 "
+        "with the paper's bodies (tests/test_multiwalker_bodies.py checks every ray against "
+        "the nearest ground by hand); paper_bodies gives the paper's rays",
+        "as above",
+        expect=True,
+    ),
+    Entry(
+        ENVS,
+        "all",
+        "multiwalker",
+        "course length and end",
+        "int(200 * n_walkers / 8) = 75 terrain steps; the episode ends when the last walker's "
+        "hull passes step 65",
+        "sisl_games/multiwalker/multiwalker_base.py: MultiWalkerEnv.setup (terrain_length) "
+        "and step (pos: the loop's last walker)",
+        env_setting("multiwalker", "kwargs.terrain_length"),
+        "same",
+        "multiwalker_v9's default course is 200 steps and ends when the package passes step "
+        "190; the paper preset sets terrain_length 75 and paper_bodies ends the episode by "
+        "the last walker",
+        "as above",
+        expect=75,
+    ),
+    Entry(
+        ENVS,
+        "all",
+        "multiwalker",
+        "reset and episode length",
+        "reset() takes one physics step with zero actions and returns its observations; the "
+        "paper's wrapper ends an episode after 501 steps",
+        "sisl_games/multiwalker/multiwalker_base.py: reset(); sisl_games/multiwalker/"
+        "multiwalker.py: step() (steps >= 500, counted after the check)",
+        "one uncounted zero-action step at reset (paper_bodies); max_cycles 500",
+        "differs",
+        "one step: max_cycles stays the paper's stated 500 (Appendix B); the neighbour and "
+        "package noise of the paper's copy came from numpy's global generator (here the "
+        "game's own: the same distribution), and a walker leaving the course to the left "
+        "ended it as a drop (here the package doing so)",
+        "none expected: the 501st step only happens to episodes that reach the cap",
+    ),
+    Entry(
+        ENVS,
+        "all",
         "waterworld",
         "agent-agent collisions",
         "no reward and no collision (Appendix B's 'small negative reward when two agents "

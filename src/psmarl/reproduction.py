@@ -539,10 +539,11 @@ def ablation_lines(
     ablations: Sequence[VariantRun],
     runs: Sequence[Any],
     paper: Mapping[str, pd.DataFrame],
+    superseded: Sequence[VariantRun] = (),
 ) -> list[str]:
     """The report's section on controlled runs: what each changed, and its learner beside
-    the reproduction's runs of the same mode (every seed: their spread is the yardstick) and
-    the paper's log, at :data:`ABLATION_AT` env steps."""
+    the reproduction's runs of the same mode (every seed: their spread is the yardstick),
+    superseded runs of that mode, and the paper's log, at :data:`ABLATION_AT` env steps."""
     if not ablations:
         return []
     lines = [
@@ -567,6 +568,11 @@ def ablation_lines(
             series += [
                 (f"psmarl {sharing} seed {r.seed}", r.diagnostics, r.curve)
                 for r in sorted(runs, key=lambda r: r.seed)
+                if r.sharing == sharing
+            ]
+            series += [
+                (f"superseded ({r.label}) seed {r.seed}", r.diagnostics, r.curve)
+                for r in sorted(superseded, key=lambda r: (r.label, r.seed))
                 if r.sharing == sharing
             ]
             if sharing in paper:
@@ -1255,12 +1261,12 @@ def build_report(
     same_modes = [r for r in everyone if r.sharing in modes]
     abl_series = _diagnostic_series(
         same_modes,
-        ablations,
+        [*ablations, *(r for r in superseded if r.sharing in modes)],
         {s: p for s, p in paper_curves.items() if s in modes},
     )
     if draw_diagnostics(abl_series, study.title, abl_figs, reach=ABLATIONS):
         diag_lines = [
-            *ablation_lines(ablations, everyone, paper_curves),
+            *ablation_lines(ablations, everyone, paper_curves, superseded),
             f"![controlled runs]({abl_rel}.png)",
             "",
             *diag_lines,

@@ -112,12 +112,15 @@ MULTIWALKER = EnvSpec(
                 shared_reward=False,
                 terminate_on_fall=True,
                 max_cycles=500,
+                # the paper's copy: int(200 * n_walkers / 8) terrain steps
+                terrain_length=75,
             ),
             agent_indication="scalar_over_n",
-            options={"package_drop_reward": -100.0},
+            options={"package_drop_reward": -100.0, "paper_bodies": True},
             backend="fast",
             description="Appendix B + the paper's code: -100 for a fall, -100 to every walker "
-            "when the package drops, agent id i/3 appended (docs/environments.md)",
+            "when the package drops, agent id i/3 appended, the paper's copy of the game's "
+            "collisions, lidar and 75-step course (docs/environments.md)",
         ),
         "pettingzoo": Preset(kwargs={}, description="multiwalker_v9 defaults"),
     },
