@@ -800,7 +800,8 @@ ENTRIES: list[Entry] = [
         "64 envs x 100 steps (8 workers x 8 envs, sample_batch_size 100, truncate_episodes)",
         f"{PM} (num_workers 8, num_envs_per_worker 8, sample_batch_size 100)",
         "on a 2-core machine (runtime auto): 2 runners x 8 envs x 400 steps "
-        "(rollout_fragment_length auto = batch / envs)",
+        "(rollout_fragment_length auto = batch / envs); config/reproduce.yaml: 2 runners x "
+        "32 envs x 100 steps, the paper's",
         "differs",
         "runtime auto takes the fastest layout measured on 2 cores (bench/RESULTS.md, layouts); "
         "training.runtime.num_envs_per_env_runner: 32 gives the paper's 64 envs x 100 steps "
