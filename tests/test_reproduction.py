@@ -70,7 +70,9 @@ def _fake_run(
     return run
 
 
-def _paper_checkout(tmp: Path) -> Path:
+def _paper_checkout(tmp: Path, **shared_learner: float) -> Path:
+    """A checkout of the paper's repository with its two multiwalker PPO logs; the shared
+    log gets a constant column ``info/learner/policy_0/<name>`` per keyword."""
     repo = tmp / "paper"
     d = repo / "plot/data/multi_walker"
     d.mkdir(parents=True)
@@ -86,6 +88,11 @@ def _paper_checkout(tmp: Path) -> Path:
                 "episodes_total": 100 * np.arange(1, n + 1),
             }
         ).to_csv(d / f"{name}.csv", index=False)
+    shared = d / "ppo1.csv"
+    df = pd.read_csv(shared)
+    for name, value in shared_learner.items():
+        df[f"info/learner/policy_0/{name}"] = value
+    df.to_csv(shared, index=False)
     return repo
 
 
@@ -400,13 +407,7 @@ def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatc
         r.update({"shared/vf_loss": 20.0, "shared/vf_loss_unclipped": 80.0})
     progress.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rep.keep_runs(root, dest, log=lambda m: None)
-    paper = _paper_checkout(tmp_path)
-    log_csv = paper / "plot/data/multi_walker/ppo1.csv"
-    df = pd.read_csv(log_csv)
-    df["info/learner/policy_0/entropy"] = 5.8
-    df["info/learner/policy_0/vf_explained_var"] = 0.7
-    df["info/learner/policy_0/vf_loss"] = 30.0
-    df.to_csv(log_csv, index=False)
+    paper = _paper_checkout(tmp_path, entropy=5.8, vf_explained_var=0.7, vf_loss=30.0)
     out = tmp_path / "docs" / "reproduction.md"
     rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
     text = out.read_text()
@@ -543,13 +544,7 @@ def test_ablations_are_compared_with_the_same_modes_runs_and_the_paper(tmp_path,
             "shared/vf_explained_var": [0.6, 0.6, 0.6],
         }
     ).to_csv(seed_dir / "progress.csv", index=False)
-    paper = _paper_checkout(tmp_path)
-    log_csv = paper / "plot/data/multi_walker/ppo1.csv"
-    df = pd.read_csv(log_csv)
-    df["info/learner/policy_0/entropy"] = 5.8
-    df["info/learner/policy_0/kl"] = 0.005
-    df["info/learner/policy_0/vf_explained_var"] = 0.7
-    df.to_csv(log_csv, index=False)
+    paper = _paper_checkout(tmp_path, entropy=5.8, kl=0.005, vf_explained_var=0.7)
     out = tmp_path / "docs" / "reproduction.md"
     with pytest.raises(InputError, match="what these runs changed"):
         rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
