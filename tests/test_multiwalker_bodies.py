@@ -152,3 +152,11 @@ def test_both_backends_play_the_same_with_the_paper_s_bodies():
         assert oa.keys() == ob.keys()
         for k in oa:
             np.testing.assert_allclose(oa[k], ob[k], rtol=0, atol=1e-5)
+
+
+def test_the_option_must_be_a_boolean_naming_its_key():
+    from psmarl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be true or false") as e:
+        envs.resolve("multiwalker", "paper", options={"paper_bodies": "no"})
+    assert e.value.key == "envs.multiwalker.options.paper_bodies"

@@ -149,6 +149,11 @@ def resolve(
                 f"environment {name!r} has no option(s) {', '.join(bad)}; its options: {known}",
                 key=f"envs.{name}.options",
             )
+        for opt, value in options.items():
+            if isinstance(spec.options[opt].default, bool) and not isinstance(value, bool):
+                raise ConfigError(
+                    f"must be true or false, got {value!r}", key=f"envs.{name}.options.{opt}"
+                )
         opts.update(options)
     out = {
         "name": name,
