@@ -396,7 +396,7 @@ def data_files(root: Path) -> list[str]:
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix in (".csv", ".json")
-        and not {"checkpoint", "logs", ".work", "report"} & set(p.parts)
+        and not {"checkpoint", "logs", ".work", ".final", "report"} & set(p.parts)
         and p.name != "config.yaml"
     )
 

@@ -4,6 +4,7 @@ windows, checkpoint cadence, resume after a crash at any iteration, publishing."
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -234,6 +235,87 @@ def test_a_job_started_again_after_publishing_trains_nothing(tmp_path, leftover)
     csv = run / "progress.csv"
     csv.write_text(csv.read_text()[:-40])
     assert RunLoop(SPEC, run, log=lambda m: None).published() is None
+
+
+def _as_snakemake_reruns(run: Path) -> None:
+    """What Snakemake does before it starts a job again: delete the job's outputs."""
+    shutil.rmtree(run / "checkpoint")
+    (run / "progress.csv").unlink()
+    (run / "train_summary.json").unlink()
+
+
+def test_a_raised_budget_continues_the_finished_run(tmp_path):
+    """Raising training.budget reruns the job (its params changed) and Snakemake deletes
+    its outputs first: the run continues from its kept final state, as one long run."""
+    run = tmp_path / "run"
+    train(run)  # 10 iterations
+    assert (results.final_state_dir(run) / "checkpoint" / "toy.json").exists()
+    _as_snakemake_reruns(run)
+    longer = {**SPEC, "budget": {"env_steps": 450}}
+    logs: list[str] = []
+    loop = RunLoop(longer, run, log=logs.append, paper_window=4)
+    ckpt = loop.start()
+    assert ckpt is not None and loop.it == 10
+    assert any("continuing the finished run from iteration 10" in m for m in logs), logs
+    s = loop.train(ToyBackend(ckpt))
+    assert s["iterations"] == 15 and s["spec"]["budget"] == {"env_steps": 450}
+    train(tmp_path / "ref", spec=longer)
+    a = pd.read_csv(run / "progress.csv").drop(columns="wall_seconds")
+    b = pd.read_csv(tmp_path / "ref" / "progress.csv").drop(columns="wall_seconds")
+    pd.testing.assert_frame_equal(a, b)  # the same rows as a run trained to 450 at once
+    assert json.loads((run / "checkpoint" / "toy.json").read_text()) == {"k": 15}
+    assert (
+        results.read_json(results.final_state_dir(run) / "checkpoint" / results.RUN_META)[
+            "iteration"
+        ]
+        == 15
+    )
+
+
+@pytest.mark.parametrize(
+    "change,why",
+    [
+        ({}, "already reached the budget"),  # --forcerun: train it again
+        ({"budget": {"env_steps": 150}}, "trained past the budget of 150 env_steps"),
+        ({"budget": {"iterations": 4}}, "trained past the budget of 4 iterations (9 by"),
+        ({"method_settings": {"lr": 1e-4}}, "trained with other settings"),
+    ],
+)
+def test_a_finished_run_started_again_otherwise_trains_afresh(tmp_path, change, why):
+    run = tmp_path / "run"
+    train(run)
+    _as_snakemake_reruns(run)
+    spec = {**SPEC, **change}
+    logs: list[str] = []
+    loop = RunLoop(spec, run, log=logs.append, paper_window=4)
+    assert loop.start() is None and loop.it == 0
+    assert any("not continuing the finished run" in m and why in m for m in logs), logs
+    assert not results.final_state_dir(run).exists()
+    loop.train(ToyBackend(None))
+    train(tmp_path / "ref", spec=spec)
+    a = pd.read_csv(run / "progress.csv").drop(columns="wall_seconds")
+    b = pd.read_csv(tmp_path / "ref" / "progress.csv").drop(columns="wall_seconds")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_lowered_budget_does_not_resume_a_run_trained_past_it(tmp_path):
+    """An unfinished run cut off at iteration 6 (of 10) whose budget is lowered to 3
+    iterations' worth: its checkpoint is 3 iterations past the new budget, so it is kept
+    aside and the run trains afresh. A budget that iteration 6 crossed resumes it."""
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(run, crash_at=8)  # last checkpoint at iteration 6
+    logs: list[str] = []
+    loop = RunLoop({**SPEC, "budget": {"env_steps": 90}}, run, log=logs.append)
+    assert loop.start() is None
+    assert "trained past the budget of 90 env_steps (150 by iteration 5)" in logs[-1], logs
+    assert len(list(run.glob(".work-superseded-*"))) == 1
+
+    run2 = tmp_path / "run2"
+    with pytest.raises(Crash):
+        train(run2, crash_at=8)
+    loop = RunLoop({**SPEC, "budget": {"env_steps": 170}}, run2, log=lambda m: None)
+    assert loop.start() is not None and loop.it == 6  # 150 < 170 <= 180: 6 is the last
 
 
 def test_the_backend_is_closed_when_training_fails(tmp_path):

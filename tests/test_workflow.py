@@ -176,6 +176,33 @@ def test_more_evaluation_workers_rerun_no_evaluation(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_raised_budget_continues_a_finished_run_through_the_workflow(finished_run, tmp_path):
+    """Snakemake reruns a train job whose budget was raised and deletes its outputs first;
+    the run continues from its kept final state instead of training again from zero."""
+    exe, wd = finished_run
+    copy = tmp_path / "wf"
+    shutil.copytree(wd, copy, symlinks=True)
+    run = copy / "results" / results.run_dir("pursuit", "ppo", "shared", 0)
+    assert (results.final_state_dir(run) / "checkpoint" / results.RUN_META).exists()
+    before = pd.read_csv(run / "progress.csv")
+    c = yaml.safe_load(TINY.read_text())
+    c["training"]["budget"] = {"iterations": 3}
+    raised = tmp_path / "raised.yaml"
+    raised.write_text(yaml.safe_dump(c))
+    target = f"results/{results.progress_csv('pursuit', 'ppo', 'shared', 0)}"
+    r = snakemake(exe, copy, "--cores", "2", target, configfile=raised)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    after = pd.read_csv(run / "progress.csv")
+    assert list(after["iteration"]) == [1, 2, 3]
+    cols = [c for c in before.columns if c != "wall_seconds"]
+    pd.testing.assert_frame_equal(after.loc[:1, cols], before[cols])  # rows 1-2 kept
+    logs = [p.read_text() for p in (copy / "results" / "logs").rglob("*.log")]
+    assert any("continuing the finished run from iteration 2" in t for t in logs)
+    summary = results.read_json(run / "train_summary.json")
+    assert summary["iterations"] == 3 and summary["spec"]["budget"] == {"iterations": 3}
+
+
+@pytest.mark.slow
 def test_switching_wandb_on_reruns_no_training(finished_run, tmp_path):
     """W&B reaches the jobs through the environment, not a rule's params."""
     exe, wd = finished_run

@@ -302,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
         "MADDPG/QMIX, the marl extra). Started again after an interruption, it resumes from "
         "<run-dir>/.work if that checkpoint was trained with the same settings (the budget, "
         "checkpoint cadence and runtime may differ); otherwise it keeps it aside "
-        "(.work-superseded-<time>) and trains afresh.",
+        "(.work-superseded-<time>) and trains afresh. A finished run keeps its state in "
+        "<run-dir>/.final: started again with a raised budget (Snakemake deletes the outputs "
+        "first), it continues from there instead of training again from zero.",
     )
     _training_run_args(
         sp,

@@ -7,6 +7,8 @@ Layout under the results root (``results/`` by default)::
         checkpoint/           final RLlib checkpoint (+ psmarl_run.json)
         train_summary.json    what was trained, with which settings, for how long
         .work/                resumable state of an unfinished run (never a workflow output)
+        .final/               the finished run's state, kept to continue it when its budget
+                              is raised (hard links of checkpoint/'s files: no extra disk)
         tensorboard/          TensorBoard event files, written as the run trains
         eval/episodes.csv     one row per evaluation play (EPISODE_COLUMNS)
         eval/summary.json     mean, std, 95% CI of the plays
@@ -114,6 +116,13 @@ def train_summary_json(env, method, sharing, seed) -> str:
 
 def work_dir(env, method, sharing, seed) -> str:
     return f"{run_dir(env, method, sharing, seed)}/.work"
+
+
+def final_state_dir(run: str | os.PathLike) -> Path:
+    """The finished run's state (``.work`` as it was when the run was published: final
+    checkpoint, progress rows, attempt log), kept so that a raised budget continues the run
+    instead of training it again from zero (:meth:`psmarl.run_loop.RunLoop.start`)."""
+    return Path(run) / ".final"
 
 
 def attempt_log(run: str | os.PathLike) -> Path:
@@ -235,15 +244,27 @@ def write_csv_atomic(path: str | os.PathLike, df: pd.DataFrame) -> None:
     write_text_atomic(path, df.to_csv(index=False))
 
 
-def replace_dir_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link of ``src`` at ``dst``, or a copy where the filesystem has no links."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def replace_dir_atomic(
+    src: str | os.PathLike, dst: str | os.PathLike, *, link: bool = False
+) -> None:
     """Copy directory ``src`` to ``dst`` so that ``dst`` appears complete or not at all
-    (a kill between the two renames leaves no ``dst``, never a partial one)."""
+    (a kill between the two renames leaves no ``dst``, never a partial one). ``link``: hard
+    links instead of copies where the filesystem allows (for folders whose files are never
+    changed in place, only replaced: checkpoints)."""
     src, dst = Path(src), Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.new")  # a fixed name: a killed copy is replaced
     try:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
+        shutil.copytree(src, tmp, copy_function=_link_or_copy if link else shutil.copy2)
         if dst.exists():
             old = dst.with_name(f".{dst.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -320,6 +341,18 @@ def remove_work_dir(work: str | os.PathLike) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def keep_final_state(work: str | os.PathLike, final: str | os.PathLike) -> None:
+    """After a run was published: its ``.work`` (complete final checkpoint, progress rows,
+    attempt log) becomes ``final`` (:func:`final_state_dir`), replacing an older one; an
+    incomplete ``.work`` (a kill inside :func:`remove_work_dir`) is deleted instead."""
+    work, final = Path(work), Path(final)
+    if not (work / "checkpoint" / RUN_META).exists():
+        remove_work_dir(work)
+        return
+    remove_work_dir(final)  # RUN_META first: a kill never leaves a whole-looking old one
+    os.replace(work, final)
+
+
 def set_aside_work_dir(work: str | os.PathLike) -> Path:
     """Move a run's ``.work`` folder aside, beside it (``.work-superseded-<UTC time>``),
     and return where it went: an unfinished run of another spec is kept, never resumed and
@@ -344,15 +377,17 @@ def publish_run(
     summary: Mapping[str, Any],
     work: str | os.PathLike,
 ) -> None:
-    """Publish a finished training run (RLlib's and BenchMARL's loops): the checkpoint first,
-    then ``progress.csv``, then ``train_summary.json`` (the last to appear; readers check the
-    progress rows against it), then the ``.work`` folder goes. A kill at any point leaves
-    either the ``.work`` state to resume from, or every output complete."""
+    """Publish a finished training run (RLlib's and BenchMARL's loops): the checkpoint first
+    (hard links of ``checkpoint``'s files where the filesystem allows), then
+    ``progress.csv``, then ``train_summary.json`` (the last to appear; readers check the
+    progress rows against it); then ``.work`` becomes the run's kept final state
+    (:func:`keep_final_state`). A kill at any point leaves either the ``.work`` state to
+    resume from, or every output complete."""
     run = Path(run)
-    replace_dir_atomic(checkpoint, run / "checkpoint")
+    replace_dir_atomic(checkpoint, run / "checkpoint", link=True)
     write_csv_atomic(run / "progress.csv", progress)
     write_json_atomic(run / "train_summary.json", summary)
-    remove_work_dir(work)
+    keep_final_state(work, final_state_dir(run))
 
 
 def read_json(

@@ -21,7 +21,15 @@ iterations. The workflow outputs (``checkpoint/``, ``progress.csv``,
 ``train_summary.json``, in that order) appear only when the budget is reached.
 Only a checkpoint of the same run spec is resumed (the budget, the checkpoint cadence and
 the runtime may change between attempts: :data:`RESUMABLE_CHANGES`); one trained with other
-settings is moved aside (``.work-superseded-<time>``) and the run trains afresh.
+settings, or past the budget (a budget lowered below what the run had trained), is moved
+aside (``.work-superseded-<time>``) and the run trains afresh.
+
+A published run keeps its ``.work`` as ``.final`` (its checkpoint files are hard links of the
+published ones). When the budget is raised, Snakemake deletes the run's outputs and starts
+the job again; the run then continues from ``.final`` (its final checkpoint, rows and log)
+to the new budget instead of training again from zero. Any other restart of a finished run
+(settings changed, budget lowered or unchanged, e.g. ``--forcerun``) removes ``.final``
+and trains afresh, as Snakemake asked.
 
 A backend is anything with the methods of :class:`Backend`; see ``psmarl.train`` (RLlib)
 and ``psmarl.benchmarl_backend.train`` (BenchMARL).
@@ -49,6 +57,8 @@ from psmarl.live_metrics import TensorBoardLog, WandbLog, wandb_settings_from_en
 #: RLlib 0.x's ``metrics_smoothing_episodes``: the window of the paper's measure
 SMOOTHING_EPISODES = 100
 BUDGET_KEYS = ("env_steps", "episodes", "iterations")
+#: each budget key's counter in the loop state and in the progress rows
+BUDGET_COUNTERS = {"env_steps": "env_steps", "episodes": "episodes", "iterations": "iteration"}
 #: run-spec keys a resumed run may change: how far it trains, how often it checkpoints and
 #: the machine it runs on (cores, runners); any other change trains the run afresh
 RESUMABLE_CHANGES = ("budget", "checkpoint_every", "runtime")
@@ -255,7 +265,8 @@ class RunLoop:
             return None  # damaged: train it again
         if summary.get("spec") != _plain(self.spec):
             return None  # another run's outputs: this spec trains afresh
-        results.remove_work_dir(self.work)  # what a kill inside the last step left
+        # what a kill inside the last step left: the state kept to continue the run
+        results.keep_final_state(self.work, results.final_state_dir(self.run))
         self.log(
             f"already complete: {summary_file} ({summary['iterations']} iterations, "
             f"{summary['env_steps']} env steps); nothing to train"
@@ -270,23 +281,74 @@ class RunLoop:
         if results.recover_checkpoint(self.ckpt) is None:  # after a kill between two renames
             return None
         state = results.read_json(self.ckpt / results.RUN_META)
-        changes = spec_changes(state.get("spec"), self.spec)
-        if not changes:
+        why = self._not_resumable(state, self.work)
+        if why is None:
             return state
         aside = results.set_aside_work_dir(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
-        shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in list(changes.items())[:6])
-        more = f"; and {len(changes) - 6} more" if len(changes) > 6 else ""
         self.log(
-            f"not resuming the checkpoint at iteration {state.get('iteration')}: it was "
-            f"trained with other settings ({shown}{more}); kept in {aside}; training afresh"
+            f"not resuming the checkpoint at iteration {state.get('iteration')}: {why}; "
+            f"kept in {aside}; training afresh"
         )
         return None
+
+    def _not_resumable(self, state: Mapping[str, Any], work: Path) -> str | None:
+        """Why the run state ``state`` (a checkpoint's ``RUN_META``, its rows in ``work``)
+        cannot be continued under this spec, or None: trained with other settings
+        (:func:`spec_changes`), or past the budget (it would have stopped iterations ago)."""
+        changes = spec_changes(state.get("spec"), self.spec)
+        if changes:
+            shown = "; ".join(
+                f"{k}: {old!r} -> {new!r}" for k, (old, new) in list(changes.items())[:6]
+            )
+            more = f"; and {len(changes) - 6} more" if len(changes) > 6 else ""
+            return f"it was trained with other settings ({shown}{more})"
+        loop = state.get("loop", state)
+        it = int(loop.get("iteration", 0))
+        rows = results.read_progress_rows(work / "progress.jsonl", it - 1)
+        before = rows[-1].get(BUDGET_COUNTERS[self.budget_key], 0) if rows and it > 1 else 0
+        if it > 1 and int(before) >= self.budget:
+            return (
+                f"it had trained past the budget of {self.budget} {self.budget_key} "
+                f"({before} by iteration {it - 1})"
+            )
+        return None
+
+    def _continue_finished(self) -> None:
+        """A published run started again (its outputs deleted by Snakemake): continue it
+        from its kept final state (``.final`` becomes ``.work``) when the budget was raised
+        above what it trained; otherwise (other settings, or a budget it already reached:
+        ``--forcerun``) remove that state, and the run trains afresh."""
+        final = results.final_state_dir(self.run)
+        if not final.exists() or results.recover_checkpoint(self.ckpt) is not None:
+            return  # nothing kept, or an unfinished attempt comes first
+        meta = final / "checkpoint" / results.RUN_META
+        state = results.read_json(meta) if meta.exists() else None
+        why = "its checkpoint is incomplete" if state is None else self._not_resumable(state, final)
+        if why is None and state is not None:
+            loop = state.get("loop", state)
+            trained = int(loop.get(BUDGET_COUNTERS[self.budget_key], 0))
+            if trained >= self.budget:
+                why = (
+                    f"it already reached the budget ({trained} of {self.budget} {self.budget_key})"
+                )
+        if why is not None:
+            results.remove_work_dir(final)
+            self.log(f"not continuing the finished run kept in {final}: {why}; training afresh")
+            return
+        results.remove_work_dir(self.work)
+        os.replace(final, self.work)
+        self.log(
+            f"continuing the finished run from iteration {state.get('iteration')} to the raised "
+            f"budget of {self.budget} {self.budget_key}"
+        )
 
     def start(self) -> Path | None:
         """Prepare ``.work``; restore the loop's state from the last checkpoint if there is
         one and return that checkpoint's folder (the backend restores its own state from
-        it), else None."""
+        it), else None. A finished run whose budget was raised continues from its kept
+        final state (:meth:`_continue_finished`)."""
+        self._continue_finished()
         self.work.mkdir(parents=True, exist_ok=True)
         state = self.saved_state()
         if state is None:

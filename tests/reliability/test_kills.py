@@ -119,9 +119,10 @@ def test_a_kill_while_a_run_is_published_leaves_it_resumable_or_complete(tmp_pat
             prog = results.read_csv(run / "progress.csv", results.REQUIRED_PROGRESS_COLUMNS)
             results.check_progress(prog, summary, run / "progress.csv", run / "train_summary.json")
             assert (run / "checkpoint" / results.RUN_META).exists()
-            work_ck = run / ".work" / "checkpoint"
-            # a half-removed .work never looks like a checkpoint to resume from
-            assert not (work_ck / results.RUN_META).exists() or (work_ck / "state.bin").exists()
+            # a half-removed .work or .final never looks like a checkpoint to resume from
+            for kept in (".work", results.final_state_dir(run).name):
+                ck = run / kept / "checkpoint"
+                assert not (ck / results.RUN_META).exists() or (ck / "state.bin").exists()
         else:
             # not published: the restart resumes from .work, which is whole, and publishes
             ck = run / ".work" / "checkpoint"
@@ -133,7 +134,13 @@ def test_a_kill_while_a_run_is_published_leaves_it_resumable_or_complete(tmp_pat
             assert not (run / ".work").exists()
             # a kill inside an atomic write may leave its hidden temporary file (never read)
             left = sorted(p.name for p in run.iterdir() if not p.name.endswith(".tmp"))
-            assert left == ["checkpoint", "progress.csv", "train_summary.json"], left
+            assert left == [".final", "checkpoint", "progress.csv", "train_summary.json"], left
+            # the finished run's state, kept to continue it: the published checkpoint's
+            final = results.final_state_dir(run) / "checkpoint"
+            assert (final / "state.bin").read_text() == (
+                run / "checkpoint" / "state.bin"
+            ).read_text()
+            assert results.read_json(final / results.RUN_META)["iteration"] == 2
 
     steps = _kill_at_every_step(tmp_path, "publish", check)
     assert steps >= 6

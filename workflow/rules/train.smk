@@ -3,6 +3,8 @@
 # entry (psmarl.methods). Resumable: an interrupted job started again continues from
 # <run>/.work (not an output, so Snakemake keeps it) when its checkpoint has the job's
 # settings; one of other settings is kept aside and the run trains afresh (psmarl.run_loop).
+# A finished run keeps its state in <run>/.final: a raised training.budget reruns the job,
+# which continues the run from there instead of training it again from zero.
 
 
 rule train:
