@@ -143,6 +143,20 @@ def test_training_logs_the_value_loss_of_its_clipping(to_previous):
         assert "vf_clipped_fraction" not in stats
 
 
+def test_a_checkpoint_keeps_the_adapted_kl_coefficient(tmp_path):
+    """RLlib 2.60's PPO learner does not checkpoint its KL coefficients: a resumed run
+    would start again at kl_coeff (0.5) where the uninterrupted one had halved it away."""
+    config, learner = _ppo_learner(kl_coeff=0.5)
+    learner.curr_kl_coeffs_per_module["default_policy"].data.fill_(0.5**7)
+    learner.save_to_path(tmp_path / "learner")
+    _, fresh = _ppo_learner(kl_coeff=0.5)
+    assert float(fresh.curr_kl_coeffs_per_module["default_policy"]) == 0.5
+    fresh.restore_from_path(tmp_path / "learner")
+    assert float(fresh.curr_kl_coeffs_per_module["default_policy"]) == 0.5**7
+    # a weights-only state (what RLlib syncs to its runners) carries no coefficients
+    assert "psmarl_curr_kl_coeffs" not in learner.get_state(components="rl_module")
+
+
 def test_the_switch_must_be_a_boolean_naming_its_key():
     from psmarl.errors import ConfigError
 

@@ -102,8 +102,30 @@ class PaperPPOCatalog(PPOCatalog):
         return self.pi_head_config.build(framework=framework)
 
 
+#: the learner state's entry of the KL penalty's current coefficients (one per module)
+KL_COEFFS_STATE = "psmarl_curr_kl_coeffs"
+
+
 class PaperPPOTorchLearner(PPOTorchLearner):
-    """RLlib's PPO loss with the value loss of ``vf_clip_to_previous``."""
+    """RLlib's PPO loss with the value loss of ``vf_clip_to_previous``; its checkpoints keep
+    the KL penalty's adapted coefficients (RLlib 2.60's do not: a resumed run started again
+    at ``kl_coeff``, 0.5 for the paper's runs, where an uninterrupted one had halved it to
+    almost 0)."""
+
+    @override(PPOTorchLearner)
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if components is None:  # the whole state (a checkpoint), not a weights sync
+            state[KL_COEFFS_STATE] = {
+                mid: float(v) for mid, v in self.curr_kl_coeffs_per_module.items()
+            }
+        return state
+
+    @override(PPOTorchLearner)
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        for mid, value in (state.get(KL_COEFFS_STATE) or {}).items():
+            self.curr_kl_coeffs_per_module[mid].data.fill_(float(value))
 
     @override(PPOTorchLearner)
     def build(self) -> None:
