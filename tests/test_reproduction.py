@@ -188,6 +188,11 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     # the sampled-actions evaluation stands beside the deterministic one where it was made
     assert "| shared | 0 | 100 | 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] |" in text
     assert "| independent | 0 | 100 | 12.0 [11.8, 12.2] | - |" in text
+    # the IQM of the sampled evaluations too (one here); no P(shared > independent) of them
+    # without an independent one
+    iqm = next(ln for ln in text.splitlines() if ln.startswith("| shared | IQM over seeds |"))
+    assert iqm.endswith("| 30.0 |"), iqm
+    assert "sampled actions |" not in text.split("## Does a shared seed")[1].split("##")[0]
     assert '- method `ppo`, settings `{"train_batch_size_per_learner": 6400}`' in text
     # the throughput table says which env implementation each run stepped
     assert text.count("| 2 x 8 | fast |") == 6  # the six evaluated (kept) runs
@@ -200,6 +205,16 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     text2 = out.read_text()
     assert "The paper's curves are not drawn" in text2
     assert row30 in text2
+    # with sampled evaluations of both modes, their P(shared > independent) too
+    ind = dest / results.sampled_eval_dir("multiwalker", "ppo", "independent", 0)
+    ind.mkdir()
+    (ind / "summary.json").write_text(
+        json.dumps({"episodes": 100, "mean": 10.0, "std": 1.0, "ci95_low": 9.5, "ci95_high": 10.5})
+    )
+    rep.build_report(dest, out, spec={"bootstrap_reps": 200}, log=lambda m: None)
+    text3 = out.read_text()
+    assert "| independent | 0 | 100 | 12.0 [11.8, 12.2] | 10.0 [9.5, 10.5] |" in text3
+    assert "| held-out evaluation return, sampled actions | 1.00" in text3
 
 
 def test_a_kept_run_cut_short_is_an_error_naming_the_file(kept):

@@ -97,11 +97,12 @@ def baseline(m: str, env: str, *keys: str) -> Getter:
 
 
 def top(path: str) -> Getter:
+    """A top-level setting of the config, or its schema default."""
+
     def get(config):
-        v: Any = config
-        for k in path.split("."):
-            v = v[k]
-        return v
+        from psmarl.defaults import get as setting
+
+        return setting(config, path)
 
     return get
 
@@ -396,6 +397,25 @@ ENTRIES: list[Entry] = [
         "-",
         "-",
         expect=60000,
+    ),
+    Entry(
+        MEASURE,
+        "all",
+        "all",
+        "actions of a trained policy when it is played",
+        "sampled from the policy, clipped to [-1, 1] (continuous actions); the paper reports "
+        "no held-out evaluation, only training averages, which also act with sampled actions",
+        "play_*.py, play_independent_*.py: get_policy(...).compute_single_action(obs) without "
+        "explore=False (old RLlib's policies sample by default)",
+        top("evaluation.sampled_actions"),
+        "differs",
+        "psmarl's evaluation (eval_mean in the tables) plays deterministic actions, the usual "
+        "held-out measure; evaluation.sampled_actions: true also plays the same seeded plays "
+        "with sampled actions (<run>/eval_sampled/; config/reproduce.yaml sets it)",
+        "multiwalker PPO, shared, seed 0, 3M env steps (docs/reproduction.md), 100 plays: "
+        "29.3 [24.9, 33.7] with sampled actions, 1.7 [1.2, 2.2] deterministic (its training "
+        "average peaked at 46.1): a policy whose mean action barely walks",
+        expect=False,
     ),
     # ---- Table 3 and the baselines (issue item 3)
     Entry(

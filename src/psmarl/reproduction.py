@@ -1405,6 +1405,10 @@ def build_report(
 
     # evaluation
     evals = {s: [r.evaluation["mean"] for r in m if r.evaluation] for s, m in by_mode.items()}
+    sampled_evals = {
+        s: [r.sampled_evaluation["mean"] for r in m if r.sampled_evaluation]
+        for s, m in by_mode.items()
+    }
     lines += [
         "## Held-out evaluation of the final checkpoints",
         "",
@@ -1414,7 +1418,8 @@ def build_report(
         "as its training episodes were (`psmarl evaluate-sampled`, config "
         "`evaluation.sampled_actions`, written to "
         f"`<run>/{SAMPLED_EVAL}/`), that column gives the same plays' mean: the measure the "
-        "training curve shows.",
+        "training curve shows, and the way the paper's play scripts played its policies "
+        "(`docs/fidelity.md`, How the paper measured).",
         "",
     ]
 
@@ -1436,7 +1441,9 @@ def build_report(
                     "IQM over seeds",
                     "",
                     _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}"),
-                    "",
+                    _ci(*iqm_interval(sampled_evals[sharing], spec), lambda v: f"{v:.1f}")
+                    if sampled_evals.get(sharing)
+                    else "",
                 ]
             )
     if random_mean is not None:
@@ -1471,6 +1478,14 @@ def build_report(
                         *improvement_interval([(evals["shared"], evals["independent"])], spec),
                         lambda v: f"{v:.2f}",
                     ),
+                ]
+            )
+        if sampled_evals.get("shared") and sampled_evals.get("independent"):
+            pairs = [(sampled_evals["shared"], sampled_evals["independent"])]
+            rows.append(
+                [
+                    "held-out evaluation return, sampled actions",
+                    _ci(*improvement_interval(pairs, spec), lambda v: f"{v:.2f}"),
                 ]
             )
         lines += [markdown_table(["measure", "P(shared > independent) [95% CI]"], rows), ""]
