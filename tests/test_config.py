@@ -275,6 +275,7 @@ SHIPPED = {
     "ablation_ppo_init.yaml": ["reproduce.yaml"],
     "ablation_ppo_layout.yaml": ["reproduce.yaml"],
     "ablation_multiwalker_bodies.yaml": ["reproduce.yaml"],
+    "ablation_ppo_shuffle.yaml": ["reproduce.yaml"],
 }
 
 

@@ -76,6 +76,11 @@ class PPOTraining:
     """old RLlib's value clipping (psmarl.methods.ppo_rllib): the value moves at most
     vf_clip_param per batch; RLlib 2 instead zeroes the value gradient of every sample whose
     squared error exceeds vf_clip_param"""
+    shuffle_first_epoch: bool = False
+    """shuffle the train batch before the first epoch too, as old RLlib did
+    (shuffle_sequences); RLlib 2.60's minibatch iterator cuts the first epoch in the
+    batch's own order (agent by agent, trajectory by trajectory) and reshuffles only from
+    the second on (psmarl.methods.ppo_rllib)"""
 
 
 @dataclass(frozen=True)

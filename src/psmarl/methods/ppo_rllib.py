@@ -16,6 +16,12 @@ leaves most samples without a value gradient. :class:`PaperPPOConfig` takes the 
 ``vf_clip_to_previous`` (default True: old RLlib's clipping) and keeps everything else of
 RLlib's PPO: its algorithm, RLModule and checkpoints.
 
+RLlib 2.60's minibatch iterator (``MiniBatchCyclicIterator``) reshuffles the train batch
+each time it wraps around it, so its first epoch is cut in the batch's own order: agent by
+agent, trajectory by trajectory, each minibatch a few stretches of consecutive steps. Old
+RLlib shuffled the batch before loading it (``shuffle_sequences``). ``shuffle_first_epoch``
+(default False, RLlib 2's order) shuffles it before the first epoch too.
+
 RLlib 2.60's PPO catalog initialises its policy and value heads with torch's defaults
 whatever the model config says: it passes ``fcnet_kernel_initializer`` /
 ``fcnet_bias_initializer`` to the shared hidden layers only and ignores
@@ -134,6 +140,24 @@ class PaperPPOTorchLearner(PPOTorchLearner):
             self._learner_connector.insert_before(GeneralAdvantageEstimation, SamplingValues())
 
     @override(PPOTorchLearner)
+    def _create_iterator_if_necessary(self, *, training_data, **kwargs):
+        if (
+            self.config.shuffle_first_epoch
+            and kwargs.get("minibatch_size")
+            and kwargs.get("shuffle_batch_per_epoch")
+            and not training_data.data_iterators
+        ):
+            from ray.rllib.core.learner.training_data import TrainingData
+
+            # the learner connector runs here, once; the iterator then cuts the shuffled
+            # batch (and reshuffles it whenever it wraps around, as before)
+            batch = self._make_batch_if_necessary(training_data=training_data)
+            for module_batch in batch.policy_batches.values():
+                module_batch.shuffle()
+            training_data = TrainingData(batch=batch)
+        return super()._create_iterator_if_necessary(training_data=training_data, **kwargs)
+
+    @override(PPOTorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         if not config.vf_clip_to_previous or not config.use_critic:
             return super().compute_loss_for_module(
@@ -197,15 +221,22 @@ class PaperPPOConfig(PPOConfig):
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
         self.vf_clip_to_previous = True
+        self.shuffle_first_epoch = False
 
     @override(PPOConfig)
-    def training(self, *, vf_clip_to_previous=NotProvided, **kwargs):
+    def training(
+        self, *, vf_clip_to_previous=NotProvided, shuffle_first_epoch=NotProvided, **kwargs
+    ):
         """``vf_clip_to_previous``: True (psmarl's default, old RLlib's and the paper's):
         the value prediction may move at most ``vf_clip_param`` per batch; False: RLlib 2's
-        clamp of each sample's squared value error at ``vf_clip_param``."""
+        clamp of each sample's squared value error at ``vf_clip_param``.
+        ``shuffle_first_epoch``: True shuffles the train batch before the first epoch, as
+        old RLlib did; False (default) keeps RLlib 2's order (see the module docstring)."""
         super().training(**kwargs)
         if vf_clip_to_previous is not NotProvided:
             self.vf_clip_to_previous = bool(vf_clip_to_previous)
+        if shuffle_first_epoch is not NotProvided:
+            self.shuffle_first_epoch = bool(shuffle_first_epoch)
         return self
 
     @override(PPOConfig)

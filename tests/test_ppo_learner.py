@@ -1,8 +1,11 @@
-"""psmarl's PPO clips the value function as old RLlib (the paper's runs) did, not as RLlib 2.
+"""psmarl's PPO learner (psmarl.methods.ppo_rllib) where it departs from RLlib 2.60's.
 
-Old RLlib: the new value prediction may move at most ``vf_clip_param`` from the sampling-time
-prediction; loss = max(unclipped, clipped squared error). RLlib 2: the squared error is
-clamped at ``vf_clip_param`` (no gradient past it). See psmarl.methods.ppo_rllib.
+- It clips the value function as old RLlib (the paper's runs) did: the new value prediction
+  may move at most ``vf_clip_param`` from the sampling-time prediction; loss = max(unclipped,
+  clipped squared error). RLlib 2 clamps the squared error at ``vf_clip_param`` (no gradient
+  past it).
+- Its checkpoints keep the KL penalty's adapted coefficient.
+- ``shuffle_first_epoch`` shuffles the train batch before the first epoch, as old RLlib did.
 """
 
 from __future__ import annotations
@@ -155,6 +158,51 @@ def test_a_checkpoint_keeps_the_adapted_kl_coefficient(tmp_path):
     assert float(fresh.curr_kl_coeffs_per_module["default_policy"]) == 0.5**7
     # a weights-only state (what RLlib syncs to its runners) carries no coefficients
     assert "psmarl_curr_kl_coeffs" not in learner.get_state(components="rl_module")
+
+
+def _first_epoch_order(shuffle_first_epoch: bool) -> list[int]:
+    """The sample indices of the first epoch's minibatches, in the order trained."""
+    import torch
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.evaluation.postprocessing import Postprocessing
+    from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+    n = 40
+    config, learner = _ppo_learner(shuffle_first_epoch=shuffle_first_epoch)
+    obs = torch.zeros(n, 3)
+    obs[:, 0] = torch.arange(n) / n  # the sample's index, seen by the loss
+    cols = {
+        Columns.OBS: obs,
+        Columns.ACTIONS: torch.zeros(n, dtype=torch.int64),
+        Columns.ACTION_LOGP: torch.full((n,), -np.log(4.0)),
+        Columns.ACTION_DIST_INPUTS: torch.zeros(n, 4),
+        Columns.VF_PREDS: torch.zeros(n),
+        Postprocessing.ADVANTAGES: torch.randn(n),
+        Postprocessing.VALUE_TARGETS: torch.zeros(n),
+    }
+    seen: list[int] = []
+    real = learner.compute_loss_for_module
+
+    def spy(*, module_id, config, batch, fwd_out):
+        seen.extend(torch.round(batch[Columns.OBS][:, 0] * n).long().tolist())
+        return real(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+
+    learner.compute_loss_for_module = spy
+    learner.update(
+        batch=MultiAgentBatch({"default_policy": SampleBatch(cols)}, n),
+        num_epochs=2,
+        minibatch_size=10,
+        shuffle_batch_per_epoch=True,
+    )
+    return seen[:n]
+
+
+def test_the_first_epoch_is_shuffled_only_with_shuffle_first_epoch():
+    """RLlib 2.60 cuts the first epoch in the batch's own order (consecutive steps of one
+    trajectory together); old RLlib shuffled first. Either way every sample once."""
+    assert _first_epoch_order(False) == list(range(40))
+    shuffled = _first_epoch_order(True)
+    assert sorted(shuffled) == list(range(40)) and shuffled != list(range(40))
 
 
 def test_the_switch_must_be_a_boolean_naming_its_key():
