@@ -323,9 +323,9 @@ class RunLoop:
         if not final.exists() or results.recover_checkpoint(self.ckpt) is not None:
             return  # nothing kept, or an unfinished attempt comes first
         meta = final / "checkpoint" / results.RUN_META
-        state = results.read_json(meta) if meta.exists() else None
-        why = "its checkpoint is incomplete" if state is None else self._not_resumable(state, final)
-        if why is None and state is not None:
+        state: dict[str, Any] = results.read_json(meta) if meta.exists() else {}
+        why = self._not_resumable(state, final) if state else "its checkpoint is incomplete"
+        if why is None:
             loop = state.get("loop", state)
             trained = int(loop.get(BUDGET_COUNTERS[self.budget_key], 0))
             if trained >= self.budget:
