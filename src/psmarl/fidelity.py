@@ -836,6 +836,29 @@ ENTRIES: list[Entry] = [
     Entry(
         OTHER,
         "ppo",
+        "all three",
+        "minibatches of each update's first epoch",
+        "cut from the shuffled train batch",
+        "old RLlib's multi-GPU optimizer shuffled the batch before loading it "
+        "(shuffle_sequences, default True), then visited its minibatches in a new order "
+        "every epoch",
+        method("ppo", "multiwalker", "training.shuffle_first_epoch"),
+        "differs",
+        "RLlib 2.60's MiniBatchCyclicIterator reshuffles only when it wraps around the batch, "
+        "so the first epoch is cut in the learner connector's order (agent by agent, "
+        "trajectory by trajectory); kept so the reproduction's runs share one setting; "
+        "training.shuffle_first_epoch: true shuffles first (psmarl.methods.ppo_rllib)",
+        "multiwalker PPO, shared, seed 0, 1M env steps (config/ablation_ppo_shuffle.yaml, "
+        "docs/reproduction.md, controlled runs): entropy 6.44 / KL 0.0030 at 1M shuffled, "
+        "6.96 / 0.0029 in RLlib's order (the paper's log: 5.58 / 0.0048), so not the cause "
+        "of the KL difference; best average 13.3 vs 9.8 to 1M (one seed each); one update "
+        "on the same batch moves the policy as far either way "
+        "(scripts/ppo_one_update.py, docs/reproduction/notes.md)",
+        expect=False,
+    ),
+    Entry(
+        OTHER,
+        "ppo",
         "multiwalker",
         "network initialisation",
         "Glorot-uniform kernels and zero biases in every layer of MLPModel (tf.layers.dense's "
