@@ -232,6 +232,10 @@ def test_learning_check_verdicts(kept, tmp_path):
     _fake_run(root, "shared", 4, [-100, -101, -99.5])
     rep.keep_runs(root, dest, log=lambda m: None)
     table = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
+    # each run's speed (19,200 env steps in 30 s) and the machine that ran it
+    assert set(table["env_steps_per_s"]) == {640.0}
+    cpus = rep.machine_info()["cpus"]
+    assert f"on {cpus} x " in (tmp_path / "lc.md").read_text()
     verdict = {(r.sharing, r.seed): r.verdict for r in table.itertuples()}
     assert verdict[("shared", 4)] == "does not learn at this budget"
     assert verdict[("independent", 1)] == "learns"  # 2.0 >> -102.5 + 7.2
@@ -255,7 +259,14 @@ def test_learning_check_verdicts(kept, tmp_path):
     row = t.set_index(["sharing", "seed"]).loc[("independent", 0)]
     assert row["paper_above_at_budget"] == False  # noqa: E712
     shared4 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.02M"))
-    assert shared4.endswith("| **does not learn at this budget** | 12.5 (above random + margin) |")
+    assert shared4.endswith(
+        "| -99.5 [-99.7, -99.3] | - | -102.5 | 7.2 | **does not learn at this budget** "
+        "| 12.5 (above random + margin) |"
+    )  # "-": not played with sampled actions
+    assert "| 640 | " in shared4
+    # shared seed 0 was played with sampled actions too: beside, the verdict stays its own
+    shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
+    assert "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 | **learns** |" in shared0
     assert "## Budgets and why" in lines
     assert (
         "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"

@@ -1025,6 +1025,8 @@ def _steps(v: float) -> str:
 
 
 def _ci(point: float, lo: float, hi: float, fmt: Callable[[float], str]) -> str:
+    if not np.isfinite(point):
+        return "-"
     if not np.isfinite(lo):
         return fmt(point)
     return f"{fmt(point)} [{fmt(lo)}, {fmt(hi)}]"
@@ -1764,6 +1766,14 @@ def learning_check_table(
             if ev_path.exists()
             else None
         )
+        sampled_path = run / SAMPLED_EVAL / "summary.json"
+        sampled = (
+            results.read_json(sampled_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+            if sampled_path.exists()
+            else None
+        )
+        machine_path = run / MACHINE_JSON
+        machine = results.read_json(machine_path, (), KEEP_AGAIN) if machine_path.exists() else {}
         rnd_path = data / results.random_summary_json(env)
         rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
         margin = margins.get(env)
@@ -1777,6 +1787,9 @@ def learning_check_table(
             "env_steps": s.get("env_steps"),
             "episodes": s.get("episodes"),
             "wall_hours": (s.get("wall_seconds") or 0) / 3600,
+            "env_steps_per_s": s["env_steps"] / s["wall_seconds"]
+            if s.get("env_steps") and s.get("wall_seconds")
+            else float("nan"),
             "best_training_average": float(curve["avg_total_reward"].max())
             if len(curve)
             else float("nan"),
@@ -1784,10 +1797,15 @@ def learning_check_table(
             "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
             "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
             "eval_plays": ev["episodes"] if ev else 0,
+            # the paper's play scripts sampled their actions: shown beside, not the verdict's
+            "sampled_eval_mean": sampled["mean"] if sampled else float("nan"),
+            "sampled_eval_ci95_low": sampled["ci95_low"] if sampled else float("nan"),
+            "sampled_eval_ci95_high": sampled["ci95_high"] if sampled else float("nan"),
             "random_mean": rnd["mean"] if rnd else float("nan"),
             "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
             "margin": margin,
             "paper_at_budget": paper,
+            "machine": f"{machine.get('cpus', '?')} x {machine.get('cpu', '?')}",
         }
         if ev is None or rnd is None or margin is None:
             row["verdict"] = "not evaluated"
@@ -1866,8 +1884,15 @@ def write_learning_check(
                 r.sharing,
                 f"{r.env_steps / 1e6:.2f}M",
                 f"{r.wall_hours:.2f} h",
+                _fmt(r.env_steps_per_s, 0),
                 _fmt(r.best_training_average),
                 _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
+                _ci(
+                    r.sampled_eval_mean,
+                    r.sampled_eval_ci95_low,
+                    r.sampled_eval_ci95_high,
+                    lambda v: f"{v:.1f}",
+                ),
                 _fmt(r.random_mean),
                 f"{r.margin:.1f}",
                 f"**{r.verdict}**",
@@ -1894,6 +1919,13 @@ def write_learning_check(
         "",
         f"{n_learn} of {len(table)} runs learn.",
         "",
+        "Wall time and speed are each run's training alone (evaluation not counted), on "
+        + "; ".join(sorted(set(table["machine"])))
+        + " (CPUs x model), while other work may have shared the machine; its speed varies "
+        'up to 3x from day to day. "sampled eval": the same checkpoint played with sampled '
+        "actions, as the paper's play scripts did (`evaluation.sampled_actions`); where "
+        "measured, it is shown beside and does not decide the verdict.",
+        "",
         markdown_table(
             [
                 "env",
@@ -1901,8 +1933,10 @@ def write_learning_check(
                 "sharing",
                 "env steps",
                 "wall time",
+                "env steps/s",
                 "best training average",
                 "eval mean [95% CI]",
+                "sampled eval [95% CI]",
                 "random mean",
                 "margin",
                 "verdict",
