@@ -11,7 +11,7 @@ machine". This script computes both halves and writes one row per (env, method) 
   the env (shared and independent; ``scripts/paper_logs.py`` finds them), the first env
   step from which the log's average total reward stays above the verdict's threshold
   (the paper's random return + psmarl's learning margin,
-  ``psmarl.reproduction.LEARNING_MARGIN``) for :data:`SUSTAIN` logged iterations in a row;
+  ``psmarl.learning_check.LEARNING_MARGIN``) for :data:`SUSTAIN` logged iterations in a row;
   ``needed`` is the later of the two modes, times :data:`SLACK`, rounded up to 50k env
   steps. A log that never stays above it, or that the repository snapshot lacks, says so
   in ``reason`` and the budget falls back to the cap;
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from paper_logs import Repo, _logs  # noqa: E402
 
 from psmarl import envs as psenvs  # noqa: E402
-from psmarl.reproduction import LEARNING_MARGIN  # noqa: E402
+from psmarl.learning_check import LEARNING_MARGIN  # noqa: E402
 
 OUT = ROOT / "docs" / "data" / "learning_check_budgets.csv"
 COST = ROOT / "bench" / "results" / "cost_paper-grid-cost.csv"

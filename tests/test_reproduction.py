@@ -1,4 +1,5 @@
-"""Keeping finished runs in the repository and the reproduction report built from them."""
+"""Keeping runs in the repository (psmarl.kept_runs), and the reports built from them: the
+reproduction report (psmarl.reproduction) and the learning check (psmarl.learning_check)."""
 
 import json
 import shutil
@@ -8,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from psmarl import kept_runs, learning_check, results
 from psmarl import reproduction as rep
-from psmarl import results
 from psmarl.errors import InputError
 
 
@@ -120,7 +121,7 @@ def kept(tmp_path):
     rand.parent.mkdir(parents=True)
     rand.write_text(json.dumps({"episodes": 1000, "mean": -102.5}))
     dest = tmp_path / "docs" / "reproduction"
-    copied = rep.keep_runs(root, dest, log=lambda m: None)
+    copied = kept_runs.keep_runs(root, dest, log=lambda m: None)
     return tmp_path, root, dest, copied
 
 
@@ -131,16 +132,18 @@ def test_keep_runs_copies_finished_runs_only_and_once(kept):
     )
     run = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
     src = root / results.run_dir("multiwalker", "ppo", "shared", 0)
-    for f in rep.KEPT_RUN_FILES:  # the sampled evaluation too (this run has one)
+    for f in kept_runs.KEPT_RUN_FILES:  # the sampled evaluation too (this run has one)
         assert (run / f).read_bytes() == (src / f).read_bytes()
-    assert json.loads((run / rep.MACHINE_JSON).read_text())["cpus"] >= 1
+    assert json.loads((run / kept_runs.MACHINE_JSON).read_text())["cpus"] >= 1
     assert not (dest / results.run_dir("multiwalker", "ppo", "shared", 3)).exists()
     assert (dest / results.random_summary_json("multiwalker")).exists()
-    assert rep.keep_runs(root, dest, log=lambda m: None) == []  # nothing new
+    assert kept_runs.keep_runs(root, dest, log=lambda m: None) == []  # nothing new
     # a run that changed (retrained) is kept again, as a whole
     p = root / results.progress_csv("multiwalker", "ppo", "shared", 0)
     p.write_text(p.read_text().rstrip("\n") + "4\n")  # last reward 33 -> 334
-    assert rep.keep_runs(root, dest, log=lambda m: None) == [("multiwalker", "ppo", "shared", "0")]
+    assert kept_runs.keep_runs(root, dest, log=lambda m: None) == [
+        ("multiwalker", "ppo", "shared", "0")
+    ]
 
 
 def test_first_reaching_and_milestones():
@@ -230,11 +233,11 @@ def test_learning_check_verdicts(kept, tmp_path):
     _, root, dest, _ = kept
     # a run whose final checkpoint plays like the random policy
     _fake_run(root, "shared", 4, [-100, -101, -99.5])
-    rep.keep_runs(root, dest, log=lambda m: None)
-    table = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
+    table = learning_check.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
     # each run's speed (19,200 env steps in 30 s) and the machine that ran it
     assert set(table["env_steps_per_s"]) == {640.0}
-    cpus = rep.machine_info()["cpus"]
+    cpus = kept_runs.machine_info()["cpus"]
     assert f"on {cpus} x " in (tmp_path / "lc.md").read_text()
     verdict = {(r.sharing, r.seed): r.verdict for r in table.itertuples()}
     assert verdict[("shared", 4)] == "does not learn at this budget"
@@ -242,7 +245,7 @@ def test_learning_check_verdicts(kept, tmp_path):
     assert len(table) == 7 and (tmp_path / "lc.csv").exists()
     assert "6 of 7 runs learn." in (tmp_path / "lc.md").read_text()
     # the margin is what decides: the same run with a margin beyond its lead does not learn
-    strict = rep.learning_check_table(dest, {"multiwalker": 200.0})
+    strict = learning_check.learning_check_table(dest, {"multiwalker": 200.0})
     assert set(strict["verdict"]) == {"does not learn at this budget"}
     # each budget's reason under the table, beside what the runs trained
     budgets = tmp_path / "budgets.csv"
@@ -251,7 +254,9 @@ def test_learning_check_verdicts(kept, tmp_path):
         "multiwalker,ppo,38400,the paper's logs stay above -94.9 from 0.03M,12.5,-99.0\n"
         "pursuit,ppo,100000,capped at about 7 min per run,,\n"
     )
-    t = rep.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None, budgets=budgets)
+    t = learning_check.write_learning_check(
+        dest, tmp_path / "lc.md", log=lambda m: None, budgets=budgets
+    )
     lines = (tmp_path / "lc.md").read_text().splitlines()
     # the paper's own run at the same budget, above the same bar or not (-102.5 + 7.2)
     row = t.set_index(["sharing", "seed"]).loc[("shared", 4)]
@@ -323,30 +328,30 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
     _training_run(root, "shared", 0, [-100, -80, -60, -50, -45], checkpoint_at=4)
     _training_run(root, "independent", 0, [-100, -95], checkpoint_at=2)
-    copied = rep.keep_runs(root, dest, log=lambda m: None)
+    copied = kept_runs.keep_runs(root, dest, log=lambda m: None)
     assert sorted(copied) == [
         ("multiwalker", "ppo", "independent", "0"),
         ("multiwalker", "ppo", "shared", "0"),
     ]
-    kept = dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
+    kept = dest / kept_runs.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
     # the checkpoint, and the rows up to it only (row 5 is redone on resume)
     assert (kept / "checkpoint" / "module_state.pkl").read_bytes() == b"weights" * 10
     assert [
         json.loads(x)["iteration"] for x in (kept / "progress.jsonl").read_text().splitlines()
     ] == [1, 2, 3, 4]
-    assert rep.keep_runs(root, dest, log=lambda m: None) == []  # nothing newer
+    assert kept_runs.keep_runs(root, dest, log=lambda m: None) == []  # nothing newer
 
     # a fresh machine: the kept checkpoint goes back where ./run.sh resumes from it
     fresh = tmp_path / "fresh"
-    restored = rep.restore_unfinished(dest, fresh, log=lambda m: None)
+    restored = kept_runs.restore_unfinished(dest, fresh, log=lambda m: None)
     assert len(restored) == 2
     work = fresh / results.run_dir("multiwalker", "ppo", "shared", 0) / ".work"
     assert (
         json.loads((work / "checkpoint" / results.RUN_META).read_text())["loop"]["iteration"] == 4
     )
-    assert rep.restore_unfinished(dest, fresh, log=lambda m: None) == []  # as far already
+    assert kept_runs.restore_unfinished(dest, fresh, log=lambda m: None) == []  # as far already
     with pytest.raises(InputError, match="no unfinished runs kept here"):
-        rep.restore_unfinished(tmp_path / "nowhere", fresh, log=lambda m: None)
+        kept_runs.restore_unfinished(tmp_path / "nowhere", fresh, log=lambda m: None)
 
     # the report while nothing has finished: the runs still training, beside the paper
     out = tmp_path / "docs" / "reproduction.md"
@@ -359,17 +364,17 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
 
     # once the run finished and is kept, its unfinished copy goes
     _fake_run(root, "shared", 0, [-100, -80, -60, -50, -45, -40], evaluated=True)
-    rep.keep_runs(root, dest, log=lambda m: None)
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
     assert not kept.exists()
     assert (
-        dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent", 0)
+        dest / kept_runs.UNFINISHED / results.run_dir("multiwalker", "ppo", "independent", 0)
     ).exists()
 
 
 def test_superseded_runs_are_drawn_and_listed_apart_from_every_statistic(tmp_path):
     root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
     _training_run(root, "shared", 0, [-100, -80, -60], checkpoint_at=3)
-    rep.keep_runs(root, dest, log=lambda m: None)
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
     old = dest / rep.SUPERSEDED / "old_defect"
     seed_dir = old / "runs" / "multiwalker" / "ppo" / "shared" / "seed0"
     seed_dir.mkdir(parents=True)
@@ -432,7 +437,7 @@ def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatc
         r.update({"shared/entropy": 5.5 + 0.1 * i, "shared/vf_explained_var": 0.5})
         r.update({"shared/vf_loss": 20.0, "shared/vf_loss_unclipped": 80.0})
     progress.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rep.keep_runs(root, dest, log=lambda m: None)
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
     paper = _paper_checkout(tmp_path, entropy=5.8, vf_explained_var=0.7, vf_loss=30.0)
     out = tmp_path / "docs" / "reproduction.md"
     rep.build_report(dest, out, paper_logs=paper, log=lambda m: None)
@@ -452,7 +457,7 @@ def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatc
     assert "| paper shared (its log) | 5.80 / 0.70 / 30.0 | 5.80 / 0.70 / 30.0 |" in lines
     assert "| paper independent (its log) | - | - |" not in lines  # no diagnostics: no row
     # without any diagnostic in the runs: no section, and no stale figure
-    progress = dest / rep.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
+    progress = dest / kept_runs.UNFINISHED / results.run_dir("multiwalker", "ppo", "shared", 0)
     jsonl = progress / "progress.jsonl"
     jsonl.write_text(
         "".join(
@@ -466,7 +471,7 @@ def test_the_report_draws_the_learner_beside_the_paper_logs(tmp_path, monkeypatc
 
 def _final_checkpoint(run: Path) -> None:
     """A finished run's final checkpoint, as the train stage leaves it."""
-    ckpt = run / rep.KEPT_CHECKPOINT
+    ckpt = run / kept_runs.KEPT_CHECKPOINT
     (ckpt / "learner_group").mkdir(parents=True)
     (ckpt / "learner_group" / "module_state.pkl").write_bytes(b"final weights")
     (ckpt / results.RUN_META).write_text(json.dumps({"loop": {"iteration": 6}}))
@@ -477,29 +482,29 @@ def test_finished_runs_keep_their_checkpoint_and_come_back_as_done(tmp_path):
     run = _fake_run(root, "shared", 0, [-100, -20, 10, 25, 31, 33])
     _final_checkpoint(run)
     quiet = lambda m: None  # noqa: E731
-    rep.keep_runs(root, dest, log=quiet)  # without --checkpoints: the small files only
+    kept_runs.keep_runs(root, dest, log=quiet)  # without --checkpoints: the small files only
     kept = dest / results.run_dir("multiwalker", "ppo", "shared", 0)
-    assert not (kept / rep.KEPT_CHECKPOINT).exists()
+    assert not (kept / kept_runs.KEPT_CHECKPOINT).exists()
     with pytest.raises(InputError, match="no run kept here with its checkpoint"):
-        rep.restore_runs(dest, tmp_path / "fresh", log=quiet)
+        kept_runs.restore_runs(dest, tmp_path / "fresh", log=quiet)
     # asked for, the checkpoint joins the files already kept; asked again, nothing to do
-    assert rep.keep_runs(root, dest, log=quiet, checkpoints=True) == [
+    assert kept_runs.keep_runs(root, dest, log=quiet, checkpoints=True) == [
         ("multiwalker", "ppo", "shared", "0")
     ]
-    assert (kept / rep.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl").exists()
-    assert rep.keep_runs(root, dest, log=quiet, checkpoints=True) == []
-    assert rep.keep_runs(root, dest, log=quiet) == []  # a kept checkpoint stays
+    assert (kept / kept_runs.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl").exists()
+    assert kept_runs.keep_runs(root, dest, log=quiet, checkpoints=True) == []
+    assert kept_runs.keep_runs(root, dest, log=quiet) == []  # a kept checkpoint stays
 
     # a fresh machine: the run comes back whole, each stage's output newer than its input
     fresh = tmp_path / "fresh"
-    assert rep.restore_runs(dest, fresh, log=quiet) == [
+    assert kept_runs.restore_runs(dest, fresh, log=quiet) == [
         fresh / results.run_dir("multiwalker", "ppo", "shared", 0)
     ]
     back = fresh / results.run_dir("multiwalker", "ppo", "shared", 0)
-    for f in rep.KEPT_RUN_FILES:
+    for f in kept_runs.KEPT_RUN_FILES:
         if (run / f).exists():  # this run has no sampled-actions evaluation
             assert (back / f).read_bytes() == (run / f).read_bytes()
-    ckpt_file = back / rep.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl"
+    ckpt_file = back / kept_runs.KEPT_CHECKPOINT / "learner_group" / "module_state.pkl"
     assert ckpt_file.read_bytes() == b"final weights"
     assert (
         ckpt_file.stat().st_mtime
@@ -507,15 +512,15 @@ def test_finished_runs_keep_their_checkpoint_and_come_back_as_done(tmp_path):
         <= (back / "eval" / "summary.json").stat().st_mtime
     )
     (back / "eval" / "summary.json").write_text("{}")  # a run there is left alone
-    assert rep.restore_runs(dest, fresh, log=quiet) == []
+    assert kept_runs.restore_runs(dest, fresh, log=quiet) == []
     assert (back / "eval" / "summary.json").read_text() == "{}"
 
     # retrained and kept again without --checkpoints: the old checkpoint is not kept with it
     p = run / "progress.csv"
     p.write_text(p.read_text().rstrip("\n") + "4\n")
     said = []
-    rep.keep_runs(root, dest, log=said.append)
-    assert not (kept / rep.KEPT_CHECKPOINT).exists()
+    kept_runs.keep_runs(root, dest, log=said.append)
+    assert not (kept / kept_runs.KEPT_CHECKPOINT).exists()
     assert any("earlier training: not kept" in m for m in said)
 
 
@@ -530,9 +535,9 @@ def test_snakemake_takes_a_restored_finished_run_as_done(tmp_path, snakemake_bin
     data = tmp_path / "kept"
     run = _fake_run(tmp_path / "results", "shared", 0, [-100, -50])
     _final_checkpoint(run)
-    rep.keep_runs(tmp_path / "results", data, log=lambda m: None, checkpoints=True)
+    kept_runs.keep_runs(tmp_path / "results", data, log=lambda m: None, checkpoints=True)
     work = tmp_path / "wd"
-    rep.restore_runs(data, work / "results", log=lambda m: None)
+    kept_runs.restore_runs(data, work / "results", log=lambda m: None)
     r = subprocess.run(
         [snakemake_bin, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(work)]
         + ["--configfile", str(TINY), "-n", "-p"],
@@ -556,7 +561,7 @@ def test_ablations_are_compared_with_the_same_modes_runs_and_the_paper(tmp_path,
         r.update({"shared/entropy": 6.0 + 0.1 * i, "shared/mean_kl_loss": 0.002})
         r.update({"shared/vf_explained_var": 0.4})
     progress.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rep.keep_runs(root, dest, log=lambda m: None)
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
     variant = dest / rep.ABLATIONS / "glorot_init"
     seed_dir = variant / "runs" / "multiwalker" / "ppo" / "shared" / "seed0"
     seed_dir.mkdir(parents=True)

@@ -447,9 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     aggregate.add_cli(add)
     figures.add_cli(add)
-    from psmarl import reproduction
+    from psmarl import kept_runs, learning_check, reproduction
 
+    kept_runs.add_cli(add)
     reproduction.add_cli(add)
+    learning_check.add_cli(add)
     return p
 
 

@@ -1,14 +1,7 @@
-"""Keep finished runs in the repository and build a reproduction report from them.
+"""The reproduction report: the paper's multiwalker PPO result, from kept runs.
 
-Training outputs live under ``results/`` (not in git), and a later sitting may be on another
-machine. ``psmarl keep-runs`` copies each *finished* run's small files (progress.csv,
-train_summary.json, eval/summary.json, eval/episodes.csv) and the random baseline into a
-folder of the repository (``docs/reproduction/``, laid out as ``results/``: the paths of
-``psmarl.results``), with the machine that produced them; with ``--checkpoints`` also its
-final checkpoint, so that ``--restore`` on a fresh machine puts the run back as done (not
-trained again) and it can still be evaluated or probed. ``psmarl reproduction-report``
-builds ``docs/reproduction.md`` and its figures from that folder alone, without rerunning
-anything:
+``psmarl reproduction-report`` builds ``docs/reproduction.md`` and its figures from the
+folder that ``psmarl keep-runs`` (``psmarl.kept_runs``) fills, without rerunning anything:
 
 - curves of every seed and their IQM with a 95% bootstrap band, shared and independent, the
   paper's own two curves on the same axes (from its repository's training logs, when
@@ -31,12 +24,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import platform
-import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,259 +35,16 @@ import pandas as pd
 
 from psmarl import results
 from psmarl.errors import InputError
-
-#: the files of a finished run that are kept (relative to its run folder)
-KEPT_RUN_FILES = (  # in the order their stages write them, each summary last
-    "progress.csv",
-    "train_summary.json",
-    "eval/episodes.csv",
-    "eval/summary.json",
-    # kept where present: the plays with sampled actions (results.sampled_eval_dir)
-    "eval_sampled/episodes.csv",
-    "eval_sampled/summary.json",
+from psmarl.kept_runs import (
+    KEEP_AGAIN,
+    MACHINE_JSON,
+    RANDOM_KEYS,
+    SAMPLED_EVAL,
+    UNFINISHED,
+    kept_unfinished,
 )
-#: the sampled-actions evaluation's folder in a run (results.sampled_eval_dir)
-SAMPLED_EVAL = results.SAMPLED_EVAL
-#: a finished run's final checkpoint, kept too with ``checkpoints=True`` (a few MB per run:
-#: a fresh machine can then evaluate it again, and Snakemake takes the restored run as done)
-KEPT_CHECKPOINT = results.CHECKPOINT
-MACHINE_JSON = "machine.json"
+
 PAPER_MILESTONES = "paper_milestones.csv"
-#: the keys of a random baseline's summary.json that the report reads
-RANDOM_KEYS = ("mean", "episodes")
-
-
-# ---------------------------------------------------------------- keeping runs
-def machine_info() -> dict[str, Any]:
-    """What a reader needs to weigh a wall time: CPU model and count, OS, Python, date."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "machine": platform.machine(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "system": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "kept_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-
-
-def _finished_runs(root: Path) -> list[tuple[str, str, str, str]]:
-    """(env, method, sharing, seed) of every run under ``root`` with a training summary and
-    an evaluation summary (both written last, atomically, by their stages)."""
-    found = []
-    for summary in sorted(root.glob("runs/*/*/*/seed*/train_summary.json")):
-        run = summary.parent
-        env, method, sharing, seed = run.parts[-4:]
-        if (run / "eval" / "summary.json").exists():
-            found.append((env, method, sharing, seed.removeprefix("seed")))
-    return found
-
-
-def keep_runs(
-    root: str | Path,
-    dest: str | Path,
-    log: Callable[[str], None] = print,
-    checkpoints: bool = False,
-) -> list:
-    """Copy every finished run under ``root`` (and the random baselines) into ``dest``; with
-    ``checkpoints``, each finished run's final checkpoint too.
-
-    A run already kept with the same files (and its checkpoint, when asked for) is left
-    alone; a run whose kept copy differs is replaced as a whole (the copy is assembled beside
-    it and swapped in). Returns the runs copied now.
-    """
-    root, dest = Path(root), Path(dest)
-    if not (root / "runs").is_dir():
-        raise InputError(f"{root}: no runs/ folder here (is it the config's results_dir?)")
-    copied = []
-    machine = machine_info()
-    for env, method, sharing, seed in _finished_runs(root):
-        rel = results.run_dir(env, method, sharing, seed)
-        src, dst = root / rel, dest / rel
-        # checked before it is kept: a damaged copy would only show in the report, whose
-        # redo (keep again) would copy the same damage; the error names the --forcerun
-        results.read_progress(src / "progress.csv", src / "train_summary.json")
-        results.read_json(src / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
-        want_checkpoint = checkpoints and (src / KEPT_CHECKPOINT / results.RUN_META).exists()
-        same_files = dst.exists() and all(
-            (dst / f).exists() and (dst / f).read_bytes() == (src / f).read_bytes()
-            for f in KEPT_RUN_FILES
-            if (src / f).exists()
-        )
-        if same_files and (not want_checkpoint or (dst / KEPT_CHECKPOINT).is_dir()):
-            continue
-        with tempfile.TemporaryDirectory() as staging:
-            tmp = Path(staging)
-            for f in KEPT_RUN_FILES:
-                if (src / f).exists():
-                    (tmp / f).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src / f, tmp / f)
-            if want_checkpoint:
-                shutil.copytree(src / KEPT_CHECKPOINT, tmp / KEPT_CHECKPOINT)
-            elif (dst / KEPT_CHECKPOINT).is_dir():
-                log(f"{rel}: its kept checkpoint was of an earlier training: not kept")
-            results.write_json_atomic(tmp / MACHINE_JSON, machine)
-            results.replace_dir_atomic(tmp, dst)
-        copied.append((env, method, sharing, seed))
-        log(f"kept {rel}" + (" with its final checkpoint" if want_checkpoint else ""))
-    for summary in sorted(root.glob("baselines/random/*/summary.json")):
-        rel = summary.relative_to(root)
-        out = dest / rel
-        results.read_json(summary, RANDOM_KEYS)
-        if not out.exists() or out.read_bytes() != summary.read_bytes():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            results.write_text_atomic(out, summary.read_text())
-            log(f"kept {rel}")
-    for rel in _kept_unfinished(dest):  # kept while unfinished, finished (and kept) since
-        if (dest / rel / "train_summary.json").exists():
-            shutil.rmtree(dest / UNFINISHED / rel)
-            log(f"dropped {UNFINISHED}/{rel}: the finished run is kept")
-    for run in _unfinished_runs(root):
-        rel = run.relative_to(root)
-        copied += keep_unfinished(run, dest / UNFINISHED / rel, machine, log)
-    return copied
-
-
-# ---------------------------------------------------------------- unfinished runs
-#: where keep-runs puts each unfinished run's last checkpoint and progress rows (a run of the
-#: reproduction takes hours; the next sitting may be on a fresh machine)
-UNFINISHED = "unfinished"
-
-
-def _unfinished_runs(root: Path) -> list[Path]:
-    """Run folders under ``root`` with a complete checkpoint in ``.work`` and no summary."""
-    return [
-        meta.parent.parent.parent
-        for meta in sorted(root.glob(f"runs/*/*/*/seed*/.work/checkpoint/{results.RUN_META}"))
-        if not (meta.parent.parent.parent / "train_summary.json").exists()
-    ]
-
-
-def _kept_unfinished(dest: Path) -> list[Path]:
-    return [
-        meta.parent.parent.relative_to(dest / UNFINISHED)
-        for meta in sorted(
-            (dest / UNFINISHED).glob(f"runs/*/*/*/seed*/checkpoint/{results.RUN_META}")
-        )
-    ]
-
-
-def _iteration(checkpoint: Path) -> int:
-    meta = results.read_json(checkpoint / results.RUN_META)
-    return int(meta.get("loop", meta).get("iteration", 0))
-
-
-def keep_unfinished(
-    run: Path, dst: Path, machine: Mapping[str, Any], log: Callable[[str], None] = print
-) -> list:
-    """Keep an unfinished run's last checkpoint and its progress rows up to it (``dst``:
-    checkpoint/, progress.jsonl, machine.json), unless the kept copy is as far."""
-    src_ckpt = run / ".work" / "checkpoint"
-    it = _iteration(src_ckpt)
-    if (dst / "checkpoint" / results.RUN_META).exists() and _iteration(dst / "checkpoint") >= it:
-        return []
-    rows = results.read_progress_rows(run / ".work" / "progress.jsonl", it)
-    with tempfile.TemporaryDirectory() as staging:
-        tmp = Path(staging)
-        shutil.copytree(src_ckpt, tmp / "checkpoint")
-        (tmp / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        results.write_json_atomic(tmp / MACHINE_JSON, machine)
-        results.replace_dir_atomic(tmp, dst)
-    log(f"kept {dst} (unfinished: iteration {it})")
-    env, method, sharing, seed = run.parts[-4:]
-    return [(env, method, sharing, seed.removeprefix("seed"))]
-
-
-def restore_unfinished(
-    data: str | Path, root: str | Path, log: Callable[[str], None] = print
-) -> list[Path]:
-    """Put every unfinished run kept in ``data`` back under ``root`` (a results folder) as
-    its ``.work``, so that the next ``./run.sh`` resumes it from the kept checkpoint. A run
-    that is finished under ``root``, or whose own checkpoint there is as far, is left alone."""
-    data, root = Path(data), Path(root)
-    if not (data / UNFINISHED).is_dir():
-        raise InputError(
-            f"{data / UNFINISHED}: no unfinished runs kept here (psmarl keep-runs "
-            f"--root <results> --to {data} keeps them)"
-        )
-    restored = []
-    for rel in _kept_unfinished(data):
-        kept, run = data / UNFINISHED / rel, root / rel
-        if (run / "train_summary.json").exists():
-            continue
-        own = run / ".work" / "checkpoint"
-        if results.recover_checkpoint(own) is not None and _iteration(own) >= _iteration(
-            kept / "checkpoint"
-        ):
-            continue
-        with tempfile.TemporaryDirectory() as staging:
-            tmp = Path(staging)
-            shutil.copytree(kept / "checkpoint", tmp / "checkpoint")
-            shutil.copy2(kept / "progress.jsonl", tmp / "progress.jsonl")
-            results.replace_dir_atomic(tmp, run / ".work")
-        restored.append(run)
-        log(f"restored {run}/.work from {kept} (iteration {_iteration(kept / 'checkpoint')})")
-    if not restored:
-        log(
-            f"nothing to restore: every run kept in {data / UNFINISHED} is finished or as far "
-            f"along under {root}"
-        )
-    return restored
-
-
-def restore_finished(
-    data: str | Path, root: str | Path, log: Callable[[str], None] = print
-) -> list[Path]:
-    """Put every finished run kept in ``data`` with its final checkpoint back under ``root``
-    as the outputs of its training and evaluation (checkpoint/, progress.csv,
-    train_summary.json, then eval/), so that ``./run.sh`` takes it as done and does not
-    train it again. Files are written anew, in the order the stages write them (a later
-    stage's output newer than its input); the training summary, written last, marks the run
-    finished. A run with a training summary under ``root`` is left alone."""
-    data, root = Path(data), Path(root)
-    restored = []
-    for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
-        kept = summary.parent
-        if not (kept / KEPT_CHECKPOINT / results.RUN_META).exists():
-            continue
-        run = root / kept.relative_to(data)
-        if (run / "train_summary.json").exists():
-            continue
-        run.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as staging:  # copied anew: files of this time
-            tmp = Path(staging) / KEPT_CHECKPOINT
-            shutil.copytree(kept / KEPT_CHECKPOINT, tmp, copy_function=shutil.copy)
-            results.replace_dir_atomic(tmp, run / KEPT_CHECKPOINT)
-        for f in KEPT_RUN_FILES:
-            if (kept / f).exists():
-                results.write_text_atomic(run / f, (kept / f).read_text())
-        restored.append(run)
-        log(f"restored {run} from {kept} (finished: its final checkpoint and summaries)")
-    return restored
-
-
-def restore_runs(data: str | Path, root: str | Path, log: Callable[[str], None] = print) -> list:
-    """``psmarl keep-runs --restore``: the finished runs kept with their checkpoint
-    (:func:`restore_finished`) and the unfinished ones (:func:`restore_unfinished`)."""
-    data = Path(data)
-    if (data / UNFINISHED).is_dir():
-        return restore_finished(data, root, log) + restore_unfinished(data, root, log)
-    if not any(data.glob(f"runs/*/*/*/seed*/{KEPT_CHECKPOINT}/{results.RUN_META}")):
-        raise InputError(
-            f"{data}: no run kept here with its checkpoint, and no unfinished run "
-            f"(psmarl keep-runs --checkpoints --root <results> --to {data} keeps them)"
-        )
-    restored = restore_finished(data, root, log)
-    if not restored:
-        log(f"nothing to restore: every run kept in {data} is there under {root}")
-    return restored
 
 
 @dataclass
@@ -332,7 +77,7 @@ def env_backend(spec: Mapping[str, Any]) -> str:
 def load_unfinished(data: str | Path, study: Study) -> list[UnfinishedRun]:
     data = Path(data)
     out = []
-    for rel in _kept_unfinished(data):
+    for rel in kept_unfinished(data):
         env, method, sharing, seed = rel.parts[-4:]
         if (env, method) != (study.env, study.method):
             continue
@@ -406,12 +151,12 @@ def unfinished_lines(runs: Sequence[UnfinishedRun], paper: Mapping[str, pd.DataF
                 r.seed,
                 r.iteration,
                 _steps(r.env_steps) + frac,
-                _fmt(r.episodes),
+                number_text(r.episodes),
                 f"{last:.1f}",
                 f"{best:.1f}",
                 at,
                 f"{r.wall_seconds / 3600:.2f} h",
-                _fmt(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
+                number_text(r.env_steps / r.wall_seconds, 0) if r.wall_seconds else "-",
                 r.env_backend,
                 str(mach.get("kept_at", "?"))[:16],
             ]
@@ -587,7 +332,7 @@ def ablation_lines(
                     cells.append(
                         "-"
                         if np.isnan(vals).all()
-                        else " / ".join(_fmt(v, d) for v, d in zip(vals, (2, 4, 2)))
+                        else " / ".join(number_text(v, d) for v, d in zip(vals, (2, 4, 2)))
                     )
                 upto = curve[curve["env_steps"] <= ABLATION_AT[-1]]["avg_total_reward"]
                 best = f"{float(upto.max()):.1f}" if len(upto) else "-"
@@ -832,7 +577,7 @@ def diagnostics_lines(
             cells.append(
                 "-"
                 if np.isnan([h, ev, loss]).all()
-                else f"{_fmt(h, 2)} / {_fmt(ev, 2)} / {_fmt(loss, 1)}"
+                else f"{number_text(h, 2)} / {number_text(ev, 2)} / {number_text(loss, 1)}"
             )
         rows.append([lab, *cells])
     return [
@@ -913,9 +658,6 @@ class KeptRun:
 
 
 #: how to redo a damaged file of a kept run (psmarl.results' checked readers)
-KEEP_AGAIN = "keep the run again with psmarl keep-runs"
-
-
 def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list[KeptRun]:
     data = Path(data)
     runs = []
@@ -1012,7 +754,7 @@ def on_grid(runs: Sequence[KeptRun], x: str, points: int = 200) -> tuple[np.ndar
     return grid, values
 
 
-def _fmt(v: Any, digits: int = 1) -> str:
+def number_text(v: Any, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "-"
     if isinstance(v, (int, np.integer)):
@@ -1024,7 +766,7 @@ def _steps(v: float) -> str:
     return "-" if not np.isfinite(v) else f"{v / 1e6:.2f}M"
 
 
-def _ci(point: float, lo: float, hi: float, fmt: Callable[[float], str]) -> str:
+def ci_text(point: float, lo: float, hi: float, fmt: Callable[[float], str]) -> str:
     if not np.isfinite(point):
         return "-"
     if not np.isfinite(lo):
@@ -1350,8 +1092,9 @@ def build_report(
             seed: _crossing(st, ep) for seed, st, ep in zip(m["seeds"], m["steps"], m["episodes"])
         }
         if "steps_iqm" in m:
-            iq_s = _ci(*m["steps_iqm"], _steps)
-            iq_e = _ci(*m["episodes_iqm"], lambda v: f"{v / 1000:.1f}k")
+            (s_mid, s_lo, s_hi), (e_mid, e_lo, e_hi) = m["steps_iqm"], m["episodes_iqm"]
+            iq_s = ci_text(s_mid, s_lo, s_hi, _steps)
+            iq_e = ci_text(e_mid, e_lo, e_hi, lambda v: f"{v / 1000:.1f}k")
         else:
             iq_s = (
                 f"{m['reached']} of {len(m['seeds'])} seeds reached it within {_steps(m['budget'])}"
@@ -1396,7 +1139,7 @@ def build_report(
             [sharing]
             + [cells.get(s, "-") for s in seeds_all]
             + [
-                _ci(*iqm_interval(vals, spec), lambda v: f"{v:.1f}"),
+                ci_text(*iqm_interval(vals, spec), lambda v: f"{v:.1f}"),
                 f"{p['value']:.1f} at {_steps(p['env_steps'])} ({p['episodes'] / 1000:.1f}k ep.)"
                 if p
                 else "-",
@@ -1426,7 +1169,7 @@ def build_report(
     ]
 
     def ci_of(e):
-        return _ci(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}")
+        return ci_text(e["mean"], e["ci95_low"], e["ci95_high"], lambda v: f"{v:.1f}")
 
     rows = []
     for sharing, mode in by_mode.items():
@@ -1442,8 +1185,8 @@ def build_report(
                     sharing,
                     "IQM over seeds",
                     "",
-                    _ci(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}"),
-                    _ci(*iqm_interval(sampled_evals[sharing], spec), lambda v: f"{v:.1f}")
+                    ci_text(*iqm_interval(evals[sharing], spec), lambda v: f"{v:.1f}"),
+                    ci_text(*iqm_interval(sampled_evals[sharing], spec), lambda v: f"{v:.1f}")
                     if sampled_evals.get(sharing)
                     else "",
                 ]
@@ -1466,7 +1209,7 @@ def build_report(
         rows = [
             [
                 "maximum average total reward",
-                _ci(
+                ci_text(
                     *improvement_interval([(best["shared"], best["independent"])], spec),
                     lambda v: f"{v:.2f}",
                 ),
@@ -1476,7 +1219,7 @@ def build_report(
             rows.append(
                 [
                     "held-out evaluation return",
-                    _ci(
+                    ci_text(
                         *improvement_interval([(evals["shared"], evals["independent"])], spec),
                         lambda v: f"{v:.2f}",
                     ),
@@ -1487,7 +1230,7 @@ def build_report(
             rows.append(
                 [
                     "held-out evaluation return, sampled actions",
-                    _ci(*improvement_interval(pairs, spec), lambda v: f"{v:.2f}"),
+                    ci_text(*improvement_interval(pairs, spec), lambda v: f"{v:.2f}"),
                 ]
             )
         lines += [markdown_table(["measure", "P(shared > independent) [95% CI]"], rows), ""]
@@ -1513,10 +1256,10 @@ def build_report(
                 [
                     sharing,
                     r.seed,
-                    _fmt(int(s["env_steps"])),
-                    _fmt(int(s["episodes"])),
+                    number_text(int(s["env_steps"])),
+                    number_text(int(s["episodes"])),
                     f"{wall / 3600:.2f} h",
-                    _fmt(s["env_steps"] / wall, 0),
+                    number_text(s["env_steps"] / wall, 0),
                     f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
                     s.get("backend") or env_backend(s.get("spec", {})),
                     f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
@@ -1616,42 +1359,7 @@ def _interim_report(
 
 # ---------------------------------------------------------------- command line
 def add_cli(add: Callable) -> None:
-    """``psmarl keep-runs`` and ``psmarl reproduction-report`` (registered by psmarl.cli)."""
-
-    def keep(a):
-        if a.restore:
-            restore_runs(a.to, a.root)
-        else:
-            keep_runs(a.root, a.to, checkpoints=a.checkpoints)
-
-    sp = add(
-        "keep-runs",
-        keep,
-        "copy every finished run's small files into the repository",
-        "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
-        "--root whose training and evaluation finished (and the random baselines) into "
-        "--to, with the machine that ran them, so that a report can be built later on "
-        "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
-        f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
-        "fresh machine resumes them (--restore). With --checkpoints, finished runs keep "
-        "their final checkpoint too, so a fresh machine neither trains them again nor "
-        "loses what could still be measured on them.",
-    )
-    sp.add_argument("--root", required=True, help="a results folder (the config's results_dir)")
-    sp.add_argument("--to", required=True, help="where to keep them, e.g. docs/reproduction")
-    sp.add_argument(
-        "--restore",
-        action="store_true",
-        help=f"the other way: put the unfinished runs kept in --to/{UNFINISHED} "
-        "back under --root, so that ./run.sh resumes them from their kept "
-        "checkpoint, and the finished runs kept with their checkpoint, so that ./run.sh "
-        "takes them as done (runs finished or further along there are left alone)",
-    )
-    sp.add_argument(
-        "--checkpoints",
-        action="store_true",
-        help="keep each finished run's final checkpoint too (a few MB per run)",
-    )
+    """``psmarl reproduction-report`` (registered by psmarl.cli)."""
 
     def report(a):
         build_report(
@@ -1681,275 +1389,3 @@ def add_cli(add: Callable) -> None:
         "parametersharingmadrl: draws its curves and refreshes "
         f"<data>/{PAPER_MILESTONES}",
     )
-
-    def check(a):
-        write_learning_check(
-            a.data,
-            a.out,
-            command=f"psmarl learning-check --data {a.data} --out {a.out}",
-            budgets=a.budgets,
-        )
-
-    sp = add(
-        "learning-check",
-        check,
-        "the learning-check table from kept runs (no training)",
-        "One row per kept run: best training average, held-out evaluation with CI, the "
-        "random policy's mean and the verdict (learns / does not learn at this budget).",
-    )
-    sp.add_argument(
-        "--data",
-        default="docs/reproduction/learning_check",
-        help="folder of kept runs (psmarl keep-runs --to ...)",
-    )
-    sp.add_argument(
-        "--out",
-        default="docs/reproduction/learning_check.md",
-        help="the table to write (markdown; a .csv beside it)",
-    )
-    sp.add_argument(
-        "--budgets",
-        default=LEARNING_CHECK_BUDGETS,
-        help="each (env, method)'s budget with its reason (scripts/learning_check_budgets.py); "
-        "listed under the table when the file exists",
-    )
-
-
-# ---------------------------------------------------------------- the learning check
-#: "learns" means: the final checkpoint's held-out evaluation beats the random policy by at
-#: least this margin, with its 95% CI above random + margin. The margin is 5% of the way from
-#: the paper's random return to the best average total reward any of its runs logged on
-#: that env (scripts/paper_log_milestones.py): pursuit (772.25 - 31.04), waterworld
-#: (74.40 + 6.82), multiwalker (41.03 + 102.05).
-LEARNING_MARGIN = {
-    "pursuit": 0.05 * (772.25 - 31.04),
-    "waterworld": 0.05 * (74.40 + 6.82),
-    "multiwalker": 0.05 * (41.03 + 102.05),
-}
-
-
-def _paper_at_budget(budgets: str | Path | None) -> dict[tuple[str, str, str], float]:
-    """(env, method, sharing) -> the paper's logged average at the check's budget (the
-    budgets CSV's ``paper_<sharing>_at_budget``), where known."""
-    if budgets is None or not Path(budgets).exists():
-        return {}
-    df = pd.read_csv(budgets)
-    out = {}
-    for sharing in ("shared", "independent"):
-        col = f"paper_{sharing}_at_budget"
-        if col in df:
-            for r in df.dropna(subset=[col]).itertuples():
-                out[(r.env, r.method, sharing)] = float(getattr(r, col))
-    return out
-
-
-def learning_check_table(
-    data: str | Path,
-    margins: Mapping[str, float] = LEARNING_MARGIN,
-    budgets: str | Path | None = None,
-) -> pd.DataFrame:
-    """One row per kept run under ``data``: its best training average, its evaluation with
-    CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`); with the
-    budgets CSV, also the paper's logged average at the same budget, which a "does not
-    learn" verdict is read beside (the paper's run was there by then, or not either)."""
-    data = Path(data)
-    paper_at_budget = _paper_at_budget(budgets)
-    rows = []
-    for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
-        run = summary.parent
-        env, method, sharing, seed = run.parts[-4:]
-        df, s = results.read_progress(run / "progress.csv", summary, KEEP_AGAIN)
-        curve = df.dropna(subset=["avg_total_reward"])
-        ev_path = run / "eval" / "summary.json"
-        ev = (
-            results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-            if ev_path.exists()
-            else None
-        )
-        sampled_path = run / SAMPLED_EVAL / "summary.json"
-        sampled = (
-            results.read_json(sampled_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-            if sampled_path.exists()
-            else None
-        )
-        machine_path = run / MACHINE_JSON
-        machine = results.read_json(machine_path, (), KEEP_AGAIN) if machine_path.exists() else {}
-        rnd_path = data / results.random_summary_json(env)
-        rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
-        margin = margins.get(env)
-        # the paper's own run (same mode) at this budget, and was it above the same bar?
-        paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
-        row = {
-            "env": env,
-            "method": method,
-            "sharing": sharing,
-            "seed": int(seed.removeprefix("seed")),
-            "env_steps": s.get("env_steps"),
-            "episodes": s.get("episodes"),
-            "wall_hours": (s.get("wall_seconds") or 0) / 3600,
-            "env_steps_per_s": s["env_steps"] / s["wall_seconds"]
-            if s.get("env_steps") and s.get("wall_seconds")
-            else float("nan"),
-            "best_training_average": float(curve["avg_total_reward"].max())
-            if len(curve)
-            else float("nan"),
-            "eval_mean": ev["mean"] if ev else float("nan"),
-            "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
-            "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
-            "eval_plays": ev["episodes"] if ev else 0,
-            # the paper's play scripts sampled their actions: shown beside, not the verdict's
-            "sampled_eval_mean": sampled["mean"] if sampled else float("nan"),
-            "sampled_eval_ci95_low": sampled["ci95_low"] if sampled else float("nan"),
-            "sampled_eval_ci95_high": sampled["ci95_high"] if sampled else float("nan"),
-            "random_mean": rnd["mean"] if rnd else float("nan"),
-            "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
-            "margin": margin,
-            "paper_at_budget": paper,
-            "machine": f"{machine.get('cpus', '?')} x {machine.get('cpu', '?')}",
-        }
-        if ev is None or rnd is None or margin is None:
-            row["verdict"] = "not evaluated"
-        elif ev["ci95_low"] > max(rnd["mean"] + margin, rnd.get("ci95_high", rnd["mean"])):
-            row["verdict"] = "learns"
-        else:
-            row["verdict"] = "does not learn at this budget"
-        row["paper_above_at_budget"] = (
-            bool(paper > rnd["mean"] + margin)
-            if rnd is not None and margin is not None and np.isfinite(paper)
-            else None
-        )
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{data}: no kept runs (psmarl keep-runs copies finished runs here)")
-    return pd.DataFrame(rows)
-
-
-#: the learning check's budgets with their reasons (scripts/learning_check_budgets.py)
-LEARNING_CHECK_BUDGETS = "docs/data/learning_check_budgets.csv"
-
-
-def budget_lines(budgets: str | Path | None, table: pd.DataFrame) -> list[str]:
-    """The section under the learning-check table: each checked (env, method)'s budget and
-    why (from ``budgets``, the CSV of scripts/learning_check_budgets.py), beside the budget
-    its runs had."""
-    if budgets is None or not Path(budgets).exists():
-        return []
-    why = results.read_csv(
-        budgets,
-        ("env", "method", "budget", "reason"),
-        "write it again: scripts/learning_check_budgets.py --paper-logs <the paper's repository>",
-    )
-    ran = table.groupby(["env", "method"])["env_steps"].max().to_dict()
-    rows = [
-        [
-            r.env,
-            r.method,
-            f"{int(r.budget) / 1e6:.2f}M",
-            f"{ran[(r.env, r.method)] / 1e6:.2f}M" if (r.env, r.method) in ran else "-",
-            r.reason,
-        ]
-        for r in why.sort_values(["env", "method"]).itertuples()
-    ]
-    return [
-        "## Budgets and why",
-        "",
-        f"From `{budgets}` (`scripts/learning_check_budgets.py`: where the paper's own logs "
-        "stay above the random policy plus the margin, capped so that the whole check fits in "
-        "about 6 hours of a 2-core machine). A run stops at the first iteration that reaches "
-        "its budget.",
-        "",
-        markdown_table(["env", "method", "budget", "trained (env steps)", "why"], rows),
-        "",
-    ]
-
-
-def write_learning_check(
-    data: str | Path,
-    out: str | Path,
-    command: str = "",
-    log: Callable[[str], None] = print,
-    budgets: str | Path | None = None,
-) -> pd.DataFrame:
-    """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`, with the
-    budgets' reasons under the table when ``budgets`` names their CSV."""
-    table = learning_check_table(data, budgets=budgets)
-    out = Path(out)
-    results.write_csv_atomic(out.with_suffix(".csv"), table)
-    rows = []
-    for r in table.sort_values(["env", "method", "sharing"]).itertuples():
-        rows.append(
-            [
-                r.env,
-                r.method,
-                r.sharing,
-                f"{r.env_steps / 1e6:.2f}M",
-                f"{r.wall_hours:.2f} h",
-                _fmt(r.env_steps_per_s, 0),
-                _fmt(r.best_training_average),
-                _ci(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
-                _ci(
-                    r.sampled_eval_mean,
-                    r.sampled_eval_ci95_low,
-                    r.sampled_eval_ci95_high,
-                    lambda v: f"{v:.1f}",
-                ),
-                _fmt(r.random_mean),
-                f"{r.margin:.1f}",
-                f"**{r.verdict}**",
-                "-"
-                if not np.isfinite(r.paper_at_budget)
-                else f"{r.paper_at_budget:.1f} ("
-                + ("above" if r.paper_above_at_budget else "not above")
-                + " random + margin)",
-            ]
-        )
-    n_learn = int((table["verdict"] == "learns").sum())
-    text = [
-        "# Learning check: every method of the paper grid, one seed",
-        "",
-        f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
-        "**learns** when the held-out evaluation of its final checkpoint (deterministic "
-        "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
-        "margin of 5% of the way from the paper's random return to the best average any "
-        "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2). "
-        '"Paper at this budget": the paper\'s own run of the same mode, its logged average '
-        "total reward at the same env steps (a training average, not an evaluation): a run "
-        "that does not learn where the paper's had not either points at the budget, one "
-        "where the paper's had points at psmarl.",
-        "",
-        f"{n_learn} of {len(table)} runs learn.",
-        "",
-        "Wall time and speed are each run's training alone (evaluation not counted), on "
-        + "; ".join(sorted(set(table["machine"])))
-        + " (CPUs x model), while other work may have shared the machine; its speed varies "
-        'up to 3x from day to day. "sampled eval": the same checkpoint played with sampled '
-        "actions, as the paper's play scripts did (`evaluation.sampled_actions`); where "
-        "measured, it is shown beside and does not decide the verdict.",
-        "",
-        markdown_table(
-            [
-                "env",
-                "method",
-                "sharing",
-                "env steps",
-                "wall time",
-                "env steps/s",
-                "best training average",
-                "eval mean [95% CI]",
-                "sampled eval [95% CI]",
-                "random mean",
-                "margin",
-                "verdict",
-                "paper at this budget",
-            ],
-            rows,
-        ),
-        "",
-    ]
-    text += budget_lines(budgets, table)
-    notes = Path(data) / "notes.md"
-    if notes.exists():
-        text += [notes.read_text().strip(), ""]
-    results.write_text_atomic(out, "\n".join(text))
-    log(f"wrote {out} and {out.with_suffix('.csv')}")
-    return table

@@ -222,12 +222,12 @@ def test_an_intact_built_checkpoint_evaluates(checkpoint, tmp_path, capsys):
 def test_a_kept_run_with_a_cut_progress_file_is_named_with_keep_runs(tmp_path):
     """psmarl reproduction-report and learning-check read kept runs through the same checks;
     their redo is psmarl keep-runs."""
-    from psmarl import reproduction
+    from psmarl import learning_check
 
     _study(tmp_path)
     _cut(tmp_path / results.progress_csv(*JOB), 0.8)
     with pytest.raises(InputError) as e:
-        reproduction.learning_check_table(tmp_path)
+        learning_check.learning_check_table(tmp_path)
     msg = str(e.value)
     assert msg.startswith(f"{tmp_path / results.progress_csv(*JOB)}: ends inside a row")
     assert msg.endswith("keep the run again with psmarl keep-runs")
@@ -236,24 +236,24 @@ def test_a_kept_run_with_a_cut_progress_file_is_named_with_keep_runs(tmp_path):
 def test_keep_runs_refuses_a_damaged_run_naming_the_forcerun(tmp_path):
     """keep-runs checks a finished run before copying it: kept, the damage would only show in
     the report, whose redo (keep again) would copy the same damage."""
-    from psmarl import reproduction
+    from psmarl import kept_runs
 
     _study(tmp_path / "results")
     prog = tmp_path / "results" / results.progress_csv(*JOB)
     _cut(prog, 0.8)
     dest = tmp_path / "kept"
     with pytest.raises(InputError) as e:
-        reproduction.keep_runs(tmp_path / "results", dest, log=lambda m: None)
+        kept_runs.keep_runs(tmp_path / "results", dest, log=lambda m: None)
     msg = str(e.value)
     assert msg.startswith(f"{prog}: ends inside a row") and f"--forcerun {prog}" in msg
     assert not (dest / results.run_dir(*JOB)).exists()
 
 
 def test_keep_runs_refuses_a_damaged_random_baseline(tmp_path):
-    from psmarl import reproduction
+    from psmarl import kept_runs
 
     _study(tmp_path / "results")
     rand = tmp_path / "results" / results.random_summary_json("pursuit")
     _cut(rand, 0.5)
     with pytest.raises(InputError, match=r"random/pursuit/summary\.json: is not valid JSON"):
-        reproduction.keep_runs(tmp_path / "results", tmp_path / "kept", log=lambda m: None)
+        kept_runs.keep_runs(tmp_path / "results", tmp_path / "kept", log=lambda m: None)

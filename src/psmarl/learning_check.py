@@ -1,0 +1,298 @@
+"""The learning check: does every (env, method, sharing) of the paper grid learn?
+
+One seed per run of config/paper.yaml's grid, each at a budget where the paper's own logs are
+clearly above the random policy (config/learning_check.yaml; the budgets and their reasons:
+scripts/learning_check_budgets.py). ``psmarl learning-check`` builds the table
+(``docs/reproduction/learning_check.md`` and a CSV beside it) from the runs that
+``psmarl keep-runs`` kept, without training: each run's best training average, its held-out
+evaluation with CI (and the sampled-actions one, where measured), the random policy's mean,
+the verdict, and its wall time and speed on the machine that ran it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from psmarl import results
+from psmarl.errors import InputError
+from psmarl.kept_runs import KEEP_AGAIN, MACHINE_JSON, RANDOM_KEYS, SAMPLED_EVAL
+from psmarl.reproduction import ci_text, markdown_table, number_text
+
+#: "learns" means: the final checkpoint's held-out evaluation beats the random policy by at
+#: least this margin, with its 95% CI above random + margin. The margin is 5% of the way from
+#: the paper's random return to the best average total reward any of its runs logged on
+#: that env (scripts/paper_log_milestones.py): pursuit (772.25 - 31.04), waterworld
+#: (74.40 + 6.82), multiwalker (41.03 + 102.05).
+LEARNING_MARGIN = {
+    "pursuit": 0.05 * (772.25 - 31.04),
+    "waterworld": 0.05 * (74.40 + 6.82),
+    "multiwalker": 0.05 * (41.03 + 102.05),
+}
+
+
+def _paper_at_budget(budgets: str | Path | None) -> dict[tuple[str, str, str], float]:
+    """(env, method, sharing) -> the paper's logged average at the check's budget (the
+    budgets CSV's ``paper_<sharing>_at_budget``), where known."""
+    if budgets is None or not Path(budgets).exists():
+        return {}
+    df = pd.read_csv(budgets)
+    out = {}
+    for sharing in ("shared", "independent"):
+        col = f"paper_{sharing}_at_budget"
+        if col in df:
+            for r in df.dropna(subset=[col]).itertuples():
+                out[(r.env, r.method, sharing)] = float(getattr(r, col))
+    return out
+
+
+def learning_check_table(
+    data: str | Path,
+    margins: Mapping[str, float] = LEARNING_MARGIN,
+    budgets: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per kept run under ``data``: its best training average, its evaluation with
+    CI, the random policy's mean, and the verdict (see :data:`LEARNING_MARGIN`); with the
+    budgets CSV, also the paper's logged average at the same budget, which a "does not
+    learn" verdict is read beside (the paper's run was there by then, or not either)."""
+    data = Path(data)
+    paper_at_budget = _paper_at_budget(budgets)
+    rows = []
+    for summary in sorted(data.glob("runs/*/*/*/seed*/train_summary.json")):
+        run = summary.parent
+        env, method, sharing, seed = run.parts[-4:]
+        df, s = results.read_progress(run / "progress.csv", summary, KEEP_AGAIN)
+        curve = df.dropna(subset=["avg_total_reward"])
+        ev_path = run / "eval" / "summary.json"
+        ev = (
+            results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+            if ev_path.exists()
+            else None
+        )
+        sampled_path = run / SAMPLED_EVAL / "summary.json"
+        sampled = (
+            results.read_json(sampled_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
+            if sampled_path.exists()
+            else None
+        )
+        machine_path = run / MACHINE_JSON
+        machine = results.read_json(machine_path, (), KEEP_AGAIN) if machine_path.exists() else {}
+        rnd_path = data / results.random_summary_json(env)
+        rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
+        margin = margins.get(env)
+        # the paper's own run (same mode) at this budget, and was it above the same bar?
+        paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
+        row = {
+            "env": env,
+            "method": method,
+            "sharing": sharing,
+            "seed": int(seed.removeprefix("seed")),
+            "env_steps": s.get("env_steps"),
+            "episodes": s.get("episodes"),
+            "wall_hours": (s.get("wall_seconds") or 0) / 3600,
+            "env_steps_per_s": s["env_steps"] / s["wall_seconds"]
+            if s.get("env_steps") and s.get("wall_seconds")
+            else float("nan"),
+            "best_training_average": float(curve["avg_total_reward"].max())
+            if len(curve)
+            else float("nan"),
+            "eval_mean": ev["mean"] if ev else float("nan"),
+            "eval_ci95_low": ev["ci95_low"] if ev else float("nan"),
+            "eval_ci95_high": ev["ci95_high"] if ev else float("nan"),
+            "eval_plays": ev["episodes"] if ev else 0,
+            # the paper's play scripts sampled their actions: shown beside, not the verdict's
+            "sampled_eval_mean": sampled["mean"] if sampled else float("nan"),
+            "sampled_eval_ci95_low": sampled["ci95_low"] if sampled else float("nan"),
+            "sampled_eval_ci95_high": sampled["ci95_high"] if sampled else float("nan"),
+            "random_mean": rnd["mean"] if rnd else float("nan"),
+            "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
+            "margin": margin,
+            "paper_at_budget": paper,
+            "machine": f"{machine.get('cpus', '?')} x {machine.get('cpu', '?')}",
+        }
+        if ev is None or rnd is None or margin is None:
+            row["verdict"] = "not evaluated"
+        elif ev["ci95_low"] > max(rnd["mean"] + margin, rnd.get("ci95_high", rnd["mean"])):
+            row["verdict"] = "learns"
+        else:
+            row["verdict"] = "does not learn at this budget"
+        row["paper_above_at_budget"] = (
+            bool(paper > rnd["mean"] + margin)
+            if rnd is not None and margin is not None and np.isfinite(paper)
+            else None
+        )
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{data}: no kept runs (psmarl keep-runs copies finished runs here)")
+    return pd.DataFrame(rows)
+
+
+#: the learning check's budgets with their reasons (scripts/learning_check_budgets.py)
+LEARNING_CHECK_BUDGETS = "docs/data/learning_check_budgets.csv"
+
+
+def budget_lines(budgets: str | Path | None, table: pd.DataFrame) -> list[str]:
+    """The section under the learning-check table: each checked (env, method)'s budget and
+    why (from ``budgets``, the CSV of scripts/learning_check_budgets.py), beside the budget
+    its runs had."""
+    if budgets is None or not Path(budgets).exists():
+        return []
+    why = results.read_csv(
+        budgets,
+        ("env", "method", "budget", "reason"),
+        "write it again: scripts/learning_check_budgets.py --paper-logs <the paper's repository>",
+    )
+    ran = table.groupby(["env", "method"])["env_steps"].max().to_dict()
+    rows = [
+        [
+            r.env,
+            r.method,
+            f"{int(r.budget) / 1e6:.2f}M",
+            f"{ran[(r.env, r.method)] / 1e6:.2f}M" if (r.env, r.method) in ran else "-",
+            r.reason,
+        ]
+        for r in why.sort_values(["env", "method"]).itertuples()
+    ]
+    return [
+        "## Budgets and why",
+        "",
+        f"From `{budgets}` (`scripts/learning_check_budgets.py`: where the paper's own logs "
+        "stay above the random policy plus the margin, capped so that the whole check fits in "
+        "about 6 hours of a 2-core machine). A run stops at the first iteration that reaches "
+        "its budget.",
+        "",
+        markdown_table(["env", "method", "budget", "trained (env steps)", "why"], rows),
+        "",
+    ]
+
+
+def write_learning_check(
+    data: str | Path,
+    out: str | Path,
+    command: str = "",
+    log: Callable[[str], None] = print,
+    budgets: str | Path | None = None,
+) -> pd.DataFrame:
+    """``<out>`` (markdown) and ``<out>.csv`` from :func:`learning_check_table`, with the
+    budgets' reasons under the table when ``budgets`` names their CSV."""
+    table = learning_check_table(data, budgets=budgets)
+    out = Path(out)
+    results.write_csv_atomic(out.with_suffix(".csv"), table)
+    rows = []
+    for r in table.sort_values(["env", "method", "sharing"]).itertuples():
+        rows.append(
+            [
+                r.env,
+                r.method,
+                r.sharing,
+                f"{r.env_steps / 1e6:.2f}M",
+                f"{r.wall_hours:.2f} h",
+                number_text(r.env_steps_per_s, 0),
+                number_text(r.best_training_average),
+                ci_text(r.eval_mean, r.eval_ci95_low, r.eval_ci95_high, lambda v: f"{v:.1f}"),
+                ci_text(
+                    r.sampled_eval_mean,
+                    r.sampled_eval_ci95_low,
+                    r.sampled_eval_ci95_high,
+                    lambda v: f"{v:.1f}",
+                ),
+                number_text(r.random_mean),
+                f"{r.margin:.1f}",
+                f"**{r.verdict}**",
+                "-"
+                if not np.isfinite(r.paper_at_budget)
+                else f"{r.paper_at_budget:.1f} ("
+                + ("above" if r.paper_above_at_budget else "not above")
+                + " random + margin)",
+            ]
+        )
+    n_learn = int((table["verdict"] == "learns").sum())
+    text = [
+        "# Learning check: every method of the paper grid, one seed",
+        "",
+        f"Generated by `{command or 'psmarl learning-check'}` from `{data}`. A run "
+        "**learns** when the held-out evaluation of its final checkpoint (deterministic "
+        "actions, 95% Student-t CI over plays) lies above the random policy's mean plus a "
+        "margin of 5% of the way from the paper's random return to the best average any "
+        "of its runs logged on that env (pursuit 37.1, waterworld 4.1, multiwalker 7.2). "
+        '"Paper at this budget": the paper\'s own run of the same mode, its logged average '
+        "total reward at the same env steps (a training average, not an evaluation): a run "
+        "that does not learn where the paper's had not either points at the budget, one "
+        "where the paper's had points at psmarl.",
+        "",
+        f"{n_learn} of {len(table)} runs learn.",
+        "",
+        "Wall time and speed are each run's training alone (evaluation not counted), on "
+        + "; ".join(sorted(set(table["machine"])))
+        + " (CPUs x model), while other work may have shared the machine; its speed varies "
+        'up to 3x from day to day. "sampled eval": the same checkpoint played with sampled '
+        "actions, as the paper's play scripts did (`evaluation.sampled_actions`); where "
+        "measured, it is shown beside and does not decide the verdict.",
+        "",
+        markdown_table(
+            [
+                "env",
+                "method",
+                "sharing",
+                "env steps",
+                "wall time",
+                "env steps/s",
+                "best training average",
+                "eval mean [95% CI]",
+                "sampled eval [95% CI]",
+                "random mean",
+                "margin",
+                "verdict",
+                "paper at this budget",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    text += budget_lines(budgets, table)
+    notes = Path(data) / "notes.md"
+    if notes.exists():
+        text += [notes.read_text().strip(), ""]
+    results.write_text_atomic(out, "\n".join(text))
+    log(f"wrote {out} and {out.with_suffix('.csv')}")
+    return table
+
+
+# ---------------------------------------------------------------- command line
+def add_cli(add: Callable) -> None:
+    """``psmarl learning-check`` (registered by psmarl.cli)."""
+
+    def check(a):
+        write_learning_check(
+            a.data,
+            a.out,
+            command=f"psmarl learning-check --data {a.data} --out {a.out}",
+            budgets=a.budgets,
+        )
+
+    sp = add(
+        "learning-check",
+        check,
+        "the learning-check table from kept runs (no training)",
+        "One row per kept run: best training average, held-out evaluation with CI, the "
+        "random policy's mean and the verdict (learns / does not learn at this budget).",
+    )
+    sp.add_argument(
+        "--data",
+        default="docs/reproduction/learning_check",
+        help="folder of kept runs (psmarl keep-runs --to ...)",
+    )
+    sp.add_argument(
+        "--out",
+        default="docs/reproduction/learning_check.md",
+        help="the table to write (markdown; a .csv beside it)",
+    )
+    sp.add_argument(
+        "--budgets",
+        default=LEARNING_CHECK_BUDGETS,
+        help="each (env, method)'s budget with its reason (scripts/learning_check_budgets.py); "
+        "listed under the table when the file exists",
+    )
