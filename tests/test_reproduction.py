@@ -233,6 +233,13 @@ def test_learning_check_verdicts(kept, tmp_path):
     _, root, dest, _ = kept
     # a run whose final checkpoint plays like the random policy
     _fake_run(root, "shared", 4, [-100, -101, -99.5])
+    # one whose greedy actions play like random and whose sampled ones, the policy as it
+    # acts (and as the paper played it), do not: the verdict is the sampled plays'
+    run = _fake_run(root, "shared", 5, [-100, -101, -99.5])
+    (run / "eval_sampled").mkdir()
+    (run / "eval_sampled" / "summary.json").write_text(
+        json.dumps({"episodes": 100, "mean": 30.0, "std": 1.0, "ci95_low": 29.0, "ci95_high": 31.0})
+    )
     kept_runs.keep_runs(root, dest, log=lambda m: None)
     table = learning_check.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
     # each run's speed (19,200 env steps in 30 s) and the machine that ran it
@@ -242,8 +249,12 @@ def test_learning_check_verdicts(kept, tmp_path):
     verdict = {(r.sharing, r.seed): r.verdict for r in table.itertuples()}
     assert verdict[("shared", 4)] == "does not learn at this budget"
     assert verdict[("independent", 1)] == "learns"  # 2.0 >> -102.5 + 7.2
-    assert len(table) == 7 and (tmp_path / "lc.csv").exists()
-    assert "6 of 7 runs learn." in (tmp_path / "lc.md").read_text()
+    assert verdict[("shared", 5)] == "learns"
+    five = table.set_index(["sharing", "seed"]).loc[("shared", 5)]
+    assert five["verdict_by"] == "sampled"
+    assert five["deterministic_verdict"] == "does not learn at this budget"
+    assert len(table) == 8 and (tmp_path / "lc.csv").exists()
+    assert "7 of 8 runs learn." in (tmp_path / "lc.md").read_text()
     # the margin is what decides: the same run with a margin beyond its lead does not learn
     strict = learning_check.learning_check_table(dest, {"multiwalker": 200.0})
     assert set(strict["verdict"]) == {"does not learn at this budget"}
@@ -271,7 +282,12 @@ def test_learning_check_verdicts(kept, tmp_path):
     assert "| 640 | " in shared4
     # shared seed 0 was played with sampled actions too: beside, the verdict stays its own
     shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
-    assert "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 | **learns** |" in shared0
+    assert (
+        "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 "
+        "| **learns** (sampled; deterministic: learns) |" in shared0
+    )
+    shared5 = next(ln for ln in lines if "| -99.5 [-99.7, -99.3] | 30.0 [29.0, 31.0] |" in ln)
+    assert "| **learns** (sampled; deterministic: does not learn at this budget) |" in shared5
     assert "## Budgets and why" in lines
     assert (
         "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"
