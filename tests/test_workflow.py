@@ -133,6 +133,43 @@ def test_finished_run_has_nothing_to_do(finished_run):
     assert planned_jobs(r.stdout) == set(), r.stdout[-3000:]
 
 
+def job_events(log: str) -> list[tuple[str, str, str]]:
+    """("start" or "finish", rule, wildcards) in the order of a Snakemake log."""
+    events, jobs, rule = [], {}, None
+    for line in log.splitlines():
+        line = line.strip()
+        if m := re.match(r"^(?:localrule|rule) (\w+):$", line):
+            rule = m.group(1)
+        elif (m := re.match(r"^jobid: (\d+)$", line)) and rule is not None:
+            jobs[m.group(1)] = [rule, ""]
+            events.append(("start", m.group(1)))
+        elif (m := re.match(r"^wildcards: (.*)$", line)) and rule is not None:
+            jobs[events[-1][1]][1] = m.group(1)
+            rule = None
+        elif m := re.match(r"^Finished jobid: (\d+)", line):
+            events.append(("finish", m.group(1)))
+    return [(kind, *jobs[jobid]) for kind, jobid in events]
+
+
+@pytest.mark.slow
+def test_a_trained_run_is_evaluated_before_more_training_starts(finished_run):
+    """Evaluations have the higher priority: whenever a job starts, no evaluation whose
+    checkpoint is ready waits behind a training job."""
+    _, wd = finished_run
+    log = min((wd / ".snakemake" / "log").glob("*.snakemake.log"))  # the fixture's run
+    events = job_events(log.read_text())
+    trained, evaluated, trains_after_a_ready_evaluation = set(), set(), []
+    for kind, rule, wildcards in events:
+        if kind == "finish" and rule == "train":
+            trained.add(wildcards)
+        elif kind == "start" and rule == "evaluate":
+            evaluated.add(wildcards)
+        elif kind == "start" and rule == "train" and trained - evaluated:
+            trains_after_a_ready_evaluation.append((wildcards, sorted(trained - evaluated)))
+    assert len(trained) == 2 * len(ENVS) and evaluated == trained
+    assert trains_after_a_ready_evaluation == []
+
+
 @pytest.mark.slow
 def test_changing_one_method_setting_reruns_only_its_jobs(finished_run, tmp_path):
     exe, wd = finished_run

@@ -18,6 +18,10 @@ from psmarl.defaults import get as setting  # noqa: E402
 from psmarl.errors import ConfigError  # noqa: E402
 from psmarl.live_metrics import WANDB_ENV, check_wandb  # noqa: E402
 
+# Snakemake starts ready jobs of a higher priority first: evaluations (and the random
+# baselines) before more training, so results come as each run finishes.
+EVALUATION_PRIORITY = 10
+
 # Shapes and types against the schema; its `default:`s are psmarl.defaults, which the code
 # applies itself, so the config stays as given (set_default=False). Then what a schema
 # cannot check (registries, action spaces, budgets), and each stage's settings.

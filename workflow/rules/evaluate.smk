@@ -1,4 +1,6 @@
-# Evaluation: N deterministic plays of each trained checkpoint, recorded seeds.
+# Evaluation: N deterministic plays of each trained checkpoint, recorded seeds. Evaluations go
+# before any training that is ready to start (priority): a trained run is measured, and can be
+# kept (psmarl keep-runs), minutes after it finishes, not after every other run has trained.
 
 
 rule evaluate:
@@ -9,6 +11,7 @@ rule evaluate:
         summary=R(res.eval_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
     log:
         R(res.log_file("evaluate", "{env}", "{method}", "{sharing}", "seed{seed}")),
+    priority: EVALUATION_PRIORITY
     container:
         lambda w: pscluster.image_for_method(config, w.method)
     threads: pscfg.eval_workers(config)
@@ -33,6 +36,7 @@ rule evaluate_sampled:
         summary=R(res.sampled_eval_summary_json("{env}", "{method}", "{sharing}", "{seed}")),
     log:
         R(res.log_file("evaluate_sampled", "{env}", "{method}", "{sharing}", "seed{seed}")),
+    priority: EVALUATION_PRIORITY
     container:
         lambda w: pscluster.image_for_method(config, w.method)
     threads: pscfg.eval_workers(config)

@@ -7,6 +7,7 @@ rule random_baseline:
         summary=R(res.random_summary_json("{env}")),
     log:
         R(res.log_file("random", "{env}")),
+    priority: EVALUATION_PRIORITY
     container:
         pscluster.image(config, "rl")
     threads: pscfg.eval_workers(config)
