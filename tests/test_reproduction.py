@@ -284,10 +284,10 @@ def test_learning_check_verdicts(kept, tmp_path):
     shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
     assert (
         "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 "
-        "| **learns** (sampled; deterministic: learns) |" in shared0
+        "| **learns** (sampled; greedy too) |" in shared0
     )
     shared5 = next(ln for ln in lines if "| -99.5 [-99.7, -99.3] | 30.0 [29.0, 31.0] |" in ln)
-    assert "| **learns** (sampled; deterministic: does not learn at this budget) |" in shared5
+    assert "| **learns** (sampled; greedy: does not learn at this budget) |" in shared5
     assert "## Budgets and why" in lines
     assert (
         "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"

@@ -59,6 +59,15 @@ def _verdict(ev: Mapping | None, rnd: Mapping | None, margin: float | None) -> s
     return "does not learn at this budget"
 
 
+def _greedy_beside(verdict_by: str, verdict: str, deterministic_verdict: str) -> str:
+    """What the greedy actions alone say, after a verdict on sampled ones."""
+    if verdict_by == "deterministic":
+        return ""
+    if verdict == deterministic_verdict:
+        return f" ({verdict_by}; greedy too)"
+    return f" ({verdict_by}; greedy: {deterministic_verdict})"
+
+
 def learning_check_table(
     data: str | Path,
     margins: Mapping[str, float] = LEARNING_MARGIN,
@@ -214,11 +223,7 @@ def write_learning_check(
                 number_text(r.random_mean),
                 f"{r.margin:.1f}",
                 f"**{r.verdict}**"
-                + (
-                    f" ({r.verdict_by}; deterministic: {r.deterministic_verdict})"
-                    if r.verdict_by != "deterministic"
-                    else ""
-                ),
+                + _greedy_beside(r.verdict_by, r.verdict, r.deterministic_verdict),
                 "-"
                 if not np.isfinite(r.paper_at_budget)
                 else f"{r.paper_at_budget:.1f} ("
