@@ -289,6 +289,18 @@ def test_learning_check_verdicts(kept, tmp_path):
     shared5 = next(ln for ln in lines if "| -99.5 [-99.7, -99.3] | 30.0 [29.0, 31.0] |" in ln)
     assert "| **learns** (sampled; greedy: does not learn at this budget) |" in shared5
     assert "## Budgets and why" in lines
+    # the budgets list 2 pairs, 4 runs in both modes: every one of the 8 kept is counted
+    assert "7 of 8 runs learn." in lines
+    # a check filled over several sittings says how many runs are still to come
+    more = tmp_path / "more.csv"
+    more.write_text(
+        budgets.read_text() + "".join(f"waterworld,m{i},100000,capped,,\n" for i in range(3))
+    )
+    learning_check.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None, budgets=more)
+    assert (
+        "7 of 8 runs learn. The check has 10 runs (both modes of each budget's pair): 2 to go."
+        in (tmp_path / "lc.md").read_text().splitlines()
+    )
     assert (
         "| multiwalker | ppo | 0.04M | 0.04M | the paper's logs stay above -94.9 from 0.03M |"
         in lines

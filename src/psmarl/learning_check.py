@@ -190,6 +190,19 @@ def budget_lines(budgets: str | Path | None, table: pd.DataFrame) -> list[str]:
     ]
 
 
+def _grid_coverage(budgets: str | Path | None, table: pd.DataFrame) -> str:
+    """How much of the check the table covers: its runs against the budgets file's
+    (env, method) pairs in both modes (a check is filled over several sittings)."""
+    if budgets is None or not Path(budgets).exists():
+        return ""
+    grid = 2 * len(pd.read_csv(budgets))
+    if len(table) >= grid:
+        return ""
+    return (
+        f" The check has {grid} runs (both modes of each budget's pair): {grid - len(table)} to go."
+    )
+
+
 def write_learning_check(
     data: str | Path,
     out: str | Path,
@@ -245,7 +258,7 @@ def write_learning_check(
         "that does not learn where the paper's had not either points at the budget, one "
         "where the paper's had points at psmarl.",
         "",
-        f"{n_learn} of {len(table)} runs learn.",
+        f"{n_learn} of {len(table)} runs learn." + _grid_coverage(budgets, table),
         "",
         "Wall time and speed are each run's training alone (evaluation not counted), on "
         + "; ".join(sorted(set(table["machine"])))
