@@ -68,6 +68,11 @@ def _greedy_beside(verdict_by: str, verdict: str, deterministic_verdict: str) ->
     return f" ({verdict_by}; greedy: {deterministic_verdict})"
 
 
+def _kept_json(path: Path, keys: tuple[str, ...]) -> dict | None:
+    """A kept JSON file, checked for ``keys`` (its redo: keep the run again); None if absent."""
+    return results.read_json(path, keys, KEEP_AGAIN) if path.exists() else None
+
+
 def learning_check_table(
     data: str | Path,
     margins: Mapping[str, float] = LEARNING_MARGIN,
@@ -86,22 +91,10 @@ def learning_check_table(
         env, method, sharing, seed = run.parts[-4:]
         df, s = results.read_progress(run / "progress.csv", summary, KEEP_AGAIN)
         curve = df.dropna(subset=["avg_total_reward"])
-        ev_path = run / "eval" / "summary.json"
-        ev = (
-            results.read_json(ev_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-            if ev_path.exists()
-            else None
-        )
-        sampled_path = run / SAMPLED_EVAL / "summary.json"
-        sampled = (
-            results.read_json(sampled_path, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
-            if sampled_path.exists()
-            else None
-        )
-        machine_path = run / MACHINE_JSON
-        machine = results.read_json(machine_path, (), KEEP_AGAIN) if machine_path.exists() else {}
-        rnd_path = data / results.random_summary_json(env)
-        rnd = results.read_json(rnd_path, RANDOM_KEYS, KEEP_AGAIN) if rnd_path.exists() else None
+        ev = _kept_json(run / "eval" / "summary.json", results.EVAL_SUMMARY_KEYS)
+        sampled = _kept_json(run / SAMPLED_EVAL / "summary.json", results.EVAL_SUMMARY_KEYS)
+        machine = _kept_json(run / MACHINE_JSON, ()) or {}
+        rnd = _kept_json(data / results.random_summary_json(env), RANDOM_KEYS)
         margin = margins.get(env)
         # the paper's own run (same mode) at this budget, and was it above the same bar?
         paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
