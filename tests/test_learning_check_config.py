@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 
 from psmarl import config as cfg
+from psmarl import kept_runs, results
 from psmarl.dicts import deep_merge
 
 OVERLAY = REPO / "config" / "learning_check.yaml"
@@ -98,3 +99,38 @@ def test_snakemake_plans_the_check_through_the_overlay(snakemake_bin, tmp_path):
     assert {json.dumps(s["budget"]) for s in specs} <= {
         json.dumps({"env_steps": int(b)}) for b in pd.read_csv(BUDGETS)["budget"]
     }
+
+
+def test_unkept_targets_name_only_the_runs_not_kept_finished(check, tmp_path, capsys):
+    """On a fresh machine the kept runs (without checkpoints) are not trained again."""
+    files = [REPO / "config" / "paper.yaml", OVERLAY]
+    assert kept_runs.merged_config(files) == check
+    kept = tmp_path / "kept"
+    for job, parts in {
+        ("pursuit", "ppo", "shared", 0): ("eval", "eval_sampled"),  # kept whole
+        ("pursuit", "ppo", "independent", 0): ("eval",),  # its sampled plays are missing
+        ("waterworld", "ddpg", "shared", 0): ("eval",),  # kept whole: no sampled plays
+    }.items():
+        for part in parts:
+            f = kept / results.run_dir(*job) / part / "summary.json"
+            f.parent.mkdir(parents=True)
+            f.write_text("{}")
+    targets = kept_runs.unkept_targets(files, kept)
+    root = check["results_dir"]
+    runs = {t.removeprefix(f"{root}/").rsplit("/", 2)[0] for t in targets}
+    assert len(runs) == 44
+    assert results.run_dir("pursuit", "ppo", "shared", 0) not in runs
+    assert results.run_dir("waterworld", "ddpg", "shared", 0) not in runs
+    ppo_independent = f"{root}/{results.run_dir('pursuit', 'ppo', 'independent', 0)}"
+    assert f"{ppo_independent}/eval_sampled/summary.json" in targets
+    assert f"{root}/{results.eval_summary_json('waterworld', 'ddpg', 'independent', 0)}" in (
+        targets
+    )
+    sampled = {t for t in targets if "/eval_sampled/" in t}
+    assert len(sampled) == len(cfg.sampled_eval_jobs(check)) - 1
+    assert all(t.startswith(f"{root}/runs/") for t in targets)
+
+    from psmarl.cli import main
+
+    main(["unkept-targets", "--configfile", *map(str, files), "--kept", str(kept)])
+    assert capsys.readouterr().out.split() == targets

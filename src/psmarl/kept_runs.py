@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from psmarl import results
+from psmarl.dicts import deep_merge
 from psmarl.errors import InputError
 
 #: the files of a finished run that are kept (relative to its run folder)
@@ -287,6 +289,44 @@ def restore_runs(data: str | Path, root: str | Path, log: Callable[[str], None] 
     return restored
 
 
+# ---------------------------------------------------------------- what is left to train
+def merged_config(configfiles: list[str | Path]) -> dict[str, Any]:
+    """The config Snakemake builds from ``--configfile A B ...``: each file on top of the one
+    before (config/config.yaml only when none is given), entries left out with null
+    dropped."""
+    from psmarl import config as pscfg  # the method catalogue: only for this helper
+
+    merged: dict[str, Any] = {}
+    for f in configfiles or ["config/config.yaml"]:
+        merged = deep_merge(merged, pscfg.load(f))
+    pscfg.drop_left_out(merged)
+    return merged
+
+
+def unkept_targets(configfiles: list[str | Path], kept: str | Path) -> list[str]:
+    """The outputs to ask Snakemake for to train and evaluate every run of the config that
+    is not kept finished in ``kept``: each run's eval/summary.json and, where the config
+    asks for it, its sampled-actions one, under the config's results_dir. Runs kept without
+    their checkpoint (too big for git) cannot be restored as done; naming only the others
+    as targets keeps ``./run.sh`` from training them again on a fresh machine."""
+    from psmarl import config as pscfg
+
+    config = merged_config(configfiles)
+    kept, root = Path(kept), pscfg.results_root(config)
+    sampled = set(pscfg.sampled_eval_jobs(config))
+    out = []
+    for job in pscfg.train_jobs(config):
+        rel = results.run_dir(*job)
+        if (kept / rel / "eval" / "summary.json").exists() and (
+            job not in sampled or (kept / rel / SAMPLED_EVAL / "summary.json").exists()
+        ):
+            continue
+        out.append(f"{root}/{results.eval_summary_json(*job)}")
+        if job in sampled:
+            out.append(f"{root}/{results.sampled_eval_dir(*job)}/summary.json")
+    return out
+
+
 # ---------------------------------------------------------------- command line
 def add_cli(add: Callable) -> None:
     """``psmarl keep-runs`` (registered by psmarl.cli)."""
@@ -325,3 +365,28 @@ def add_cli(add: Callable) -> None:
         action="store_true",
         help="keep each finished run's final checkpoint too (a few MB per run)",
     )
+
+    def left(a):
+        targets = unkept_targets(a.configfile, a.kept)
+        if targets:
+            print("\n".join(targets))
+        else:
+            print(f"every run of the config is kept in {a.kept}", file=sys.stderr)
+
+    sp = add(
+        "unkept-targets",
+        left,
+        "list the outputs of the runs not yet kept, as Snakemake targets",
+        "Prints, one per line, the evaluation summaries (under the config's results_dir) "
+        "of every run of the config whose finished evaluation is not kept in --kept. Runs "
+        "kept without their checkpoint cannot be restored as done, so ./run.sh on the "
+        "whole config trains them again; asking for these targets trains only the rest:\n"
+        "  ./run.sh $(psmarl unkept-targets --configfile A B --kept D) --configfile A B",
+    )
+    sp.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[],
+        help="the config files, as given to ./run.sh (default: config/config.yaml)",
+    )
+    sp.add_argument("--kept", required=True, help="the kept folder, e.g. docs/reproduction")
