@@ -717,6 +717,26 @@ ENTRIES: list[Entry] = [
         "scale to the other methods' or to psmarl's SAC)",
         expect=500,
     ),
+    Entry(
+        ENVS,
+        "a2c",
+        "all three",
+        "reward clipping",
+        "none: clip_rewards unset, old RLlib's default clipped Atari games only (Table 1 "
+        "prints True)",
+        f"{PT}:89-116 and the other five scripts' A2C configs; all six A2C params.json "
+        "(ray_results/<env>/{A2C,SA_A2C}) lack the key",
+        method("a2c", "pursuit", "clip_rewards"),
+        "same",
+        "psmarl followed Table 1 (sign clipping) until 2026-12-03. Sign clipping makes a "
+        "pursuit tag (+0.01) worth as much as a catch (+5)",
+        "pursuit A2C shared at 0.1M env steps with clipping (learning check, "
+        "docs/reproduction/learning_check/superseded): best training average 96.7, falling "
+        "to 67 by the end, policy entropy 0.09-0.16 nats from 80k env steps; the paper's "
+        "log: 132.5, entropy 1.4-1.5 nats (ray_results/pursuit/A2C/progress.csv, "
+        "policy_entropy / 10240 samples). Without clipping: the learning check's rerun",
+        expect=False,
+    ),
     # ---- budgets (issue item 5)
     Entry(
         BUDGETS,

@@ -33,9 +33,12 @@ Old RLlib's A2C concatenated whole sampling rounds until it had at least
 paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
 trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
 is 1280, which RLlib 2.60 samples exactly with ``rollout_fragment_length: auto`` (20 steps
-per env on 8 x 8, the paper's ``sample_batch_size``). Table 1 sets ``clip_rewards: True``
-for A2C (the scripts leave old RLlib's default, which clipped only Atari games); psmarl
-follows the table.
+per env on 8 x 8, the paper's ``sample_batch_size``). Rewards are not clipped: Table 1
+prints ``clip_rewards: True`` for A2C, but the scripts that ran it leave old RLlib's default
+(``None``: clip for Atari only), and none of the six A2C ``params.json`` of the paper's
+repository has the key. On pursuit, sign clipping would make a tag (+0.01) worth as much as a
+catch (+5); psmarl's A2C with clipping collapsed its policy's entropy to 0.1 nats within
+0.1M env steps, while the paper's log kept it near 1.5 (``docs/fidelity.md``).
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
 from Gupta et al. 2017, who used rllab's TRPO). One policy step per train batch: the
@@ -110,8 +113,9 @@ class A2CSettings:
     env_runners: AutoFragment = copied(AutoFragment())
     """RLlib's env_runners() settings ("auto": 20 steps per env on 8 x 8, the paper's
     sample_batch_size)"""
-    clip_rewards: bool | float = True
-    """sign-clip training rewards (Table 1 clip_rewards: True for A2C)"""
+    clip_rewards: bool | float = False
+    """sign-clip training rewards: no (the scripts leave old RLlib's default, clip for Atari
+    only; Table 1 prints True)"""
 
 
 @dataclass(frozen=True)
