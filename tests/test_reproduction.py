@@ -277,8 +277,9 @@ def test_learning_check_verdicts(kept, tmp_path):
     shared4 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.02M"))
     assert shared4.endswith(
         "| -99.5 [-99.7, -99.3] | - | -102.5 | 7.2 | **does not learn at this budget** "
-        "| 12.5 (above random + margin) |"
-    )  # "-": not played with sampled actions
+        "| -99.5 | 12.5 (above random + margin) |"
+    )  # "-": not played with sampled actions; -99.5: its last training average
+    assert row_of(t, "shared", 4)["training_average_at_budget"] == -99.5
     assert "| 640 | " in shared4
     # shared seed 0 was played with sampled actions too: beside, the verdict stays its own
     shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
@@ -306,6 +307,21 @@ def test_learning_check_verdicts(kept, tmp_path):
         in lines
     )
     assert "| pursuit | ppo | 0.10M | - | capped at about 7 min per run |" in lines
+
+
+def row_of(table, sharing, seed):
+    return table.set_index(["sharing", "seed"]).loc[(sharing, seed)]
+
+
+def test_the_training_average_at_the_budget_is_in_the_paper_s_measure():
+    """Beside the paper's logged average: the last one in the same window (old RLlib's),
+    psmarl's own where a run did not log that column."""
+    both = pd.DataFrame(
+        {"avg_total_reward": [1.0, 2.0, np.nan], "paper_avg_total_reward": [1.5, 2.5, np.nan]}
+    )
+    assert learning_check._last_logged(both) == 2.5
+    assert learning_check._last_logged(both.drop(columns="paper_avg_total_reward")) == 2.0
+    assert np.isnan(learning_check._last_logged(pd.DataFrame({"avg_total_reward": [np.nan]})))
 
 
 def test_a_cut_paper_milestones_file_is_an_error_naming_the_file(kept):
