@@ -290,3 +290,38 @@ def test_every_shipped_config_validates(name, capsys):
     files = [str(REPO / "config" / f) for f in [*SHIPPED[name], name]]
     main(["validate", *files])
     assert "config OK" in capsys.readouterr().err
+
+
+def test_a_fragment_that_cannot_fill_the_batch_in_whole_rounds_is_named_before_any_job():
+    """A2C samples 1280 in 20-step chunks: 4 rounds on 2 x 8 envs, 1 on the paper's 8 x 8;
+    on 3 x 8 it would take 1440 (12% over), which RLlib refuses only once the job runs."""
+    paper = cfg.load(REPO / "config/paper.yaml")
+    for cpus in (1, 2, 4, 8):
+        c = _bad(paper, lambda c, n=cpus: c["training"].update({"runtime": {"num_cpus": n}}))
+        cfg.validate(c)
+    three = _bad(paper, lambda c: c["training"].update({"runtime": {"num_cpus": 3}}))
+    with pytest.raises(ConfigError) as e:
+        cfg.validate(three)
+    assert e.value.key == "methods.a2c.env_runners.rollout_fragment_length"
+    assert "1280" in str(e.value) and "3 runner(s) x 8 envs" in str(e.value)
+    # "auto" splits any batch over the envs; so does the paper's 64 envs of config/reproduce
+    auto = _bad(
+        three,
+        lambda c: c["methods"]["a2c"]["env_runners"].update({"rollout_fragment_length": "auto"}),
+    )
+    cfg.validate(auto)
+    # a per-env override is the key named
+    env_key = _bad(
+        three,
+        lambda c: (
+            c["methods"]["a2c"]
+            .setdefault("per_env", {})
+            .update({"pursuit": {"env_runners": {"rollout_fragment_length": 40}}})
+        ),
+    )
+    with pytest.raises(ConfigError) as e:
+        cfg.validate(env_key)
+    assert e.value.key in (
+        "methods.a2c.per_env.pursuit.env_runners.rollout_fragment_length",
+        "methods.a2c.env_runners.rollout_fragment_length",
+    )

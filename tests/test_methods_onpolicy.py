@@ -540,13 +540,13 @@ def test_trains_on_multiwalker_through_psmarl_then_evaluates(tmp_path, tiny_conf
     c = json.loads(json.dumps(tiny_config))
     c["envs"]["multiwalker"]["kwargs"] = {"max_cycles": 25}
     small = {
-        "a2c": {"training": {"train_batch_size_per_learner": 100}},
+        "a2c": {"training": {"train_batch_size_per_learner": 80}},  # 20-step chunks
         "trpo": {"training": {"train_batch_size_per_learner": 100, "vf_iters": 1}},
         "impala": {"training": {"train_batch_size_per_learner": 100}},
     }[name]
     c["methods"] = {name: {**small, "model": {"fcnet_hiddens": [16, 16]}}}
     c["training"]["budget"] = {"env_steps": 150}
-    # multiwalker only: A2C and IMPALA sign-clip rewards, which speaker_listener rejects
+    # multiwalker only: IMPALA sign-clips rewards, which speaker_listener rejects
     only_envs(c, ["multiwalker"])
     cfg.validate(c)
     spec = cfg.train_spec(c, "multiwalker", name, sharing, 0)

@@ -451,6 +451,7 @@ def _validate_rllib(
         check_reward_clipping(method_settings(config, method, e), settings[e], method, e)
         budget(config, e, method)
         check_runner_cpus(config, method, e)
+        check_rounds(config, method, e)
 
 
 def validate(config: Mapping[str, Any]) -> None:
@@ -552,6 +553,44 @@ def check_runner_cpus(config: Mapping[str, Any], method: str, env: str) -> None:
             f"{runners * per:g}, lower {where}, or set it to auto (training would otherwise "
             f"wait for CPUs for ever)",
             key=where,
+        )
+
+
+def check_rounds(config: Mapping[str, Any], method: str, env: str) -> None:
+    """A synchronous on-policy method (its catalogue entry's ``batch_in_rounds``) with a
+    numeric ``rollout_fragment_length`` samples its train batch in whole rounds of runners x
+    envs x fragment; RLlib refuses a batch more than 10% off every such multiple, and only
+    once the job has started. Checked here on the config's layout (``auto`` resolved as
+    psmarl.train.resolve_runtime does with ``training.runtime.num_cpus``)."""
+    if not methods.get(method).batch_in_rounds:
+        return
+    ms = method_settings(config, method, env)
+    own = ms.get("env_runners") or {}
+    fragment = own.get("rollout_fragment_length", "auto")
+    batch = (ms.get("training") or {}).get("train_batch_size_per_learner")
+    rt = (config.get("training") or {}).get("runtime") or {}
+    cpus = rt.get("num_cpus", setting(config, "training.runtime.num_cpus"))
+    runners = own.get("num_env_runners", rt.get("num_env_runners", "auto"))
+    envs_per = own.get("num_envs_per_env_runner", rt.get("num_envs_per_env_runner", "auto"))
+    if runners == "auto" and isinstance(cpus, int):
+        runners = cpus if cpus > 1 else 0
+    if envs_per == "auto":
+        envs_per = 8
+    values: tuple[Any, ...] = (fragment, batch, runners, envs_per)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return  # "auto" fits any batch; wrong types are the schema's
+    fragment, batch, runners, envs_per = values
+    per_round = max(runners, 1) * envs_per * fragment
+    rounds = -(-batch // per_round)  # RLlib samples whole rounds until it has the batch
+    if rounds * per_round - batch > 0.1 * batch:
+        raise ConfigError(
+            f"train_batch_size_per_learner {batch} is not (within 10%) whole sampling rounds "
+            f"of {max(runners, 1)} runner(s) x {envs_per} envs x rollout_fragment_length "
+            f"{fragment} = {per_round} env steps (RLlib would refuse it when the job starts): "
+            f"set {_method_key(config, method, env, 'rollout_fragment_length')} to auto or "
+            f"to a divisor of {batch // max(runners, 1) // envs_per or 1}, or change the batch "
+            "or training.runtime",
+            key=_method_key(config, method, env, "rollout_fragment_length"),
         )
 
 

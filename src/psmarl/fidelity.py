@@ -855,6 +855,24 @@ ENTRIES: list[Entry] = [
     ),
     Entry(
         OTHER,
+        "a2c",
+        "all three",
+        "sampling layout of a 1280-step batch",
+        "64 envs x 20 steps (8 workers x 8 envs, sample_batch_size 20, truncate_episodes): "
+        "each 20-step chunk's returns bootstrap from the value at its end (lambda 1.0)",
+        f"{PT}:89-116 and the other A2C scripts (num_workers 8, num_envs_per_worker 8, "
+        "sample_batch_size 20)",
+        method("a2c", "pursuit", "env_runners.rollout_fragment_length"),
+        "same",
+        "20-step chunks on any layout: one round on 8 x 8, four rounds of 2 x 8 x 20 on a "
+        "2-core machine (16 envs in a batch there, not 64). Until 2026-12-03 psmarl used "
+        "'auto', which split 1280 over the envs: 80-step chunks on 2 x 8, so 80-step returns",
+        "not measured apart from the reward clipping fixed the same day (both changed before "
+        "the learning check's A2C runs were trained again)",
+        expect=20,
+    ),
+    Entry(
+        OTHER,
         "ppo",
         "all three",
         "minibatches of each update's first epoch",

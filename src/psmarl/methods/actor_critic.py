@@ -32,13 +32,17 @@ Old RLlib's A2C concatenated whole sampling rounds until it had at least
 ``train_batch_size`` (512) steps: 8 runners x 8 envs x 20 = 1280 steps per update in the
 paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
 trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
-is 1280, which RLlib 2.60 samples exactly with ``rollout_fragment_length: auto`` (20 steps
-per env on 8 x 8, the paper's ``sample_batch_size``). Rewards are not clipped: Table 1
-prints ``clip_rewards: True`` for A2C, but the scripts that ran it leave old RLlib's default
-(``None``: clip for Atari only), and none of the six A2C ``params.json`` of the paper's
-repository has the key. On pursuit, sign clipping would make a tag (+0.01) worth as much as a
-catch (+5); psmarl's A2C with clipping collapsed its policy's entropy to 0.1 nats within
-0.1M env steps, while the paper's log kept it near 1.5 (``docs/fidelity.md``).
+is 1280, sampled in chunks of ``rollout_fragment_length`` 20 steps per env (the paper's
+``sample_batch_size``): one round on the paper's 8 x 8 envs, four on a laptop's 2 x 8. With
+``lambda_`` 1.0 the chunk length is the return's horizon: ``auto`` would split 1280 over the
+envs (80 steps on 2 x 8), 80-step returns instead of the paper's 20.
+
+Rewards are not clipped: Table 1 prints ``clip_rewards: True`` for A2C, but the scripts that
+ran it leave old RLlib's default (``None``: clip for Atari only), and none of the six A2C
+``params.json`` of the paper's repository has the key. On pursuit, sign clipping would make
+a tag (+0.01) worth as much as a catch (+5); psmarl's A2C with clipping collapsed its
+policy's entropy to 0.1 nats within 0.1M env steps, while the paper's log kept it near 1.5
+(``docs/fidelity.md``).
 
 **TRPO** (Schulman et al. 2015): never run by the paper's code (its curves were taken
 from Gupta et al. 2017, who used rllab's TRPO). One policy step per train batch: the
@@ -103,6 +107,17 @@ class A2CTraining:
 
 
 @dataclass(frozen=True)
+class A2CFragment:
+    """RLlib's env_runners settings of A2C."""
+
+    rollout_fragment_length: int | str = 20
+    """env steps per env per sample, the paper's sample_batch_size 20: each chunk's returns
+    bootstrap after at most 20 steps (lambda_ 1.0) on any layout; 1280 is 4 rounds on
+    2 x 8 envs, 1 on the paper's 8 x 8 ("auto" would split 1280 over the envs: 80 steps on
+    2 x 8)"""
+
+
+@dataclass(frozen=True)
 class A2CSettings:
     """A2C's psmarl defaults: RLlib config groups and psmarl's own keys."""
 
@@ -110,9 +125,8 @@ class A2CSettings:
     """training() settings of psmarl's A2CConfig"""
     model: PaperModel = copied(PaperModel())
     """RLlib's model settings (the paper's network, Table 4)"""
-    env_runners: AutoFragment = copied(AutoFragment())
-    """RLlib's env_runners() settings ("auto": 20 steps per env on 8 x 8, the paper's
-    sample_batch_size)"""
+    env_runners: A2CFragment = copied(A2CFragment())
+    """RLlib's env_runners() settings (20 steps per env, the paper's sample_batch_size)"""
     clip_rewards: bool | float = False
     """sign-clip training rewards: no (the scripts leave old RLlib's default, clip for Atari
     only; Table 1 prints True)"""
@@ -205,6 +219,7 @@ A2C = MethodSpec(
     defaults=settings_defaults(A2CSettings),
     settings=A2CSettings,
     description="Advantage actor-critic, synchronous (Mnih et al., 2016)",
+    batch_in_rounds=True,
     limits=dict(_COMMON_LIMITS),
 )
 
@@ -216,6 +231,7 @@ TRPO = MethodSpec(
     defaults=settings_defaults(TRPOSettings),
     settings=TRPOSettings,
     description="Trust Region Policy Optimization (Schulman et al., 2015)",
+    batch_in_rounds=True,
     limits={
         **_COMMON_LIMITS,
         "training.lr": (0, None),

@@ -112,6 +112,7 @@ PPO = MethodSpec(
     defaults=settings_defaults(PPOSettings),
     settings=PPOSettings,
     description="Proximal Policy Optimization (Schulman et al., 2017)",
+    batch_in_rounds=True,
     limits={
         "training.lr": (0, None),
         "training.gamma": (0, 1),

@@ -52,6 +52,10 @@ class MethodSpec:
     # this method's settings: axis key -> dotted setting paths; None: the backend's own
     # (NETWORK_PATHS)
     network_paths: Mapping[str, tuple[str, ...]] | None = None
+    # synchronous on-policy sampling: RLlib requires ``train_batch_size_per_learner`` to be
+    # (within 10%) whole sampling rounds of runners x envs x ``rollout_fragment_length``
+    # when that is a number (psmarl.config.check_rounds checks it before any job starts)
+    batch_in_rounds: bool = False
 
     def network_overlay(self, network: Mapping[str, Any] | None) -> dict[str, Any]:
         """The method's settings that the network axis sets (nested like ``defaults``)."""
