@@ -372,6 +372,9 @@ def test_unfinished_runs_are_kept_restored_and_reported(tmp_path):
     root, dest = tmp_path / "results", tmp_path / "docs" / "reproduction"
     _training_run(root, "shared", 0, [-100, -80, -60, -50, -45], checkpoint_at=4)
     _training_run(root, "independent", 0, [-100, -95], checkpoint_at=2)
+    # --finished-only (the learning check: big checkpoints, short runs) leaves them out
+    assert kept_runs.keep_runs(root, dest, log=lambda m: None, unfinished=False) == []
+    assert not (dest / kept_runs.UNFINISHED).exists()
     copied = kept_runs.keep_runs(root, dest, log=lambda m: None)
     assert sorted(copied) == [
         ("multiwalker", "ppo", "independent", "0"),

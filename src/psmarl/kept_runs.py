@@ -91,9 +91,11 @@ def keep_runs(
     dest: str | Path,
     log: Callable[[str], None] = print,
     checkpoints: bool = False,
+    unfinished: bool = True,
 ) -> list:
     """Copy every finished run under ``root`` (and the random baselines) into ``dest``; with
-    ``checkpoints``, each finished run's final checkpoint too.
+    ``checkpoints``, each finished run's final checkpoint too; with ``unfinished``, each
+    unfinished run's last checkpoint (:func:`keep_unfinished`).
 
     A run already kept with the same files (and its checkpoint, when asked for) is left
     alone; a run whose kept copy differs is replaced as a whole (the copy is assembled beside
@@ -144,7 +146,7 @@ def keep_runs(
         if (dest / done / "train_summary.json").exists():
             shutil.rmtree(dest / UNFINISHED / done)
             log(f"dropped {UNFINISHED}/{done}: the finished run is kept")
-    for run in _unfinished_runs(root):
+    for run in _unfinished_runs(root) if unfinished else []:
         copied += keep_unfinished(run, dest / UNFINISHED / run.relative_to(root), machine, log)
     return copied
 
@@ -335,7 +337,7 @@ def add_cli(add: Callable) -> None:
         if a.restore:
             restore_runs(a.to, a.root)
         else:
-            keep_runs(a.root, a.to, checkpoints=a.checkpoints)
+            keep_runs(a.root, a.to, checkpoints=a.checkpoints, unfinished=not a.finished_only)
 
     sp = add(
         "keep-runs",
@@ -364,6 +366,12 @@ def add_cli(add: Callable) -> None:
         "--checkpoints",
         action="store_true",
         help="keep each finished run's final checkpoint too (a few MB per run)",
+    )
+    sp.add_argument(
+        "--finished-only",
+        action="store_true",
+        help=f"leave the unfinished runs out of --to/{UNFINISHED} (their checkpoints are "
+        "20-64 MB for the off-policy and independent runs; short runs train again instead)",
     )
 
     def left(a):
