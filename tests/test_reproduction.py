@@ -324,6 +324,20 @@ def test_the_training_average_at_the_budget_is_in_the_paper_s_measure():
     assert np.isnan(learning_check._last_logged(pd.DataFrame({"avg_total_reward": [np.nan]})))
 
 
+def test_the_best_training_average_is_over_a_full_window(tmp_path):
+    """A lucky first window of a few episodes is not the run's best training average."""
+    from psmarl import run_loop
+
+    assert learning_check.WINDOW_EPISODES == run_loop.SMOOTHING_EPISODES
+    root, dest = tmp_path / "results", tmp_path / "kept"
+    _fake_run(root, "shared", 0, [87.0, 30.0, 44.0], eps_per_iter=60)  # 60, 120, 180
+    _fake_run(root, "independent", 0, [87.0, 30.0], eps_per_iter=20)  # never 100 episodes
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
+    table = learning_check.learning_check_table(dest)
+    assert row_of(table, "shared", 0)["best_training_average"] == 44.0
+    assert row_of(table, "independent", 0)["best_training_average"] == 87.0
+
+
 def test_a_cut_paper_milestones_file_is_an_error_naming_the_file(kept):
     tmp, _, dest, _ = kept
     p = dest / rep.PAPER_MILESTONES
