@@ -276,7 +276,7 @@ def write_learning_check(
         "run that does not learn where the paper's had not either points at the budget; one "
         "where the paper's had points at psmarl, unless psmarl's training average there is "
         "level with the paper's (then the two trained alike, and it is the held-out plays "
-        "that fall short of the bar). \"Best training average\": the highest average total "
+        'that fall short of the bar). "Best training average": the highest average total '
         "reward of the last 100 episodes the run logged once it had 100.",
         "",
         f"{n_learn} of {len(table)} runs learn." + _grid_coverage(budgets, table),
