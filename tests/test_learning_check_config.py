@@ -134,3 +134,40 @@ def test_unkept_targets_name_only_the_runs_not_kept_finished(check, tmp_path, ca
 
     main(["unkept-targets", "--configfile", *map(str, files), "--kept", str(kept)])
     assert capsys.readouterr().out.split() == targets
+
+
+@pytest.mark.slow
+def test_snakemake_plans_only_the_unkept_runs(snakemake_bin, tmp_path):
+    """The targets of psmarl unkept-targets are outputs of the workflow's rules: asked for,
+    Snakemake plans the runs not kept and no other."""
+    files = [REPO / "config" / "paper.yaml", OVERLAY]
+    kept = tmp_path / "kept"
+    for part in ("eval", "eval_sampled"):
+        f = kept / results.run_dir("pursuit", "ppo", "shared", 0) / part / "summary.json"
+        f.parent.mkdir(parents=True)
+        f.write_text("{}")
+    work = tmp_path / "work"
+    work.mkdir()
+    r = subprocess.run(
+        [
+            snakemake_bin,
+            "-s",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            *map(str, files),
+            "-n",
+            "-p",
+            *kept_runs.unkept_targets(files, kept),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    specs = [json.loads(s) for s in re.findall(r"--spec '(\{.*?\})'", r.stdout)]
+    trained = {(s["env"]["name"], s["method"], s["sharing"]) for s in specs if "budget" in s}
+    assert len(trained) == 45
+    assert ("pursuit", "ppo", "shared") not in trained
+    assert "aggregate" not in r.stdout  # the check's own table, not the study's report
