@@ -171,3 +171,59 @@ def test_snakemake_plans_only_the_unkept_runs(snakemake_bin, tmp_path):
     assert len(trained) == 45
     assert ("pursuit", "ppo", "shared") not in trained
     assert "aggregate" not in r.stdout  # the check's own table, not the study's report
+
+
+STUB_PSMARL = r'''#!/usr/bin/env python3
+"""psmarl as the script calls it: runs a and b, each with one target; a log of calls."""
+import pathlib, shutil, sys
+ROOT = "results/learning_check/"
+RUNS = [ROOT + "runs/e/a/shared/seed0", ROOT + "runs/e/b/shared/seed0"]
+kept = pathlib.Path("docs/reproduction/learning_check")
+with open("calls.log", "a") as log:
+    log.write(" ".join(sys.argv[1:3]) + "\n")
+if sys.argv[1] == "unkept-targets":
+    for run in RUNS:
+        if not (kept / run.removeprefix(ROOT) / "eval").exists():
+            print(f"{run}/eval/summary.json")
+elif sys.argv[1] == "keep-runs" and not pathlib.Path("keep_nothing").exists():
+    for run in RUNS:
+        if pathlib.Path(run, "eval").exists():
+            shutil.copytree(run, kept / run.removeprefix(ROOT), dirs_exist_ok=True)
+'''
+
+
+@pytest.mark.parametrize("keeps", [True, False])
+def test_the_continue_script_trains_and_keeps_one_run_at_a_time(tmp_path, keeps):
+    """scripts/continue_learning_check.sh, its loop alone (psmarl and ./run.sh stubbed): one
+    ./run.sh per unkept run with that run's targets, each kept before the next; a run that
+    is trained but not kept stops it (no loop for ever)."""
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "continue_learning_check.sh"
+    script.write_text((REPO / "scripts" / "continue_learning_check.sh").read_text())
+    (tmp_path / "scripts" / "setup.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "run.sh").write_text(
+        '#!/bin/sh\necho "run.sh $*" >> calls.log\n'
+        'for t in "$@"; do case $t in results/*) mkdir -p "${t%/*}"; : > "$t";; esac; done\n'
+    )
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "psmarl").write_text(STUB_PSMARL)
+    for f in (script, tmp_path / "scripts" / "setup.sh", tmp_path / "run.sh"):
+        f.chmod(0o755)
+    (tmp_path / ".venv" / "bin" / "psmarl").chmod(0o755)
+    if not keeps:
+        (tmp_path / "keep_nothing").write_text("")
+    r = subprocess.run([str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    runs = [c for c in calls if c.startswith("run.sh")]
+    if keeps:
+        assert r.returncode == 0, r.stderr
+        assert [c.split()[1] for c in runs] == [
+            "results/learning_check/runs/e/a/shared/seed0/eval/summary.json",
+            "results/learning_check/runs/e/b/shared/seed0/eval/summary.json",
+        ]
+        assert all("--configfile config/paper.yaml config/learning_check.yaml" in c for c in runs)
+        assert calls.index(runs[1]) > calls.index("keep-runs --finished-only")
+        assert "every run of the check is kept" in r.stdout
+    else:
+        assert r.returncode == 1 and len(runs) == 1
+        assert "not kept in docs/reproduction/learning_check: stopping" in r.stderr
