@@ -157,10 +157,14 @@ def _hand_a2c_output_grads(logits, values, batch, vf_coeff, ent_coeff):
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_a2c_gradient_equals_hand_derived_advantage_actor_critic_gradient(shared):
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a2c_gradient_equals_hand_derived_advantage_actor_critic_gradient(shared, reduction):
+    """The mean loss's gradient; "sum" (old A3C's, the default) is it times the batch size."""
     from ray.rllib.core.columns import Columns
 
-    _, learner = _a2c_learner(shared=shared, vf_loss_coeff=0.5, entropy_coeff=0.01)
+    _, learner = _a2c_learner(
+        shared=shared, vf_loss_coeff=0.5, entropy_coeff=0.01, loss_reduction=reduction
+    )
     module = learner.module["default_policy"]
     batch = _batch()
     mbatch = {"default_policy": batch}
@@ -172,6 +176,9 @@ def test_a2c_gradient_equals_hand_derived_advantage_actor_critic_gradient(shared
     logits = fwd["default_policy"][Columns.ACTION_DIST_INPUTS]
     values = module.compute_values(batch)
     d_logits, d_values = _hand_a2c_output_grads(logits, values, batch, 0.5, 0.01)
+    if reduction == "sum":
+        n = len(batch[Columns.ACTIONS])
+        d_logits, d_values = d_logits * n, d_values * n
     hand = torch.autograd.grad(
         [logits, values], params, grad_outputs=[d_logits, d_values], allow_unused=True
     )
@@ -207,6 +214,31 @@ def test_a2c_update_is_one_adam_step_on_the_whole_batch():
         torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)
     assert max(float((p.detach() - p0).abs().max()) for p, p0 in zip(params, before)) > 0.5 * lr
     assert Columns.ACTIONS in batch
+
+
+def test_a2c_clips_the_summed_loss_gradient_as_old_rllib_did():
+    """With the loss summed (the paper's), grad_clip 40 acts on a gradient whose norm is
+    the batch size times the mean's: on a batch where the mean's is under 40 and the sum's
+    over it, only the sum's is clipped."""
+    from ray.rllib.core.columns import Columns
+
+    norms = {}
+    for reduction in ("mean", "sum"):
+        _, learner = _a2c_learner(grad_clip=40.0, loss_reduction=reduction)
+        batch = _batch(n=2000, seed=2)
+        mbatch = {"default_policy": batch}
+        fwd = learner.module.forward_train(mbatch)
+        loss = learner.compute_losses(fwd_out=fwd, batch=mbatch)["default_policy"]
+        params = [p for p in learner.module["default_policy"].parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, params)
+        norms[reduction] = float(torch.sqrt(sum((g**2).sum() for g in grads)))
+        assert Columns.ACTIONS in batch
+    assert norms["mean"] < 40.0 < norms["sum"]
+    assert norms["sum"] == pytest.approx(2000 * norms["mean"], rel=1e-4)
+    config, _ = _a2c_learner()
+    config.validate()
+    with pytest.raises(ValueError, match="loss_reduction is 'sum' or 'mean', got 'max'"):
+        config.copy(copy_frozen=False).training(loss_reduction="max").validate()
 
 
 # ---------------------------------------------------------------- TRPO's math

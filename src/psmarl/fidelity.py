@@ -316,6 +316,25 @@ ENTRIES: list[Entry] = [
     ),
     Entry(
         RUNS,
+        "a2c",
+        "all three",
+        "loss reduction and gradient clip",
+        "loss summed over the batch, its gradient's global norm clipped to 40: clipped on "
+        "every update",
+        "old RLlib's A3C loss (reduce_sum); ray_results/pursuit/A2C/progress.csv: "
+        "info/learner/policy_0/grad_gnorm is 40.0 at every iteration",
+        method("a2c", "pursuit", "training.loss_reduction"),
+        "same",
+        "RLlib 2.60's losses average over the batch: the gradient is N times smaller (N = "
+        "10,240 samples on shared pursuit) and the clip of 40 almost never acts. Adam takes "
+        "the same steps on either except where the clip acts; psmarl's A2C sums, on main "
+        "since 2026-12-03",
+        "not measured apart from the clipping and chunk fixes of the same day (all three "
+        "changed before the learning check's A2C runs were trained again)",
+        expect="sum",
+    ),
+    Entry(
+        RUNS,
         "impala",
         "all three",
         "samples per training batch",
@@ -867,8 +886,8 @@ ENTRIES: list[Entry] = [
         "20-step chunks on any layout: one round on 8 x 8, four rounds of 2 x 8 x 20 on a "
         "2-core machine (16 envs in a batch there, not 64). Until 2026-12-03 psmarl used "
         "'auto', which split 1280 over the envs: 80-step chunks on 2 x 8, so 80-step returns",
-        "not measured apart from the reward clipping fixed the same day (both changed before "
-        "the learning check's A2C runs were trained again)",
+        "not measured apart from the reward clipping and loss sum fixed the same day (all "
+        "changed before the learning check's A2C runs were trained again)",
         expect=20,
     ),
     Entry(

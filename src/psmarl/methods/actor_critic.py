@@ -23,19 +23,21 @@ Paper (old RLlib, Table 1) name -> RLlib 2.60 name: ``sample_batch_size`` ->
 sampled env steps); ``clip_rewards`` -> psmarl's ``clip_rewards``. Old A3C defaults kept:
 ``vf_loss_coeff`` 0.5, ``entropy_coeff`` 0.01, ``grad_clip`` 40, Adam.
 
-Not matched exactly, documented: the paper's Table 1 prints A2C's learning-rate schedule
-as starting at 7e-3, but the script that ran it (``parameterSharing*.py`` in
-github.com/parametersharingmadrl/parametersharingmadrl) starts at 7e-4 (0.0007); psmarl
-uses the script's 7e-4. Old RLlib summed the loss over the batch, RLlib 2.60 averages
-(Adam makes the two nearly equivalent; the 40 gradient-norm clip acts on the mean here).
-Old RLlib's A2C concatenated whole sampling rounds until it had at least
-``train_batch_size`` (512) steps: 8 runners x 8 envs x 20 = 1280 steps per update in the
-paper's runs (every A2C log's iterations are multiples of 1280, and every sampled step was
-trained: ``docs/data/paper_logs.csv``). So psmarl's default ``train_batch_size_per_learner``
-is 1280, sampled in chunks of ``rollout_fragment_length`` 20 steps per env (the paper's
-``sample_batch_size``): one round on the paper's 8 x 8 envs, four on a laptop's 2 x 8. With
-``lambda_`` 1.0 the chunk length is the return's horizon: ``auto`` would split 1280 over the
-envs (80 steps on 2 x 8), 80-step returns instead of the paper's 20.
+Not matched exactly, documented: the paper's Table 1 prints A2C's learning-rate schedule as
+starting at 7e-3, but the script that ran it (``parameterSharing*.py`` in
+github.com/parametersharingmadrl/parametersharingmadrl) starts at 7e-4 (0.0007); psmarl uses
+the script's 7e-4. Old RLlib summed the loss over the batch; so does psmarl's
+``loss_reduction: sum`` (RLlib 2.60's losses average): Adam takes the same steps on either,
+but the gradient-norm clip of 40 clips the sum's gradient on every update (every A2C log's
+``grad_gnorm`` is 40.0) and the mean's almost never. Old RLlib's A2C concatenated whole
+sampling rounds until it had at least ``train_batch_size`` (512) steps: 8 runners x 8 envs x
+20 = 1280 steps per update in the paper's runs (every A2C log's iterations are multiples of
+1280, and every sampled step was trained: ``docs/data/paper_logs.csv``). So psmarl's default
+``train_batch_size_per_learner`` is 1280, sampled in chunks of ``rollout_fragment_length``
+20 steps per env (the paper's ``sample_batch_size``): one round on the paper's 8 x 8 envs,
+four on a laptop's 2 x 8. With ``lambda_`` 1.0 the chunk length is the return's horizon:
+``auto`` would split 1280 over the envs (80 steps on 2 x 8), 80-step returns instead of the
+paper's 20.
 
 Rewards are not clipped: Table 1 prints ``clip_rewards: True`` for A2C, but the scripts that
 ran it leave old RLlib's default (``None``: clip for Atari only), and none of the six A2C
@@ -103,7 +105,12 @@ class A2CTraining:
     entropy_coeff: float = 0.01
     """entropy bonus coefficient (old A3C's default)"""
     grad_clip: float = 40.0
-    """gradient-norm clip, on the mean loss here (old A3C's default)"""
+    """gradient-norm clip (old A3C's default), on the gradient of the loss as reduced by
+    loss_reduction"""
+    loss_reduction: str = "sum"
+    """"sum": the loss summed over the batch, as old RLlib's A3C (with Adam the same steps
+    as the mean's, but grad_clip clips the sum's gradient: always, in the paper's runs);
+    "mean": averaged, which grad_clip 40 almost never clips"""
 
 
 @dataclass(frozen=True)
