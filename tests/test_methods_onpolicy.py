@@ -694,3 +694,31 @@ def test_checkpoint_round_trip_and_seeded_reproducibility(tmp_path, name):
         restored.train()  # and it keeps training
     finally:
         restored.stop()
+
+
+def test_impala_sums_its_loss_over_the_batch_as_old_rllib_did(monkeypatch):
+    """psmarl's IMPALA learner scales RLlib's mean V-trace loss by the batch's real
+    timesteps (old RLlib's reduce_sum), so grad_clip 40 clips as in the paper's runs."""
+    from ray.rllib.algorithms.impala.torch.impala_torch_learner import IMPALATorchLearner
+    from ray.rllib.core.columns import Columns
+
+    from psmarl.methods import impala_rllib
+
+    config = methods.get("impala").base_config()
+    assert isinstance(config, impala_rllib.PsmarlIMPALAConfig)
+    assert config.get_default_learner_class() is impala_rllib.SummedLossIMPALALearner
+    assert config.loss_reduction == "sum"
+    monkeypatch.setattr(
+        IMPALATorchLearner, "compute_loss_for_module", lambda self, **kw: torch.tensor(2.5)
+    )
+    learner = object.__new__(impala_rllib.SummedLossIMPALALearner)
+    batch = {Columns.LOSS_MASK: torch.tensor([True, True, False, True])}
+    for reduction, want in (("sum", 7.5), ("mean", 2.5)):
+        config.loss_reduction = reduction
+        got = learner.compute_loss_for_module(module_id="m", config=config, batch=batch, fwd_out={})
+        assert float(got) == want
+    assert methods.resolve("impala", {}, "pursuit")["training"]["loss_reduction"] == "sum"
+    with pytest.raises(ValueError, match="loss_reduction is 'sum' or 'mean', got 'max'"):
+        methods.get("impala").base_config().environment("CartPole-v1").training(
+            loss_reduction="max"
+        ).validate()

@@ -337,6 +337,25 @@ ENTRIES: list[Entry] = [
         RUNS,
         "impala",
         "all three",
+        "loss reduction and gradient clip",
+        "V-trace loss summed over the batch, its gradient's global norm clipped to 40: "
+        "clipped on every update",
+        "old RLlib's VTraceLoss (reduce_sum); ray_results/{pursuit,waterworld,multiwalker}/"
+        "IMPALA/progress.csv: info/learner/policy_0/grad_gnorm is 40.0 at every iteration "
+        "(and the logged entropy is a sum: up to 14,548 on pursuit, where one sample's is at "
+        "most 1.61)",
+        method("impala", "pursuit", "training.loss_reduction"),
+        "same",
+        "RLlib 2.60's IMPALA learner averages the three terms, so the clip of 40 almost "
+        "never acts; psmarl's learner (psmarl.methods.impala_rllib) multiplies the mean by "
+        "the batch's real timesteps, on main since 2026-12-03",
+        "not measured; the learning check's IMPALA runs were trained again after it",
+        expect="sum",
+    ),
+    Entry(
+        RUNS,
+        "impala",
+        "all three",
         "samples per training batch",
         "640",
         "old IMPALA's aggregator concatenated 160-step worker samples until it had "

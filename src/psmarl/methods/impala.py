@@ -9,14 +9,17 @@ sampled env steps; ``lr_schedule`` itself is rejected on the new API stack);
 psmarl's ``clip_rewards``. Old IMPALA defaults that RLlib 2.60 keeps: V-trace with both
 rho thresholds 1.0, ``vf_loss_coeff`` 0.5, ``entropy_coeff`` 0.01, ``grad_clip`` 40, Adam.
 
-Not matched exactly, documented: the paper's Table 1 prints IMPALA's learning-rate
-schedule as starting at 5e-3, but the scripts that ran it (``parameterSharing*.py`` in
+Not matched exactly, documented: the paper's Table 1 prints IMPALA's learning-rate schedule
+as starting at 5e-3, but the scripts that ran it (``parameterSharing*.py`` in
 github.com/parametersharingmadrl/parametersharingmadrl) start at 5e-4 (0.0005, also old
-RLlib's IMPALA default); psmarl uses 5e-4. Table 1 does not list ``clip_rewards`` for
-IMPALA, the scripts set it ``True``: psmarl clips (sign). RLlib 2.60's IMPALA learner always
-updates in a background thread while the env runners sample (also with ``num_learners``
-0), so which weights collected which samples depends on timing: a seeded IMPALA run does
-not repeat exactly (PPO, A2C and TRPO do).
+RLlib's IMPALA default); psmarl uses 5e-4. Old RLlib summed the V-trace loss over the batch,
+RLlib 2.60 averages it: psmarl sums (``loss_reduction: sum``,
+:mod:`psmarl.methods.impala_rllib`), so that the gradient-norm clip of 40 clips on every
+update as in the paper's runs (every IMPALA log's ``grad_gnorm`` is 40.0). Table 1 does not
+list ``clip_rewards`` for IMPALA, the scripts set it ``True``: psmarl clips (sign). RLlib
+2.60's IMPALA learner always updates in a background thread while the env runners sample
+(also with ``num_learners`` 0), so which weights collected which samples depends on timing:
+a seeded IMPALA run does not repeat exactly (PPO, A2C and TRPO do).
 
 Batch: old IMPALA's aggregator concatenated 160-step worker samples (8 envs x 20 steps)
 until it had ``train_batch_size`` (512): 640 per update in the paper's runs (every IMPALA
@@ -56,7 +59,11 @@ class ImpalaTraining:
     entropy_coeff: float = 0.01
     """entropy bonus coefficient (old IMPALA's default)"""
     grad_clip: float = 40.0
-    """gradient-norm clip (old IMPALA's default)"""
+    """gradient-norm clip (old IMPALA's default), on the gradient of the loss as reduced by
+    loss_reduction"""
+    loss_reduction: str = "sum"
+    """"sum": the V-trace loss summed over the batch, as old RLlib (grad_clip then clips it
+    on every update, as in the paper's runs); "mean": RLlib 2.60's average"""
     vtrace_clip_rho_threshold: float = 1.0
     """V-trace's rho-bar, the importance-weight clip of the value targets (old default)"""
     vtrace_clip_pg_rho_threshold: float = 1.0
@@ -98,9 +105,9 @@ def _customize(config, method_settings, env_settings):
 
 
 def _base():
-    from ray.rllib.algorithms.impala import IMPALAConfig
+    from psmarl.methods.impala_rllib import PsmarlIMPALAConfig
 
-    return IMPALAConfig()
+    return PsmarlIMPALAConfig()
 
 
 IMPALA = MethodSpec(
