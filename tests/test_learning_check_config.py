@@ -12,7 +12,6 @@ from conftest import REPO
 
 from psmarl import config as cfg
 from psmarl import kept_runs, results
-from psmarl.dicts import deep_merge
 
 OVERLAY = REPO / "config" / "learning_check.yaml"
 BUDGETS = REPO / "docs" / "data" / "learning_check_budgets.csv"
@@ -21,9 +20,7 @@ NOT_THE_PAPERS = ("budget", "runtime", "checkpoint_every")
 
 
 def merged(*files) -> dict:
-    data: dict = {}
-    for f in files:
-        data = deep_merge(data, cfg.load(f))
+    data = cfg.load_merged(files)
     cfg.drop_left_out(data)
     cfg.schema_validate(data)
     cfg.validate(data)

@@ -211,11 +211,7 @@ def cmd_config_record(a: argparse.Namespace) -> None:
 def cmd_validate(a: argparse.Namespace) -> None:
     from psmarl import config as cfg
 
-    data: dict[str, Any] = {}
-    for f in a.configfile:
-        from psmarl.dicts import deep_merge
-
-        data = deep_merge(data, cfg.load(f))
+    data = cfg.load_merged(a.configfile)
     for key in cfg.drop_left_out(data):
         _log(f"left out by an overlay: {key}")
     cfg.schema_validate(data)

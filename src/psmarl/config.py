@@ -10,7 +10,7 @@ touches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import yaml
 
 from psmarl import benchmarl_backend, envs, methods
 from psmarl.defaults import get as setting
-from psmarl.dicts import normalize
+from psmarl.dicts import deep_merge, normalize
 from psmarl.errors import ConfigError
 from psmarl.methods import SHARING_MODES
 
@@ -43,6 +43,15 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping")
     return data
+
+
+def load_merged(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The config Snakemake builds from ``--configfile A B ...``: each file deep-merged on top
+    of the one before (entries an overlay leaves out with null stay: :func:`drop_left_out`)."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged = deep_merge(merged, load(path))
+    return merged
 
 
 def check_yaml(path: str | Path) -> None:

@@ -962,12 +962,8 @@ ENTRIES: list[Entry] = [
 # ---------------------------------------------------------------- rendering
 def load_config() -> dict[str, Any]:
     from psmarl import config as cfg
-    from psmarl.dicts import deep_merge
 
-    out: dict[str, Any] = {}
-    for path in CONFIGS:
-        out = deep_merge(out, cfg.load(path))
-    return out
+    return cfg.load_merged(CONFIGS)
 
 
 def _logs() -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from psmarl import results
-from psmarl.dicts import deep_merge
 from psmarl.errors import InputError
 
 #: the files of a finished run that are kept (relative to its run folder)
@@ -298,9 +297,7 @@ def merged_config(configfiles: list[str | Path]) -> dict[str, Any]:
     dropped."""
     from psmarl import config as pscfg  # the method catalogue: only for this helper
 
-    merged: dict[str, Any] = {}
-    for f in configfiles or ["config/config.yaml"]:
-        merged = deep_merge(merged, pscfg.load(f))
+    merged = pscfg.load_merged(configfiles or ["config/config.yaml"])
     pscfg.drop_left_out(merged)
     return merged
 

@@ -21,6 +21,7 @@ from psmarl import results
 from psmarl.errors import InputError
 from psmarl.kept_runs import KEEP_AGAIN, MACHINE_JSON, RANDOM_KEYS, SAMPLED_EVAL
 from psmarl.reproduction import ci_text, markdown_table, number_text
+from psmarl.run_loop import SMOOTHING_EPISODES as WINDOW_EPISODES  # a training average's
 
 #: "learns" means: the final checkpoint's held-out evaluation beats the random policy by at
 #: least this margin, with its 95% CI above random + margin. The margin is 5% of the way from
@@ -32,10 +33,6 @@ LEARNING_MARGIN = {
     "waterworld": 0.05 * (74.40 + 6.82),
     "multiwalker": 0.05 * (41.03 + 102.05),
 }
-
-
-#: the episodes a training average is taken over (psmarl.run_loop.SMOOTHING_EPISODES)
-WINDOW_EPISODES = 100
 
 
 def _paper_at_budget(budgets: str | Path | None) -> dict[tuple[str, str, str], float]:
