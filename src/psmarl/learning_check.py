@@ -21,7 +21,7 @@ from psmarl import results
 from psmarl.errors import InputError
 from psmarl.kept_runs import KEEP_AGAIN, MACHINE_JSON, RANDOM_KEYS, SAMPLED_EVAL
 from psmarl.reproduction import ci_text, markdown_table, number_text
-from psmarl.run_loop import SMOOTHING_EPISODES as WINDOW_EPISODES  # a training average's
+from psmarl.run_loop import SMOOTHING_EPISODES as WINDOW_EPISODES  # its window
 
 #: "learns" means: the final checkpoint's held-out evaluation beats the random policy by at
 #: least this margin, with its 95% CI above random + margin. The margin is 5% of the way from
