@@ -20,6 +20,7 @@ from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.annotations import override
 
+from psmarl.methods.loss_reduction import LossReductionConfig, reduced
 from psmarl.methods.trust_region import trust_region_step
 
 
@@ -123,18 +124,7 @@ class A2CTorchLearner(PPOTorchLearner):
             key=module_id,
             window=1,
         )
-        if config.loss_reduction == "sum":
-            # old RLlib's A3C loss summed over the batch: the same direction, its gradient
-            # norm N times the mean's, so grad_clip (40) clips it as the paper's runs did
-            total = total * real_steps(batch)
-        return total
-
-
-def real_steps(batch: dict[str, Any]) -> torch.Tensor | int:
-    """The batch's timesteps without the masked ones PPO's connector adds."""
-    if Columns.LOSS_MASK in batch:
-        return torch.sum(batch[Columns.LOSS_MASK])
-    return len(batch[Columns.ACTIONS])
+        return reduced(total, batch, config)  # old A3C's sum by default
 
 
 class A2C(PPO):
@@ -144,7 +134,7 @@ class A2C(PPO):
         return A2CConfig()
 
 
-class A2CConfig(OnePassConfig):
+class A2CConfig(LossReductionConfig, OnePassConfig):
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or A2C)
         # old RLlib A3C/A2C defaults (the paper's table sets the rest)
@@ -154,24 +144,6 @@ class A2CConfig(OnePassConfig):
         self.entropy_coeff = 0.01
         self.grad_clip = 40.0
         self.train_batch_size_per_learner = 512
-        # "sum": the loss summed over the batch as old RLlib's A3C (grad_clip then acts on
-        # the sum's gradient); "mean": averaged (grad_clip on the mean's gradient)
-        self.loss_reduction = "sum"
-
-    @override(OnePassConfig)
-    def training(self, *, loss_reduction=NotProvided, **kwargs):
-        super().training(**kwargs)
-        if loss_reduction is not NotProvided:
-            self.loss_reduction = loss_reduction
-        return self
-
-    @override(OnePassConfig)
-    def validate(self) -> None:
-        super().validate()
-        if self.loss_reduction not in ("sum", "mean"):
-            self._value_error(
-                f"A2C's loss_reduction is 'sum' or 'mean', got {self.loss_reduction!r}"
-            )
 
     @override(PPOConfig)
     def get_default_learner_class(self):

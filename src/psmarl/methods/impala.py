@@ -14,7 +14,7 @@ as starting at 5e-3, but the scripts that ran it (``parameterSharing*.py`` in
 github.com/parametersharingmadrl/parametersharingmadrl) start at 5e-4 (0.0005, also old
 RLlib's IMPALA default); psmarl uses 5e-4. Old RLlib summed the V-trace loss over the batch,
 RLlib 2.60 averages it: psmarl sums (``loss_reduction: sum``,
-:mod:`psmarl.methods.impala_rllib`), so that the gradient-norm clip of 40 clips on every
+:mod:`psmarl.methods.loss_reduction`), so that the gradient-norm clip of 40 clips on every
 update as in the paper's runs (every IMPALA log's ``grad_gnorm`` is 40.0). Table 1 does not
 list ``clip_rewards`` for IMPALA, the scripts set it ``True``: psmarl clips (sign). RLlib
 2.60's IMPALA learner always updates in a background thread while the env runners sample
