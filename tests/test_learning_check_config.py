@@ -68,26 +68,32 @@ def test_every_run_has_the_paper_s_settings_but_budget_and_machine(check):
     assert cfg.eval_spec(check, "pursuit")["episodes"] == 100
 
 
-@pytest.mark.slow
-def test_snakemake_plans_the_check_through_the_overlay(snakemake_bin, tmp_path):
-    """Snakemake merges the two files and psmarl leaves out what the overlay nulls."""
-    r = subprocess.run(
+def _dry_run(snakemake_bin, workdir, *targets) -> subprocess.CompletedProcess:
+    """Snakemake's plan (-n -p) of the check, through the overlay, in ``workdir``."""
+    return subprocess.run(
         [
             snakemake_bin,
             "-s",
             str(REPO / "workflow" / "Snakefile"),
             "--directory",
-            str(tmp_path),
+            str(workdir),
             "--configfile",
             str(REPO / "config" / "paper.yaml"),
             str(OVERLAY),
             "-n",
             "-p",
+            *targets,
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.slow
+def test_snakemake_plans_the_check_through_the_overlay(snakemake_bin, tmp_path):
+    """Snakemake merges the two files and psmarl leaves out what the overlay nulls."""
+    r = _dry_run(snakemake_bin, tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     specs = [json.loads(s) for s in re.findall(r"--spec '(\{.*?\})'", r.stdout)]
     specs = [s for s in specs if "budget" in s]  # the training jobs' (not evaluations')
@@ -145,23 +151,7 @@ def test_snakemake_plans_only_the_unkept_runs(snakemake_bin, tmp_path):
         f.write_text("{}")
     work = tmp_path / "work"
     work.mkdir()
-    r = subprocess.run(
-        [
-            snakemake_bin,
-            "-s",
-            str(REPO / "workflow" / "Snakefile"),
-            "--directory",
-            str(work),
-            "--configfile",
-            *map(str, files),
-            "-n",
-            "-p",
-            *kept_runs.unkept_targets(files, kept),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = _dry_run(snakemake_bin, work, *kept_runs.unkept_targets(files, kept))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     specs = [json.loads(s) for s in re.findall(r"--spec '(\{.*?\})'", r.stdout)]
     trained = {(s["env"]["name"], s["method"], s["sharing"]) for s in specs if "budget" in s}
