@@ -372,6 +372,8 @@ def add_cli(add: Callable) -> None:
     )
 
     def left(a):
+        if not Path(a.kept).is_dir():  # a mistyped --kept would list (and train) every run
+            print(f"note: --kept {a.kept} is not a folder: no run is kept", file=sys.stderr)
         targets = unkept_targets(a.configfile, a.kept)
         if targets:
             print("\n".join(targets))
