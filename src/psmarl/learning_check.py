@@ -281,12 +281,16 @@ def write_learning_check(
         "Wall time and speed are each run's training alone (evaluation not counted), on "
         + "; ".join(sorted(set(table["machine"])))
         + " (CPUs x model), while other work may have shared the machine; its speed varies "
-        "up to 3x from day to day. The verdict plays each policy as its method acts and as "
-        "the paper's play scripts played it (`compute_single_action` without "
-        '`explore=False`): "sampled eval", actions sampled from the policy, for the '
-        "policy-gradient methods (PPO, IMPALA, A2C, TRPO: `evaluation.sampled_actions`); "
-        '"eval", the greedy action, for the others. For the policy-gradient runs, the '
-        "verdict on the greedy action alone is given beside it, in brackets.",
+        "up to 3x from day to day. The verdict plays the policy-gradient methods (PPO, "
+        "IMPALA, A2C, TRPO) as they act in training and as the paper's play scripts played "
+        "them (`compute_single_action` without `explore=False`, which samples): "
+        '"sampled eval", actions sampled from the policy (`evaluation.sampled_actions`), '
+        "with the verdict on the greedy action alone beside it, in brackets. It plays the "
+        'others with the greedy action ("eval"), the usual held-out measure. The paper\'s '
+        "scripts left old RLlib's exploration on for them too (epsilon, weight or action "
+        "noise, SAC's sampling), at a strength that depends on the schedule state the "
+        "checkpoint restored; the exact RLlib wheel is not in the repository snapshot to "
+        "check it, so that way of playing is not reproduced.",
         "",
         markdown_table(
             [
