@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Continue the learning check (config/learning_check.yaml over config/paper.yaml) one run at
-# a time: each run is trained, evaluated (with sampled actions too where the config asks) and
+# a time (after each env's random and idle baselines): each run is trained, evaluated (with
+# sampled actions too where the config asks) and
 # kept in docs/reproduction/learning_check/ (its small files: the checkpoints are too big for
 # git) before the next starts, and the table docs/reproduction/learning_check.md is built
 # again. Runs kept there are skipped (psmarl unkept-targets), so a fresh machine goes on
@@ -22,7 +23,8 @@ while true; do
   if [ "${#targets[@]}" -eq 0 ]; then
     break
   fi
-  run=${targets[0]%/*/summary.json}  # <ROOT>/runs/<env>/<method>/<sharing>/seed<n>
+  # <ROOT>/runs/<env>/<method>/<sharing>/seed<n>, or first <ROOT>/baselines/<random|idle>
+  run=${targets[0]%/*/summary.json}
   own=()
   for t in "${targets[@]}"; do
     if [[ $t == "$run"/* ]]; then own+=("$t"); fi

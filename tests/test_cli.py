@@ -10,6 +10,7 @@ STAGES = [
     "marl-train",
     "evaluate",
     "random-baseline",
+    "idle-baseline",
     "aggregate",
     "statistics",
     "learning-curve",

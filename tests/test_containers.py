@@ -81,6 +81,7 @@ def test_every_rule_names_its_stage_image_from_the_config():
         "evaluate": "image_for_method(config, w.method)",
         "evaluate_sampled": "image_for_method(config, w.method)",
         "random_baseline": 'image(config, "rl")',
+        "idle_baseline": 'image(config, "rl")',
         "aggregate": 'image(config, "analysis")',
         "marl_eval_export": 'image(config, "analysis")',
         "learning_curve": 'image(config, "analysis")',

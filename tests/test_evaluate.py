@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,3 +173,48 @@ def test_sampled_actions_follow_the_policy_distribution_per_play_and_agent():
     assert not np.array_equal(fresh._sample("m", TorchDiagGaussian, inputs[:1], [(0, "a1")]), one)
     with pytest.raises(InputError, match="TorchSquashedGaussian is not one psmarl samples"):
         pol._sample("m", TorchSquashedGaussian, inputs, members)
+
+
+def test_idle_policy_stays_on_pursuit_and_idles_continuous_agents_with_zeros():
+    """The idle baseline: pursuit's idle action is its "stay" (no motion); waterworld's and
+    multiwalker's agents get all-zero actions; plays are deterministic and split-free."""
+    from psmarl.envs.fast_sisl.pursuit import MOTION
+    from psmarl.evaluate import IdlePolicy
+
+    assert (MOTION[envs.get("pursuit").idle_action] == 0).all()
+    for name in ("pursuit", "waterworld", "multiwalker"):
+        env = envs.make_parallel_env(envs.resolve(name, "paper"))
+        pol = IdlePolicy(env, name)
+        acts = pol.act("x", [(0, a) for a in env.possible_agents], None)
+        if name == "pursuit":
+            assert acts == [4] * len(env.possible_agents)
+        else:
+            assert all(
+                np.array_equal(a, np.zeros(env.action_space(ag).shape))
+                for a, ag in zip(acts, env.possible_agents)
+            )
+    s = envs.resolve("multiwalker", "paper", {"max_cycles": 30})
+    a = evaluate(s, PolicySpec("idle"), 3, seed=4, workers=1, envs_per_worker=1, log=lambda m: None)
+    b = evaluate(s, PolicySpec("idle"), 3, seed=4, workers=1, envs_per_worker=3, log=lambda m: None)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_idle_baseline_of_a_discrete_env_without_an_idle_action_names_it():
+    s = envs.resolve("speaker_listener")
+    with pytest.raises(InputError, match="'speaker_listener' names no idle action"):
+        evaluate(s, PolicySpec("idle"), 1, log=lambda m: None)
+
+
+def test_idle_baseline_command_writes_an_idle_summary(tmp_path):
+    from psmarl.cli import main
+
+    spec = {
+        "env": envs.resolve("pursuit", "paper", {"max_cycles": 20}),
+        "episodes": 2,
+        "seed": 7,
+    }
+    main(["idle-baseline", "--spec", json.dumps(spec), "--out-dir", str(tmp_path)])
+    summary = results.read_json(tmp_path / "summary.json")
+    assert summary["policy"] == "idle" and summary["deterministic"] is True
+    assert summary["episodes"] == 2 and summary["base_seed"] == 7
+    assert list(pd.read_csv(tmp_path / "episodes.csv")["seed"]) == [7, 8]

@@ -118,9 +118,21 @@ def test_unkept_targets_name_only_the_runs_not_kept_finished(check, tmp_path, ca
             f = kept / results.run_dir(*job) / part / "summary.json"
             f.parent.mkdir(parents=True)
             f.write_text("{}")
+    (kept / results.idle_summary_json("pursuit")).parent.mkdir(parents=True)
+    (kept / results.idle_summary_json("pursuit")).write_text("{}")
     targets = kept_runs.unkept_targets(files, kept)
     root = check["results_dir"]
-    runs = {t.removeprefix(f"{root}/").rsplit("/", 2)[0] for t in targets}
+    # first the baselines not kept (each env's random and idle ones, but pursuit's idle)
+    baselines = [
+        f"{root}/{results.random_summary_json('pursuit')}",
+        f"{root}/{results.random_summary_json('waterworld')}",
+        f"{root}/{results.idle_summary_json('waterworld')}",
+        f"{root}/{results.random_summary_json('multiwalker')}",
+        f"{root}/{results.idle_summary_json('multiwalker')}",
+    ]
+    assert targets[: len(baselines)] == baselines
+    targets_of_runs = targets[len(baselines) :]
+    runs = {t.removeprefix(f"{root}/").rsplit("/", 2)[0] for t in targets_of_runs}
     assert len(runs) == 44
     assert results.run_dir("pursuit", "ppo", "shared", 0) not in runs
     assert results.run_dir("waterworld", "ddpg", "shared", 0) not in runs
@@ -131,7 +143,7 @@ def test_unkept_targets_name_only_the_runs_not_kept_finished(check, tmp_path, ca
     )
     sampled = {t for t in targets if "/eval_sampled/" in t}
     assert len(sampled) == len(cfg.sampled_eval_jobs(check)) - 1
-    assert all(t.startswith(f"{root}/runs/") for t in targets)
+    assert all(t.startswith(f"{root}/runs/") for t in targets_of_runs)
 
     from psmarl.cli import main
 
@@ -158,6 +170,9 @@ def test_snakemake_plans_only_the_unkept_runs(snakemake_bin, tmp_path):
     assert len(trained) == 45
     assert ("pursuit", "ppo", "shared") not in trained
     assert "aggregate" not in r.stdout  # the check's own table, not the study's report
+    # and every env's two baselines, none of which is kept here
+    planned = re.findall(r"^rule (\w+):", r.stdout, re.MULTILINE)
+    assert planned.count("random_baseline") == planned.count("idle_baseline") == 3
 
 
 STUB_PSMARL = r'''#!/usr/bin/env python3

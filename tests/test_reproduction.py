@@ -276,7 +276,7 @@ def test_learning_check_verdicts(kept, tmp_path):
     assert row["paper_above_at_budget"] == False  # noqa: E712
     shared4 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.02M"))
     assert shared4.endswith(
-        "| -99.5 [-99.7, -99.3] | - | -102.5 | 7.2 | **does not learn at this budget** "
+        "| -99.5 [-99.7, -99.3] | - | -102.5 | 7.2 | - | **does not learn at this budget** "
         "| -99.5 | 12.5 (above random + margin) |"
     )  # "-": not played with sampled actions; -99.5: its last training average
     assert row_of(t, "shared", 4)["training_average_at_budget"] == -99.5
@@ -284,7 +284,7 @@ def test_learning_check_verdicts(kept, tmp_path):
     # shared seed 0 was played with sampled actions too: beside, the verdict stays its own
     shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
     assert (
-        "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 "
+        "| 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] | -102.5 | 7.2 | - "
         "| **learns** (sampled; greedy too) |" in shared0
     )
     shared5 = next(ln for ln in lines if "| -99.5 [-99.7, -99.3] | 30.0 [29.0, 31.0] |" in ln)
@@ -307,6 +307,26 @@ def test_learning_check_verdicts(kept, tmp_path):
         in lines
     )
     assert "| pursuit | ppo | 0.10M | - | capped at about 7 min per run |" in lines
+
+    # the idle baseline (every walker idle) kept beside the random one: a "learns" whose CI
+    # does not lie above its mean says so, the greedy verdict in brackets too
+    idle = root / results.idle_summary_json("multiwalker")
+    idle.parent.mkdir(parents=True)
+    idle.write_text(json.dumps({"episodes": 100, "mean": 31.0, "policy": "idle"}))
+    kept_runs.keep_runs(root, dest, log=lambda m: None)
+    assert (dest / results.idle_summary_json("multiwalker")).read_text() == idle.read_text()
+    t = learning_check.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
+    lines = (tmp_path / "lc.md").read_text().splitlines()
+    assert set(t["idle_mean"]) == {31.0}
+    shared0 = next(ln for ln in lines if ln.startswith("| multiwalker | ppo | shared | 0.04M"))
+    assert (
+        "| -102.5 | 7.2 | 31.0 | **learns, not above idle** (sampled; greedy: learns) |" in shared0
+    )  # sampled 30.0 [29.5, 30.5]: not above 31.0; greedy 33.0 [32.8, 33.2]: above
+    assert row_of(t, "shared", 0)["above_idle"] == False  # noqa: E712
+    assert row_of(t, "shared", 0)["deterministic_above_idle"] == True  # noqa: E712
+    not_idle = int(sum(t["verdict"].eq("learns") & t["above_idle"].eq(False)))
+    assert 0 < not_idle < 7
+    assert f"7 of 8 runs learn, {not_idle} of them not above idle." in lines
 
 
 def row_of(table, sharing, seed):

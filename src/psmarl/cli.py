@@ -170,6 +170,12 @@ def cmd_random_baseline(a: argparse.Namespace) -> None:
     _eval_common(a, PolicySpec("random"), {"policy": "random", "deterministic": False})
 
 
+def cmd_idle_baseline(a: argparse.Namespace) -> None:
+    from psmarl.evaluate import PolicySpec
+
+    _eval_common(a, PolicySpec("idle"), {"policy": "idle", "deterministic": True})
+
+
 def cmd_marl_eval_export(a: argparse.Namespace) -> None:
     from psmarl.exports import write_marl_eval
 
@@ -334,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_random_baseline,
             "N plays of a uniform random policy (the random baseline)",
         ),
+        (
+            "idle-baseline",
+            cmd_idle_baseline,
+            "N plays with every agent idle (the idle baseline): pursuit's 'stay', zero "
+            "thrust or torque on waterworld and multiwalker; what a trained policy must beat "
+            "to do more than keep still",
+        ),
     ):
         sp = add(name, fn, help_)
         sp.add_argument(
@@ -365,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="fail when a worker process that took plays makes no progress for "
             "this long (default %(default)s); a worker that dies fails it at once",
         )
-        if name != "random-baseline":
+        if name not in ("random-baseline", "idle-baseline"):
             sp.add_argument("--checkpoint", required=True, help="a run's checkpoint folder")
 
     sp = add(

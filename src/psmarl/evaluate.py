@@ -94,6 +94,46 @@ class RandomPolicy:
         return out
 
 
+class IdlePolicy:
+    """Every agent idles at every step: the env's idle action on a discrete space
+    (``EnvSpec.idle_action``: pursuit's "stay"), all zeros on a continuous one (no thrust
+    on waterworld, no torque on multiwalker). What a trained policy must beat to show it
+    does more than keep still: on multiwalker, idle walkers lose less than random ones."""
+
+    deterministic = True
+
+    def __init__(self, env, env_name: str):
+        from gymnasium.spaces import Box, Discrete
+
+        from psmarl.envs import get
+        from psmarl.envs.wrappers import real_action_spaces
+
+        idle = get(env_name).idle_action
+        spaces = {a: env.action_space(a) for a in env.possible_agents}
+        self.actions: dict[str, Any] = {}
+        for agent, real in real_action_spaces(env).items():
+            if isinstance(real, Box):  # zeros in the padded entries too (discarded)
+                self.actions[agent] = np.zeros(spaces[agent].shape, dtype=spaces[agent].dtype)
+            elif isinstance(real, Discrete):
+                if idle is None or not 0 <= idle < real.n:
+                    raise InputError(
+                        f"idle baseline: env {env_name!r} names no idle action for "
+                        f"{agent}'s {real.n} discrete actions (EnvSpec.idle_action: {idle})"
+                    )
+                self.actions[agent] = int(real.start + idle)
+            else:
+                raise InputError(f"idle baseline: unsupported action space {real} of {agent}")
+
+    def start_episode(self, slot: int, seed: int) -> None:
+        pass
+
+    def module_of(self, agent: str) -> str:
+        return agent
+
+    def act(self, module_id: str, members: list[tuple[int, str]], obs: np.ndarray) -> list[Any]:
+        return [self.actions[agent] for _, agent in members]
+
+
 class CheckpointPolicy:
     """Actions of the RLModules in an RLlib checkpoint, batched per module: deterministic
     (the mode of each policy's distribution), or with ``sample`` drawn from it as in
@@ -251,15 +291,19 @@ def raise_damaged_checkpoint(folder: Path, error: Exception):
 
 @dataclass(frozen=True)
 class PolicySpec:
-    # "random" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX, psmarl.benchmarl_backend)
+    # "random" | "idle" | "checkpoint" (RLlib) | "benchmarl" (MADDPG/QMIX,
+    # psmarl.benchmarl_backend)
     kind: str
     checkpoint: str | None = None
     #: draw actions from the policy's distribution (as training does) instead of its mode
     sample_actions: bool = False
 
-    def build(self, env, seed: int):
+    def build(self, env, seed: int, env_name: str = ""):
+        """The policy for ``env`` (the catalogue's ``env_name``: the idle action is its)."""
         if self.kind == "random":
             return RandomPolicy(env, seed)
+        if self.kind == "idle":
+            return IdlePolicy(env, env_name)
         if self.kind == "checkpoint":
             return CheckpointPolicy(env, self.checkpoint, sample=self.sample_actions)
         if self.sample_actions:
@@ -309,7 +353,7 @@ def _play(
     from psmarl.envs import make_parallel_env
 
     envs = [make_parallel_env(env_settings) for _ in range(max(1, n_envs))]
-    policy = policy_spec.build(envs[0], worker_seed)
+    policy = policy_spec.build(envs[0], worker_seed, env_settings["name"])
     tick = tick or (lambda: None)
     rows: list[dict[str, Any]] = []
     slots: list[dict[str, Any] | None] = [None] * len(envs)

@@ -3,7 +3,7 @@
 Training outputs live under ``results/`` (not in git), and a later sitting may be on another
 machine. ``psmarl keep-runs`` copies each *finished* run's small files (progress.csv,
 train_summary.json, eval/summary.json, eval/episodes.csv, the sampled-actions evaluation
-where there is one) and the random baselines into a folder of the repository
+where there is one) and the baselines (random and idle) into a folder of the repository
 (``docs/reproduction/``, laid out as ``results/``: the paths of ``psmarl.results``), with the
 machine that produced them; with ``--checkpoints`` also its final checkpoint. Each
 *unfinished* run keeps its last checkpoint and progress rows under ``unfinished/``.
@@ -48,7 +48,7 @@ SAMPLED_EVAL = results.SAMPLED_EVAL
 KEPT_CHECKPOINT = results.CHECKPOINT
 MACHINE_JSON = "machine.json"
 #: the keys of a random baseline's summary.json that the reports read
-RANDOM_KEYS = ("mean", "episodes")
+RANDOM_KEYS = ("mean", "episodes")  # of a baseline's (random or idle)
 #: what a damaged kept file's error tells the reader to do
 KEEP_AGAIN = "keep the run again with psmarl keep-runs"
 
@@ -92,7 +92,7 @@ def keep_runs(
     checkpoints: bool = False,
     unfinished: bool = True,
 ) -> list:
-    """Copy every finished run under ``root`` (and the random baselines) into ``dest``; with
+    """Copy every finished run under ``root`` (and the baselines) into ``dest``; with
     ``checkpoints``, each finished run's final checkpoint too; with ``unfinished``, each
     unfinished run's last checkpoint (:func:`keep_unfinished`).
 
@@ -134,7 +134,11 @@ def keep_runs(
             results.replace_dir_atomic(tmp, dst)
         copied.append((env, method, sharing, seed))
         log(f"kept {rel}" + (" with its final checkpoint" if want_checkpoint else ""))
-    for summary in sorted(root.glob("baselines/random/*/summary.json")):
+    for summary in sorted(
+        s
+        for policy in results.BASELINES
+        for s in root.glob(f"{results.baseline_dir(policy, '*')}/summary.json")
+    ):
         out = dest / summary.relative_to(root)
         results.read_json(summary, RANDOM_KEYS)
         if not out.exists() or out.read_bytes() != summary.read_bytes():
@@ -305,15 +309,21 @@ def merged_config(configfiles: list[str | Path]) -> dict[str, Any]:
 def unkept_targets(configfiles: list[str | Path], kept: str | Path) -> list[str]:
     """The outputs to ask Snakemake for to train and evaluate every run of the config that
     is not kept finished in ``kept``: each run's eval/summary.json and, where the config
-    asks for it, its sampled-actions one, under the config's results_dir. Runs kept without
-    their checkpoint (too big for git) cannot be restored as done; naming only the others
-    as targets keeps ``./run.sh`` from training them again on a fresh machine."""
+    asks for it, its sampled-actions one, under the config's results_dir; first, each env's
+    baselines (random and idle: the learning check's table reads both) not kept there. Runs
+    kept without their checkpoint (too big for git) cannot be restored as done; naming only
+    the others as targets keeps ``./run.sh`` from training them again on a fresh machine."""
     from psmarl import config as pscfg
 
     config = merged_config(configfiles)
     kept, root = Path(kept), pscfg.results_root(config)
     sampled = set(pscfg.sampled_eval_jobs(config))
-    out = []
+    out = [
+        f"{root}/{summary}"
+        for env in pscfg.env_names(config)
+        for policy in results.BASELINES
+        if not (kept / (summary := f"{results.baseline_dir(policy, env)}/summary.json")).exists()
+    ]
     for job in pscfg.train_jobs(config):
         rel = results.run_dir(*job)
         if (kept / rel / "eval" / "summary.json").exists() and (
@@ -341,7 +351,7 @@ def add_cli(add: Callable) -> None:
         keep,
         "copy every finished run's small files into the repository",
         "Copies progress.csv, train_summary.json and eval/ summaries of every run under "
-        "--root whose training and evaluation finished (and the random baselines) into "
+        "--root whose training and evaluation finished (and the random and idle baselines) into "
         "--to, with the machine that ran them, so that a report can be built later on "
         "any machine. Runs already kept unchanged are skipped. Unfinished runs keep their "
         f"last checkpoint (a few MB) and progress rows under --to/{UNFINISHED}, so a "
@@ -385,7 +395,8 @@ def add_cli(add: Callable) -> None:
         left,
         "list the outputs of the runs not yet kept, as Snakemake targets",
         "Prints, one per line, the evaluation summaries (under the config's results_dir) "
-        "of every run of the config whose finished evaluation is not kept in --kept. Runs "
+        "of every run of the config whose finished evaluation is not kept in --kept, after "
+        "each env's baselines (random, idle) not kept there. Runs "
         "kept without their checkpoint cannot be restored as done, so ./run.sh on the "
         "whole config trains them again; asking for these targets trains only the rest:\n"
         "  ./run.sh $(psmarl unkept-targets --configfile A B --kept D) --configfile A B",

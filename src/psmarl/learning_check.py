@@ -71,6 +71,19 @@ def _verdict(ev: Mapping | None, rnd: Mapping | None, margin: float | None) -> s
     return "does not learn at this budget"
 
 
+def _above_idle(ev: Mapping | None, idle: Mapping | None) -> bool | None:
+    """Whether an evaluation's 95% CI lies above the idle baseline's mean (None: either is
+    missing)."""
+    if ev is None or idle is None:
+        return None
+    return bool(ev["ci95_low"] > idle["mean"])
+
+
+def _shown(verdict: str, above_idle: bool | None) -> str:
+    """A verdict as the table prints it: a "learns" not above the idle policy says so."""
+    return verdict + (", not above idle" if verdict == "learns" and above_idle is False else "")
+
+
 def _greedy_beside(verdict_by: str, verdict: str, deterministic_verdict: str) -> str:
     """What the greedy actions alone say, after a verdict on sampled ones."""
     if verdict_by == "deterministic":
@@ -112,6 +125,7 @@ def learning_check_table(
         sampled = _kept_json(run / SAMPLED_EVAL / "summary.json", results.EVAL_SUMMARY_KEYS)
         machine = _kept_json(run / MACHINE_JSON, ()) or {}
         rnd = _kept_json(data / results.random_summary_json(env), RANDOM_KEYS)
+        idle = _kept_json(data / results.idle_summary_json(env), RANDOM_KEYS)
         margin = margins.get(env)
         # the paper's own run (same mode) at this budget, and was it above the same bar?
         paper = float(paper_at_budget.get((env, method, sharing), float("nan")))
@@ -142,6 +156,8 @@ def learning_check_table(
             "sampled_eval_ci95_high": sampled["ci95_high"] if sampled else float("nan"),
             "random_mean": rnd["mean"] if rnd else float("nan"),
             "random_ci95_high": rnd.get("ci95_high", float("nan")) if rnd else float("nan"),
+            # every agent idle (psmarl idle-baseline): what keeping still scores
+            "idle_mean": idle["mean"] if idle else float("nan"),
             "margin": margin,
             "paper_at_budget": paper,
             "machine": f"{machine.get('cpus', '?')} x {machine.get('cpu', '?')}",
@@ -153,6 +169,8 @@ def learning_check_table(
         row["verdict_by"] = "sampled" if sampled else "deterministic"
         row["verdict"] = _verdict(sampled or ev, rnd, margin)
         row["deterministic_verdict"] = _verdict(ev, rnd, margin)
+        row["above_idle"] = _above_idle(sampled or ev, idle)
+        row["deterministic_above_idle"] = _above_idle(ev, idle)
         row["paper_above_at_budget"] = (
             bool(paper > rnd["mean"] + margin)
             if rnd is not None and margin is not None and np.isfinite(paper)
@@ -248,8 +266,13 @@ def write_learning_check(
                 ),
                 number_text(r.random_mean),
                 f"{r.margin:.1f}",
-                f"**{r.verdict}**"
-                + _greedy_beside(r.verdict_by, r.verdict, r.deterministic_verdict),
+                number_text(r.idle_mean),
+                f"**{_shown(r.verdict, r.above_idle)}**"
+                + _greedy_beside(
+                    r.verdict_by,
+                    _shown(r.verdict, r.above_idle),
+                    _shown(r.deterministic_verdict, r.deterministic_above_idle),
+                ),
                 number_text(r.training_average_at_budget),
                 "-"
                 if not np.isfinite(r.paper_at_budget)
@@ -258,7 +281,10 @@ def write_learning_check(
                 + " random + margin)",
             ]
         )
-    n_learn = int((table["verdict"] == "learns").sum())
+    learns = table["verdict"] == "learns"
+    n_learn = int(learns.sum())
+    # "is False": runs without an idle baseline (None) are not counted as below it
+    n_not_idle = int(sum(learns & table["above_idle"].map(lambda v: v is False)))
     text = [
         "# Learning check: every method of the paper grid, one seed",
         "",
@@ -274,9 +300,16 @@ def write_learning_check(
         "where the paper's had points at psmarl, unless psmarl's training average there is "
         "level with the paper's (then the two trained alike, and it is the held-out plays "
         'that fall short of the bar). "Best training average": the highest average total '
-        "reward of the last 100 episodes the run logged once it had 100.",
+        'reward of the last 100 episodes the run logged once it had 100. "Idle mean": the '
+        "same plays with every agent idle at every step (pursuit's 'stay', no thrust on "
+        "waterworld, no torque on multiwalker; `psmarl idle-baseline`): where it clears the "
+        'bar, a "learns" whose CI does not also lie above it is marked "not '
+        'above idle": the policy may only have learnt to keep still.',
         "",
-        f"{n_learn} of {len(table)} runs learn." + _grid_coverage(budgets, table),
+        f"{n_learn} of {len(table)} runs learn"
+        + (f", {n_not_idle} of them not above idle" if n_not_idle else "")
+        + "."
+        + _grid_coverage(budgets, table),
         "",
         "Wall time and speed are each run's training alone (evaluation not counted), on "
         + "; ".join(sorted(set(table["machine"])))
@@ -305,6 +338,7 @@ def write_learning_check(
                 "sampled eval [95% CI]",
                 "random mean",
                 "margin",
+                "idle mean",
                 "verdict",
                 "training average at the budget",
                 "paper at this budget",

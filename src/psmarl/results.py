@@ -157,8 +157,19 @@ def sampled_eval_summary_json(env, method, sharing, seed) -> str:
     return f"{sampled_eval_dir(env, method, sharing, seed)}/summary.json"
 
 
+#: the baselines' policies: uniform random actions, and every agent idle
+#: (:class:`psmarl.evaluate.IdlePolicy`)
+BASELINES = ("random", "idle")
+
+
+def baseline_dir(policy: str, env: str) -> str:
+    if policy not in BASELINES:
+        raise ValueError(f"unknown baseline {policy!r}; one of {', '.join(BASELINES)}")
+    return f"baselines/{policy}/{env}"
+
+
 def random_dir(env: str) -> str:
-    return f"baselines/random/{env}"
+    return baseline_dir("random", env)
 
 
 def random_episodes_csv(env) -> str:
@@ -167,6 +178,18 @@ def random_episodes_csv(env) -> str:
 
 def random_summary_json(env) -> str:
     return f"{random_dir(env)}/summary.json"
+
+
+def idle_dir(env: str) -> str:
+    return baseline_dir("idle", env)
+
+
+def idle_episodes_csv(env) -> str:
+    return f"{idle_dir(env)}/episodes.csv"
+
+
+def idle_summary_json(env) -> str:
+    return f"{idle_dir(env)}/summary.json"
 
 
 SUMMARY_TABLE = "tables/summary.csv"

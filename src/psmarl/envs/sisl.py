@@ -14,6 +14,7 @@ PURSUIT = EnvSpec(
     fast_module="psmarl.envs.fast_sisl.pursuit",
     description="8 pursuers surround 30 random evaders on a 16x16 grid (discrete actions)",
     paper_random_return=31.04,
+    idle_action=4,  # "stay" (actions: left, right, up, down, stay)
     presets={
         "paper": Preset(
             kwargs=dict(

@@ -75,6 +75,10 @@ class EnvSpec:
     # true``, the paper's PPO/A2C/IMPALA setting) leaves nothing to learn; "" where it may
     # be clipped. Validation rejects the combination, naming the key to set.
     no_sign_clipping: str = ""
+    # the discrete action that leaves an agent where it is (pursuit's "stay"), played by the
+    # idle baseline (psmarl idle-baseline); continuous agents idle with an all-zero action.
+    # None: a discrete env without such an action (its idle baseline is an error)
+    idle_action: int | None = None
 
     def backends(self) -> tuple[str, ...]:
         return BACKENDS if self.fast_module else ("pettingzoo",)
