@@ -118,17 +118,17 @@ def test_unkept_targets_name_only_the_runs_not_kept_finished(check, tmp_path, ca
             f = kept / results.run_dir(*job) / part / "summary.json"
             f.parent.mkdir(parents=True)
             f.write_text("{}")
-    (kept / results.idle_summary_json("pursuit")).parent.mkdir(parents=True)
-    (kept / results.idle_summary_json("pursuit")).write_text("{}")
+    (kept / results.baseline_summary_json("idle", "pursuit")).parent.mkdir(parents=True)
+    (kept / results.baseline_summary_json("idle", "pursuit")).write_text("{}")
     targets = kept_runs.unkept_targets(files, kept)
     root = check["results_dir"]
     # first the baselines not kept (each env's random and idle ones, but pursuit's idle)
     baselines = [
         f"{root}/{results.random_summary_json('pursuit')}",
         f"{root}/{results.random_summary_json('waterworld')}",
-        f"{root}/{results.idle_summary_json('waterworld')}",
+        f"{root}/{results.baseline_summary_json('idle', 'waterworld')}",
         f"{root}/{results.random_summary_json('multiwalker')}",
-        f"{root}/{results.idle_summary_json('multiwalker')}",
+        f"{root}/{results.baseline_summary_json('idle', 'multiwalker')}",
     ]
     assert targets[: len(baselines)] == baselines
     targets_of_runs = targets[len(baselines) :]

@@ -310,11 +310,13 @@ def test_learning_check_verdicts(kept, tmp_path):
 
     # the idle baseline (every walker idle) kept beside the random one: a "learns" whose CI
     # does not lie above its mean says so, the greedy verdict in brackets too
-    idle = root / results.idle_summary_json("multiwalker")
+    idle = root / results.baseline_summary_json("idle", "multiwalker")
     idle.parent.mkdir(parents=True)
     idle.write_text(json.dumps({"episodes": 100, "mean": 31.0, "policy": "idle"}))
     kept_runs.keep_runs(root, dest, log=lambda m: None)
-    assert (dest / results.idle_summary_json("multiwalker")).read_text() == idle.read_text()
+    assert (
+        dest / results.baseline_summary_json("idle", "multiwalker")
+    ).read_text() == idle.read_text()
     t = learning_check.write_learning_check(dest, tmp_path / "lc.md", log=lambda m: None)
     lines = (tmp_path / "lc.md").read_text().splitlines()
     assert set(t["idle_mean"]) == {31.0}

@@ -298,7 +298,7 @@ class PolicySpec:
     #: draw actions from the policy's distribution (as training does) instead of its mode
     sample_actions: bool = False
 
-    def build(self, env, seed: int, env_name: str = ""):
+    def build(self, env, seed: int, env_name: str):
         """The policy for ``env`` (the catalogue's ``env_name``: the idle action is its)."""
         if self.kind == "random":
             return RandomPolicy(env, seed)

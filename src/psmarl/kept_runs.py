@@ -137,7 +137,7 @@ def keep_runs(
     for summary in sorted(
         s
         for policy in results.BASELINES
-        for s in root.glob(f"{results.baseline_dir(policy, '*')}/summary.json")
+        for s in root.glob(results.baseline_summary_json(policy, "*"))
     ):
         out = dest / summary.relative_to(root)
         results.read_json(summary, RANDOM_KEYS)
@@ -322,7 +322,7 @@ def unkept_targets(configfiles: list[str | Path], kept: str | Path) -> list[str]
         f"{root}/{summary}"
         for env in pscfg.env_names(config)
         for policy in results.BASELINES
-        if not (kept / (summary := f"{results.baseline_dir(policy, env)}/summary.json")).exists()
+        if not (kept / (summary := results.baseline_summary_json(policy, env))).exists()
     ]
     for job in pscfg.train_jobs(config):
         rel = results.run_dir(*job)

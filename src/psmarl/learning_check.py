@@ -125,7 +125,7 @@ def learning_check_table(
         sampled = _kept_json(run / SAMPLED_EVAL / "summary.json", results.EVAL_SUMMARY_KEYS)
         machine = _kept_json(run / MACHINE_JSON, ()) or {}
         rnd = _kept_json(data / results.random_summary_json(env), RANDOM_KEYS)
-        idle = _kept_json(data / results.idle_summary_json(env), RANDOM_KEYS)
+        idle = _kept_json(data / results.baseline_summary_json("idle", env), RANDOM_KEYS)
         margin = margins.get(env)
         # the paper's own run (same mode) at this budget, and was it above the same bar?
         paper = float(paper_at_budget.get((env, method, sharing), float("nan")))

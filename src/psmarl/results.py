@@ -168,28 +168,24 @@ def baseline_dir(policy: str, env: str) -> str:
     return f"baselines/{policy}/{env}"
 
 
+def baseline_episodes_csv(policy: str, env: str) -> str:
+    return f"{baseline_dir(policy, env)}/episodes.csv"
+
+
+def baseline_summary_json(policy: str, env: str) -> str:
+    return f"{baseline_dir(policy, env)}/summary.json"
+
+
 def random_dir(env: str) -> str:
     return baseline_dir("random", env)
 
 
 def random_episodes_csv(env) -> str:
-    return f"{random_dir(env)}/episodes.csv"
+    return baseline_episodes_csv("random", env)
 
 
 def random_summary_json(env) -> str:
-    return f"{random_dir(env)}/summary.json"
-
-
-def idle_dir(env: str) -> str:
-    return baseline_dir("idle", env)
-
-
-def idle_episodes_csv(env) -> str:
-    return f"{idle_dir(env)}/episodes.csv"
-
-
-def idle_summary_json(env) -> str:
-    return f"{idle_dir(env)}/summary.json"
+    return baseline_summary_json("random", env)
 
 
 SUMMARY_TABLE = "tables/summary.csv"

@@ -26,8 +26,8 @@ rule random_baseline:
 
 rule idle_baseline:
     output:
-        episodes=R(res.idle_episodes_csv("{env}")),
-        summary=R(res.idle_summary_json("{env}")),
+        episodes=R(res.baseline_episodes_csv("idle", "{env}")),
+        summary=R(res.baseline_summary_json("idle", "{env}")),
     log:
         R(res.log_file("idle", "{env}")),
     priority: EVALUATION_PRIORITY
@@ -39,7 +39,7 @@ rule idle_baseline:
         runtime=60,
     params:
         spec=lambda w: as_json(pscfg.eval_spec(config, w.env)),
-        out_dir=lambda w: R(res.idle_dir(w.env)),
+        out_dir=lambda w: R(res.baseline_dir("idle", w.env)),
     shell:
         "psmarl idle-baseline --spec {params.spec:q} --out-dir {params.out_dir} "
         "--workers {threads} 2> {log}"
