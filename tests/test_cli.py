@@ -157,3 +157,14 @@ def test_methods_name_shows_each_setting_with_its_doc(capsys):
     assert '    optimizer = "rmsprop"  # ' in out
     main(["methods", "ppo"])
     assert "    training.lr = 5e-05" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stage", ["random-baseline", "idle-baseline"])
+def test_a_baseline_spec_without_its_keys_is_named(stage, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main([stage, "--spec", '{"episodes": 2}', "--out-dir", out]) == 2
+    assert "--spec lacks env, seed" in capsys.readouterr().err
+    spec = '{"env": {"name": "pursuit"}, "episodes": 2, "seed": 0}'
+    assert main([stage, "--spec", spec, "--out-dir", out]) == 2
+    assert "--spec lacks env.preset" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -113,6 +113,13 @@ def _eval_common(a, policy_spec, extra) -> None:
     from psmarl.evaluate import evaluate, write_evaluation
 
     spec = a.spec
+    missing = [k for k in ("env", "episodes", "seed") if k not in spec]
+    if isinstance(spec.get("env"), dict):
+        missing += [f"env.{k}" for k in ("name", "preset") if k not in spec["env"]]
+    if missing:
+        raise InputError(
+            f"--spec lacks {', '.join(missing)} (an evaluation spec: psmarl.config.eval_spec)"
+        )
     episodes = a.episodes or spec["episodes"]
     workers = a.workers or int(spec.get("workers", 1))
     envs_per_worker = int(spec.get("envs_per_worker", 8))
