@@ -172,6 +172,9 @@ def test_iqm_band_contains_the_iqm_and_one_seed_has_no_width():
 
 def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     tmp, _, dest, _ = kept
+    idle = dest / results.baseline_summary_json("idle", "multiwalker")  # kept beside random
+    idle.parent.mkdir(parents=True)
+    idle.write_text(json.dumps({"episodes": 100, "mean": -87.3}))
     out = tmp / "docs" / "reproduction.md"
     rep.build_report(
         dest, out, paper_logs=_paper_checkout(tmp), spec={"bootstrap_reps": 200}, log=lambda m: None
@@ -187,7 +190,9 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     assert "not reached" not in row0 and "[" in row0  # all seeds: an IQM with its CI
     assert "| independent | 12.0 at 0.04M | 2.0 at 0.04M | 21.0 at 0.04M |" in text
     assert "41.0 at 0.04M (0.6k ep.)" in text
+    # both baselines kept beside the runs: rows of the evaluation table (and lines drawn)
     assert "| random policy |  | 1000 | -102.5 |" in text
+    assert "| every agent idle |  | 100 | -87.3 |" in text
     # the sampled-actions evaluation stands beside the deterministic one where it was made
     assert "| shared | 0 | 100 | 33.0 [32.8, 33.2] | 30.0 [29.5, 30.5] |" in text
     assert "| independent | 0 | 100 | 12.0 [11.8, 12.2] | - |" in text

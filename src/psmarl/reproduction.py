@@ -811,12 +811,25 @@ def milestone_rows(runs: Sequence[KeptRun], study: Study, spec: dict) -> list[di
 
 
 # ---------------------------------------------------------------- figure
+#: how each baseline (psmarl.results.BASELINES) is named and drawn: a horizontal line
+BASELINE_STYLE = {
+    "random": ("random policy", {"color": "0.4", "ls": ":"}),
+    "idle": ("every agent idle", {"color": "tab:green", "ls": ":"}),
+}
+
+
+def _draw_baselines(ax, baselines: Mapping[str, float]) -> None:
+    for policy, mean in baselines.items():
+        name, style = BASELINE_STYLE[policy]
+        ax.axhline(mean, lw=1.2, label=f"{name} ({mean:.1f})", **style)
+
+
 def draw_curves(
     runs: Sequence[KeptRun],
     study: Study,
     outputs: Sequence[Path],
     paper: Mapping[str, pd.DataFrame],
-    random_mean: float | None,
+    baselines: Mapping[str, float],
 ) -> None:
     from psmarl.figures import _setup, save_figure
 
@@ -856,10 +869,7 @@ def draw_curves(
                     ls="--",
                     label=f"paper {sharing} (its training log)",
                 )
-        if random_mean is not None:
-            ax.axhline(
-                random_mean, color="0.4", ls=":", lw=1.2, label=f"random policy ({random_mean:.1f})"
-            )
+        _draw_baselines(ax, baselines)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.4)
     axes[0].set_ylabel("average total reward (last 100 episodes)")
@@ -879,7 +889,7 @@ def draw_progress(
     study: Study,
     outputs: Sequence[Path],
     paper: Mapping[str, pd.DataFrame],
-    random_mean: float | None,
+    baselines: Mapping[str, float],
     superseded: Sequence[VariantRun] = (),
 ) -> None:
     """The curves of the runs still training, beside the paper's over the same env steps
@@ -918,10 +928,7 @@ def draw_progress(
             ls="--",
             label=f"paper {sharing} (its training log)",
         )
-    if random_mean is not None:
-        ax.axhline(
-            random_mean, color="0.4", ls=":", lw=1.2, label=f"random policy ({random_mean:.1f})"
-        )
+    _draw_baselines(ax, baselines)
     ax.set_xlabel("env steps")
     ax.set_ylabel("average total reward (last 100 episodes)")
     ax.grid(True, alpha=0.4)
@@ -985,9 +992,13 @@ def build_report(
         )
     else:
         milestones = None
-    rand_path = data / results.random_summary_json(study.env)
-    rand = results.read_json(rand_path, RANDOM_KEYS, KEEP_AGAIN) if rand_path.exists() else None
-    random_mean = rand["mean"] if rand else None
+    # the baselines kept beside the runs (random, idle): {policy: its summary}
+    kept_baselines = {
+        policy: results.read_json(path, RANDOM_KEYS, KEEP_AGAIN)
+        for policy in results.BASELINES
+        if (path := data / results.baseline_summary_json(policy, study.env)).exists()
+    }
+    baselines = {policy: b["mean"] for policy, b in kept_baselines.items()}
 
     fig_rel = Path(out.stem) / f"curves_{study.env}_{study.method}"
     figures = [out.parent / f"{fig_rel}.png", out.parent / f"{fig_rel}.pdf"]
@@ -1022,7 +1033,7 @@ def build_report(
     for stale in stale_figs + (diag_figs if not drawn else []):
         stale.unlink(missing_ok=True)
     if unfinished:
-        draw_progress(unfinished, study, progress_figs, paper_curves, random_mean, superseded)
+        draw_progress(unfinished, study, progress_figs, paper_curves, baselines, superseded)
     if not runs:
         return _interim_report(
             data,
@@ -1037,7 +1048,7 @@ def build_report(
             superseded,
             diag_lines,
         )
-    draw_curves(runs, study, figures, paper_curves, random_mean)
+    draw_curves(runs, study, figures, paper_curves, baselines)
 
     by_mode = {s: [r for r in runs if r.sharing == s] for s in ("shared", "independent")}
     lines = [
@@ -1191,8 +1202,8 @@ def build_report(
                     else "",
                 ]
             )
-    if random_mean is not None:
-        rows.append(["random policy", "", rand["episodes"], f"{random_mean:.1f}", ""])
+    for policy, b in kept_baselines.items():
+        rows.append([BASELINE_STYLE[policy][0], "", b["episodes"], f"{b['mean']:.1f}", ""])
     header = ["mode", "seed", "plays", "mean return [95% CI]", "sampled actions [95% CI]"]
     lines += [markdown_table(header, rows), ""]
 
