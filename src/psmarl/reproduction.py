@@ -1175,7 +1175,10 @@ def build_report(
         "`evaluation.sampled_actions`, written to "
         f"`<run>/{SAMPLED_EVAL}/`), that column gives the same plays' mean: the measure the "
         "training curve shows, and the way the paper's play scripts played its policies "
-        "(`docs/fidelity.md`, How the paper measured).",
+        "(`docs/fidelity.md`, How the paper measured). The baselines' rows, where kept: "
+        "uniformly random actions (`psmarl random-baseline`), and every agent idle over "
+        "the evaluation's plays (`psmarl idle-baseline`: the env's idle action, zero "
+        "torques on multiwalker).",
         "",
     ]
 
