@@ -146,6 +146,19 @@ def test_keep_runs_copies_finished_runs_only_and_once(kept):
     ]
 
 
+def test_keep_runs_keeps_baselines_made_before_any_run(tmp_path):
+    """A results folder holding only baselines (made first, as the continue scripts do) is
+    kept; a folder holding neither runs nor baselines is an error naming it."""
+    root, dest = tmp_path / "results", tmp_path / "kept"
+    idle = root / results.baseline_summary_json("idle", "multiwalker")
+    idle.parent.mkdir(parents=True)
+    idle.write_text(json.dumps({"episodes": 100, "mean": -87.0}))
+    assert kept_runs.keep_runs(root, dest, log=lambda m: None) == []
+    assert (dest / results.baseline_summary_json("idle", "multiwalker")).exists()
+    with pytest.raises(InputError, match="no runs/ or baselines/ folder"):
+        kept_runs.keep_runs(tmp_path / "elsewhere", dest, log=lambda m: None)
+
+
 def test_first_reaching_and_milestones():
     curve = pd.DataFrame(
         {

@@ -101,8 +101,10 @@ def keep_runs(
     it and swapped in). Returns the runs copied now.
     """
     root, dest = Path(root), Path(dest)
-    if not (root / "runs").is_dir():
-        raise InputError(f"{root}: no runs/ folder here (is it the config's results_dir?)")
+    if not (root / "runs").is_dir() and not (root / "baselines").is_dir():
+        raise InputError(
+            f"{root}: no runs/ or baselines/ folder here (is it the config's results_dir?)"
+        )
     copied = []
     machine = machine_info()
     for env, method, sharing, seed in _finished_runs(root):
