@@ -159,6 +159,18 @@ def test_keep_runs_keeps_baselines_made_before_any_run(tmp_path):
         kept_runs.keep_runs(tmp_path / "elsewhere", dest, log=lambda m: None)
 
 
+def test_median_iteration_rate_is_the_undisturbed_speed():
+    """A run slowed for a stretch (a test suite beside it) and resumed once (its wall clock
+    goes on from the kept total): the median iteration speed is the usual one, the whole
+    run's speed is lower."""
+    wall = np.cumsum([10.0] * 6 + [40.0] * 3 + [12.0] + [10.0] * 5)  # slow, then a resume
+    progress = pd.DataFrame({"env_steps": 6400.0 * np.arange(1, 16), "wall_seconds": wall})
+    assert rep.median_iteration_rate(progress) == 640.0
+    assert 6400 * 15 / wall[-1] < 500
+    assert np.isnan(rep.median_iteration_rate(progress[["env_steps"]]))
+    assert np.isnan(rep.median_iteration_rate(progress.head(1)))
+
+
 def test_first_reaching_and_milestones():
     curve = pd.DataFrame(
         {
@@ -217,6 +229,8 @@ def test_report_tables_from_kept_runs_and_the_paper_logs(kept):
     assert '- method `ppo`, settings `{"train_batch_size_per_learner": 6400}`' in text
     # the throughput table says which env implementation each run stepped
     assert text.count("| 2 x 8 | fast |") == 6  # the six evaluated (kept) runs
+    # and its speed: over the whole wall time, and its iterations' median (10 s per 6400)
+    assert text.count("| 640 | 640 | 2 x 8 | fast |") == 6
     # every shared maximum beats every independent one
     assert "| maximum average total reward | 1.00" in text
     milestones = pd.read_csv(dest / rep.PAPER_MILESTONES)

@@ -655,6 +655,18 @@ class KeptRun:
     machine: dict[str, Any] | None
     diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
     sampled_evaluation: dict[str, Any] | None = None  # the same plays, sampled actions
+    iteration_rate: float = float("nan")  # median env steps/s of one training iteration
+
+
+def median_iteration_rate(progress: pd.DataFrame) -> float:
+    """The median env steps per second of one training iteration: closer to the machine's
+    undisturbed speed than the whole run's (whose wall time holds every slow stretch, e.g.
+    a test suite beside it, and whose attempts may have run on different days)."""
+    if "wall_seconds" not in progress:
+        return float("nan")
+    d = progress[["env_steps", "wall_seconds"]].astype(float).diff().dropna()
+    d = d[(d["env_steps"] > 0) & (d["wall_seconds"] > 0)]
+    return float((d["env_steps"] / d["wall_seconds"]).median()) if len(d) else float("nan")
 
 
 #: how to redo a damaged file of a kept run (psmarl.results' checked readers)
@@ -694,6 +706,7 @@ def load_kept(data: str | Path, study: Study, allow_empty: bool = False) -> list
                     results.read_json(sampled, results.EVAL_SUMMARY_KEYS, KEEP_AGAIN)
                     if sampled.exists()
                     else None,
+                    median_iteration_rate(df),
                 )
             )
     if not runs and not allow_empty:
@@ -1253,10 +1266,14 @@ def build_report(
     lines += [
         "## Throughput",
         "",
-        "Wall time of each training run (resumed runs: the sum of their attempts) on the "
-        "machine that ran it; this machine's speed varies up to 3x from day to day. "
-        "\"env backend\": psmarl's fast env (equal to PettingZoo's step for step, "
-        "`docs/environments.md`) or PettingZoo's.",
+        "Wall time of each training run (resumed runs: the sum of their attempts) and its "
+        "env steps per second over that wall time, which counts every stretch slowed by "
+        'other work on the machine; "median iteration": the median speed of its training '
+        "iterations, nearer the machine's undisturbed speed. Machine and date: where and "
+        "when the run was kept (a resumed run's earlier attempts may have run on another "
+        'day\'s machine, whose speed varies up to 3x from day to day). "env backend": '
+        "psmarl's fast env (equal to PettingZoo's step for step, `docs/environments.md`) "
+        "or PettingZoo's.",
         "",
     ]
     rows = []
@@ -1274,6 +1291,7 @@ def build_report(
                     number_text(int(s["episodes"])),
                     f"{wall / 3600:.2f} h",
                     number_text(s["env_steps"] / wall, 0),
+                    number_text(r.iteration_rate, 0),
                     f"{rt.get('num_env_runners', '?')} x {rt.get('num_envs_per_env_runner', '?')}",
                     s.get("backend") or env_backend(s.get("spec", {})),
                     f"{mach.get('cpus', '?')} x {mach.get('cpu', '?')}",
@@ -1289,6 +1307,7 @@ def build_report(
                 "episodes",
                 "wall time",
                 "env steps/s",
+                "median iteration (env steps/s)",
                 "runners x envs",
                 "env backend",
                 "machine",
